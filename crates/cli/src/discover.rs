@@ -1,0 +1,129 @@
+//! Finding plugins: by path, or by ID in the plugin folders; and choosing the loader.
+//!
+//! The loader is chosen by file extension, in one `match` (see [`load`]).
+
+use polyplug_core::{Plugin, PluginError};
+use std::path::{Path, PathBuf};
+
+/// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
+pub fn plugin_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("plugins")];
+    if let Some(path) = std::env::var_os("POLYPLUG_PATH") {
+        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs
+}
+
+/// Whether a file looks like a plugin some loader handles.
+pub fn is_plugin_file(path: &Path) -> bool {
+    path.is_file()
+        && path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| polyplug_loader_native::EXTENSIONS.contains(&e))
+}
+
+/// Loads a plugin file with the loader for its extension.
+pub fn load(path: &Path) -> Result<Box<dyn Plugin>, PluginError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        // Compiled plugins (Rust, C, C++, Nim, Zig): the native C ABI.
+        e if polyplug_loader_native::EXTENSIONS.contains(&e) => {
+            Ok(Box::new(polyplug_loader_native::load(path)?))
+        }
+        _ => Err(PluginError::new(
+            path,
+            "unknown plugin kind: expected a native library (.so, .dylib)",
+        )),
+    }
+}
+
+/// The plugin files in `dirs`, sorted within each folder.
+pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut here: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_plugin_file(p))
+            .collect();
+        here.sort();
+        files.extend(here);
+    }
+    files
+}
+
+/// Resolves a `<plugin>` argument: an existing file is loaded as it is; otherwise the
+/// argument is a plugin ID (or a file stem) looked up in the plugin folders. An
+/// unknown or ambiguous ID is an error that lists the candidates.
+pub fn resolve(arg: &str) -> Result<Box<dyn Plugin>, String> {
+    let path = Path::new(arg);
+    if path.exists() {
+        if path.is_dir() {
+            return Err(format!("{arg}: is a folder, not a plugin file"));
+        }
+        return load(path).map_err(|e| e.to_string());
+    }
+    if arg.contains('/') {
+        return Err(format!("{arg}: no such file"));
+    }
+    let dirs = plugin_dirs();
+    let mut by_id = Vec::new();
+    let mut by_stem = Vec::new();
+    let mut known = Vec::new();
+    for file in plugin_files(&dirs) {
+        let Ok(plugin) = load(&file) else { continue };
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let stem = stem.strip_prefix("lib").unwrap_or(stem);
+        known.push(format!("{} ({})", plugin.meta().id, file.display()));
+        if plugin.meta().id == arg {
+            by_id.push(plugin);
+        } else if stem == arg {
+            by_stem.push(plugin);
+        }
+    }
+    let found = if by_id.is_empty() { by_stem } else { by_id };
+    match found.len() {
+        1 => Ok(found
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unreachable!("one element"))),
+        0 => {
+            let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            Err(if known.is_empty() {
+                format!(
+                    "no plugin '{arg}': it is not a file, and no plugin was found in {}; \
+                     give a path, or set POLYPLUG_PATH to the folder holding the plugin",
+                    searched.join(", ")
+                )
+            } else {
+                format!(
+                    "no plugin '{arg}': it is not a file, and no plugin in {} has that ID; \
+                     known plugins: {}",
+                    searched.join(", "),
+                    known.join(", ")
+                )
+            })
+        }
+        _ => {
+            let candidates: Vec<String> = found
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} ({})",
+                        p.meta().id,
+                        p.meta().version,
+                        p.path().display()
+                    )
+                })
+                .collect();
+            Err(format!(
+                "plugin '{arg}' is ambiguous: {} match; give the path of the one to use: {}",
+                candidates.len(),
+                candidates.join(", ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `polyplug list`, `info` and `check`.
+
+use crate::args::{CheckArgs, InfoArgs, ListArgs};
+use crate::{discover, error, EXIT_FAILED, EXIT_USAGE};
+use polyplug_core::{AttributeDefinitions, ParamType, Plugin};
+
+/// `polyplug list`: one row per plugin found: ID, VERSION, language, OUTPUT, path.
+pub fn list(args: ListArgs) -> i32 {
+    let dirs = if args.dirs.is_empty() {
+        discover::plugin_dirs()
+    } else {
+        args.dirs
+    };
+    let mut broken = 0;
+    let mut rows = vec![[
+        "ID".to_string(),
+        "VERSION".to_string(),
+        "LANGUAGE".to_string(),
+        "OUTPUT".to_string(),
+        "PATH".to_string(),
+    ]];
+    for file in discover::plugin_files(&dirs) {
+        match discover::load(&file) {
+            Ok(p) => rows.push([
+                p.meta().id.clone(),
+                p.meta().version.clone(),
+                p.language().to_string(),
+                p.meta().output.join(","),
+                file.display().to_string(),
+            ]),
+            Err(e) => {
+                broken += 1;
+                error(e);
+            }
+        }
+    }
+    let mut widths = [0usize; 5];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for r in &rows {
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
+            if i == 4 {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+    if broken > 0 {
+        EXIT_FAILED
+    } else {
+        0
+    }
+}
+
+/// `polyplug info`: all metadata and parameters of one plugin.
+pub fn info(args: InfoArgs) -> i32 {
+    let plugin = match discover::resolve(&args.plugin) {
+        Ok(p) => p,
+        Err(e) => {
+            error(e);
+            return EXIT_USAGE;
+        }
+    };
+    let m = plugin.meta();
+    let defs = crate::run::definitions_for(plugin.path(), None)
+        .ok()
+        .flatten();
+    println!("ID:             {}", m.id);
+    println!("VERSION:        {}", m.version);
+    println!("LANGUAGE:       {}", plugin.language());
+    println!("PATH:           {}", plugin.path().display());
+    println!("INPUT:          {}", m.input);
+    println!("OUTPUT:");
+    for o in &m.output {
+        match defs.as_ref().and_then(|d| d.get(o)) {
+            Some((def, _)) => println!(
+                "  {o} ({}){}",
+                def.datatype,
+                def.definition
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            None => println!("  {o}"),
+        }
+    }
+    if m.parameters.is_empty() {
+        println!("PARAMETERS:     none");
+    } else {
+        println!("PARAMETERS:");
+        for p in &m.parameters {
+            let default = if p.default_text.is_empty() {
+                "no default".to_string()
+            } else {
+                format!("default {}", p.default_text)
+            };
+            println!(
+                "  {} ({}, {default}): {}",
+                p.name, p.datatype, p.documentation
+            );
+        }
+    }
+    for (k, v) in &m.extra {
+        println!("{:<15} {v}", format!("{k}:"));
+    }
+    println!("FUNCTIONS:      {}", plugin.functions().join(", "));
+    0
+}
+
+/// `polyplug check`: every problem of a plugin, then the exit status (non-zero on any).
+pub fn check(args: CheckArgs) -> i32 {
+    let plugin = match discover::resolve(&args.plugin) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut problems = problems(plugin.as_ref());
+    let m = plugin.meta();
+    match &args.definitions {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))
+            .and_then(|text| {
+                AttributeDefinitions::from_yaml_str(&text, &path.display().to_string())
+            }) {
+            Ok(defs) => {
+                for o in &m.output {
+                    if defs.get(o).is_none() {
+                        problems.push(format!(
+                            "OUTPUT attribute '{o}' is not defined in {}",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            Err(e) => problems.push(e),
+        },
+        None => println!("info: no attribute definitions file given, OUTPUT names not checked"),
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} {} ({}, {}) follows the plugin contract",
+            m.id,
+            m.version,
+            plugin.language(),
+            plugin.path().display()
+        );
+        0
+    } else {
+        for p in &problems {
+            println!("error: {p}");
+        }
+        println!(
+            "{} problem(s) found in {}",
+            problems.len(),
+            plugin.path().display()
+        );
+        EXIT_FAILED
+    }
+}
+
+fn problems(plugin: &dyn Plugin) -> Vec<String> {
+    let mut problems = Vec::new();
+    let m = plugin.meta();
+    for p in &m.parameters {
+        if ParamType::parse(&p.datatype).is_none() {
+            problems.push(format!(
+                "parameter '{}' has datatype '{}', which polyplug cannot check; use int, float, str, bool, list or any",
+                p.name, p.datatype
+            ));
+        }
+    }
+    if !plugin.has_compute() && !plugin.has_compute_id() {
+        problems.push("the plugin defines neither compute nor compute_id".into());
+    }
+    problems
+}

@@ -1,0 +1,48 @@
+/*!
+polyplug's plugin model, the same for every language.
+
+polyplug runs *compute plugins* over many *entities*. Whatever the language a plugin is
+written in, a loader turns its file into a [`Plugin`]: validated [`PluginMeta`] (the
+Prenacs constants `ID`, `VERSION`, `INPUT`, `OUTPUT`, `PARAMETERS`, …) and a way to start
+[`Instance`]s, one per worker, each running `initialize` once, `compute` per entity and
+`finalize` once. A compute returns an [`Outcome`] of typed [`Value`]s and log messages, or
+an [`EntityError`] that fails that entity only.
+
+This crate also owns what is checked about those values: [`Params`] given to a run are
+checked against PARAMETERS and defaulted, and results are checked against OUTPUT and,
+when known, the [`AttributeDefinitions`] (datatype grammar `Float;Integer[3]`), by an
+[`OutputSpec`].
+
+It depends on no other polyplug crate and does no I/O: loaders, the runner and the
+command line build on it.
+
+```
+use polyplug_core::{PluginMeta, RawMeta, Value, OutputSpec};
+
+let mut raw = RawMeta::default();
+raw.set("ID", Value::from("gc"));
+raw.set("VERSION", Value::from("1.0"));
+raw.set("INPUT", Value::from("a DNA sequence"));
+raw.set("OUTPUT", Value::List(vec![Value::from("gc_count")]));
+let meta = PluginMeta::validate(&raw).unwrap();
+let spec = OutputSpec::untyped(&meta.output);
+assert!(spec.check(&[Value::Int(3)]).is_ok());
+assert!(spec.check(&[]).is_ok()); // no result for this entity
+```
+*/
+#![deny(missing_docs)]
+
+mod attrs;
+mod meta;
+mod params;
+mod plugin;
+mod value;
+pub mod yaml;
+
+pub use attrs::{
+    parse_datatype, AttributeDefinition, AttributeDefinitions, ColumnKind, ColumnType, OutputSpec,
+};
+pub use meta::{MetaProblems, ParamDef, ParamType, PluginMeta, RawMeta, STRING_LIMITS};
+pub use params::{yaml_to_value, Params};
+pub use plugin::{Entity, EntityError, Instance, Outcome, Plugin, PluginError};
+pub use value::{write_py_float, Value};

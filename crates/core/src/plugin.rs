@@ -1,0 +1,131 @@
+//! The traits every loader implements, and what a computation returns.
+
+use crate::{Params, PluginMeta, Value};
+use std::path::{Path, PathBuf};
+
+/// What one compute call produced: the values in OUTPUT order (empty for "no result")
+/// and the log messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Result values.
+    pub values: Vec<Value>,
+    /// Log messages, suggested form `key<TAB>message`.
+    pub logs: Vec<String>,
+}
+
+impl Outcome {
+    /// Empties the outcome for reuse, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.logs.clear();
+    }
+}
+
+/// Why one entity failed. The run records it and goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityError {
+    /// What went wrong, in one line where possible.
+    pub message: String,
+    /// Logs the plugin emitted before failing; they are kept.
+    pub logs: Vec<String>,
+    /// Whether the plugin instance is unusable afterwards (a crashed worker, a trapped
+    /// sandbox): the runner then starts a fresh instance for the next entity.
+    pub instance_lost: bool,
+}
+
+impl EntityError {
+    /// A failure with a message and no logs; the instance stays usable.
+    pub fn new(message: impl Into<String>) -> EntityError {
+        EntityError {
+            message: message.into(),
+            logs: Vec::new(),
+            instance_lost: false,
+        }
+    }
+}
+
+/// A failure that concerns the plugin as a whole (loading, initialize, finalize).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct PluginError {
+    /// The plugin file.
+    pub path: PathBuf,
+    /// What went wrong, and what to do about it.
+    pub message: String,
+}
+
+impl PluginError {
+    /// An error about the plugin at `path`.
+    pub fn new(path: impl Into<PathBuf>, message: impl Into<String>) -> PluginError {
+        PluginError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One entity as it travels through a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// What compute receives: an ID, or a file path in `files` mode.
+    pub input: String,
+    /// The ID written in the outputs and used for skipping.
+    pub id: String,
+}
+
+/// A loaded plugin, in any language. Shared by all workers of a run.
+///
+/// A loader turns a file into a `Plugin`; the runner only ever sees this trait, so it
+/// knows nothing about languages.
+pub trait Plugin: Send + Sync {
+    /// Validated metadata.
+    fn meta(&self) -> &PluginMeta;
+
+    /// The plugin's language, for `list` and reports (`native`, `python`, …).
+    fn language(&self) -> &str;
+
+    /// The file the plugin was loaded from.
+    fn path(&self) -> &Path;
+
+    /// Whether the plugin has a compute function (an idsproc-only plugin has none).
+    fn has_compute(&self) -> bool {
+        true
+    }
+
+    /// Which optional functions the plugin defines, for `info` and `check`.
+    fn functions(&self) -> Vec<&'static str>;
+
+    /// Starts one instance (one per worker): runs `initialize` with the parameters.
+    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError>;
+
+    /// Whether the plugin provides `compute_id` (for `--idsproc`).
+    fn has_compute_id(&self) -> bool;
+
+    /// Computes the output ID of one input unit (`--idsproc`).
+    fn compute_id(&self, unit: &str) -> Result<String, EntityError>;
+}
+
+/// One worker's instance of a plugin: initialized, computing entity after entity,
+/// finalized once. Used by one thread at a time.
+pub trait Instance: Send {
+    /// Computes one entity into `out` (cleared by the caller).
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError>;
+
+    /// Computes several entities; loaders that cross a process boundary override it
+    /// to send one message per batch. Results are pushed in order.
+    fn compute_batch(
+        &mut self,
+        entities: &[Entity],
+        results: &mut Vec<Result<Outcome, EntityError>>,
+    ) {
+        for e in entities {
+            let mut out = Outcome::default();
+            let r = self.compute(&e.input, &mut out).map(|()| out);
+            results.push(r);
+        }
+    }
+
+    /// Runs `finalize` and releases the instance. Called once, also after failures.
+    /// Returns the log messages finalize emitted.
+    fn finalize(self: Box<Self>) -> Result<Vec<String>, PluginError>;
+}

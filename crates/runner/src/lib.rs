@@ -1,0 +1,26 @@
+/*!
+polyplug's batch runner: it runs one plugin over many entities, in parallel, and
+records every result in input order.
+
+The runner does not know which language a plugin is written in: it sees only the
+[`polyplug_core::Plugin`] and [`polyplug_core::Instance`] traits.
+
+- [`input`] selects the entities as `prenacs batch-compute` does (`ids <file> [<col>]`
+  or `files <glob>`, `--idsproc`, `--skip`), streamed so memory stays flat.
+- [`run()`] starts one worker per job, each with its own plugin instance
+  (initialize once, compute per entity, finalize once, also after failures), feeds
+  them batches sized to the plugin's speed, checks every result against the
+  [`polyplug_core::OutputSpec`], and hands results in input order to a [`Recorder`].
+- [`output`] is the Prenacs TSV format, [`report`] the YAML computation report.
+
+A failed entity is recorded and the run goes on; the caller decides the exit status
+from the [`RunSummary`].
+*/
+#![deny(missing_docs)]
+
+pub mod input;
+pub mod output;
+pub mod report;
+mod run;
+
+pub use run::{run, EntityResult, Recorder, RunOptions, RunSummary};

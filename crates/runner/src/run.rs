@@ -1,0 +1,410 @@
+//! The parallel engine: a reader feeds batches of entities to N workers, each with its
+//! own plugin instance, and the calling thread records their results in input order.
+
+use crate::input::InputError;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use polyplug_core::{Entity, EntityError, Outcome, OutputSpec, Params, Plugin, PluginError};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What happened to one entity.
+#[derive(Debug)]
+pub enum EntityResult {
+    /// Computed: values (possibly none) and logs.
+    Done(Outcome),
+    /// Failed: the error, with the logs emitted before it.
+    Failed(EntityError),
+}
+
+/// Receives results in input order. Implemented by the TSV writers and, later, stores.
+pub trait Recorder {
+    /// Records one entity's result.
+    fn record(&mut self, entity: &Entity, result: &EntityResult) -> std::io::Result<()>;
+    /// Makes everything recorded so far durable (called at the end and periodically).
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Number of workers, each with its own plugin instance.
+    pub jobs: usize,
+    /// Stop at the first failed entity.
+    pub halt_on_error: bool,
+    /// Show a progress bar on stderr, with this many units in total if known.
+    pub progress: Option<Option<u64>>,
+    /// Set from outside (a signal) to stop feeding entities; what was computed is kept.
+    pub stop: Arc<AtomicBool>,
+    /// Largest batch handed to a worker at once.
+    pub max_batch: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 1,
+            halt_on_error: false,
+            progress: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            max_batch: 1024,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Entities computed (with or without a result).
+    pub n_units: u64,
+    /// Entities that failed.
+    pub n_failed: u64,
+    /// The first failure: entity ID and message.
+    pub first_error: Option<(String, String)>,
+    /// Whether the run stopped early (interrupt or `--halt-on-error`).
+    pub stopped: bool,
+    /// A problem with the input that stopped the run.
+    pub input_error: Option<InputError>,
+    /// Log messages of each worker's finalize.
+    pub finalize_logs: Vec<String>,
+    /// Failures of initialize or finalize.
+    pub plugin_errors: Vec<PluginError>,
+}
+
+struct Batch {
+    seq: u64,
+    entities: Vec<Entity>,
+}
+
+struct DoneBatch {
+    seq: u64,
+    entities: Vec<Entity>,
+    results: Vec<EntityResult>,
+}
+
+enum WorkerMsg {
+    Done(DoneBatch),
+    /// Initialize failed: nothing can be computed.
+    Fatal(PluginError),
+}
+
+/// Runs `plugin` over `entities`, recording each result in input order.
+///
+/// Every worker initializes its own instance, computes the batches it receives and is
+/// finalized at the end, also after failures or a stop. A failing entity is recorded
+/// and the run goes on, unless `halt_on_error`.
+pub fn run<I>(
+    plugin: &dyn Plugin,
+    params: &Params,
+    spec: &OutputSpec,
+    entities: I,
+    recorder: &mut dyn Recorder,
+    opts: &RunOptions,
+) -> std::io::Result<RunSummary>
+where
+    I: Iterator<Item = Result<Entity, InputError>> + Send,
+{
+    let jobs = opts.jobs.max(1);
+    let window = jobs * 4;
+    let (work_tx, work_rx) = bounded::<Batch>(window);
+    let (done_tx, done_rx) = bounded::<WorkerMsg>(window);
+    // One token per batch in flight: bounds memory whatever the speed of each worker.
+    let (token_tx, token_rx) = bounded::<()>(window);
+    for _ in 0..window {
+        let _ = token_tx.send(());
+    }
+    let ns_per_entity = AtomicU64::new(0);
+    let stop = &opts.stop;
+    let halted = AtomicBool::new(false);
+    let mut summary = RunSummary::default();
+    let progress = opts.progress.map(make_progress_bar);
+
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let reader = scope.spawn({
+            let ns = &ns_per_entity;
+            let halted = &halted;
+            move || {
+                feed(
+                    entities,
+                    work_tx,
+                    token_rx,
+                    ns,
+                    stop,
+                    halted,
+                    opts.max_batch,
+                )
+            }
+        });
+        let mut workers = Vec::new();
+        for _ in 0..jobs {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let ns = &ns_per_entity;
+            let halted = &halted;
+            workers.push(
+                scope.spawn(move || work(plugin, params, spec, work_rx, done_tx, ns, stop, halted)),
+            );
+        }
+        drop(work_rx);
+        drop(done_tx);
+
+        let mut pending: BTreeMap<u64, DoneBatch> = BTreeMap::new();
+        let mut next_seq = 0u64;
+        let mut last_flush = Instant::now();
+        let mut io_result = Ok(());
+        for msg in done_rx.iter() {
+            match msg {
+                WorkerMsg::Fatal(e) => {
+                    halted.store(true, Ordering::SeqCst);
+                    summary.plugin_errors.push(e);
+                }
+                WorkerMsg::Done(b) => {
+                    pending.insert(b.seq, b);
+                }
+            }
+            while let Some(batch) = pending.remove(&next_seq) {
+                next_seq += 1;
+                let _ = token_tx.try_send(());
+                if io_result.is_err() {
+                    continue;
+                }
+                for (entity, result) in batch.entities.iter().zip(&batch.results) {
+                    if let Err(e) = recorder.record(entity, result) {
+                        // Cannot write: stop computing, keep the error for the caller.
+                        halted.store(true, Ordering::SeqCst);
+                        io_result = Err(e);
+                        break;
+                    }
+                    match result {
+                        EntityResult::Done(_) => summary.n_units += 1,
+                        EntityResult::Failed(e) => {
+                            summary.n_failed += 1;
+                            if summary.first_error.is_none() {
+                                summary.first_error = Some((entity.id.clone(), e.message.clone()));
+                            }
+                            if opts.halt_on_error {
+                                halted.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+                if let Some(pb) = &progress {
+                    pb.inc(batch.results.len() as u64);
+                }
+            }
+            if last_flush.elapsed().as_millis() > 500 && io_result.is_ok() {
+                io_result = recorder.flush();
+                last_flush = Instant::now();
+            }
+        }
+        // Batches after a hole left by a stop are still recorded: nothing computed is lost.
+        for (_, batch) in std::mem::take(&mut pending) {
+            for (entity, result) in batch.entities.iter().zip(&batch.results) {
+                if io_result.is_ok() {
+                    io_result = recorder.record(entity, result);
+                }
+                match result {
+                    EntityResult::Done(_) => summary.n_units += 1,
+                    EntityResult::Failed(e) => {
+                        summary.n_failed += 1;
+                        if summary.first_error.is_none() {
+                            summary.first_error = Some((entity.id.clone(), e.message.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(pb) = &progress {
+            pb.finish_and_clear();
+        }
+        match reader.join() {
+            Ok(Some(e)) => summary.input_error = Some(e),
+            Ok(None) => {}
+            Err(_) => summary.input_error = Some(InputError("the input reader crashed".into())),
+        }
+        for w in workers {
+            match w.join() {
+                Ok(Ok(logs)) => summary.finalize_logs.extend(logs),
+                Ok(Err(e)) => summary.plugin_errors.push(e),
+                Err(_) => summary
+                    .plugin_errors
+                    .push(PluginError::new(plugin.path(), "a worker crashed")),
+            }
+        }
+        io_result?;
+        recorder.flush()
+    })?;
+    summary.stopped = stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
+    Ok(summary)
+}
+
+fn make_progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    let pb = match total {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let template = if total.is_some() {
+        "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}]"
+    } else {
+        "{spinner} {pos} [{elapsed_precise}, {per_sec}]"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        pb.set_style(style);
+    }
+    pb
+}
+
+/// Reads entities into batches sized so that each takes about 2 ms of compute: one
+/// entity at a time for slow plugins (so every worker gets work), up to `max_batch`
+/// for trivial ones (so channel costs vanish). Returns the input error that stopped it.
+fn feed<I>(
+    entities: I,
+    work_tx: Sender<Batch>,
+    tokens: Receiver<()>,
+    ns_per_entity: &AtomicU64,
+    stop: &AtomicBool,
+    halted: &AtomicBool,
+    max_batch: usize,
+) -> Option<InputError>
+where
+    I: Iterator<Item = Result<Entity, InputError>>,
+{
+    let mut entities = entities.peekable();
+    let mut seq = 0u64;
+    loop {
+        if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
+            return None;
+        }
+        entities.peek()?;
+        // Wait for room in the window, but notice a stop while waiting: after a stop
+        // the window may never drain (stopped workers leave holes in the order).
+        loop {
+            match tokens.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(()) => break,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
+                        return None;
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        let ns = ns_per_entity.load(Ordering::Relaxed);
+        let size = if ns == 0 {
+            if seq == 0 {
+                1
+            } else {
+                16
+            }
+        } else {
+            (2_000_000 / ns).clamp(1, max_batch as u64) as usize
+        };
+        let mut batch = Vec::with_capacity(size);
+        let mut error = None;
+        while batch.len() < size {
+            match entities.next() {
+                Some(Ok(e)) => batch.push(e),
+                Some(Err(e)) => {
+                    error = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !batch.is_empty() {
+            if work_tx
+                .send(Batch {
+                    seq,
+                    entities: batch,
+                })
+                .is_err()
+            {
+                return error;
+            }
+            seq += 1;
+        }
+        if error.is_some() {
+            return error;
+        }
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal worker loop, called once"
+)]
+fn work(
+    plugin: &dyn Plugin,
+    params: &Params,
+    spec: &OutputSpec,
+    work_rx: Receiver<Batch>,
+    done_tx: Sender<WorkerMsg>,
+    ns_per_entity: &AtomicU64,
+    stop: &AtomicBool,
+    halted: &AtomicBool,
+) -> Result<Vec<String>, PluginError> {
+    let mut instance = match plugin.instantiate(params) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = done_tx.send(WorkerMsg::Fatal(e));
+            // Drain the work so the reader is not blocked; nothing is computed.
+            for _ in work_rx.iter() {}
+            return Ok(Vec::new());
+        }
+    };
+    let mut raw = Vec::new();
+    for batch in work_rx.iter() {
+        if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
+            continue; // not computed: it will be computed by a rerun
+        }
+        let started = Instant::now();
+        raw.clear();
+        instance.compute_batch(&batch.entities, &mut raw);
+        let n = batch.entities.len().max(1) as u64;
+        ns_per_entity.store(
+            (started.elapsed().as_nanos() as u64 / n).max(1),
+            Ordering::Relaxed,
+        );
+        let mut lost = false;
+        let results = raw
+            .drain(..)
+            .map(|r| match r {
+                Ok(out) => match spec.check(&out.values) {
+                    Ok(()) => EntityResult::Done(out),
+                    Err(message) => EntityResult::Failed(EntityError {
+                        message,
+                        logs: out.logs,
+                        instance_lost: false,
+                    }),
+                },
+                Err(e) => {
+                    lost |= e.instance_lost;
+                    EntityResult::Failed(e)
+                }
+            })
+            .collect();
+        let done = DoneBatch {
+            seq: batch.seq,
+            entities: batch.entities,
+            results,
+        };
+        if done_tx.send(WorkerMsg::Done(done)).is_err() {
+            break;
+        }
+        if lost {
+            // The instance cannot go on (a crashed worker process, a trapped sandbox).
+            let _ = instance.finalize();
+            instance = match plugin.instantiate(params) {
+                Ok(i) => i,
+                Err(e) => {
+                    let _ = done_tx.send(WorkerMsg::Fatal(e));
+                    for _ in work_rx.iter() {}
+                    return Ok(Vec::new());
+                }
+            };
+        }
+    }
+    instance.finalize()
+}
