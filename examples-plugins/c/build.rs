@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// C sources in this folder and the library each becomes.
+const PLUGINS: &[(&str, &str)] = &[("fas_stats.c", "libfas_stats_c.so")];
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
@@ -20,7 +23,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         include.join("polyplug.h").display()
     );
-    for (source, lib) in [("fas_stats.c", "libfas_stats_c.so")] {
+    for (source, lib) in PLUGINS {
         let src = manifest.join(source);
         println!("cargo:rerun-if-changed={}", src.display());
         build_shared(&src, &include, &out_dir.join(lib));

@@ -16,7 +16,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a plugin over entities: `run <plugin> ids <idsfile> [<col>]` or
     /// `run <plugin> files <globpattern>` (the arguments of prenacs batch-compute).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the plugins found in ./plugins and POLYPLUG_PATH (or the given folders).
     List(ListArgs),
     /// Show a plugin's metadata and parameters.
@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Number of workers (default: the number of cores).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Per-entity time limit in seconds, for plugins whose loader can stop a running
+    /// compute (not native plugins, which run inside the polyplug process).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,

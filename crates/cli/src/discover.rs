@@ -4,6 +4,15 @@
 
 use polyplug_core::{Plugin, PluginError};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What loaders need to know from the command line and the environment. Each loader
+/// takes the fields that concern it.
+#[derive(Debug, Clone, Default)]
+pub struct LoadConfig {
+    /// Per-entity time limit (`--timeout`).
+    pub timeout: Option<Duration>,
+}
 
 /// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
 pub fn plugin_dirs() -> Vec<PathBuf> {
@@ -24,11 +33,18 @@ pub fn is_plugin_file(path: &Path) -> bool {
 }
 
 /// Loads a plugin file with the loader for its extension.
-pub fn load(path: &Path) -> Result<Box<dyn Plugin>, PluginError> {
+pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
-        // Compiled plugins (Rust, C, C++, Nim, Zig): the native C ABI.
+        // Compiled plugins (Rust, C, C++, Nim, Zig): the native C ABI, in-process.
         e if polyplug_loader_native::EXTENSIONS.contains(&e) => {
+            if config.timeout.is_some() {
+                return Err(PluginError::new(
+                    path,
+                    "--timeout cannot stop a native plugin: it runs inside the polyplug \
+                     process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
+                ));
+            }
             Ok(Box::new(polyplug_loader_native::load(path)?))
         }
         _ => Err(PluginError::new(
@@ -58,13 +74,13 @@ pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// Resolves a `<plugin>` argument: an existing file is loaded as it is; otherwise the
 /// argument is a plugin ID (or a file stem) looked up in the plugin folders. An
 /// unknown or ambiguous ID is an error that lists the candidates.
-pub fn resolve(arg: &str) -> Result<Box<dyn Plugin>, String> {
+pub fn resolve(arg: &str, config: &LoadConfig) -> Result<Box<dyn Plugin>, String> {
     let path = Path::new(arg);
     if path.exists() {
         if path.is_dir() {
             return Err(format!("{arg}: is a folder, not a plugin file"));
         }
-        return load(path).map_err(|e| e.to_string());
+        return load(path, config).map_err(|e| e.to_string());
     }
     if arg.contains('/') {
         return Err(format!("{arg}: no such file"));
@@ -74,7 +90,9 @@ pub fn resolve(arg: &str) -> Result<Box<dyn Plugin>, String> {
     let mut by_stem = Vec::new();
     let mut known = Vec::new();
     for file in plugin_files(&dirs) {
-        let Ok(plugin) = load(&file) else { continue };
+        let Ok(plugin) = load(&file, config) else {
+            continue;
+        };
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         let stem = stem.strip_prefix("lib").unwrap_or(stem);
         known.push(format!("{} ({})", plugin.meta().id, file.display()));

@@ -20,7 +20,7 @@ pub fn list(args: ListArgs) -> i32 {
         "PATH".to_string(),
     ]];
     for file in discover::plugin_files(&dirs) {
-        match discover::load(&file) {
+        match discover::load(&file, &discover::LoadConfig::default()) {
             Ok(p) => rows.push([
                 p.meta().id.clone(),
                 p.meta().version.clone(),
@@ -60,7 +60,7 @@ pub fn list(args: ListArgs) -> i32 {
 
 /// `polyplug info`: all metadata and parameters of one plugin.
 pub fn info(args: InfoArgs) -> i32 {
-    let plugin = match discover::resolve(&args.plugin) {
+    let plugin = match discover::resolve(&args.plugin, &discover::LoadConfig::default()) {
         Ok(p) => p,
         Err(e) => {
             error(e);
@@ -115,7 +115,7 @@ pub fn info(args: InfoArgs) -> i32 {
 
 /// `polyplug check`: every problem of a plugin, then the exit status (non-zero on any).
 pub fn check(args: CheckArgs) -> i32 {
-    let plugin = match discover::resolve(&args.plugin) {
+    let plugin = match discover::resolve(&args.plugin, &discover::LoadConfig::default()) {
         Ok(p) => p,
         Err(e) => {
             println!("error: {e}");

@@ -18,7 +18,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 fn main() {
     let cli = args::Cli::parse();
     let code = match cli.command {
-        args::Command::Run(a) => run::run(a),
+        args::Command::Run(a) => run::run(*a),
         args::Command::List(a) => info::list(a),
         args::Command::Info(a) => info::info(a),
         args::Command::Check(a) => info::check(a),

@@ -93,7 +93,14 @@ fn open_output(path: &Path, what: &str, verbose: bool) -> Result<std::fs::File, 
 }
 
 fn run_inner(args: RunArgs) -> Result<i32, String> {
-    let plugin = discover::resolve(&args.plugin)?;
+    let timeout = match args.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => {
+            return Err(format!("--timeout {t}: give a positive number of seconds"))
+        }
+        t => t.map(std::time::Duration::from_secs_f64),
+    };
+    let config = discover::LoadConfig { timeout };
+    let plugin = discover::resolve(&args.plugin, &config)?;
     let meta = plugin.meta().clone();
     if !plugin.has_compute() {
         return Err(format!(
@@ -136,7 +143,7 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
     };
     let idsproc: Option<Box<dyn Plugin>> = match &args.idsproc {
         Some(p) => {
-            let ip = discover::resolve(p)?;
+            let ip = discover::resolve(p, &discover::LoadConfig::default())?;
             if !ip.has_compute_id() {
                 return Err(format!(
                     "{}: --idsproc plugin {} has no compute_id function",

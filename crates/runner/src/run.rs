@@ -292,14 +292,11 @@ where
             }
         }
         let ns = ns_per_entity.load(Ordering::Relaxed);
-        let size = if ns == 0 {
-            if seq == 0 {
-                1
-            } else {
-                16
-            }
-        } else {
-            (2_000_000 / ns).clamp(1, max_batch as u64) as usize
+        // Until a batch was timed: one entity first (fast feedback), then small batches.
+        let size = match 2_000_000u64.checked_div(ns) {
+            Some(n) => n.clamp(1, max_batch as u64) as usize,
+            None if seq == 0 => 1,
+            None => 16,
         };
         let mut batch = Vec::with_capacity(size);
         let mut error = None;

@@ -188,8 +188,11 @@ pub struct ParamValue<'a> {
 impl<'a> ParamValue<'a> {
     /// The integer, if the value is one.
     pub fn as_int(&self) -> Option<i64> {
-        // SAFETY: the host sets `kind` to match the initialized union field.
-        (self.raw.kind == abi::kind::INT).then(|| unsafe { self.raw.as_.integer })
+        match self.raw.kind {
+            // SAFETY: the host sets `kind` to match the initialized union field.
+            abi::kind::INT => Some(unsafe { self.raw.as_.integer }),
+            _ => None,
+        }
     }
     /// The number, if the value is a float or an integer.
     pub fn as_float(&self) -> Option<f64> {
@@ -203,8 +206,11 @@ impl<'a> ParamValue<'a> {
     }
     /// The boolean, if the value is one.
     pub fn as_bool(&self) -> Option<bool> {
-        // SAFETY: `kind` tells which union field the host initialized.
-        (self.raw.kind == abi::kind::BOOL).then(|| unsafe { self.raw.as_.boolean } != 0)
+        match self.raw.kind {
+            // SAFETY: `kind` tells which union field the host initialized.
+            abi::kind::BOOL => Some(unsafe { self.raw.as_.boolean } != 0),
+            _ => None,
+        }
     }
     /// The string, if the value is one.
     pub fn as_str(&self) -> Option<&'a str> {
