@@ -50,9 +50,7 @@ impl Value {
             Value::Null => out.push_str("None"),
             Value::Bool(true) => out.push_str("True"),
             Value::Bool(false) => out.push_str("False"),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Value::Float(f) => write_py_float(*f, out),
             Value::Str(s) => write_py_str_repr(s, out),
             Value::List(items) => {

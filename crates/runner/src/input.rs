@@ -177,9 +177,10 @@ impl<'a> Entities<'a> {
         })
     }
 
-    fn next_unit(&mut self) -> Option<Result<(String, String), InputError>> {
+    /// The next unit and its line number (0 in files mode).
+    fn next_unit(&mut self) -> Option<Result<(String, u64), InputError>> {
         match &mut self.units {
-            Units::Files(it) => it.next().map(|r| r.map(|s| (s, String::new()))),
+            Units::Files(it) => it.next().map(|r| r.map(|s| (s, 0))),
             Units::Lines {
                 reader,
                 path,
@@ -229,10 +230,7 @@ impl<'a> Entities<'a> {
                         column
                     ))));
                 }
-                return Some(Ok((
-                    field.to_string(),
-                    format!("{}: line {}", path.display(), line_no),
-                )));
+                return Some(Ok((field.to_string(), *line_no)));
             },
         }
     }
@@ -246,7 +244,7 @@ impl Iterator for Entities<'_> {
             return None;
         }
         loop {
-            let (unit, place) = match self.next_unit()? {
+            let (unit, line_no) = match self.next_unit()? {
                 Ok(u) => u,
                 Err(e) => {
                     self.failed = true;
@@ -258,10 +256,9 @@ impl Iterator for Entities<'_> {
                     Ok(id) => id,
                     Err(e) => {
                         self.failed = true;
-                        let place = if place.is_empty() {
-                            unit.clone()
-                        } else {
-                            place
+                        let place = match &self.units {
+                            Units::Lines { path, .. } => format!("{}: line {line_no}", path.display()),
+                            Units::Files(_) => unit.clone(),
                         };
                         return Some(Err(InputError(format!(
                             "{place}: idsproc {} failed on '{unit}': {}",
