@@ -257,7 +257,9 @@ impl Iterator for Entities<'_> {
                     Err(e) => {
                         self.failed = true;
                         let place = match &self.units {
-                            Units::Lines { path, .. } => format!("{}: line {line_no}", path.display()),
+                            Units::Lines { path, .. } => {
+                                format!("{}: line {line_no}", path.display())
+                            }
                             Units::Files(_) => unit.clone(),
                         };
                         return Some(Err(InputError(format!(
