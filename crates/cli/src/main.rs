@@ -8,6 +8,12 @@ mod run;
 
 use clap::Parser;
 
+/// mimalloc: entities are allocated by the reader thread and freed by the writer
+/// thread; glibc's allocator spends a third of a trivial plugin's run on that
+/// cross-thread traffic (see ARCHITECTURE.md, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status when an entity failed or the run stopped early.
 pub const EXIT_FAILED: i32 = 1;
 /// Exit status for bad usage, a plugin that cannot load, or bad input.
