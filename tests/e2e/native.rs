@@ -872,3 +872,43 @@ fn list_info_and_check() {
         .code(1)
         .stdout_has("error: OUTPUT attribute 'GC_content' is not defined in defs.yaml");
 }
+
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let t = TestDir::new();
+    let ids: Vec<String> = (0..300).map(|i| format!("id{i}")).collect();
+    t.write("ids.txt", ids.join("\n"));
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    let command = format!(
+        "{} run {} ids ids.txt -o out.tsv -l log.tsv -r r.yaml",
+        polyplug_e2e::polyplug_bin().display(),
+        testkit().display()
+    );
+    let r = Run::of(
+        std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(t.path())
+            .env("TERM", "xterm"),
+    )
+    .ok();
+    assert!(
+        r.stdout.contains("300/300"),
+        "no progress bar on a terminal:\n{}",
+        r.stdout
+    );
+    assert_eq!(t.read("out.tsv").lines().count(), 300);
+    // Not a terminal: nothing but the report on stderr.
+    let r = Run::of(
+        t.cmd()
+            .arg("run")
+            .arg(testkit())
+            .args(["ids", "ids.txt", "-o", "out2.tsv", "-l", "log2.tsv"]),
+    )
+    .ok();
+    assert!(
+        r.stderr.starts_with("comp_status: completed\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("300/300"));
+}
