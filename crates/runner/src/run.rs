@@ -142,9 +142,19 @@ where
             let done_tx = done_tx.clone();
             let ns = &ns_per_entity;
             let halted = &halted;
-            workers.push(
-                scope.spawn(move || work(plugin, params, spec, work_rx, done_tx, ns, stop, halted)),
-            );
+            workers.push(scope.spawn(move || {
+                work(
+                    plugin,
+                    params,
+                    spec,
+                    work_rx,
+                    done_tx,
+                    ns,
+                    stop,
+                    halted,
+                    opts.halt_on_error,
+                )
+            }));
         }
         drop(work_rx);
         drop(done_tx);
@@ -166,28 +176,14 @@ where
             while let Some(batch) = pending.remove(&next_seq) {
                 next_seq += 1;
                 let _ = token_tx.try_send(());
-                if io_result.is_err() {
-                    continue;
-                }
-                for (entity, result) in batch.entities.iter().zip(&batch.results) {
-                    if let Err(e) = recorder.record(entity, result) {
-                        // Cannot write: stop computing, keep the error for the caller.
-                        halted.store(true, Ordering::SeqCst);
-                        io_result = Err(e);
-                        break;
-                    }
-                    match result {
-                        EntityResult::Done(_) => summary.n_units += 1,
-                        EntityResult::Failed(e) => {
-                            summary.n_failed += 1;
-                            if summary.first_error.is_none() {
-                                summary.first_error = Some((entity.id.clone(), e.message.clone()));
-                            }
-                            if opts.halt_on_error {
-                                halted.store(true, Ordering::SeqCst);
-                            }
-                        }
-                    }
+                if record_batch(
+                    &batch,
+                    recorder,
+                    &mut summary,
+                    &mut io_result,
+                    opts.halt_on_error,
+                ) {
+                    halted.store(true, Ordering::SeqCst);
                 }
                 if let Some(pb) = &progress {
                     pb.inc(batch.results.len() as u64);
@@ -200,20 +196,7 @@ where
         }
         // Batches after a hole left by a stop are still recorded: nothing computed is lost.
         for (_, batch) in std::mem::take(&mut pending) {
-            for (entity, result) in batch.entities.iter().zip(&batch.results) {
-                if io_result.is_ok() {
-                    io_result = recorder.record(entity, result);
-                }
-                match result {
-                    EntityResult::Done(_) => summary.n_units += 1,
-                    EntityResult::Failed(e) => {
-                        summary.n_failed += 1;
-                        if summary.first_error.is_none() {
-                            summary.first_error = Some((entity.id.clone(), e.message.clone()));
-                        }
-                    }
-                }
-            }
+            record_batch(&batch, recorder, &mut summary, &mut io_result, false);
         }
         if let Some(pb) = &progress {
             pb.finish_and_clear();
@@ -239,6 +222,38 @@ where
     Ok(summary)
 }
 
+/// Records one finished batch and counts its results. Returns whether the run must
+/// halt: the outputs cannot be written, or an entity failed under `halt_on_error`. After
+/// a write error nothing more is written; the error is kept for the caller.
+fn record_batch(
+    batch: &DoneBatch,
+    recorder: &mut dyn Recorder,
+    summary: &mut RunSummary,
+    io_result: &mut std::io::Result<()>,
+    halt_on_error: bool,
+) -> bool {
+    let mut halt = false;
+    for (entity, result) in batch.entities.iter().zip(&batch.results) {
+        if io_result.is_ok() {
+            if let Err(e) = recorder.record(entity, result) {
+                *io_result = Err(e);
+                halt = true;
+            }
+        }
+        match result {
+            EntityResult::Done(_) => summary.n_units += 1,
+            EntityResult::Failed(e) => {
+                summary.n_failed += 1;
+                if summary.first_error.is_none() {
+                    summary.first_error = Some((entity.id.clone(), e.message.clone()));
+                }
+                halt |= halt_on_error;
+            }
+        }
+    }
+    halt
+}
+
 fn make_progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     let pb = match total {
         Some(n) => indicatif::ProgressBar::new(n),
@@ -257,8 +272,9 @@ fn make_progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
 }
 
 /// Reads entities into batches sized so that each takes about 2 ms of compute: one
-/// entity at a time for slow plugins (so every worker gets work), up to `max_batch`
-/// for trivial ones (so channel costs vanish). Returns the input error that stopped it.
+/// entity at a time for slow plugins (so every worker gets work and a stop takes
+/// effect soon), up to `max_batch` for trivial ones (so channel costs vanish). Returns
+/// the input error that stopped it.
 fn feed<I>(
     entities: I,
     work_tx: Sender<Batch>,
@@ -273,6 +289,7 @@ where
 {
     let mut entities = entities.peekable();
     let mut seq = 0u64;
+    let mut last_size = 1usize;
     loop {
         if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
             return None;
@@ -292,12 +309,13 @@ where
             }
         }
         let ns = ns_per_entity.load(Ordering::Relaxed);
-        // Until a batch was timed: one entity first (fast feedback), then small batches.
-        let size = match 2_000_000u64.checked_div(ns) {
-            Some(n) => n.clamp(1, max_batch as u64) as usize,
-            None if seq == 0 => 1,
-            None => 16,
-        };
+        // Aim at ~2 ms of compute per batch, growing at most 2x per batch so that one
+        // fast entity does not make the next batch huge; 1 until a batch was timed.
+        let target = 2_000_000u64
+            .checked_div(ns)
+            .map_or(1, |n| n.clamp(1, max_batch as u64) as usize);
+        let size = target.min(last_size * 2);
+        last_size = size;
         let mut batch = Vec::with_capacity(size);
         let mut error = None;
         while batch.len() < size {
@@ -341,6 +359,7 @@ fn work(
     ns_per_entity: &AtomicU64,
     stop: &AtomicBool,
     halted: &AtomicBool,
+    halt_on_error: bool,
 ) -> Result<Vec<String>, PluginError> {
     let mut instance = match plugin.instantiate(params) {
         Ok(i) => i,
@@ -365,19 +384,24 @@ fn work(
             Ordering::Relaxed,
         );
         let mut lost = false;
+        let mut failed = false;
         let results = raw
             .drain(..)
             .map(|r| match r {
                 Ok(out) => match spec.check(&out.values) {
                     Ok(()) => EntityResult::Done(out),
-                    Err(message) => EntityResult::Failed(EntityError {
-                        message,
-                        logs: out.logs,
-                        instance_lost: false,
-                    }),
+                    Err(message) => {
+                        failed = true;
+                        EntityResult::Failed(EntityError {
+                            message,
+                            logs: out.logs,
+                            instance_lost: false,
+                        })
+                    }
                 },
                 Err(e) => {
                     lost |= e.instance_lost;
+                    failed = true;
                     EntityResult::Failed(e)
                 }
             })
@@ -387,6 +411,10 @@ fn work(
             entities: batch.entities,
             results,
         };
+        if failed && halt_on_error {
+            // Stop the other workers now, not when the writer gets to this batch.
+            halted.store(true, Ordering::SeqCst);
+        }
         if done_tx.send(WorkerMsg::Done(done)).is_err() {
             break;
         }
