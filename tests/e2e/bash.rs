@@ -15,9 +15,11 @@ fn run_ids(t: &TestDir, plugin: &str, ids: &str, persistent: bool, extra: &[&str
     let _ = std::fs::remove_file(t.join("log.tsv"));
     t.write("ids.txt", ids);
     let mut cmd = t.cmd();
-    cmd.args(["run", plugin, "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv"])
-        .args(["-r", "report.yaml"])
-        .args(extra);
+    cmd.args([
+        "run", plugin, "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv",
+    ])
+    .args(["-r", "report.yaml"])
+    .args(extra);
     mode(&mut cmd, persistent);
     Run::of(&mut cmd).no_panic()
 }
@@ -119,7 +121,14 @@ compute() {{
         ),
     );
     for persistent in [true, false] {
-        run_ids(&t, "len.sh", "abc\nnone1\nabcdefghijkl\n", persistent, &["-j", "1"]).ok();
+        run_ids(
+            &t,
+            "len.sh",
+            "abc\nnone1\nabcdefghijkl\n",
+            persistent,
+            &["-j", "1"],
+        )
+        .ok();
         eqnice!("abc\t3\nabcdefghijkl\t12\n", t.read("out.tsv"));
         eqnice!(
             "abc\tkey\tmessage with\ttwo tabs\n\
@@ -164,7 +173,10 @@ compute() {{
         )
         .code(1)
         .stderr_has("3 of 8 entities failed");
-        eqnice!("a\t1\nbb\t2\nccc\t3\nquit0\t7\ndddd\t4\n", t.read("out.tsv"));
+        eqnice!(
+            "a\t1\nbb\t2\nccc\t3\nquit0\t7\ndddd\t4\n",
+            t.read("out.tsv")
+        );
         let log = t.read("log.tsv");
         let expected_ended = if persistent {
             "ended its bash worker with status 4 (`exit` or `set -e` in the script); the worker was replaced"
@@ -184,7 +196,11 @@ compute() {{
             "quit0\texit zero is a success\n",
             strict_ended,
         ] {
-            assert!(log.contains(line), "log lacks {line:?}:\n{log}\n{}", r.stderr);
+            assert!(
+                log.contains(line),
+                "log lacks {line:?}:\n{log}\n{}",
+                r.stderr
+            );
         }
         let report = t.read("report.yaml");
         assert!(report.contains("comp_status: partial"), "{report}");
@@ -272,7 +288,11 @@ compute() {{
     let out = t.read("out.tsv");
     let pids: std::collections::HashSet<&str> =
         out.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
-    assert_eq!(pids.len(), 1, "one bash process computes everything:\n{out}");
+    assert_eq!(
+        pids.len(),
+        1,
+        "one bash process computes everything:\n{out}"
+    );
     let calls: Vec<&str> = out.lines().map(|l| l.split('\t').nth(2).unwrap()).collect();
     assert_eq!(calls, (1..=20).map(|i| i.to_string()).collect::<Vec<_>>());
     // Sourced once to read the constants and once by the worker.
@@ -367,7 +387,11 @@ fn fas_stats_bash_gives_the_rows_of_rust_and_c() {
     )
     .ok()
     .stderr_has("polyplug: fas_stats_bash: finalize: processed 3 files, 393 sequence letters");
-    assert!(t.read("report.yaml").contains("plugin_id: fas_stats_bash"), "{}", r.stderr);
+    assert!(
+        t.read("report.yaml").contains("plugin_id: fas_stats_bash"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -459,8 +483,8 @@ compute() {{
 #[test]
 fn bash_plugins_work_with_list_info_and_check() {
     let t = TestDir::new();
-    let example = std::fs::read_to_string(repo_root().join("examples-plugins/bash/fas_stats.sh"))
-        .unwrap();
+    let example =
+        std::fs::read_to_string(repo_root().join("examples-plugins/bash/fas_stats.sh")).unwrap();
     t.write("plugins/fas_stats.sh", &example);
     t.write(
         "plugins/broken.sh",
@@ -608,7 +632,14 @@ compute() {{
         "defs.yaml",
         "name:\n  datatype: String(10)\ncount:\n  datatype: Integer\nratio:\n  datatype: Float\n",
     );
-    run_ids(&t, "typed.sh", "good\nplain\nbad\n", true, &["--defs", "defs.yaml"]).code(1);
+    run_ids(
+        &t,
+        "typed.sh",
+        "good\nplain\nbad\n",
+        true,
+        &["--defs", "defs.yaml"],
+    )
+    .code(1);
     // A text column keeps "42" as text; Integer and Float columns take any spelling.
     eqnice!("good\t42\t7\t1.5\nplain\tx\t3\t0.25\n", t.read("out.tsv"));
     eqnice!(
@@ -617,5 +648,8 @@ compute() {{
     );
     // Without definitions, every field is written exactly as printed.
     run_ids(&t, "typed.sh", "good\nplain\n", true, &[]).ok();
-    eqnice!("good\t42\t007\t1.50\nplain\tx\t3\t0.25\n", t.read("out.tsv"));
+    eqnice!(
+        "good\t42\t007\t1.50\nplain\tx\t3\t0.25\n",
+        t.read("out.tsv")
+    );
 }

@@ -147,8 +147,23 @@ fn random_hex() -> String {
     format!("{:016x}", h.finish())
 }
 
+/// Where the per-call output files go: `TMPDIR` when set, else `/dev/shm` (memory,
+/// so that a call costs no disk metadata updates) when usable, else the system's
+/// temporary folder.
+fn work_base() -> PathBuf {
+    if std::env::var_os("TMPDIR").is_none_or(|v| v.is_empty()) {
+        let shm = Path::new("/dev/shm");
+        if std::fs::metadata(shm).is_ok_and(|m| m.is_dir())
+            && rustix::fs::access(shm, rustix::fs::Access::WRITE_OK).is_ok()
+        {
+            return shm.to_path_buf();
+        }
+    }
+    std::env::temp_dir()
+}
+
 fn make_work_dir() -> Result<PathBuf, String> {
-    let base = std::env::temp_dir();
+    let base = work_base();
     let mut last = None;
     for _ in 0..8 {
         let dir = base.join(format!(
