@@ -653,3 +653,77 @@ compute() {{
         t.read("out.tsv")
     );
 }
+
+#[test]
+fn a_script_the_worker_cannot_source_stops_the_run_with_bash_s_words() {
+    let t = TestDir::new();
+    // Sourced fine once (to read the constants), then it exits: the worker fails.
+    t.write(
+        "late.sh",
+        format!(
+            "{HEADER}OUTPUT=( \"a\" )\nif [[ -e flag ]]; then echo \"cannot start: flag is set\" >&2; exit 3; fi\n\
+             touch flag\ncompute() {{ echo 1; }}\n"
+        ),
+    );
+    let r = run_ids(&t, "late.sh", "a\nb\n", true, &["-j", "1"])
+        .code(2)
+        .stderr_has(
+            "late.sh: sourcing the script ended bash (exit status: 3), so no worker can run it",
+        )
+        .stderr_has("cannot start: flag is set");
+    assert_eq!(t.read("out.tsv"), "", "{}", r.stderr);
+    assert!(t.read("report.yaml").contains("comp_status: aborted"));
+}
+
+#[test]
+fn the_bash_sdk_helpers_pass_values_and_frame_results_safely() {
+    let t = TestDir::new();
+    let sdk = repo_root().join("plugin-sdk/bash/polyplug.sh");
+    t.write(
+        "sdk.sh",
+        format!(
+            r#"{HEADER}
+source "{sdk}"
+OUTPUT=( "length" "label_hex" "ratio" )
+PARAMETERS=( "label\tstr\tplain\ta label" "min\tint\t0\tminimum length" )
+compute() {{
+  local entity=$1; shift
+  local label="" min=0
+  pp_kwargs "$@"
+  if (( ${{#entity}} < min )); then pp_no_result "length" "${{#entity}} is below $min"; return; fi
+  if [[ $entity == tab ]]; then pp_result "a	b" "x" "y"; return; fi
+  pp_result "${{#entity}}" "$(printf '%s' "$label" | od -An -tx1 | tr -d ' \n')" "$(pp_py_float 1 "${{#entity}}")"
+  pp_log "note" "computed
+on two lines"
+}}
+"#,
+            sdk = sdk.display()
+        ),
+    );
+    let label = "x $(touch pwned) `touch pwned` ; *";
+    t.write("params.yaml", format!("label: '{label}'\nmin: 3\n"));
+    run_ids(
+        &t,
+        "sdk.sh",
+        "abcd\nab\ntab\nabcdefgh\n",
+        true,
+        &["--params", "params.yaml"],
+    )
+    .code(1);
+    eqnice!(
+        format!(
+            "abcd\t4\t{h}\t0.25\nabcdefgh\t8\t{h}\t0.125\n",
+            h = hex(label)
+        ),
+        t.read("out.tsv")
+    );
+    let log = t.read("log.tsv");
+    for line in [
+        "abcd\tnote\tcomputed on two lines\n",
+        "ab\tlength\t2 is below 3\n",
+        "tab\tpp_result: value $'a\\tb' holds a TAB or a newline\n",
+    ] {
+        assert!(log.contains(line), "log lacks {line:?}:\n{log}");
+    }
+    assert!(!t.join("pwned").exists());
+}

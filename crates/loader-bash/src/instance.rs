@@ -40,6 +40,9 @@ impl BashInstance {
             keywords,
             state: None,
         };
+        // Start the worker now: a script that cannot be sourced stops the run here,
+        // with bash's words, instead of failing every entity.
+        inst.ensure_worker().map_err(|m| inst.error(m))?;
         if inst.shared.has_initialize {
             let out = inst.call(Op::Initialize, "-")?;
             forward_stderr(&inst.shared, "initialize", &out.stderr);
