@@ -157,6 +157,7 @@ compute() {{
     quit) echo "leaving with exit" >&2; exit 4 ;;
     quit0) echo -e "7\nexit zero is a success"; exit 0 ;;
     strict) set -e; false; echo "not reached" ;;
+    selfkill) kill -9 $$ ;;
   esac
   echo "${{#entity}}"
 }}
@@ -167,12 +168,12 @@ compute() {{
         let r = run_ids(
             &t,
             "fail.sh",
-            "a\nbad\nbb\nquit\nccc\nquit0\nstrict\ndddd\n",
+            "a\nbad\nbb\nquit\nccc\nquit0\nstrict\nselfkill\ndddd\n",
             persistent,
             &["-j", "1"],
         )
         .code(1)
-        .stderr_has("3 of 8 entities failed");
+        .stderr_has("4 of 9 entities failed");
         eqnice!(
             "a\t1\nbb\t2\nccc\t3\nquit0\t7\ndddd\t4\n",
             t.read("out.tsv")
@@ -195,6 +196,8 @@ compute() {{
             &format!("quit\terror: compute {expected_ended}\n"),
             "quit0\texit zero is a success\n",
             strict_ended,
+            "selfkill\terror: compute was cut short: its bash worker was killed by signal 9; \
+             the worker was replaced\n",
         ] {
             assert!(
                 log.contains(line),
@@ -204,7 +207,7 @@ compute() {{
         }
         let report = t.read("report.yaml");
         assert!(report.contains("comp_status: partial"), "{report}");
-        assert!(report.contains("n_failed: 3"), "{report}");
+        assert!(report.contains("n_failed: 4"), "{report}");
     }
 }
 

@@ -45,7 +45,6 @@ impl BashInstance {
         inst.ensure_worker().map_err(|m| inst.error(m))?;
         if inst.shared.has_initialize {
             let out = inst.call(Op::Initialize, "-")?;
-            forward_stderr(&inst.shared, "initialize", &out.stderr);
             if !out.ending.success() {
                 return Err(inst.error(format!(
                     "initialize {}{}",
@@ -56,6 +55,7 @@ impl BashInstance {
             let state = String::from_utf8(out.stdout).map_err(|_| {
                 inst.error("initialize printed a state that is not UTF-8 text".to_string())
             })?;
+            forward_stderr(&inst.shared, "initialize", &out.stderr);
             let state = state.trim_end_matches(['\n', '\r']).to_string();
             let word = text::keyword_word("state", &state);
             inst.state = Some(state);

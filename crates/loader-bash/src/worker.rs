@@ -86,10 +86,11 @@ impl Ending {
                     "ended its bash worker with status {c} (`exit` or `set -e` in the script); \
                      the worker was replaced"
                 ),
-                (None, Some(sig)) => {
-                    format!("its bash worker was killed by signal {sig}; the worker was replaced")
-                }
-                _ => "its bash worker ended; the worker was replaced".to_string(),
+                (None, Some(sig)) => format!(
+                    "was cut short: its bash worker was killed by signal {sig}; the worker \
+                     was replaced"
+                ),
+                _ => "was cut short: its bash worker ended; the worker was replaced".to_string(),
             },
             Ending::TimedOut => format!(
                 "timed out after {}s (--timeout); its bash worker was killed and replaced",
