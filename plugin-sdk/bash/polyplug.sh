@@ -4,9 +4,10 @@
 # prints its result line, then its log lines (see the README). These helpers make the
 # usual steps safe. Source this file from your plugin, for example with
 #
-#     source "$(dirname "${BASH_SOURCE[0]}")/polyplug.sh"
+#     source "$(dirname "${BASH_SOURCE[0]}")/polyplug.bash"
 #
-# (copy it next to the plugin), then:
+# (a copy next to the plugin, renamed to .bash: polyplug takes every .sh file in a
+# plugin folder for a plugin), or by its absolute path. Then:
 #
 #     compute() {
 #       local entity=$1; shift

@@ -455,7 +455,7 @@ printf 'no newline at the end'
 ( sleep 0.3; echo "late noise from a top-level background job" ) &
 compute() {{
   local entity=$1
-  ( sleep 0.05; echo "stray output of a background job of $entity" ) &
+  ( sleep 0.3; echo "stray output of a background job of $entity" ) &
   echo -e "${{#entity}}\tok"
 }}
 "#

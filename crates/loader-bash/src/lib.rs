@@ -28,10 +28,19 @@ By default a worker sources the script once in one long-lived bash process and c
 compute for entity after entity in it (requests pipelined, no process per entity). A
 script that sets `POLYPLUG_PERSISTENT=0` is sourced again, in a fresh subshell, for
 every call, as MultiPlug does. Either way the framing cannot be corrupted by the
-script: requests and answers travel on file descriptors the script never sees, and
-each call's output goes to files of its own. A call that outlives the timeout has its
-worker's process group killed; the worker is replaced (the script sourced again, with
-the same parameters and state) and the run goes on.
+script: requests and answers travel on file descriptors 57 and 58, which are closed
+while plugin code runs, stdin is `/dev/null`, and each call's stdout and stderr go to
+files of their own (in `$TMPDIR`, or `/dev/shm` when it is unset), read by the host
+after the call's answer. What the script prints while being sourced is shown on
+stderr. A call that outlives the timeout has its worker's process group killed (with
+its background jobs); the worker is replaced (the script sourced again, with the same
+parameters and state, initialize not run again) and the run goes on. So is a worker
+whose compute ran `exit` (or failed under `set -e`): the entity gets that status.
+
+The main types: [`load`] gives a [`BashPlugin`] (shared by the run's workers, and
+running `compute_id` for `--idsproc`); its instances each own one worker process; the
+`driver.bash` and `reader.bash` scripts embedded in this crate are the bash side of
+the protocol. Names starting with `__pp_` are reserved for them.
 
 ```no_run
 use polyplug_core::{Params, Plugin};
