@@ -78,6 +78,12 @@ if [[ $(lines "$work/prenacs.tsv") != "$PRENACS_N" ]]; then
   exit 1
 fi
 
+# The same rows as Prenacs (which writes them in completion order).
+if ! cmp -s <(head -n "$PRENACS_N" "$work/persistent.tsv" | sort) <(sort "$work/prenacs.tsv"); then
+  echo "error: polyplug's rows differ from Prenacs' rows for the same IDs" >&2
+  exit 1
+fi
+
 persistent=$(rate "$N" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
 resourced=$(rate "$N" "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')")
 prenacs=$(rate "$PRENACS_N" "$(awk -v a="$t2" -v b="$t3" 'BEGIN { print b - a }')")
@@ -88,3 +94,4 @@ printf '%-28s %10s entities/s\n' "prenacs-batch-compute" "$prenacs"
 printf 'persistent / Prenacs: %sx (target >= 20)\n' "$(ratio "$persistent" "$prenacs")"
 printf 're-sourced / Prenacs: %sx (target >= 1)\n' "$(ratio "$resourced" "$prenacs")"
 printf 'persistent / re-sourced: %sx\n' "$(ratio "$persistent" "$resourced")"
+echo "rows: persistent = re-sourced = Prenacs (for the IDs Prenacs computed)"

@@ -228,3 +228,85 @@ fn example(name: &str) -> &'static str {
         _ => "a plain variable, as in ID=\"my_plugin\"",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Raw {
+        Raw::Scalar(v.into())
+    }
+
+    fn base() -> Vec<(String, Raw)> {
+        vec![
+            ("ID".into(), s("p")),
+            ("VERSION".into(), s("1")),
+            ("INPUT".into(), s("x")),
+            ("OUTPUT".into(), Raw::Array(vec!["a".into(), "b".into()])),
+        ]
+    }
+
+    fn compute() -> Vec<String> {
+        vec!["compute".into()]
+    }
+
+    #[test]
+    fn parameters_split_on_tabs_and_mode_defaults_to_persistent() {
+        let mut c = base();
+        c.push((
+            "PARAMETERS".into(),
+            Raw::Array(vec!["n\tint\t3\tthe n".into()]),
+        ));
+        let got = build(c, compute(), Path::new("p.sh")).unwrap();
+        assert_eq!(got.meta.output, vec!["a".to_string(), "b".into()]);
+        assert_eq!(got.meta.parameters[0].name, "n");
+        assert_eq!(got.meta.parameters[0].default, Some(Value::Int(3)));
+        assert_eq!(got.mode, Mode::Persistent);
+    }
+
+    #[test]
+    fn the_mode_constant_is_checked() {
+        let mut c = base();
+        c.push(("POLYPLUG_PERSISTENT".into(), s("0")));
+        let got = build(c, compute(), Path::new("p.sh")).unwrap();
+        assert_eq!(got.mode, Mode::Resourced);
+        let mut c = base();
+        c.push(("POLYPLUG_PERSISTENT".into(), s("maybe")));
+        let e = build(c, compute(), Path::new("p.sh")).unwrap_err();
+        assert!(e.contains("POLYPLUG_PERSISTENT is 'maybe'"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_once() {
+        let c = vec![
+            ("ID".into(), s("p")),
+            ("OUTPUT".into(), s("a")),
+            ("PARAMETERS".into(), Raw::Array(vec!["x y".into()])),
+            ("METHOD".into(), Raw::Assoc),
+        ];
+        let e = build(c, Vec::new(), Path::new("p.sh")).unwrap_err();
+        for text in [
+            "OUTPUT must be a bash array",
+            "PARAMETERS element 1 (\"x y\") has 1 field(s)",
+            "METHOD is an associative array",
+            "defines neither compute nor compute_id",
+            "constant VERSION is missing",
+            "constant INPUT is missing",
+        ] {
+            assert_eq!(e.matches(text).count(), 1, "{text}: {e}");
+        }
+        assert!(!e.contains("constant OUTPUT is missing"), "{e}");
+    }
+
+    #[test]
+    fn an_idsproc_script_needs_only_compute_id() {
+        let got = build(
+            Vec::new(),
+            vec!["compute_id".into()],
+            Path::new("dir/stem.sh"),
+        )
+        .unwrap();
+        assert_eq!(got.meta.id, "stem");
+        assert_eq!(got.meta.version, "0");
+    }
+}
