@@ -1,4 +1,5 @@
 //! End-to-end tests: each drives the real `polyplug` binary on real plugins in a fresh
 //! temporary folder. One test target, one module per topic.
 
+mod bash;
 mod native;

@@ -26,10 +26,10 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 /// Whether a file looks like a plugin some loader handles.
 pub fn is_plugin_file(path: &Path) -> bool {
     path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| polyplug_loader_native::EXTENSIONS.contains(&e))
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            polyplug_loader_native::EXTENSIONS.contains(&e)
+                || polyplug_loader_bash::EXTENSIONS.contains(&e)
+        })
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -47,9 +47,16 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
             }
             Ok(Box::new(polyplug_loader_native::load(path)?))
         }
+        // Bash scripts (MultiPlug/Prenacs conventions): bash worker processes.
+        e if polyplug_loader_bash::EXTENSIONS.contains(&e) => {
+            Ok(Box::new(polyplug_loader_bash::load(
+                path,
+                &polyplug_loader_bash::BashOptions::default().with_timeout(config.timeout),
+            )?))
+        }
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib)",
+            "unknown plugin kind: expected a native library (.so, .dylib) or a Bash script (.sh)",
         )),
     }
 }

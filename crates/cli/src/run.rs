@@ -125,6 +125,7 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
             .map_err(|e| format!("{}: plugin {}: {e}", plugin.path().display(), meta.id))?,
         None => OutputSpec::untyped(&meta.output),
     };
+    plugin.expect_output(&spec);
 
     // Input selection.
     let source = match args.mode {

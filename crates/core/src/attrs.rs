@@ -253,6 +253,11 @@ impl OutputSpec {
         self.columns.as_ref().map(Vec::len)
     }
 
+    /// The kind of the result column at `index` (0-based), when definitions fix it.
+    pub fn column_kind(&self, index: usize) -> Option<ColumnKind> {
+        self.columns.as_ref()?.get(index).map(|c| c.3.kind)
+    }
+
     /// Checks one entity's values. An empty list is valid ("no result").
     pub fn check(&self, values: &[Value]) -> Result<(), String> {
         if values.is_empty() {

@@ -1,6 +1,6 @@
 //! The traits every loader implements, and what a computation returns.
 
-use crate::{Params, PluginMeta, Value};
+use crate::{OutputSpec, Params, PluginMeta, Value};
 use std::path::{Path, PathBuf};
 
 /// What one compute call produced: the values in OUTPUT order (empty for "no result")
@@ -94,6 +94,11 @@ pub trait Plugin: Send + Sync {
 
     /// Which optional functions the plugin defines, for `info` and `check`.
     fn functions(&self) -> Vec<&'static str>;
+
+    /// Tells the plugin, before any instance starts, how its results will be checked.
+    /// Loaders whose plugins return text (Bash) use it to give each value the type its
+    /// column is defined with; the default ignores it.
+    fn expect_output(&self, _spec: &OutputSpec) {}
 
     /// Starts one instance (one per worker): runs `initialize` with the parameters.
     fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError>;

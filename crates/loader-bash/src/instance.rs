@@ -1,0 +1,256 @@
+//! One worker's instance of a Bash plugin: its bash process, its keyword arguments and
+//! its state, and the pipelined compute loop.
+
+use crate::text;
+use crate::worker::{shown_output, CallOutput, Ending, Op, Worker};
+use crate::Shared;
+use polyplug_core::{Entity, EntityError, Instance, Outcome, Params, PluginError};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Requests sent ahead of the one being computed, at most. Requests wait in the pipe
+/// while the worker computes, which hides the host's round trip.
+const MAX_AHEAD: usize = 32;
+/// Bytes of requests sent ahead, at most: less than any pipe's capacity, so that
+/// sending never blocks while a compute hangs (the timeout must stay in charge).
+const MAX_AHEAD_BYTES: usize = 4096;
+
+pub(crate) struct BashInstance {
+    shared: Arc<Shared>,
+    worker: Option<Worker>,
+    /// `name=value` words for the declared parameters, quoted for `eval`.
+    keywords: Vec<String>,
+    /// What initialize printed, when the plugin has initialize.
+    state: Option<String>,
+}
+
+impl BashInstance {
+    /// Starts a worker, runs initialize and returns the instance.
+    pub(crate) fn start(shared: Arc<Shared>, params: &Params) -> Result<BashInstance, PluginError> {
+        let keywords = params
+            .entries()
+            .iter()
+            .map(|(k, v)| text::keyword_word(k, &v.to_py_str()))
+            .collect();
+        let mut inst = BashInstance {
+            shared,
+            worker: None,
+            keywords,
+            state: None,
+        };
+        // Start the worker now: a script that cannot be sourced stops the run here,
+        // with bash's words, instead of failing every entity.
+        inst.ensure_worker().map_err(|m| inst.error(m))?;
+        if inst.shared.has_initialize {
+            let out = inst.call(Op::Initialize, "-")?;
+            if !out.ending.success() {
+                return Err(inst.error(format!(
+                    "initialize {}{}",
+                    out.ending.describe(inst.shared.timeout),
+                    shown_output(&out.stderr)
+                )));
+            }
+            let state = String::from_utf8(out.stdout).map_err(|_| {
+                inst.error("initialize printed a state that is not UTF-8 text".to_string())
+            })?;
+            forward_stderr(&inst.shared, "initialize", &out.stderr);
+            let state = state.trim_end_matches(['\n', '\r']).to_string();
+            let word = text::keyword_word("state", &state);
+            inst.state = Some(state);
+            if let Some(w) = inst.worker.as_mut() {
+                if w.send_setting(b'S', &word).is_err() {
+                    inst.worker = None;
+                }
+            }
+        }
+        Ok(inst)
+    }
+
+    fn error(&self, message: String) -> PluginError {
+        PluginError::new(&self.shared.path, message)
+    }
+
+    /// Starts (or replaces) the worker when needed: the script is sourced again and
+    /// gets the same keyword arguments and state.
+    fn ensure_worker(&mut self) -> Result<(), String> {
+        if self.worker.as_ref().is_some_and(Worker::ended) {
+            self.worker = None;
+        }
+        if self.worker.is_none() {
+            let (mut w, source_output) = Worker::spawn(
+                &self.shared.source_path,
+                self.shared.mode,
+                self.shared.timeout,
+            )?;
+            forward_stderr(&self.shared, "sourcing", &source_output);
+            for word in &self.keywords {
+                w.send_setting(b'K', word)
+                    .map_err(|e| format!("cannot send the parameters to bash: {e}"))?;
+            }
+            if let Some(state) = &self.state {
+                w.send_setting(b'S', &text::keyword_word("state", state))
+                    .map_err(|e| format!("cannot send the state to bash: {e}"))?;
+            }
+            self.worker = Some(w);
+        }
+        Ok(())
+    }
+
+    /// One call that is not a compute (initialize, finalize).
+    fn call(&mut self, op: Op, arg: &str) -> Result<CallOutput, PluginError> {
+        let timeout = self.shared.timeout;
+        self.ensure_worker().map_err(|m| self.error(m))?;
+        let Some(w) = self.worker.as_mut() else {
+            return Err(self.error("no bash worker".into()));
+        };
+        let out = w.call(op, arg, timeout);
+        if w.ended() {
+            self.worker = None;
+        }
+        Ok(out)
+    }
+}
+
+impl Instance for BashInstance {
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+        let e = Entity {
+            input: entity.to_string(),
+            id: entity.to_string(),
+        };
+        let mut results = Vec::with_capacity(1);
+        self.compute_batch(std::slice::from_ref(&e), &mut results);
+        match results.pop() {
+            Some(Ok(o)) => {
+                *out = o;
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(EntityError::new("no result from the bash worker")),
+        }
+    }
+
+    fn compute_batch(
+        &mut self,
+        entities: &[Entity],
+        results: &mut Vec<Result<Outcome, EntityError>>,
+    ) {
+        let timeout = self.shared.timeout;
+        let mut next = 0; // the entity whose answer comes next
+        while next < entities.len() {
+            if let Err(m) = self.ensure_worker() {
+                for _ in next..entities.len() {
+                    results.push(Err(EntityError {
+                        message: format!("no bash worker: {m}"),
+                        logs: Vec::new(),
+                        instance_lost: true,
+                    }));
+                }
+                return;
+            }
+            let shared = &self.shared;
+            let Some(w) = self.worker.as_mut() else {
+                continue;
+            };
+            // Requests already sent to this worker are entities next..sent.
+            let mut sent = next;
+            let mut ahead: VecDeque<usize> = VecDeque::new();
+            let mut ahead_bytes = 0;
+            let mut started = Instant::now();
+            while next < entities.len() {
+                while sent < entities.len() {
+                    let size = entities[sent].input.len() + 4;
+                    let idle = sent == next;
+                    if !idle && (sent - next >= MAX_AHEAD || ahead_bytes + size > MAX_AHEAD_BYTES) {
+                        break;
+                    }
+                    if w.send_call(Op::Compute, &entities[sent].input).is_err() {
+                        break; // the worker is gone: receive() says how
+                    }
+                    if idle {
+                        started = Instant::now();
+                    }
+                    ahead.push_back(size);
+                    ahead_bytes += size;
+                    sent += 1;
+                }
+                let out = w.receive(timeout.map(|t| started + t));
+                started = Instant::now();
+                if let Some(size) = ahead.pop_front() {
+                    ahead_bytes -= size;
+                }
+                results.push(finish(shared, &entities[next], out));
+                next += 1;
+                if w.ended() {
+                    // Requests in flight died with it: they go to the replacement.
+                    break;
+                }
+            }
+        }
+    }
+
+    fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {
+        let mut result = Ok(Vec::new());
+        if self.shared.has_finalize {
+            let out = match self.state.clone() {
+                Some(state) => self.call(Op::FinalizeState, &state),
+                None => self.call(Op::Finalize, "-"),
+            };
+            result = match out {
+                Ok(out) if out.ending.success() => {
+                    forward_stderr(&self.shared, "finalize", &out.stderr);
+                    Ok(text::lines(&out.stdout))
+                }
+                Ok(out) => Err(self.error(format!(
+                    "finalize {}{}",
+                    out.ending.describe(self.shared.timeout),
+                    shown_output(&out.stderr)
+                ))),
+                Err(e) => Err(e),
+            };
+        }
+        if let Some(w) = self.worker.take() {
+            w.shutdown();
+        }
+        result
+    }
+}
+
+/// Shows what a call wrote to stderr, each line prefixed with the plugin ID and what
+/// was called (the entity, `initialize`, …).
+fn forward_stderr(shared: &Shared, what: &str, stderr: &[u8]) {
+    if stderr.is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    for line in text::lines(stderr) {
+        let _ = writeln!(err, "{}: {what}: {line}", shared.id);
+    }
+}
+
+/// Turns one compute's output into its result.
+fn finish(shared: &Shared, entity: &Entity, out: CallOutput) -> Result<Outcome, EntityError> {
+    if out.ending.success() {
+        let mut outcome = Outcome::default();
+        let kinds = shared.column_kinds.get().map(Vec::as_slice);
+        text::parse_output(&out.stdout, kinds, &mut outcome).map_err(|m| EntityError {
+            message: m,
+            logs: text::lines(&out.stderr),
+            instance_lost: false,
+        })?;
+        forward_stderr(shared, &entity.id, &out.stderr);
+        return Ok(outcome);
+    }
+    let logs = text::lines(&out.stderr);
+    let mut message = format!("compute {}", out.ending.describe(shared.timeout));
+    if let (Ending::Returned(_), Some(last)) = (out.ending, logs.last()) {
+        message.push_str(": ");
+        message.push_str(last);
+    }
+    Err(EntityError {
+        message,
+        logs,
+        instance_lost: false,
+    })
+}
