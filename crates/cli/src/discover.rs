@@ -26,10 +26,17 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 /// Whether a file looks like a plugin some loader handles.
 pub fn is_plugin_file(path: &Path) -> bool {
     path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| polyplug_loader_native::EXTENSIONS.contains(&e))
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            polyplug_loader_native::EXTENSIONS.contains(&e)
+                || polyplug_loader_source::EXTENSIONS.contains(&e)
+        })
+}
+
+/// How source plugins are built: the cache from the environment, and a note on stderr
+/// when a source is compiled (it takes seconds, once).
+pub fn source_options() -> polyplug_loader_source::SourceOptions {
+    polyplug_loader_source::SourceOptions::default()
+        .with_notify(std::sync::Arc::new(|note: &str| crate::error(note)))
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -47,9 +54,25 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
             }
             Ok(Box::new(polyplug_loader_native::load(path)?))
         }
+        // Single-file C, Nim and Rust sources: compiled on first use into the user's
+        // cache, then loaded as above.
+        e if polyplug_loader_source::EXTENSIONS.contains(&e) => {
+            if config.timeout.is_some() {
+                return Err(PluginError::new(
+                    path,
+                    "--timeout cannot stop a compiled plugin: it runs inside the polyplug \
+                     process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
+                ));
+            }
+            Ok(Box::new(polyplug_loader_source::load(
+                path,
+                &source_options(),
+            )?))
+        }
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib)",
+            "unknown plugin kind: expected a native library (.so, .dylib) or a C, Nim or \
+             Rust source (.c, .nim, .rs)",
         )),
     }
 }
