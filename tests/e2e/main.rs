@@ -2,3 +2,5 @@
 //! temporary folder. One test target, one module per topic.
 
 mod native;
+mod new;
+mod source;

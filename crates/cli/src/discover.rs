@@ -99,7 +99,9 @@ pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// unknown or ambiguous ID is an error that lists the candidates.
 pub fn resolve(arg: &str, config: &LoadConfig) -> Result<Box<dyn Plugin>, String> {
     let path = Path::new(arg);
-    if path.exists() {
+    // A bare name that is also a folder (`polyplug new` makes `./<name>/`) is an ID.
+    let bare_folder = path.is_dir() && !arg.contains('/');
+    if path.exists() && !bare_folder {
         if path.is_dir() {
             return Err(format!("{arg}: is a folder, not a plugin file"));
         }
