@@ -95,10 +95,12 @@ fn readme(lang: Language, name: &str, file: &str) -> String {
         Language::Wasm => (
             "WebAssembly (C guest)",
             format!(
-                "Build (Debian: `apt-get install clang-14 lld-14 wasi-libc \
-                 libclang-rt-14-dev-wasm32`), with the guest header from polyplug's \
-                 `plugin-sdk/wasm`:\n\n    clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 \
-                 -I <polyplug>/plugin-sdk/wasm -o {name}.wasm {file}"
+                "Build `{name}.wasm` from `{file}` with clang's wasm32-wasi target (Debian: \
+                 `apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32`), \
+                 `POLYPLUG_SDK` being the `plugin-sdk` folder of polyplug:\n\n    \
+                 POLYPLUG_SDK=/path/to/polyplug/plugin-sdk sh build.sh\n\n\
+                 which runs `clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 \
+                 -I $POLYPLUG_SDK/c -I $POLYPLUG_SDK/wasm {file} -o {name}.wasm`."
             ),
         ),
     };
@@ -176,14 +178,34 @@ fn write(args: &NewArgs) -> Result<PathBuf, String> {
     for (rel, text) in &files {
         write_file(&dir.join(rel), text)?;
     }
-    #[cfg(unix)]
+    let mut executable = Vec::new();
+    if args.language == Language::Wasm {
+        let script = dir.join("build.sh");
+        write_file(
+            &script,
+            &include_str!("templates/build_wasm.sh").replace("{{name}}", name),
+        )?;
+        executable.push(script);
+    }
     if args.language == Language::Bash {
-        use std::os::unix::fs::PermissionsExt;
-        let p = dir.join(&file);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("{}: cannot make it executable: {e}", p.display()))?;
+        executable.push(dir.join(&file));
+    }
+    for p in &executable {
+        make_executable(p)?;
     }
     Ok(dir)
+}
+
+fn make_executable(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("{}: cannot make it executable: {e}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
