@@ -33,11 +33,14 @@ fn skeleton_runs(lang: &str, file: &str) {
     )
     .ok()
     .stdout_has("ok: my_plugin 0.1.0");
-    let r = Run::of(
-        cmd(&t)
-            .current_dir(&dir)
-            .args(["run", file, "ids", "ids.txt", "-r", "report.yaml"]),
-    )
+    let r = Run::of(cmd(&t).current_dir(&dir).args([
+        "run",
+        file,
+        "ids",
+        "ids.txt",
+        "-r",
+        "report.yaml",
+    ]))
     .ok()
     .stderr_has("finalize: computed 3 entities");
     eqnice!(ROWS, r.stdout);

@@ -2,7 +2,7 @@
 //! into the per-user cache. Every test uses its own cache folder (POLYPLUG_CACHE), so
 //! the first run of a source in a test always compiles it.
 
-use polyplug_e2e::{eqnice, repo_root, Run, TestDir};
+use polyplug_e2e::{eqnice, plugin_lib, repo_root, Run, TestDir};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -47,6 +47,20 @@ fn fas_stats_nim_gives_the_rows_of_rust_and_c() {
     eqnice!(expected, r.stdout);
     let report = t.read("report.yaml");
     assert!(report.contains("plugin_id: fas_stats_nim"), "{report}");
+    // Byte for byte the rows of the Rust and C plugins.
+    for lib in ["fas_stats_rust", "fas_stats_c"] {
+        let native = Run::of(
+            cmd(&t)
+                .arg("run")
+                .arg(plugin_lib(lib))
+                .arg("files")
+                .arg(data.join("*.fas"))
+                .arg("-r")
+                .arg(t.join("report.yaml")),
+        )
+        .ok();
+        eqnice!(native.stdout, r.stdout);
+    }
 
     // The parameter and the finalize logs, as in the other languages.
     t.write("params.yaml", "min_length: 100\n");
@@ -92,12 +106,15 @@ fn fas_stats_nim_gives_the_rows_of_rust_and_c() {
 fn nim_plugin_with_state_parameters_and_exceptions() {
     let t = TestDir::new();
     t.write("ids.txt", "a\nraise\nb\ndefect\nnone\nc\n");
-    let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(nimkit())
-            .args(["ids", "ids.txt", "--serial", "-l", "log.tsv", "-r", "report.yaml"]),
-    )
+    let r = Run::of(cmd(&t).arg("run").arg(nimkit()).args([
+        "ids",
+        "ids.txt",
+        "--serial",
+        "-l",
+        "log.tsv",
+        "-r",
+        "report.yaml",
+    ]))
     .code(1)
     .no_panic()
     .stderr_has("finalize: calls=6 seen=a,raise,b,defect,none,c");
@@ -134,6 +151,26 @@ fn nim_plugin_with_state_parameters_and_exceptions() {
     ]))
     .ok();
     eqnice!("a\tX-A\t22.0\nparam\tred+7+1.5\t5\n", r.stdout);
+
+    // Many entities on two host threads: each worker has its own Nim state, and the
+    // results come out in input order.
+    let ids: String = (0..3000).map(|i| format!("e{i}\n")).collect();
+    t.write("many.txt", &ids);
+    let r = Run::of(cmd(&t).arg("run").arg(nimkit()).args([
+        "ids",
+        "many.txt",
+        "-j2",
+        "-l",
+        "log3.tsv",
+        "-r",
+        "report.yaml",
+    ]))
+    .ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3000);
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("e{i}\tid:e{i}\t")), "{line}");
+    }
 }
 
 #[test]
@@ -174,7 +211,8 @@ fn nim_plugin_found_by_id_in_the_plugins_folder() {
     assert!(
         r.stdout.contains("LANGUAGE:       nim")
             && r.stdout.contains("tags (list, no default)")
-            && r.stdout.contains("FUNCTIONS:      initialize, compute, finalize"),
+            && r.stdout
+                .contains("FUNCTIONS:      initialize, compute, finalize"),
         "{}",
         r.stdout
     );
@@ -334,7 +372,11 @@ fn build_compiles_ahead_of_time_and_run_reuses_it() {
         r.stdout
     );
     let r = Run::of(cmd(&t).arg("build").arg(nimkit())).ok();
-    assert!(r.stdout.starts_with("up to date nimkit 2.5: "), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("up to date nimkit 2.5: "),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stderr.contains(COMPILING), "{}", r.stderr);
     let r = Run::of(
         cmd(&t)
@@ -353,7 +395,11 @@ fn build_compiles_ahead_of_time_and_run_reuses_it() {
     )
     .ok()
     .stderr_has(COMPILING);
-    assert!(r.stdout.starts_with("compiled nimkit 2.5: "), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("compiled nimkit 2.5: "),
+        "{}",
+        r.stdout
+    );
     let r = Run::of(cmd(&t).args(["run", "./libnimkit.so", "ids", "ids.txt", "-r", "r.yaml"])).ok();
     eqnice!("a\tid:a\t1.5\n", r.stdout);
     // Nothing to build for a library.
@@ -390,7 +436,11 @@ fn concurrent_builds_of_one_source_share_the_cache() {
     for c in children {
         let out = c.wait_with_output().expect("wait");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         if stdout.starts_with("compiled ") {
             compiled += 1;
         } else {
@@ -433,13 +483,22 @@ impl Plugin for Len {
 export_plugin!(Len);
 "#,
     );
-    let r = Run::of(cmd(&t).args(["run", "lenrs.rs", "ids", "ids.txt", "-l", "log.tsv", "-r", "r.yaml"]))
-        .code(1)
-        .stderr_has(COMPILING);
+    let r = Run::of(cmd(&t).args([
+        "run", "lenrs.rs", "ids", "ids.txt", "-l", "log.tsv", "-r", "r.yaml",
+    ]))
+    .code(1)
+    .stderr_has(COMPILING);
     eqnice!("abc\t3\n", r.stdout);
-    assert!(t.read("log.tsv").starts_with("panic\terror: "), "{}", t.read("log.tsv"));
+    assert!(
+        t.read("log.tsv").starts_with("panic\terror: "),
+        "{}",
+        t.read("log.tsv")
+    );
     // A Rust compile error names the file and line, as rustc does.
-    t.write("bad.rs", "use polyplug_sdk::Plugin;\nfn f() -> u8 { \"x\" }\n");
+    t.write(
+        "bad.rs",
+        "use polyplug_sdk::Plugin;\nfn f() -> u8 { \"x\" }\n",
+    );
     Run::of(cmd(&t).args(["build", "bad.rs"]))
         .code(1)
         .stderr_has("bad.rs: compile error (rust plugin bad.rs")
@@ -455,4 +514,50 @@ fn timeout_is_refused_for_compiled_sources() {
     Run::of(cmd(&t).args(["run", "p.c", "ids", "ids.txt", "--timeout", "5"]))
         .code(2)
         .stderr_has("--timeout cannot stop a compiled plugin");
+}
+
+#[test]
+fn cache_folder_follows_xdg_then_home() {
+    let t = TestDir::new();
+    t.write("ids.txt", "x\n");
+    t.write("p.c", format!("#define VALUE 3\n{C_V1}"));
+    let r = Run::of(
+        t.cmd()
+            .env_remove("POLYPLUG_CACHE")
+            .env("XDG_CACHE_HOME", t.join("xdg"))
+            .args(["build", "p.c"]),
+    )
+    .ok();
+    assert!(
+        r.stdout
+            .contains(&format!("{}/xdg/polyplug/build/libp-", t.path().display())),
+        "{}",
+        r.stdout
+    );
+    let r = Run::of(
+        t.cmd()
+            .env_remove("POLYPLUG_CACHE")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", t.join("home"))
+            .args(["build", "p.c"]),
+    )
+    .ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "{}/home/.cache/polyplug/build/libp-",
+            t.path().display()
+        )),
+        "{}",
+        r.stdout
+    );
+    // An unwritable cache is an error naming the folder and the fix.
+    t.write("file-not-folder", "");
+    Run::of(
+        t.cmd()
+            .env("POLYPLUG_CACHE", t.join("file-not-folder"))
+            .args(["run", "p.c", "ids", "ids.txt"]),
+    )
+    .code(2)
+    .stderr_has("cannot create the cache folder")
+    .stderr_has("set POLYPLUG_CACHE to a writable folder");
 }

@@ -23,7 +23,8 @@ initialize() {
   local statefile
   statefile=$(mktemp) || return 1
   echo 0 > "$statefile"
-  echo "$statefile"
+  # The state is what initialize prints, without a trailing newline.
+  printf '%s' "$statefile"
 }
 
 compute() {
@@ -44,7 +45,7 @@ compute() {
   fi
   local gc=${entity//[^GCgc]/}
   printf '%s\t%s\n' "${#entity}" "${#gc}"
-  if [[ -n $state ]]; then
+  if [[ -f $state ]]; then
     echo $(( $(< "$state") + 1 )) > "$state"
   fi
 }
