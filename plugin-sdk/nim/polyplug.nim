@@ -95,7 +95,8 @@
 ##
 ## - *borrowed*: belongs to whoever passed it and is valid only until the function it
 ##   was passed to returns. The entity and the parameters are borrowed from the host:
-##   the SDK copies the entity into a Nim `string` and parameter values into `Value`s.
+##   the SDK copies the entity into a Nim `string` (a per-thread buffer reused from
+##   call to call) and parameter values into `Value`s.
 ## - Everything the SDK passes to a host callback (result strings, logs, error
 ##   messages) is borrowed by the host, which copies it before the callback returns.
 ## - *static*: the descriptor, its strings and arrays are allocated once, when the
@@ -412,7 +413,7 @@ template ppEnter*() =
 proc ppStatic*(s: string): cstring =
   ## A NUL-terminated copy of `s` that is never freed (descriptor strings).
   result = cast[cstring](allocShared0(s.len + 1))
-  if s.len > 0: copyMem(result, unsafeAddr s[0], s.len)
+  if s.len > 0: copyMem(result, cstring(s), s.len)
 
 proc ppEmitStr(fn: proc (sink: ptr PpSink, p: cstring, len: csize_t) {.cdecl, gcsafe,
                raises: [].}, call: ptr PpCall, s: string) =
@@ -450,6 +451,15 @@ proc ppEntity*(p: ptr UncheckedArray[char], len: csize_t): string =
   ## Copies a borrowed entity into a Nim string.
   result = newString(int(len))
   if len > 0 and p != nil: copyMem(addr result[0], p, int(len))
+
+var ppEntityBuffer* {.threadvar.}: string
+  ## Each host thread's copy of the current entity: reused, so a compute allocates
+  ## no entity string (the plugin receives it as an immutable parameter).
+
+proc ppEntityInto*(buffer: var string, p: ptr UncheckedArray[char], len: csize_t) =
+  ## Copies a borrowed entity into `buffer`.
+  buffer.setLen(int(len))
+  if len > 0 and p != nil: copyMem(addr buffer[0], p, int(len))
 
 proc ppParams*(call: ptr PpCall): Params = Params(call: call)
   ## The parameters of a call.
@@ -529,11 +539,11 @@ template exportPlugin*(State: typedesc) =
                   call: ptr PpCall): int32 {.cdecl, raises: [].} =
     ppEnter()
     try:
-      let e = ppEntity(entity, len)
+      ppEntityInto(ppEntityBuffer, entity, len)
       when State is PpNoState:
-        let c = compute(e, ppParams(call))
+        let c = compute(ppEntityBuffer, ppParams(call))
       else:
-        let c = compute(cast[ptr State](state)[], e, ppParams(call))
+        let c = compute(cast[ptr State](state)[], ppEntityBuffer, ppParams(call))
       ppEmit(call, c)
       StatusOk
     except Exception as e:
