@@ -260,6 +260,13 @@ pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> 
             .and_then(|libs| toolchain::compile_rust(&compiler, &libs, &job)),
     }
     .map_err(err)?;
+    // The compiler read the file itself: install only what was built from the bytes
+    // the key was computed from.
+    if std::fs::read(source).ok().as_deref() != Some(&text[..]) {
+        return Err(err(
+            "the file changed while it was being compiled; run again".into(),
+        ));
+    }
     if !out.is_file() {
         return Err(err(format!(
             "the {} compiler reported success but wrote no library at {}",
