@@ -3,3 +3,5 @@
 
 mod bash;
 mod native;
+mod new;
+mod source;

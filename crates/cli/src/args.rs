@@ -23,6 +23,10 @@ pub enum Command {
     Info(InfoArgs),
     /// Check a plugin against the plugin contract; exits non-zero on any problem.
     Check(CheckArgs),
+    /// Compile source plugins (.c, .nim, .rs) into the cache ahead of time.
+    Build(BuildArgs),
+    /// Write a working plugin skeleton: `new <language> <name>`.
+    New(NewArgs),
 }
 
 /// Input mode of `run`.
@@ -134,4 +138,30 @@ pub struct CheckArgs {
     pub plugin: String,
     /// Attribute definitions file: every OUTPUT attribute must be defined there.
     pub definitions: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Source plugin files (.c, .nim, .rs), or plugin IDs.
+    #[arg(required = true)]
+    pub plugins: Vec<String>,
+    /// Recompile even when the cache holds a library for this source and compiler.
+    #[arg(long)]
+    pub force: bool,
+    /// Also copy the compiled library to this file (one plugin only).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's language.
+    #[arg(value_enum)]
+    pub language: crate::new::Language,
+    /// The plugin's name: its ID and file name (letters, digits and _, not starting
+    /// with a digit).
+    pub name: String,
+    /// Folder to create (default: ./<name>); it must not exist yet.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

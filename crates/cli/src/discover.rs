@@ -29,7 +29,15 @@ pub fn is_plugin_file(path: &Path) -> bool {
         && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
             polyplug_loader_native::EXTENSIONS.contains(&e)
                 || polyplug_loader_bash::EXTENSIONS.contains(&e)
+                || polyplug_loader_source::EXTENSIONS.contains(&e)
         })
+}
+
+/// How source plugins are built: the cache from the environment, and a note on stderr
+/// when a source is compiled (it takes seconds, once).
+pub fn source_options() -> polyplug_loader_source::SourceOptions {
+    polyplug_loader_source::SourceOptions::default()
+        .with_notify(std::sync::Arc::new(|note: &str| crate::error(note)))
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -54,9 +62,25 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                 &polyplug_loader_bash::BashOptions::default().with_timeout(config.timeout),
             )?))
         }
+        // Single-file C, Nim and Rust sources: compiled on first use into the user's
+        // cache, then loaded as above.
+        e if polyplug_loader_source::EXTENSIONS.contains(&e) => {
+            if config.timeout.is_some() {
+                return Err(PluginError::new(
+                    path,
+                    "--timeout cannot stop a compiled plugin: it runs inside the polyplug \
+                     process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
+                ));
+            }
+            Ok(Box::new(polyplug_loader_source::load(
+                path,
+                &source_options(),
+            )?))
+        }
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib) or a Bash script (.sh)",
+            "unknown plugin kind: expected a native library (.so, .dylib), a Bash script (.sh), \
+             or a C, Nim or Rust source (.c, .nim, .rs)",
         )),
     }
 }
@@ -83,7 +107,9 @@ pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// unknown or ambiguous ID is an error that lists the candidates.
 pub fn resolve(arg: &str, config: &LoadConfig) -> Result<Box<dyn Plugin>, String> {
     let path = Path::new(arg);
-    if path.exists() {
+    // A bare name that is also a folder (`polyplug new` makes `./<name>/`) is an ID.
+    let bare_folder = path.is_dir() && !arg.contains('/');
+    if path.exists() && !bare_folder {
         if path.is_dir() {
             return Err(format!("{arg}: is a folder, not a plugin file"));
         }

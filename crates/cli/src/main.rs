@@ -2,8 +2,10 @@
 //! syntax and the only one that wires loaders, runner and outputs together.
 
 mod args;
+mod build;
 mod discover;
 mod info;
+mod new;
 mod run;
 
 use clap::Parser;
@@ -28,6 +30,8 @@ fn main() {
         args::Command::List(a) => info::list(a),
         args::Command::Info(a) => info::info(a),
         args::Command::Check(a) => info::check(a),
+        args::Command::Build(a) => build::build(a),
+        args::Command::New(a) => new::new(a),
     };
     std::process::exit(code);
 }

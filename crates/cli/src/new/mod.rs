@@ -1,0 +1,231 @@
+//! `polyplug new <language> <name>`: a working plugin skeleton in a new folder.
+//!
+//! Every skeleton is the same small plugin (length and G/C count of each ID, a
+//! `min_length` parameter, a per-worker state) so that it shows the language's
+//! conventions and runs as generated: the folder holds the plugin, a README with the
+//! build and run commands, `ids.txt` (sample entities) and `attribute_definitions.yaml`
+//! (found by `polyplug run` beside the plugin).
+
+use crate::args::NewArgs;
+use crate::{error, EXIT_USAGE};
+use std::path::{Path, PathBuf};
+
+/// Languages `polyplug new` writes skeletons for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Language {
+    /// One `.rs` file using polyplug-sdk, compiled by polyplug on first use.
+    Rust,
+    /// One `.c` file using polyplug.h, compiled by polyplug on first use.
+    C,
+    /// One `.nim` file using polyplug.nim, compiled by polyplug on first use.
+    Nim,
+    /// A Prenacs-style Python module.
+    Python,
+    /// A MultiPlug/Prenacs-style Bash script.
+    Bash,
+    /// A WebAssembly module written in C (built with clang --target=wasm32-wasi).
+    Wasm,
+}
+
+const IDS: &str = "ACGT\nGGCCA\nhello\n";
+
+const DEFINITIONS: &str = "\
+# Attribute definitions (Prenacs format): every OUTPUT attribute of the plugin.
+length:
+  datatype: Integer
+  definition: number of characters (bytes) of the entity ID
+gc_count:
+  datatype: Integer
+  definition: number of G and C characters (case-insensitive) in the entity ID
+";
+
+/// The plugin file (relative to the folder) and its template.
+fn plugin_file(lang: Language, name: &str) -> (String, &'static str) {
+    match lang {
+        Language::Rust => (format!("{name}.rs"), include_str!("templates/plugin.rs")),
+        Language::C => (format!("{name}.c"), include_str!("templates/plugin.c")),
+        Language::Nim => (format!("{name}.nim"), include_str!("templates/plugin.nim")),
+        Language::Python => (format!("{name}.py"), include_str!("templates/plugin.py")),
+        Language::Bash => (format!("{name}.sh"), include_str!("templates/plugin.sh")),
+        Language::Wasm => (
+            format!("src/{name}.c"),
+            include_str!("templates/plugin_wasm.c"),
+        ),
+    }
+}
+
+fn readme(lang: Language, name: &str, file: &str) -> String {
+    let (title, build) = match lang {
+        Language::Rust => (
+            "Rust",
+            format!(
+                "Nothing to build by hand: polyplug compiles `{file}` with your `rustc` on first \
+                 use and caches the library (offline; polyplug ships the polyplug-sdk crate). \
+                 Compile ahead of time with `polyplug build {file}`. A plugin that needs other \
+                 crates is a cargo project instead (`crate-type = [\"cdylib\"]`, dependency \
+                 `polyplug-sdk`) whose `.so` you run."
+            ),
+        ),
+        Language::C => (
+            "C",
+            format!(
+                "Nothing to build by hand: polyplug compiles `{file}` with `cc` (or `$CC`) on \
+                 first use and caches the library. Compile ahead of time with \
+                 `polyplug build {file}`; extra compiler flags go on a line \
+                 `// polyplug-flags: -lz` in the source."
+            ),
+        ),
+        Language::Nim => (
+            "Nim",
+            format!(
+                "Nothing to build by hand: polyplug compiles `{file}` with `nim` (1.6 or 2) on \
+                 first use and caches the library. Compile ahead of time with \
+                 `polyplug build {file}`."
+            ),
+        ),
+        Language::Python => (
+            "Python",
+            "Nothing to build: polyplug runs the module as it is (so does Prenacs).".to_string(),
+        ),
+        Language::Bash => (
+            "Bash",
+            "Nothing to build: polyplug runs the script as it is (so do MultiPlug and Prenacs)."
+                .to_string(),
+        ),
+        Language::Wasm => (
+            "WebAssembly (C guest)",
+            format!(
+                "Build `{name}.wasm` from `{file}` with clang's wasm32-wasi target (Debian: \
+                 `apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32`), \
+                 `POLYPLUG_SDK` being the `plugin-sdk` folder of polyplug:\n\n    \
+                 POLYPLUG_SDK=/path/to/polyplug/plugin-sdk sh build.sh\n\n\
+                 which runs `clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 \
+                 -I $POLYPLUG_SDK/c -I $POLYPLUG_SDK/wasm {file} -o {name}.wasm`."
+            ),
+        ),
+    };
+    let run_file = match lang {
+        Language::Wasm => format!("{name}.wasm"),
+        _ => file.to_string(),
+    };
+    format!(
+        "# {name}\n\n\
+         A polyplug plugin in {title}: for every ID, its length and its number of G and C \
+         letters; IDs shorter than the parameter `min_length` give no result.\n\n\
+         {build}\n\n\
+         Run it on the sample IDs (in this folder):\n\n    polyplug run {run_file} ids ids.txt\n\n\
+         Check it against the attribute definitions:\n\n    polyplug check {run_file} attribute_definitions.yaml\n\n\
+         To run it by ID from anywhere, copy `{run_file}` into `./plugins/` or a folder listed in \
+         `POLYPLUG_PATH`, then `polyplug run {name} ids <idsfile>`.\n"
+    )
+}
+
+/// Whether `name` can be a plugin ID and a file stem in every language (a C, Nim and
+/// Rust identifier).
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 200
+}
+
+/// Runs `polyplug new` and returns the exit status.
+pub fn new(args: NewArgs) -> i32 {
+    match write(&args) {
+        Ok(dir) => {
+            let (file, _) = plugin_file(args.language, &args.name);
+            println!(
+                "created {} ({} plugin {}); see {}",
+                dir.display(),
+                format!("{:?}", args.language).to_lowercase(),
+                dir.join(file).display(),
+                dir.join("README.md").display()
+            );
+            0
+        }
+        Err(e) => {
+            error(e);
+            EXIT_USAGE
+        }
+    }
+}
+
+fn write(args: &NewArgs) -> Result<PathBuf, String> {
+    let name = &args.name;
+    if !valid_name(name) {
+        return Err(format!(
+            "'{name}' cannot be a plugin name: use letters, digits and _, starting with a \
+             letter (it becomes the plugin ID and a C, Nim and Rust identifier), e.g. gc_count"
+        ));
+    }
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists() {
+        return Err(format!(
+            "{}: already exists; choose another name or --dir, or remove it",
+            dir.display()
+        ));
+    }
+    let (file, template) = plugin_file(args.language, name);
+    let files = [
+        (file.clone(), template.replace("{{name}}", name)),
+        ("README.md".to_string(), readme(args.language, name, &file)),
+        ("ids.txt".to_string(), IDS.to_string()),
+        (
+            "attribute_definitions.yaml".to_string(),
+            DEFINITIONS.to_string(),
+        ),
+    ];
+    for (rel, text) in &files {
+        write_file(&dir.join(rel), text)?;
+    }
+    let mut executable = Vec::new();
+    if args.language == Language::Wasm {
+        let script = dir.join("build.sh");
+        write_file(
+            &script,
+            &include_str!("templates/build_wasm.sh").replace("{{name}}", name),
+        )?;
+        executable.push(script);
+    }
+    if args.language == Language::Bash {
+        executable.push(dir.join(&file));
+    }
+    for p in &executable {
+        make_executable(p)?;
+    }
+    Ok(dir)
+}
+
+fn make_executable(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("{}: cannot make it executable: {e}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_identifiers() {
+        assert!(valid_name("gc_count"));
+        assert!(valid_name("_x1"));
+        assert!(!valid_name("1x"));
+        assert!(!valid_name("my-plugin"));
+        assert!(!valid_name(""));
+    }
+}
