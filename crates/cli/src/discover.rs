@@ -12,6 +12,11 @@ use std::time::Duration;
 pub struct LoadConfig {
     /// Per-entity time limit (`--timeout`).
     pub timeout: Option<Duration>,
+    /// Number of workers of the run (0 or 1: in-process). Python plugins run one
+    /// worker process per job when this is above 1.
+    pub jobs: usize,
+    /// Python import paths (`--python-path`).
+    pub python_path: Vec<PathBuf>,
 }
 
 /// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
@@ -29,7 +34,10 @@ pub fn is_plugin_file(path: &Path) -> bool {
         && path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| polyplug_loader_native::EXTENSIONS.contains(&e))
+            .is_some_and(|e| {
+                polyplug_loader_native::EXTENSIONS.contains(&e)
+                    || polyplug_loader_python::EXTENSIONS.contains(&e)
+            })
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -45,12 +53,42 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                      process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
                 ));
             }
-            Ok(Box::new(polyplug_loader_native::load(path)?))
+            match polyplug_loader_native::load(path) {
+                Ok(p) => Ok(Box::new(p)),
+                // A compiled Prenacs plugin (Nim with nimpy, Rust with pyo3) is a CPython
+                // extension module: it runs in the embedded Python.
+                Err(_) if polyplug_loader_python::is_extension_module(path) => {
+                    Ok(Box::new(polyplug_loader_python::load(path, &python_config(config))?))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        // Python (Prenacs) plugins: embedded CPython; worker processes for -j N > 1.
+        e if polyplug_loader_python::EXTENSIONS.contains(&e) => {
+            if config.timeout.is_some() {
+                return Err(PluginError::new(
+                    path,
+                    "--timeout is not supported for Python plugins yet; remove it",
+                ));
+            }
+            Ok(Box::new(polyplug_loader_python::load(path, &python_config(config))?))
         }
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib)",
+            "unknown plugin kind: expected a native library (.so, .dylib) or a Python \
+             module (.py)",
         )),
+    }
+}
+
+/// The Python loader's settings: worker processes (this very binary, in its hidden
+/// `__worker python` mode) when the run has more than one job.
+fn python_config(config: &LoadConfig) -> polyplug_loader_python::PythonConfig {
+    let c = polyplug_loader_python::PythonConfig::default()
+        .with_python_path(config.python_path.clone());
+    match (config.jobs > 1, std::env::current_exe()) {
+        (true, Ok(exe)) => c.with_workers(exe),
+        _ => c,
     }
 }
 

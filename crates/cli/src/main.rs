@@ -22,6 +22,13 @@ fn main() {
         args::Command::List(a) => info::list(a),
         args::Command::Info(a) => info::info(a),
         args::Command::Check(a) => info::check(a),
+        args::Command::Worker(a) => match a.kind.as_str() {
+            "python" => polyplug_loader_python::worker_main(),
+            other => {
+                error(format!("unknown worker kind '{other}'"));
+                EXIT_USAGE
+            }
+        },
     };
     std::process::exit(code);
 }

@@ -95,6 +95,12 @@ pub trait Plugin: Send + Sync {
     /// Which optional functions the plugin defines, for `info` and `check`.
     fn functions(&self) -> Vec<&'static str>;
 
+    /// Departures from the plugin contract that do not stop the plugin from loading
+    /// (a Python function signature Prenacs' check-plugin rejects), for `check`.
+    fn contract_problems(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Starts one instance (one per worker): runs `initialize` with the parameters.
     fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError>;
 
