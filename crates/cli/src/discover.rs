@@ -31,13 +31,10 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 /// Whether a file looks like a plugin some loader handles.
 pub fn is_plugin_file(path: &Path) -> bool {
     path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| {
-                polyplug_loader_native::EXTENSIONS.contains(&e)
-                    || polyplug_loader_python::EXTENSIONS.contains(&e)
-            })
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            polyplug_loader_native::EXTENSIONS.contains(&e)
+                || polyplug_loader_python::EXTENSIONS.contains(&e)
+        })
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -57,9 +54,9 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                 Ok(p) => Ok(Box::new(p)),
                 // A compiled Prenacs plugin (Nim with nimpy, Rust with pyo3) is a CPython
                 // extension module: it runs in the embedded Python.
-                Err(_) if polyplug_loader_python::is_extension_module(path) => {
-                    Ok(Box::new(polyplug_loader_python::load(path, &python_config(config))?))
-                }
+                Err(_) if polyplug_loader_python::is_extension_module(path) => Ok(Box::new(
+                    polyplug_loader_python::load(path, &python_config(config))?,
+                )),
                 Err(e) => Err(e),
             }
         }
@@ -71,7 +68,10 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                     "--timeout is not supported for Python plugins yet; remove it",
                 ));
             }
-            Ok(Box::new(polyplug_loader_python::load(path, &python_config(config))?))
+            Ok(Box::new(polyplug_loader_python::load(
+                path,
+                &python_config(config),
+            )?))
         }
         _ => Err(PluginError::new(
             path,

@@ -126,8 +126,8 @@ pub fn path_entries(python_path: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Reads the Python version a virtualenv was made for from its `pyvenv.cfg`.
 fn venv_version(cfg: &Path) -> Result<Option<String>, String> {
-    let text = std::fs::read_to_string(cfg)
-        .map_err(|e| format!("{}: cannot read: {e}", cfg.display()))?;
+    let text =
+        std::fs::read_to_string(cfg).map_err(|e| format!("{}: cannot read: {e}", cfg.display()))?;
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
             let k = k.trim();

@@ -51,9 +51,7 @@ pub mod protocol;
 mod worker;
 
 use module::{PluginModule, Session};
-use polyplug_core::{
-    EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta,
-};
+use polyplug_core::{EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta};
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,7 +109,8 @@ impl std::fmt::Debug for PythonPlugin {
 pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
     interp::start().map_err(err)?;
-    let module = Python::with_gil(|py| module::import(py, path, &config.python_path)).map_err(err)?;
+    let module =
+        Python::with_gil(|py| module::import(py, path, &config.python_path)).map_err(err)?;
     let mut problems = module.const_problems.clone();
     let meta = match PluginMeta::validate(&module.raw) {
         Ok(m) => Some(m),
@@ -121,7 +120,9 @@ pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginEr
         }
     };
     if !module.has_compute() && !module.has_compute_id() {
-        problems.push("defines neither compute nor compute_id; define `def compute(entity, **kwargs)`".into());
+        problems.push(
+            "defines neither compute nor compute_id; define `def compute(entity, **kwargs)`".into(),
+        );
     }
     match meta {
         Some(meta) if problems.is_empty() => Ok(PythonPlugin {
@@ -129,7 +130,10 @@ pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginEr
             meta,
             config: config.clone(),
         }),
-        _ => Err(err(format!("bad metadata:\n  - {}", problems.join("\n  - ")))),
+        _ => Err(err(format!(
+            "bad metadata:\n  - {}",
+            problems.join("\n  - ")
+        ))),
     }
 }
 

@@ -139,12 +139,20 @@ pub fn is_extension_module(path: &Path) -> bool {
 
 /// Imports the plugin at `path` (its folder first on `sys.path`) and reads its
 /// constants and functions. The error names the file, the line and the fix.
-pub fn import(py: Python<'_>, path: &Path, python_path: &[PathBuf]) -> Result<PluginModule, String> {
+pub fn import(
+    py: Python<'_>,
+    path: &Path,
+    python_path: &[PathBuf],
+) -> Result<PluginModule, String> {
     interp::add_paths(py, &interp::path_entries(python_path))?;
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let name = module_name(&path);
     let is_ext = path.extension().and_then(|e| e.to_str()) != Some("py");
-    let dir = path.parent().unwrap_or(Path::new("/")).display().to_string();
+    let dir = path
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .display()
+        .to_string();
     let module = (|| -> PyResult<Bound<'_, PyAny>> {
         let sys = py.import("sys")?;
         let sys_path = sys.getattr("path")?;
@@ -168,7 +176,9 @@ pub fn import(py: Python<'_>, path: &Path, python_path: &[PathBuf]) -> Result<Pl
             // Registered so that pickle, dataclasses and friends find the module.
             modules.set_item(&name, &module)?;
         }
-        let loaded = spec.getattr("loader")?.call_method1("exec_module", (&module,));
+        let loaded = spec
+            .getattr("loader")?
+            .call_method1("exec_module", (&module,));
         if let Err(e) = loaded {
             if registered {
                 let _ = modules.del_item(&name);
@@ -328,9 +338,7 @@ fn signature_problems(
             ));
         }
         if !s.varkw {
-            p.push(
-                "compute() does not accept variable keyword arguments; add `**kwargs`".into(),
-            );
+            p.push("compute() does not accept variable keyword arguments; add `**kwargs`".into());
         }
     }
     if let (true, Some(s)) = (has_init, init) {
@@ -362,7 +370,10 @@ fn signature_problems(
                 ));
             }
             if s.varkw {
-                p.push("finalize() accepts variable keyword arguments; it must take the state only".into());
+                p.push(
+                    "finalize() accepts variable keyword arguments; it must take the state only"
+                        .into(),
+                );
             }
         }
     }
@@ -552,7 +563,9 @@ fn import_error(py: Python<'_>, path: &Path, err: &PyErr) -> String {
         let file = get("filename").unwrap_or_else(|| path.display().to_string());
         let line = get("lineno").unwrap_or_else(|| "?".into());
         let msg = get("msg").unwrap_or_else(|| "invalid syntax".into());
-        let code = get("text").map(|t| t.trim().to_string()).unwrap_or_default();
+        let code = get("text")
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
         let where_ = if file == path.display().to_string() {
             format!("line {line}")
         } else {
@@ -573,13 +586,9 @@ fn import_error(py: Python<'_>, path: &Path, err: &PyErr) -> String {
         exception_message(py, path, err)
     );
     if type_name(value) == "ModuleNotFoundError" {
-        m.push_str(
-            "; install the missing package in a virtualenv made with python",
-        );
+        m.push_str("; install the missing package in a virtualenv made with python");
         m.push_str(&interp::built_version());
-        m.push_str(
-            " and set VIRTUAL_ENV (or pass --python-path / POLYPLUG_PYTHON_PATH)",
-        );
+        m.push_str(" and set VIRTUAL_ENV (or pass --python-path / POLYPLUG_PYTHON_PATH)");
     }
     m
 }
@@ -607,10 +616,9 @@ impl Session {
         let state = match &m.initialize {
             Some(init) => {
                 let kw = kw_for(init).map_err(|e| e.to_string())?;
-                init.obj
-                    .bind(py)
-                    .call((), Some(&kw))
-                    .map_err(|e| format!("initialize failed: {}", exception_message(py, &m.path, &e)))?
+                init.obj.bind(py).call((), Some(&kw)).map_err(|e| {
+                    format!("initialize failed: {}", exception_message(py, &m.path, &e))
+                })?
             }
             None => py.None().into_bound(py),
         };
@@ -658,7 +666,8 @@ impl Session {
     pub fn finalize(self, py: Python<'_>, m: &PluginModule) -> Result<Vec<String>, String> {
         let mut logs = Vec::new();
         if let Some(f) = &m.finalize {
-            let fail = |e: PyErr| format!("finalize failed: {}", exception_message(py, &m.path, &e));
+            let fail =
+                |e: PyErr| format!("finalize failed: {}", exception_message(py, &m.path, &e));
             let r = f.obj.bind(py).call1((self.state.bind(py),)).map_err(fail)?;
             if r.is_instance_of::<PyString>() {
                 logs.push(r.str().map_err(fail)?.to_string());
@@ -695,7 +704,10 @@ fn unpack(ret: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
         ))
     };
     let Ok(iter) = ret.try_iter() else {
-        return Err(shape(format!("a {} that cannot be unpacked", type_name(ret))));
+        return Err(shape(format!(
+            "a {} that cannot be unpacked",
+            type_name(ret)
+        )));
     };
     if ret.is_instance_of::<PyString>() {
         return Err(shape("a string".into()));
@@ -743,12 +755,16 @@ pub fn compute_id(py: Python<'_>, m: &PluginModule, unit: &str) -> Result<String
         .compute_id
         .as_ref()
         .ok_or_else(|| EntityError::new("the plugin has no compute_id function"))?;
-    let r = f
-        .obj
-        .bind(py)
-        .call1((unit,))
-        .map_err(|e| EntityError::new(format!("compute_id: {}", exception_message(py, &m.path, &e))))?;
-    r.str()
-        .map(|s| s.to_string())
-        .map_err(|e| EntityError::new(format!("compute_id: {}", exception_message(py, &m.path, &e))))
+    let r = f.obj.bind(py).call1((unit,)).map_err(|e| {
+        EntityError::new(format!(
+            "compute_id: {}",
+            exception_message(py, &m.path, &e)
+        ))
+    })?;
+    r.str().map(|s| s.to_string()).map_err(|e| {
+        EntityError::new(format!(
+            "compute_id: {}",
+            exception_message(py, &m.path, &e)
+        ))
+    })
 }

@@ -48,7 +48,9 @@ impl WorkerInstance {
             })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
-            return Err(err("cannot open the pipes of a Python worker process".into()));
+            return Err(err(
+                "cannot open the pipes of a Python worker process".into()
+            ));
         };
         let mut w = WorkerInstance {
             child,
@@ -61,7 +63,10 @@ impl WorkerInstance {
         let init = HostMsg::Init {
             version: PROTOCOL_VERSION,
             plugin: plugin.display().to_string(),
-            python_path: python_path.iter().map(|p| p.display().to_string()).collect(),
+            python_path: python_path
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             params: params.entries().to_vec(),
         };
         match w.exchange(&init) {
@@ -73,7 +78,9 @@ impl WorkerInstance {
             Ok(other) => Err(err(format!(
                 "the Python worker answered {other:?} to its start; this is a polyplug bug"
             ))),
-            Err(m) => Err(err(format!("the Python worker process failed to start: {m}"))),
+            Err(m) => Err(err(format!(
+                "the Python worker process failed to start: {m}"
+            ))),
         }
     }
 
@@ -91,9 +98,7 @@ impl WorkerInstance {
         let sent = write_frame(&mut self.to, &self.buf).and_then(|()| self.to.flush());
         let answer = match sent {
             Ok(()) => match read_frame(&mut self.from, &mut self.buf) {
-                Ok(true) => {
-                    WorkerMsg::decode(&self.buf).map_err(|e| e.to_string())
-                }
+                Ok(true) => WorkerMsg::decode(&self.buf).map_err(|e| e.to_string()),
                 Ok(false) => Err(String::new()),
                 Err(e) => Err(e.to_string()),
             },
@@ -213,10 +218,7 @@ impl Instance for WorkerInstance {
                 &self.path,
                 format!("the Python worker answered out of turn ({})", short(&other)),
             )),
-            Err(m) => Err(PluginError::new(
-                &self.path,
-                format!("finalize: {m}"),
-            )),
+            Err(m) => Err(PluginError::new(&self.path, format!("finalize: {m}"))),
         }
     }
 }
