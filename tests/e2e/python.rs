@@ -457,3 +457,23 @@ fn idsproc_uses_compute_id() {
     .ok();
     eqnice!("AB_X\t4\t0\nGC_X\t4\t2\n", r.stdout);
 }
+
+#[test]
+fn a_compiled_rust_prenacs_plugin_runs_in_the_embedded_python() {
+    // tests/fixtures/python-ext-rust: a pyo3 #[pymodule] with a `Constants` class, as
+    // Prenacs' Rust plugins are; maturin would name it pp_ext_rust.so.
+    let t = TestDir::new();
+    let ext = t.join("pp_ext_rust.so");
+    std::fs::copy(plugin_lib("pp_ext_rust"), &ext).expect("copy the extension module");
+    for jobs in ["1", "2"] {
+        let log = format!("log{jobs}.tsv");
+        let r = run_ids(&t, &ext, "GATTACA\nboom\nCC\n", &["-j", jobs, "-l", &log]).code(1);
+        eqnice!("GATTACA\t7\t2\nCC\t2\t2\n", r.stdout);
+        eqnice!("boom\terror: ValueError: boom from Rust\n", t.read(&log));
+    }
+    Run::of(t.cmd().arg("info").arg(&ext))
+        .ok()
+        .stdout_has("ID:             ext_rust")
+        .stdout_has("LANGUAGE:       python-extension")
+        .stdout_has("FUNCTIONS:      compute");
+}

@@ -427,14 +427,14 @@ fn result_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
     if v.is_instance_of::<PyFloat>() {
         // Subclasses (numpy.float64) print as floats do; their own repr may differ.
-        if v.get_type().is(&py_float_type(v.py())) {
+        if v.is_exact_instance_of::<PyFloat>() {
             return Ok(Value::Float(v.extract::<f64>()?));
         }
         return Ok(Value::Str(v.str()?.to_string()));
     }
     if v.is_instance_of::<PyInt>() {
         if let Ok(i) = v.extract::<i64>() {
-            if v.get_type().is(&py_int_type(v.py())) {
+            if v.is_exact_instance_of::<PyInt>() {
                 return Ok(Value::Int(i));
             }
         }
@@ -466,14 +466,6 @@ fn result_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
         }
     }
     Ok(Value::Str(v.str()?.to_string()))
-}
-
-fn py_float_type(py: Python<'_>) -> Bound<'_, pyo3::types::PyType> {
-    py.get_type::<PyFloat>()
-}
-
-fn py_int_type(py: Python<'_>) -> Bound<'_, pyo3::types::PyType> {
-    py.get_type::<PyInt>()
 }
 
 /// A parameter value as a Python object.
