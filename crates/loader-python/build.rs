@@ -11,5 +11,13 @@ fn main() {
         "cargo:rustc-env=POLYPLUG_PYTHON_LIBDIR={}",
         config.lib_dir.as_deref().unwrap_or("")
     );
+    println!(
+        "cargo:rustc-env=POLYPLUG_PYTHON_EXECUTABLE={}",
+        config.executable.as_deref().unwrap_or("")
+    );
+    // The crate's own unit-test binary finds libpython as the polyplug binary does.
+    if let Some(dir) = &config.lib_dir {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+    }
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }

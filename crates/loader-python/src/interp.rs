@@ -21,6 +21,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+/// The interpreter pyo3 was built against (`sys.executable` at build time).
+const BUILT_EXECUTABLE: &str = env!("POLYPLUG_PYTHON_EXECUTABLE");
+
 static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
 static CONFIGURED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
@@ -46,7 +49,24 @@ fn start_once() -> Result<(), String> {
         let mut config = config.assume_init();
         config.install_signal_handlers = 0;
         config.parse_argv = 0;
-        let status = ffi::Py_InitializeFromConfig(&config);
+        // The interpreter polyplug was built against: its standard library is found
+        // from it (not from whatever `python3` comes first on PATH), and
+        // `sys.executable` is a real Python for plugins that start subprocesses.
+        let mut status = ffi::PyStatus {
+            _type: ffi::_PyStatus_TYPE::_PyStatus_TYPE_OK,
+            func: std::ptr::null(),
+            err_msg: std::ptr::null(),
+            exitcode: 0,
+        };
+        if let Ok(exe) = std::ffi::CString::new(BUILT_EXECUTABLE) {
+            if !BUILT_EXECUTABLE.is_empty() && Path::new(BUILT_EXECUTABLE).is_file() {
+                let program_name = std::ptr::addr_of_mut!(config.program_name);
+                status = ffi::PyConfig_SetBytesString(&mut config, program_name, exe.as_ptr());
+            }
+        }
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::Py_InitializeFromConfig(&config);
+        }
         ffi::PyConfig_Clear(&mut config);
         if ffi::PyStatus_Exception(status) != 0 {
             let text = |p: *const std::ffi::c_char| {

@@ -760,3 +760,85 @@ pub fn compute_id(py: Python<'_>, m: &PluginModule, unit: &str) -> Result<String
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(expr: &str) -> Value {
+        interp::start().unwrap();
+        Python::with_gil(|py| {
+            let code = std::ffi::CString::new(expr).unwrap();
+            let v = py.eval(&code, None, None).unwrap();
+            result_value(&v).unwrap()
+        })
+    }
+
+    #[test]
+    fn results_become_typed_values_that_print_as_python_str() {
+        assert_eq!(conv("3"), Value::Int(3));
+        assert_eq!(conv("True"), Value::Bool(true));
+        assert_eq!(conv("0.1"), Value::Float(0.1));
+        assert_eq!(conv("None"), Value::Null);
+        assert_eq!(conv("'x'"), Value::Str("x".into()));
+        assert_eq!(
+            conv("[1, 'a', None]"),
+            Value::List(vec![Value::Int(1), Value::Str("a".into()), Value::Null])
+        );
+        for (expr, text) in [
+            ("(1, 'a')", "(1, 'a')"),
+            ("2**64", "18446744073709551616"),
+            ("[(1,)]", "[(1,)]"),
+            ("{'k': 1}", "{'k': 1}"),
+            ("__import__('decimal').Decimal('1.50')", "1.50"),
+            ("__import__('fractions').Fraction(1, 3)", "1/3"),
+        ] {
+            let v = conv(expr);
+            assert_eq!(v.to_py_str(), text, "{expr}");
+        }
+    }
+
+    #[test]
+    fn signature_rules_are_prenacs_check_plugin_rules() {
+        let spec = |args: &[&str], varargs, varkw| ArgSpec {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            kwonly: Vec::new(),
+            varargs,
+            varkw,
+        };
+        let good_compute = spec(&["e", "state"], false, true);
+        let good_init = spec(&[], false, true);
+        let good_fin = spec(&["s"], false, false);
+        assert!(signature_problems(
+            true,
+            Some(&good_compute),
+            true,
+            Some(&good_init),
+            true,
+            Some(&good_fin)
+        )
+        .is_empty());
+        let p = signature_problems(
+            true,
+            Some(&spec(&["e"], false, true)),
+            false,
+            None,
+            true,
+            Some(&good_fin),
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("finalize() is defined but initialize() is not"));
+        // Compiled functions (no signature) are not analysed.
+        assert!(signature_problems(true, None, true, None, true, None).is_empty());
+    }
+
+    #[test]
+    fn extension_module_names_drop_the_platform_tag() {
+        assert_eq!(
+            module_name(Path::new("/x/kmer.cpython-311-x86_64-linux-gnu.so")),
+            "kmer"
+        );
+        assert_eq!(module_name(Path::new("gc.py")), "gc");
+        assert!(!is_extension_module(Path::new("/nonexistent.so")));
+    }
+}
