@@ -477,3 +477,38 @@ fn a_compiled_rust_prenacs_plugin_runs_in_the_embedded_python() {
         .stdout_has("LANGUAGE:       python-extension")
         .stdout_has("FUNCTIONS:      compute");
 }
+
+#[test]
+fn a_compiled_nim_style_prenacs_plugin_gets_its_py_const_constants() {
+    // tests/fixtures/python-ext-c/nimlike.c: an extension module with the nimpy
+    // convention (constants as py_const_<NAME> functions), compiled against the
+    // headers of the Python polyplug embeds.
+    let t = TestDir::new();
+    let include = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['include'])",
+        ])
+        .output()
+        .expect("run python3");
+    let include = String::from_utf8_lossy(&include.stdout).trim().to_string();
+    let ext = t.join("nimlike.so");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-I", &include])
+        .arg(repo_root().join("tests/fixtures/python-ext-c/nimlike.c"))
+        .arg("-o")
+        .arg(&ext)
+        .status()
+        .expect("run the C compiler (cc)");
+    assert!(status.success(), "compiling nimlike.c failed");
+    for jobs in ["1", "2"] {
+        let log = format!("log{jobs}.tsv");
+        let r = run_ids(&t, &ext, "abc\nde\n", &["-j", jobs, "-l", &log]).ok();
+        eqnice!("abc\t3\nde\t2\n", r.stdout);
+        eqnice!("abc\tfrom C\nde\tfrom C\n", t.read(&log));
+    }
+    Run::of(t.cmd().arg("info").arg(&ext))
+        .ok()
+        .stdout_has("ID:             nimlike")
+        .stdout_has("VERSION:        0.3");
+}
