@@ -512,3 +512,44 @@ fn a_compiled_nim_style_prenacs_plugin_gets_its_py_const_constants() {
         .stdout_has("ID:             nimlike")
         .stdout_has("VERSION:        0.3");
 }
+
+#[test]
+fn timeout_interrupts_a_compute_and_kills_a_stuck_worker() {
+    let t = TestDir::new();
+    for jobs in ["1", "2"] {
+        let log = format!("log{jobs}.tsv");
+        let r = run_ids(
+            &t,
+            &fixture("slow.py"),
+            "0.1\n30\nspin\n0.2\n",
+            &["--timeout", "1", "-j", jobs, "-l", &log],
+        )
+        .code(1);
+        eqnice!("0.1\t0.1\n0.2\t0.2\n", r.stdout);
+        eqnice!(
+            "30\terror: TimeoutError: compute took longer than 1 s (--timeout) \
+             (slow.py, line 18, in compute: time.sleep(float(entity)))\n\
+             spin\terror: TimeoutError: compute took longer than 1 s (--timeout) \
+             (slow.py, line 13, in compute: while True:)\n",
+            t.read(&log)
+        );
+    }
+    // Stuck in C: the host kills the worker and starts another one.
+    let r = run_ids(
+        &t,
+        &fixture("slow.py"),
+        "stuck\n",
+        &["--timeout", "1", "-l", "log.tsv"],
+    )
+    .code(1);
+    eqnice!("", r.stdout);
+    let log = t.read("log.tsv");
+    assert!(
+        log.starts_with("stuck\terror: the Python worker process (pid ")
+            && log.contains(
+                "killed by signal 9: its plugin did not stop at --timeout (1 s per entity), \
+                 so polyplug killed it"
+            ),
+        "{log}"
+    );
+}

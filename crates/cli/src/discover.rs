@@ -61,18 +61,11 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
             }
         }
         // Python (Prenacs) plugins: embedded CPython; worker processes for -j N > 1.
-        e if polyplug_loader_python::EXTENSIONS.contains(&e) => {
-            if config.timeout.is_some() {
-                return Err(PluginError::new(
-                    path,
-                    "--timeout is not supported for Python plugins yet; remove it",
-                ));
-            }
-            Ok(Box::new(polyplug_loader_python::load(
-                path,
-                &python_config(config),
-            )?))
-        }
+        // --timeout runs them in worker processes even at -j1: only a process can be
+        // interrupted (SIGALRM) or killed.
+        e if polyplug_loader_python::EXTENSIONS.contains(&e) => Ok(Box::new(
+            polyplug_loader_python::load(path, &python_config(config))?,
+        )),
         _ => Err(PluginError::new(
             path,
             "unknown plugin kind: expected a native library (.so, .dylib) or a Python \
@@ -82,11 +75,15 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
 }
 
 /// The Python loader's settings: worker processes (this very binary, in its hidden
-/// `__worker python` mode) when the run has more than one job.
+/// `__worker python` mode) when the run has more than one job or a time limit.
 fn python_config(config: &LoadConfig) -> polyplug_loader_python::PythonConfig {
     let c = polyplug_loader_python::PythonConfig::default()
-        .with_python_path(config.python_path.clone());
-    match (config.jobs > 1, std::env::current_exe()) {
+        .with_python_path(config.python_path.clone())
+        .with_timeout(config.timeout);
+    match (
+        config.jobs > 1 || config.timeout.is_some(),
+        std::env::current_exe(),
+    ) {
         (true, Ok(exe)) => c.with_workers(exe),
         _ => c,
     }

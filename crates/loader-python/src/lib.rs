@@ -72,12 +72,22 @@ pub struct PythonConfig {
     /// polyplug binary, which must understand `__worker python`); `None` runs
     /// instances in this process.
     pub workers: Option<PathBuf>,
+    /// Per-entity time limit. Only worker processes can enforce it: a compute that
+    /// overruns gets a `TimeoutError` (SIGALRM in the worker), and a worker stuck in
+    /// C code is killed.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl PythonConfig {
     /// Runs instances in worker processes started from this executable.
     pub fn with_workers(mut self, exe: PathBuf) -> PythonConfig {
         self.workers = Some(exe);
+        self
+    }
+
+    /// Sets the per-entity time limit (enforced in worker processes only).
+    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> PythonConfig {
+        self.timeout = timeout;
         self
     }
 
@@ -108,6 +118,11 @@ impl std::fmt::Debug for PythonPlugin {
 /// metadata problem.
 pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
+    if config.timeout.is_some() && config.workers.is_none() {
+        return Err(err(
+            "a time limit needs worker processes: set PythonConfig::workers".into(),
+        ));
+    }
     interp::start().map_err(err)?;
     let module =
         Python::with_gil(|py| module::import(py, path, &config.python_path)).map_err(err)?;
@@ -175,6 +190,7 @@ impl Plugin for PythonPlugin {
                 exe,
                 &self.module.path,
                 &self.config.python_path,
+                self.config.timeout,
                 params,
             )?)),
             None => {

@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! host                              worker (`polyplug __worker python`)
-//!  Init{version, plugin, paths, params} ->
+//!  Init{version, plugin, paths,     ->
+//!       timeout, params}
 //!                                   <- Ready | InitFailed{message}
 //!  Batch{entities}                  ->
 //!                                   <- Results{outcome per entity}
@@ -58,6 +59,8 @@ pub enum HostMsg {
         plugin: String,
         /// Extra import paths (`--python-path`).
         python_path: Vec<String>,
+        /// Per-entity time limit in milliseconds; 0 for none.
+        timeout_ms: u64,
         /// The run's parameters.
         params: Vec<(String, Value)>,
     },
@@ -256,12 +259,14 @@ impl HostMsg {
                 version,
                 plugin,
                 python_path,
+                timeout_ms,
                 params,
             } => {
                 e.u8(T_INIT);
                 e.u32(*version as usize);
                 e.str(plugin);
                 e.strs(python_path);
+                e.0.extend_from_slice(&timeout_ms.to_le_bytes());
                 e.u32(params.len());
                 for (k, v) in params {
                     e.str(k);
@@ -300,6 +305,7 @@ impl HostMsg {
                 }
                 let plugin = d.str()?;
                 let python_path = d.strs()?;
+                let timeout_ms = d.u64()?;
                 let n = d.u32()?;
                 let mut params = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
@@ -310,6 +316,7 @@ impl HostMsg {
                     version,
                     plugin,
                     python_path,
+                    timeout_ms,
                     params,
                 }
             }
@@ -440,6 +447,7 @@ mod tests {
             version: PROTOCOL_VERSION,
             plugin: "/p/x.py".into(),
             python_path: vec!["/venv".into()],
+            timeout_ms: 1500,
             params: vec![
                 ("k".into(), Value::Int(-3)),
                 (
@@ -493,6 +501,7 @@ mod tests {
                 version: 99,
                 plugin: String::new(),
                 python_path: vec![],
+                timeout_ms: 0,
                 params: vec![],
             }
             .encode(&mut b);

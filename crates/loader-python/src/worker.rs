@@ -10,10 +10,90 @@ use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Slack added to a batch's time limit before the host kills a worker whose plugin
+/// did not stop at the per-entity alarm (stuck in C code that never checks signals).
+const KILL_SLACK: Duration = Duration::from_secs(5);
+
+/// Kills a worker whose batch overran its deadline (`--timeout`).
+struct Watchdog {
+    state: Mutex<DogState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct DogState {
+    deadline: Option<Instant>,
+    fired: bool,
+    quit: bool,
+}
+
+impl Watchdog {
+    fn start(child: Arc<Mutex<Child>>) -> Arc<Watchdog> {
+        let dog = Arc::new(Watchdog {
+            state: Mutex::new(DogState::default()),
+            cv: Condvar::new(),
+        });
+        let d = dog.clone();
+        std::thread::spawn(move || {
+            let mut s = d.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if s.quit {
+                    return;
+                }
+                match s.deadline {
+                    None => s = d.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                    Some(at) => {
+                        let now = Instant::now();
+                        if now >= at {
+                            // Killed while the lock is held: `disarm` cannot return
+                            // before this, so the host never reaps a worker and then
+                            // kills another process.
+                            let _ = child.lock().unwrap_or_else(|e| e.into_inner()).kill();
+                            s.fired = true;
+                            s.deadline = None;
+                        } else {
+                            s =
+                                d.cv.wait_timeout(s, at - now)
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .0;
+                        }
+                    }
+                }
+            }
+        });
+        dog
+    }
+
+    fn arm(&self, deadline: Instant) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.deadline = Some(deadline);
+        s.fired = false;
+        self.cv.notify_all();
+    }
+
+    /// Disarms; returns whether the watchdog killed the worker.
+    fn disarm(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.deadline = None;
+        self.cv.notify_all();
+        std::mem::take(&mut s.fired)
+    }
+
+    fn quit(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.quit = true;
+        self.cv.notify_all();
+    }
+}
 
 /// One plugin instance in a worker process.
 pub struct WorkerInstance {
-    child: Child,
+    child: Arc<Mutex<Child>>,
+    timeout: Option<Duration>,
+    watchdog: Option<Arc<Watchdog>>,
     to: BufWriter<ChildStdin>,
     from: BufReader<ChildStdout>,
     buf: Vec<u8>,
@@ -28,6 +108,7 @@ impl WorkerInstance {
         exe: &Path,
         plugin: &Path,
         python_path: &[PathBuf],
+        timeout: Option<Duration>,
         params: &Params,
     ) -> Result<WorkerInstance, PluginError> {
         let err = |m: String| PluginError::new(plugin, m);
@@ -52,7 +133,10 @@ impl WorkerInstance {
                 "cannot open the pipes of a Python worker process".into()
             ));
         };
+        let child = Arc::new(Mutex::new(child));
         let mut w = WorkerInstance {
+            watchdog: timeout.map(|_| Watchdog::start(child.clone())),
+            timeout,
             child,
             to: BufWriter::with_capacity(1 << 16, stdin),
             from: BufReader::with_capacity(1 << 16, stdout),
@@ -67,6 +151,7 @@ impl WorkerInstance {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
+            timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
             params: params.entries().to_vec(),
         };
         match w.exchange(&init) {
@@ -118,17 +203,18 @@ impl WorkerInstance {
 
     /// Ends the worker process (killing it if needed) and says how it ended.
     fn reap(&mut self) -> String {
-        let pid = self.child.id();
-        let status = match self.child.try_wait() {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = child.id();
+        let status = match child.try_wait() {
             Ok(Some(s)) => Some(s),
             _ => {
                 // Give a worker that is exiting on its own a moment before killing it.
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                match self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(20));
+                match child.try_wait() {
                     Ok(Some(s)) => Some(s),
                     _ => {
-                        let _ = self.child.kill();
-                        self.child.wait().ok()
+                        let _ = child.kill();
+                        child.wait().ok()
                     }
                 }
             }
@@ -146,9 +232,13 @@ impl WorkerInstance {
 
 impl Drop for WorkerInstance {
     fn drop(&mut self) {
+        if let Some(d) = &self.watchdog {
+            d.quit();
+        }
         if self.dead.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -179,7 +269,22 @@ impl Instance for WorkerInstance {
         results: &mut Vec<Result<Outcome, EntityError>>,
     ) {
         HostMsg::encode_batch(entities.iter().map(|e| e.input.as_str()), &mut self.buf);
-        let answer = self.send_buf();
+        if let (Some(dog), Some(t)) = (&self.watchdog, self.timeout) {
+            dog.arm(Instant::now() + t * entities.len().min(u32::MAX as usize) as u32 + KILL_SLACK);
+        }
+        let mut answer = self.send_buf();
+        if let Some(dog) = &self.watchdog {
+            if dog.disarm() {
+                if let Err(m) = &mut answer {
+                    *m = format!(
+                        "{m}: its plugin did not stop at --timeout \
+                         ({} s per entity), so polyplug killed it",
+                        self.timeout.map_or(0.0, |t| t.as_secs_f64())
+                    );
+                    self.dead = Some(m.clone());
+                }
+            }
+        }
         let lost = |m: String| EntityError {
             message: format!(
                 "{m} while computing a batch of {} entities; they are failed, rerun to retry them",
@@ -193,7 +298,7 @@ impl Instance for WorkerInstance {
             Ok(other) => {
                 let m = format!("the Python worker answered out of turn ({})", short(&other));
                 self.dead = Some(m.clone());
-                let _ = self.child.kill();
+                let _ = self.child.lock().unwrap_or_else(|e| e.into_inner()).kill();
                 results.extend(entities.iter().map(|_| Err(lost(m.clone()))));
             }
             Err(m) => results.extend(entities.iter().map(|_| Err(lost(m.clone())))),
@@ -209,7 +314,7 @@ impl Instance for WorkerInstance {
         }
         let answer = self.exchange(&HostMsg::Finalize);
         // The worker exits after answering.
-        let _ = self.child.wait();
+        let _ = self.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
         self.dead = Some("finalized".into());
         match answer {
             Ok(WorkerMsg::Finalized(Ok(logs))) => Ok(logs),
@@ -221,6 +326,31 @@ impl Instance for WorkerInstance {
             Err(m) => Err(PluginError::new(&self.path, format!("finalize: {m}"))),
         }
     }
+}
+
+/// Installs a SIGALRM handler raising `TimeoutError` in the running compute, and
+/// returns the functions that arm and disarm the per-entity alarm. The worker computes
+/// on its main thread, where Python runs signal handlers.
+fn alarm(py: Python<'_>, ms: u64) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let secs = ms as f64 / 1000.0;
+    let code = std::ffi::CString::new(format!(
+        "import signal, functools\n\
+         def _polyplug_timeout(signum, frame):\n    \
+             raise TimeoutError('compute took longer than {secs} s (--timeout)')\n\
+         signal.signal(signal.SIGALRM, _polyplug_timeout)\n\
+         arm = functools.partial(signal.setitimer, signal.ITIMER_REAL, {secs})\n\
+         disarm = functools.partial(signal.setitimer, signal.ITIMER_REAL, 0)\n"
+    ))
+    .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    let globals = pyo3::types::PyDict::new(py);
+    py.run(&code, Some(&globals), None)?;
+    let get = |n: &str| -> PyResult<Py<PyAny>> {
+        globals
+            .get_item(n)?
+            .map(|v| v.unbind())
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.to_string()))
+    };
+    Ok((get("arm")?, get("disarm")?))
 }
 
 fn short(m: &WorkerMsg) -> &'static str {
@@ -259,15 +389,17 @@ fn worker_loop() -> Result<(), String> {
     if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let (plugin, python_path, params) = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-        HostMsg::Init {
-            plugin,
-            python_path,
-            params,
-            ..
-        } => (plugin, python_path, params),
-        _ => return Err("the host did not start with Init".into()),
-    };
+    let (plugin, python_path, timeout_ms, params) =
+        match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+            HostMsg::Init {
+                plugin,
+                python_path,
+                timeout_ms,
+                params,
+                ..
+            } => (plugin, python_path, timeout_ms, params),
+            _ => return Err("the host did not start with Init".into()),
+        };
     interp::start()?;
     let proto_fd: i32 = Python::with_gil(|py| -> PyResult<i32> {
         let os = py.import("os")?;
@@ -298,6 +430,13 @@ fn worker_loop() -> Result<(), String> {
             return Ok(());
         }
     };
+    let alarm = match timeout_ms {
+        0 => None,
+        ms => Some(
+            Python::with_gil(|py| alarm(py, ms))
+                .map_err(|e| format!("cannot set up --timeout: {e}"))?,
+        ),
+    };
     send(&mut out, &WorkerMsg::Ready, &mut reply)?;
     let mut session = Some(session);
     let mut results = Vec::new();
@@ -318,7 +457,24 @@ fn worker_loop() -> Result<(), String> {
                 Python::with_gil(|py| {
                     for e in &entities {
                         let mut o = Outcome::default();
-                        results.push(s.compute(py, &module, e, &mut o).map(|()| o));
+                        let r =
+                            match &alarm {
+                                None => s.compute(py, &module, e, &mut o),
+                                Some((arm, disarm)) => {
+                                    let _ = arm.bind(py).call0();
+                                    let r = s.compute(py, &module, e, &mut o);
+                                    let _ = disarm.bind(py).call0();
+                                    // An alarm that rang after compute returned belongs to
+                                    // this entity, not to the next one.
+                                    match py.check_signals() {
+                                        Err(err) => Err(EntityError::new(
+                                            module::exception_message(py, &module.path, &err),
+                                        )),
+                                        Ok(()) => r,
+                                    }
+                                }
+                            };
+                        results.push(r.map(|()| o));
                     }
                 });
                 send(
