@@ -553,3 +553,17 @@ fn timeout_interrupts_a_compute_and_kills_a_stuck_worker() {
         "{log}"
     );
 }
+
+#[test]
+fn writes_to_stdout_by_the_plugin_cannot_corrupt_the_worker_protocol() {
+    let t = TestDir::new();
+    let ids: String = (0..300).map(|i| format!("id{i}\n")).collect();
+    let r = run_ids(&t, &fixture("fd1.py"), &ids, &["-j2", "-o", "out.tsv"]).ok();
+    let out = t.read("out.tsv");
+    assert_eq!(out.lines().count(), 300, "{out}");
+    assert!(out.starts_with("id0\t3\nid1\t3\n"), "{out}");
+    // In a worker, file descriptor 1 is stderr.
+    assert!(r.stderr.contains("raw write to fd 1"), "{}", r.stderr);
+    assert!(r.stderr.contains("child process output"), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+}
