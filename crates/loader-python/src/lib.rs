@@ -5,7 +5,7 @@ A Python plugin is a `.py` module with the Prenacs constants (`ID`, `VERSION`, `
 `OUTPUT`, `PARAMETERS`, …) and functions (`initialize(**params) -> state`,
 `compute(entity, state=…, **params) -> (results, logs)`, `finalize(state)`,
 `compute_id(unit)`). [`load`] imports it into the interpreter polyplug embeds (the
-CPython it was built against, see [`interp`](crate#interpreter)), validates its metadata
+CPython it was built against, see [Interpreter](#interpreter) below), validates its metadata
 and returns a [`polyplug_core::Plugin`]. Compiled Prenacs plugins — CPython extension
 modules written in Nim (nimpy) or Rust (pyo3) — load through the same interpreter
 ([`is_extension_module`]), with their constant conventions (`py_const_<NAME>` procs,
@@ -24,13 +24,29 @@ the entities of the batch it held; the runner then asks for a new instance, whic
 starts a replacement worker. Without workers (`-j1`, `--serial`), the plugin runs in
 the polyplug process itself.
 
+A per-entity time limit ([`PythonConfig::timeout`]) also needs worker processes: the
+worker arms `SIGALRM` around each compute, so an overrun raises `TimeoutError` inside
+the plugin (that entity fails, the worker goes on), and a host-side watchdog kills a
+worker stuck in C code that never checks for signals.
+
 # Interpreter
 
-The interpreter is started once per process with a `PyConfig`: a broken installation
-is an error naming the fix, not an abort. `print()` in a plugin goes to stderr (stdout
-carries the results). Import paths: the plugin's folder, `--python-path` and
+polyplug embeds the CPython pyo3 linked at build time (`PYO3_PYTHON`, else `python3`
+on PATH); the CLI records its library folder as the binary's rpath. The interpreter is
+started once per process with a `PyConfig` whose program name is that build-time
+`python`, so its standard library is found whatever `python3` comes first on PATH, and
+a broken installation is an error naming the fix, not an abort. Python's signal
+handlers are not installed (Ctrl-C belongs to polyplug). `print()` in a plugin goes to
+stderr (stdout carries the results; in a worker, file descriptor 1 itself is pointed
+to stderr). Import paths: the plugin's folder, `--python-path` and
 `POLYPLUG_PYTHON_PATH` entries, the virtualenv in `VIRTUAL_ENV`; a virtualenv made for
 another Python version is refused with the version to use.
+
+# Unsafe
+
+This crate has two `unsafe` blocks, both at the edge of CPython: starting the
+interpreter through the `PyConfig` C API (which pyo3 does not wrap), and taking
+ownership of the duplicated protocol file descriptor in a worker.
 
 ```no_run
 use polyplug_core::{Outcome, Params, Plugin};
