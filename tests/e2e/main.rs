@@ -4,4 +4,5 @@
 mod bash;
 mod native;
 mod new;
+mod python;
 mod source;

@@ -27,6 +27,16 @@ pub enum Command {
     Build(BuildArgs),
     /// Write a working plugin skeleton: `new <language> <name>`.
     New(NewArgs),
+    /// Internal: a worker process of a parallel run (`__worker python`), started by
+    /// polyplug itself and driven over its stdin/stdout.
+    #[command(name = "__worker", hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The kind of worker: `python`.
+    pub kind: String,
 }
 
 /// Input mode of `run`.
@@ -118,6 +128,11 @@ pub struct RunArgs {
     /// Print what is being done on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Python plugins: a folder to import packages from, or a virtualenv whose
+    /// site-packages to use (repeatable; also POLYPLUG_PYTHON_PATH; VIRTUAL_ENV is
+    /// always used).
+    #[arg(long, value_name = "DIR")]
+    pub python_path: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

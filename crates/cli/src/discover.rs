@@ -12,6 +12,11 @@ use std::time::Duration;
 pub struct LoadConfig {
     /// Per-entity time limit (`--timeout`).
     pub timeout: Option<Duration>,
+    /// Number of workers of the run (0 or 1: in-process). Python plugins run one
+    /// worker process per job when this is above 1.
+    pub jobs: usize,
+    /// Python import paths (`--python-path`).
+    pub python_path: Vec<PathBuf>,
 }
 
 /// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
@@ -30,6 +35,7 @@ pub fn is_plugin_file(path: &Path) -> bool {
             polyplug_loader_native::EXTENSIONS.contains(&e)
                 || polyplug_loader_bash::EXTENSIONS.contains(&e)
                 || polyplug_loader_source::EXTENSIONS.contains(&e)
+                || polyplug_loader_python::EXTENSIONS.contains(&e)
         })
 }
 
@@ -53,7 +59,15 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                      process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
                 ));
             }
-            Ok(Box::new(polyplug_loader_native::load(path)?))
+            match polyplug_loader_native::load(path) {
+                Ok(p) => Ok(Box::new(p)),
+                // A compiled Prenacs plugin (Nim with nimpy, Rust with pyo3) is a CPython
+                // extension module: it runs in the embedded Python.
+                Err(_) if polyplug_loader_python::is_extension_module(path) => Ok(Box::new(
+                    polyplug_loader_python::load(path, &python_config(config))?,
+                )),
+                Err(e) => Err(e),
+            }
         }
         // Bash scripts (MultiPlug/Prenacs conventions): bash worker processes.
         e if polyplug_loader_bash::EXTENSIONS.contains(&e) => {
@@ -77,11 +91,32 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                 &source_options(),
             )?))
         }
+        // Python (Prenacs) plugins: embedded CPython; worker processes for -j N > 1.
+        // --timeout runs them in worker processes even at -j1: only a process can be
+        // interrupted (SIGALRM) or killed.
+        e if polyplug_loader_python::EXTENSIONS.contains(&e) => Ok(Box::new(
+            polyplug_loader_python::load(path, &python_config(config))?,
+        )),
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib), a Bash script (.sh), \
-             or a C, Nim or Rust source (.c, .nim, .rs)",
+            "unknown plugin kind: expected a native library (.so, .dylib), a Python module \
+             (.py), a Bash script (.sh), or a C, Nim or Rust source (.c, .nim, .rs)",
         )),
+    }
+}
+
+/// The Python loader's settings: worker processes (this very binary, in its hidden
+/// `__worker python` mode) when the run has more than one job or a time limit.
+fn python_config(config: &LoadConfig) -> polyplug_loader_python::PythonConfig {
+    let c = polyplug_loader_python::PythonConfig::default()
+        .with_python_path(config.python_path.clone())
+        .with_timeout(config.timeout);
+    match (
+        config.jobs > 1 || config.timeout.is_some(),
+        std::env::current_exe(),
+    ) {
+        (true, Ok(exe)) => c.with_workers(exe),
+        _ => c,
     }
 }
 

@@ -167,7 +167,7 @@ pub fn check(args: CheckArgs) -> i32 {
 }
 
 fn problems(plugin: &dyn Plugin) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = plugin.contract_problems();
     let m = plugin.meta();
     for p in &m.parameters {
         if ParamType::parse(&p.datatype).is_none() {

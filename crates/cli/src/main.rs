@@ -32,6 +32,13 @@ fn main() {
         args::Command::Check(a) => info::check(a),
         args::Command::Build(a) => build::build(a),
         args::Command::New(a) => new::new(a),
+        args::Command::Worker(a) => match a.kind.as_str() {
+            "python" => polyplug_loader_python::worker_main(),
+            other => {
+                error(format!("unknown worker kind '{other}'"));
+                EXIT_USAGE
+            }
+        },
     };
     std::process::exit(code);
 }

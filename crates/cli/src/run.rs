@@ -99,7 +99,18 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         }
         t => t.map(std::time::Duration::from_secs_f64),
     };
-    let config = discover::LoadConfig { timeout };
+    let jobs = if args.serial {
+        1
+    } else {
+        args.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    };
+    let config = discover::LoadConfig {
+        timeout,
+        jobs,
+        python_path: args.python_path.clone(),
+    };
     let plugin = discover::resolve(&args.plugin, &config)?;
     let meta = plugin.meta().clone();
     if !plugin.has_compute() {
@@ -144,7 +155,13 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
     };
     let idsproc: Option<Box<dyn Plugin>> = match &args.idsproc {
         Some(p) => {
-            let ip = discover::resolve(p, &discover::LoadConfig::default())?;
+            let ip = discover::resolve(
+                p,
+                &discover::LoadConfig {
+                    python_path: args.python_path.clone(),
+                    ..discover::LoadConfig::default()
+                },
+            )?;
             if !ip.has_compute_id() {
                 return Err(format!(
                     "{}: --idsproc plugin {} has no compute_id function",
@@ -208,13 +225,6 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
             }
         });
     }
-    let jobs = if args.serial {
-        1
-    } else {
-        args.jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
-    };
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| input::count_units(&source));
@@ -223,6 +233,12 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
             "# running {} {} with {jobs} worker(s)",
             meta.id, meta.version
         );
+        if plugin.language().starts_with("python") {
+            match polyplug_loader_python::describe_interpreter() {
+                Ok(d) => eprintln!("# {d}"),
+                Err(e) => eprintln!("# {e}"),
+            }
+        }
     }
     let opts = RunOptions {
         jobs,

@@ -99,6 +99,11 @@ pub trait Plugin: Send + Sync {
     /// Loaders whose plugins return text (Bash) use it to give each value the type its
     /// column is defined with; the default ignores it.
     fn expect_output(&self, _spec: &OutputSpec) {}
+    /// Departures from the plugin contract that do not stop the plugin from loading
+    /// (a Python function signature Prenacs' check-plugin rejects), for `check`.
+    fn contract_problems(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Starts one instance (one per worker): runs `initialize` with the parameters.
     fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError>;
