@@ -5,6 +5,7 @@ mod args;
 mod discover;
 mod info;
 mod run;
+mod store;
 
 use clap::Parser;
 
@@ -22,6 +23,11 @@ fn main() {
         args::Command::List(a) => info::list(a),
         args::Command::Info(a) => info::info(a),
         args::Command::Check(a) => info::check(a),
+        args::Command::Attrs(a) => store::attrs(a),
+        args::Command::Load(a) => store::load(a),
+        args::Command::Query(a) => store::query(a),
+        args::Command::Runs(a) => store::runs(a),
+        args::Command::Export(a) => store::export(a),
     };
     std::process::exit(code);
 }
