@@ -318,6 +318,10 @@ impl RunStore {
         let out_buf = SharedBuf::default();
         let log_buf = SharedBuf::default();
         Ok(StoreRecorder {
+            // Fault injection for the tests of the kill-and-rerun repair: die right
+            // after a commit, before the rows reach the files.
+            abort_after_commit: std::env::var("POLYPLUG_FAULT")
+                .is_ok_and(|v| v == "abort-after-commit"),
             store: &mut self.store,
             batch: UnitBatch::new(computation, layout),
             tsv: TsvWriter::new(Box::new(out_buf.clone()), Box::new(log_buf.clone())),
@@ -365,6 +369,7 @@ impl Write for SharedBuf {
 
 /// Records results into the store and, after each commit, into the TSV outputs.
 pub struct StoreRecorder<'s, 'w> {
+    abort_after_commit: bool,
     store: &'s mut Store,
     batch: UnitBatch,
     tsv: TsvWriter<'static>,
@@ -376,9 +381,13 @@ pub struct StoreRecorder<'s, 'w> {
 
 impl StoreRecorder<'_, '_> {
     fn commit(&mut self) -> std::io::Result<()> {
+        let committing = !self.batch.is_empty();
         self.store
             .commit(&mut self.batch)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if committing && self.abort_after_commit {
+            std::process::abort();
+        }
         // Only now that the store has them may the rows reach the files.
         let mut out = self.out_buf.0.borrow_mut();
         self.out.write_all(&out)?;
@@ -935,34 +944,39 @@ fn runs_show(uuid: &str, opt: &StoreOpt) -> Result<(), String> {
     let mut store = open_existing(opt)?;
     let (c, counts) = store.computation(uuid).map_err(|e| e.to_string())?;
     let mut out = String::new();
-    let mut kv = |k: &str, v: Option<String>| {
+    // Strings as YAML scalars, numbers as numbers.
+    let mut kv = |k: &str, v: Option<String>, number: bool| {
         out.push_str(k);
         out.push_str(": ");
-        out.push_str(&v.as_deref().map_or("null".to_string(), scalar_str));
+        out.push_str(&match v {
+            None => "null".to_string(),
+            Some(v) if number => v,
+            Some(v) => scalar_str(&v),
+        });
         out.push('\n');
     };
     let n = |v: Option<i64>| v.map(|v| v.to_string());
-    kv("uuid", Some(c.uuid.clone()));
-    kv("plugin_id", Some(c.plugin_id.clone()));
-    kv("plugin_version", Some(c.plugin_version.clone()));
-    kv("plugin_sha256", c.plugin_sha256.clone());
-    kv("parameters", Some(c.parameters.clone()));
-    kv("comp_status", Some(c.comp_status.clone()));
-    kv("reason", c.reason.clone());
-    kv("user_id", c.user_id.clone());
-    kv("system_id", c.system_id.clone());
-    kv("host", c.host.clone());
-    kv("pid", n(c.pid));
-    kv("shard", c.shard.clone());
-    kv("time_start", c.time_start.clone());
-    kv("time_end", c.time_end.clone());
-    kv("n_units", n(c.n_units));
-    kv("n_failed", n(c.n_failed));
-    kv("n_skipped", n(c.n_skipped));
-    kv("remarks", c.remarks.clone());
-    kv("host_version", c.host_version.clone());
-    kv("origin", Some(c.origin.clone()));
-    kv("out_path", c.out_path.clone());
+    kv("uuid", Some(c.uuid.clone()), false);
+    kv("plugin_id", Some(c.plugin_id.clone()), false);
+    kv("plugin_version", Some(c.plugin_version.clone()), false);
+    kv("plugin_sha256", c.plugin_sha256.clone(), false);
+    kv("parameters", Some(c.parameters.clone()), false);
+    kv("comp_status", Some(c.comp_status.clone()), false);
+    kv("reason", c.reason.clone(), false);
+    kv("user_id", c.user_id.clone(), false);
+    kv("system_id", c.system_id.clone(), false);
+    kv("host", c.host.clone(), false);
+    kv("pid", n(c.pid), true);
+    kv("shard", c.shard.clone(), false);
+    kv("time_start", c.time_start.clone(), false);
+    kv("time_end", c.time_end.clone(), false);
+    kv("n_units", n(c.n_units), true);
+    kv("n_failed", n(c.n_failed), true);
+    kv("n_skipped", n(c.n_skipped), true);
+    kv("remarks", c.remarks.clone(), false);
+    kv("host_version", c.host_version.clone(), false);
+    kv("origin", Some(c.origin.clone()), false);
+    kv("out_path", c.out_path.clone(), false);
     out.push_str(&format!(
         "stored:\n  entities_with_values: {}\n  entities_without_result: {}\n  \
          entities_failed: {}\n  values: {}\n",

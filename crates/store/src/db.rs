@@ -191,6 +191,19 @@ impl Db {
         }
     }
 
+    /// Inside a transaction: serializes it with every other such transaction on the
+    /// store, for read-then-insert steps (plugin and attribute records). SQLite's
+    /// `BEGIN IMMEDIATE` does that already; PostgreSQL takes an advisory lock held
+    /// until the transaction ends.
+    pub(crate) fn lock_catalog(&mut self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(()),
+            Db::Postgres(c) => c
+                .batch_execute("SELECT pg_advisory_xact_lock(7057550512)")
+                .map_err(pg),
+        }
+    }
+
     pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
         self.batch("COMMIT")
     }

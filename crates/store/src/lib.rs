@@ -780,6 +780,7 @@ impl Store {
         let loc = self.location.clone();
         self.db
             .transaction(|db| {
+                db.lock_catalog()?;
                 for (name, d, action) in &plan {
                     let texts = [
                         d.definition.as_deref(),
@@ -860,6 +861,7 @@ impl Store {
         let attrs = self
             .db
             .transaction(|db| {
+                db.lock_catalog()?;
                 let mut attrs = Vec::new();
                 for name in output {
                     let given = defs.and_then(|d| d.get(name)).map(|(d, _)| d);
@@ -952,6 +954,7 @@ impl Store {
         let loc = self.location.clone();
         self.db
             .transaction(|db| {
+                db.lock_catalog()?;
                 let old = db.row(
                     "SELECT sha256, file FROM plugin WHERE plugin_id = $1 AND version = $2",
                     &[m.id.as_str().into(), m.version.as_str().into()],
@@ -972,20 +975,23 @@ impl Store {
                             p.sha256
                         )))
                     }
-                    Some(_) => {
-                        db.exec(
-                            "DELETE FROM plugin WHERE plugin_id = $1 AND version = $2",
-                            &[m.id.as_str().into(), m.version.as_str().into()],
-                        )?;
-                        PluginRegistration::Replaced
-                    }
+                    Some(_) => PluginRegistration::Replaced,
                     None => PluginRegistration::New,
                 };
-                db.exec(
+                // Replacing updates the row in place: computations refer to it.
+                let sql = if outcome == PluginRegistration::Replaced {
+                    "UPDATE plugin SET sha256 = $3, language = $4, file = $5, input = $6, \
+                     output = $7, parameters = $8, method = $9, implementation = $10, \
+                     req_software = $11, req_hardware = $12, advice = $13, registered = $14 \
+                     WHERE plugin_id = $1 AND version = $2"
+                } else {
                     "INSERT INTO plugin (plugin_id, version, sha256, language, file, input, \
                      output, parameters, method, implementation, req_software, req_hardware, \
                      advice, registered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                     $12, $13, $14)",
+                     $12, $13, $14)"
+                };
+                db.exec(
+                    sql,
                     &[
                         m.id.as_str().into(),
                         m.version.as_str().into(),
@@ -1036,6 +1042,7 @@ impl Store {
         let r = self
             .db
             .transaction(|db| {
+                db.lock_catalog()?;
                 if db
                     .row(
                         "SELECT id FROM computation WHERE uuid = $1",
