@@ -137,7 +137,11 @@ fn start_pg() -> PgServer {
         data = data.display(),
         dir = dir.display()
     );
-    quiet(Command::new("setsid").args(["sh", "-c", &stop]))
+    #[expect(
+        clippy::zombie_processes,
+        reason = "the watcher must outlive this process: it stops the server after it"
+    )]
+    let _watcher = quiet(Command::new("setsid").args(["sh", "-c", &stop]))
         .spawn()
         .expect("start the server watcher");
     PgServer { port, bin }

@@ -36,9 +36,10 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Units per transaction at most (a batch is also committed every half second).
-const BATCH_UNITS: usize = 20_000;
+const BATCH_UNITS: usize = 4_096;
 
 /// The store location: `--store`, else `POLYPLUG_STORE`, else `./polyplug.db`.
 pub fn location(opt: &StoreOpt) -> Result<Location, String> {
@@ -100,7 +101,8 @@ fn process_alive(pid: i64) -> bool {
 
 /// The store side of a run.
 pub struct RunStore {
-    store: Store,
+    /// Shared with the recorder's writer thread during the run.
+    store: Arc<Mutex<Store>>,
     key: (String, String, String),
     layout: Option<polyplug_store::Layout>,
     computation: Option<ComputationId>,
@@ -157,7 +159,7 @@ impl RunStore {
                 meta.version.clone(),
                 params_key(params.entries()),
             ),
-            store,
+            store: Arc::new(Mutex::new(store)),
             layout: None,
             computation: None,
             out_path: None,
@@ -168,7 +170,7 @@ impl RunStore {
     /// The definitions the store has for every OUTPUT attribute, when it has them all
     /// (used when no definitions file is given).
     pub fn definitions_for(&mut self, output: &[String]) -> Option<AttributeDefinitions> {
-        let defs = self.store.definitions().ok()?;
+        let defs = self.db().definitions().ok()?;
         output.iter().all(|a| defs.get(a).is_some()).then_some(defs)
     }
 
@@ -178,11 +180,11 @@ impl RunStore {
         output: &[String],
         defs: Option<&AttributeDefinitions>,
     ) -> Result<(), String> {
-        self.layout = Some(
-            self.store
-                .prepare_attributes(output, defs)
-                .map_err(|e| e.to_string())?,
-        );
+        let layout = self
+            .db()
+            .prepare_attributes(output, defs)
+            .map_err(|e| e.to_string())?;
+        self.layout = Some(layout);
         Ok(())
     }
 
@@ -196,7 +198,7 @@ impl RunStore {
         self.out_path = Some(canonical.clone());
         let (id, version, params) = self.key.clone();
         let killed = self
-            .store
+            .db()
             .killed_with_output(&id, &version, &params, &canonical)
             .map_err(|e| e.to_string())?;
         if killed.is_empty() {
@@ -215,7 +217,7 @@ impl RunStore {
             );
             for uuid in &killed {
                 let mut io_err = None;
-                self.store
+                self.db()
                     .result_rows(uuid, |entity, values| {
                         if !in_file.contains(entity) {
                             let e = Entity {
@@ -242,7 +244,7 @@ impl RunStore {
                 .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
         }
         for uuid in &killed {
-            self.store.clear_out_path(uuid).map_err(|e| e.to_string())?;
+            self.db().clear_out_path(uuid).map_err(|e| e.to_string())?;
         }
         if written > 0 || verbose {
             error(format!(
@@ -258,7 +260,7 @@ impl RunStore {
     /// The entities the store has as done for this plugin ID, VERSION and parameters.
     pub fn done_entities(&mut self) -> Result<HashSet<String>, String> {
         let (id, version, params) = &self.key;
-        self.store
+        self.db()
             .done_entities(id, version, params)
             .map_err(|e| e.to_string())
     }
@@ -298,32 +300,58 @@ impl RunStore {
             origin: "run".into(),
             comp_status: "running".into(),
         };
-        self.computation = Some(
-            self.store
-                .begin_computation(&c)
-                .map_err(|e| e.to_string())?,
-        );
+        let id = self.db().begin_computation(&c).map_err(|e| e.to_string())?;
+        self.computation = Some(id);
         Ok(())
     }
 
-    /// A recorder that commits to the store, then writes the TSV outputs.
-    pub fn recorder<'s, 'w>(
-        &'s mut self,
+    fn db(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a transaction half-applied
+        // (the database rolls it back), so a poisoned lock is still usable.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A recorder that commits to the store in a writer thread, then writes the TSV
+    /// outputs.
+    pub fn recorder<'w>(
+        &mut self,
         out: Box<dyn Write + 'w>,
         log: Box<dyn Write + 'w>,
-    ) -> Result<StoreRecorder<'s, 'w>, String> {
+    ) -> Result<StoreRecorder<'w>, String> {
         let (Some(computation), Some(layout)) = (self.computation, self.layout.clone()) else {
             return Err("internal: the store computation was not started".into());
         };
+        // Fault injection for the tests of the kill-and-rerun repair: die right after
+        // a commit, before the rows reach the files.
+        let abort_after_commit =
+            std::env::var("POLYPLUG_FAULT").is_ok_and(|v| v == "abort-after-commit");
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<UnitBatch>(1);
+        let (ack_tx, ack_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let store = self.store.clone();
+        let writer = std::thread::Builder::new()
+            .name("polyplug-store".into())
+            .spawn(move || {
+                for mut batch in batch_rx {
+                    let mut db = store.lock().unwrap_or_else(|p| p.into_inner());
+                    let r = db.commit(&mut batch).map_err(|e| e.to_string());
+                    drop(db);
+                    if r.is_ok() && abort_after_commit {
+                        std::process::abort();
+                    }
+                    if ack_tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the store writer thread: {e}"))?;
         let out_buf = SharedBuf::default();
         let log_buf = SharedBuf::default();
         Ok(StoreRecorder {
-            // Fault injection for the tests of the kill-and-rerun repair: die right
-            // after a commit, before the rows reach the files.
-            abort_after_commit: std::env::var("POLYPLUG_FAULT")
-                .is_ok_and(|v| v == "abort-after-commit"),
-            store: &mut self.store,
+            batch_tx: Some(batch_tx),
+            ack_rx,
+            writer: Some(writer),
             batch: UnitBatch::new(computation, layout),
+            in_flight: std::collections::VecDeque::new(),
             tsv: TsvWriter::new(Box::new(out_buf.clone()), Box::new(log_buf.clone())),
             out_buf,
             log_buf,
@@ -337,7 +365,7 @@ impl RunStore {
         let Some(id) = self.computation else {
             return Ok(());
         };
-        self.store
+        self.db()
             .finish_computation(
                 id,
                 &Finish {
@@ -368,10 +396,17 @@ impl Write for SharedBuf {
 }
 
 /// Records results into the store and, after each commit, into the TSV outputs.
-pub struct StoreRecorder<'s, 'w> {
-    abort_after_commit: bool,
-    store: &'s mut Store,
+///
+/// Batches are committed by a writer thread while the run goes on; the rows of a
+/// batch reach the TSV files only once the thread reports its commit, so the files
+/// never get ahead of the store.
+pub struct StoreRecorder<'w> {
+    batch_tx: Option<std::sync::mpsc::SyncSender<UnitBatch>>,
+    ack_rx: std::sync::mpsc::Receiver<Result<(), String>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     batch: UnitBatch,
+    /// TSV bytes (results, logs) of the batches sent and not yet committed, in order.
+    in_flight: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
     tsv: TsvWriter<'static>,
     out_buf: SharedBuf,
     log_buf: SharedBuf,
@@ -379,28 +414,66 @@ pub struct StoreRecorder<'s, 'w> {
     log: Box<dyn Write + 'w>,
 }
 
-impl StoreRecorder<'_, '_> {
-    fn commit(&mut self) -> std::io::Result<()> {
-        let committing = !self.batch.is_empty();
-        self.store
-            .commit(&mut self.batch)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        if committing && self.abort_after_commit {
-            std::process::abort();
+fn store_io(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl StoreRecorder<'_> {
+    /// Hands the current batch to the writer thread.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
         }
-        // Only now that the store has them may the rows reach the files.
-        let mut out = self.out_buf.0.borrow_mut();
-        self.out.write_all(&out)?;
-        out.clear();
-        let mut log = self.log_buf.0.borrow_mut();
-        self.log.write_all(&log)?;
-        log.clear();
+        let next = self.batch.continued();
+        let batch = std::mem::replace(&mut self.batch, next);
+        let out = std::mem::take(&mut *self.out_buf.0.borrow_mut());
+        let log = std::mem::take(&mut *self.log_buf.0.borrow_mut());
+        self.in_flight.push_back((out, log));
+        let tx = self
+            .batch_tx
+            .as_ref()
+            .ok_or_else(|| store_io("the store writer has stopped"))?;
+        if tx.send(batch).is_err() {
+            // The writer ended: its error is in the acknowledgements.
+            return self
+                .wait_all()
+                .and(Err(store_io("the store writer has stopped")));
+        }
+        Ok(())
+    }
+
+    /// Writes the TSV bytes of one committed batch.
+    fn committed(&mut self, ack: Result<(), String>) -> std::io::Result<()> {
+        ack.map_err(store_io)?;
+        if let Some((out, log)) = self.in_flight.pop_front() {
+            self.out.write_all(&out)?;
+            self.log.write_all(&log)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the commits reported so far, without waiting.
+    fn poll(&mut self) -> std::io::Result<()> {
+        while let Ok(ack) = self.ack_rx.try_recv() {
+            self.committed(ack)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every batch sent is committed and written.
+    fn wait_all(&mut self) -> std::io::Result<()> {
+        while !self.in_flight.is_empty() {
+            match self.ack_rx.recv() {
+                Ok(ack) => self.committed(ack)?,
+                Err(_) => return Err(store_io("the store writer thread ended unexpectedly")),
+            }
+        }
         self.out.flush()?;
         self.log.flush()
     }
 }
 
-impl Recorder for StoreRecorder<'_, '_> {
+impl Recorder for StoreRecorder<'_> {
     fn record(&mut self, entity: &Entity, result: &EntityResult) -> std::io::Result<()> {
         self.tsv.record(entity, result)?;
         match result {
@@ -411,13 +484,25 @@ impl Recorder for StoreRecorder<'_, '_> {
             }
         }
         if self.batch.len() >= BATCH_UNITS {
-            self.commit()?;
+            self.send()?;
+            self.poll()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.commit()
+        self.send()?;
+        self.wait_all()
+    }
+}
+
+impl Drop for StoreRecorder<'_> {
+    fn drop(&mut self) {
+        // Close the channel and let the writer finish what it has.
+        self.batch_tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
     }
 }
 

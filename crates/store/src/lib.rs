@@ -380,13 +380,16 @@ impl Layout {
     }
 }
 
+/// A unit waiting in a batch: n, entity, status, logs, error.
+type PendingUnit = (i64, String, UnitStatus, Option<String>, Option<String>);
+
 /// Units and values waiting to be committed together, in one transaction.
 #[derive(Debug)]
 pub struct UnitBatch {
     computation: ComputationId,
     layout: Layout,
     next_n: i64,
-    units: Vec<(i64, String, UnitStatus, Option<String>, Option<String>)>,
+    units: Vec<PendingUnit>,
     values: Vec<(i64, i64, i64, Value)>,
 }
 
@@ -428,6 +431,18 @@ impl UnitBatch {
             logs,
             error.map(str::to_string),
         ));
+    }
+
+    /// An empty batch for the same computation whose entities are numbered after
+    /// this one's.
+    pub fn continued(&self) -> UnitBatch {
+        UnitBatch {
+            computation: self.computation,
+            layout: self.layout.clone(),
+            next_n: self.next_n,
+            units: Vec::with_capacity(self.units.len()),
+            values: Vec::with_capacity(self.values.len()),
+        }
     }
 
     /// Entities waiting.

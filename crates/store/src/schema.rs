@@ -1,5 +1,10 @@
 //! Versioned schema migrations.
 //!
+//! The bulk tables (`unit`, `value`) declare no foreign keys: every unit and its values
+//! are written by [`crate::Store::commit`] in one transaction, with the ids of a
+//! computation and attributes it has just read, and per-row reference checks would
+//! cost more than the inserts (PostgreSQL checks them with a trigger per row).
+//!
 //! `polyplug_schema` holds one row: the schema version the store is at. Opening a store
 //! applies, in one transaction, every migration above that version, in order. A store
 //! written by a newer polyplug (a version this build does not know) is refused with a
@@ -78,7 +83,7 @@ CREATE TABLE computation (
 );
 CREATE INDEX computation_key ON computation (plugin_id, plugin_version, params_key);
 CREATE TABLE unit (
-    computation_id INTEGER NOT NULL REFERENCES computation (id),
+    computation_id INTEGER NOT NULL,
     n INTEGER NOT NULL,
     entity TEXT NOT NULL,
     status INTEGER NOT NULL,
@@ -90,14 +95,13 @@ CREATE INDEX unit_entity ON unit (entity);
 CREATE TABLE value (
     computation_id INTEGER NOT NULL,
     n INTEGER NOT NULL,
-    attribute_id INTEGER NOT NULL REFERENCES attribute (id),
+    attribute_id INTEGER NOT NULL,
     col INTEGER NOT NULL,
     kind INTEGER NOT NULL,
     v_int INTEGER,
     v_float REAL,
     v_text TEXT,
-    PRIMARY KEY (computation_id, n, attribute_id, col),
-    FOREIGN KEY (computation_id, n) REFERENCES unit (computation_id, n)
+    PRIMARY KEY (computation_id, n, attribute_id, col)
 ) WITHOUT ROWID;
 "#,
     postgres: r#"
@@ -157,7 +161,7 @@ CREATE TABLE computation (
 );
 CREATE INDEX computation_key ON computation (plugin_id, plugin_version, params_key);
 CREATE TABLE unit (
-    computation_id BIGINT NOT NULL REFERENCES computation (id),
+    computation_id BIGINT NOT NULL,
     n BIGINT NOT NULL,
     entity TEXT NOT NULL,
     status BIGINT NOT NULL,
@@ -169,14 +173,13 @@ CREATE INDEX unit_entity ON unit (entity);
 CREATE TABLE value (
     computation_id BIGINT NOT NULL,
     n BIGINT NOT NULL,
-    attribute_id BIGINT NOT NULL REFERENCES attribute (id),
+    attribute_id BIGINT NOT NULL,
     col BIGINT NOT NULL,
     kind BIGINT NOT NULL,
     v_int BIGINT,
     v_float DOUBLE PRECISION,
     v_text TEXT,
-    PRIMARY KEY (computation_id, n, attribute_id, col),
-    FOREIGN KEY (computation_id, n) REFERENCES unit (computation_id, n)
+    PRIMARY KEY (computation_id, n, attribute_id, col)
 );
 "#,
 }];
