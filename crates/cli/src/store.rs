@@ -123,6 +123,9 @@ impl RunStore {
             return Ok(None);
         }
         let mut store = open_or_create(&args.store)?;
+        if args.verbose {
+            eprintln!("# recording into store {}", store.location());
+        }
         let meta = plugin.meta();
         let host = host_name();
         let closed = store

@@ -610,7 +610,12 @@ impl Store {
                         )));
                     }
                 }
-                Db::open_sqlite(path).map_err(ctx)?
+                Db::open_sqlite(path).map_err(|e| {
+                    StoreError::new(format!(
+                        "store {shown}: cannot open: {e}; give a writable file with --store PATH \
+                         (or POLYPLUG_STORE), or run without a store with --no-store"
+                    ))
+                })?
             }
             Location::Postgres(url) => Db::open_postgres(url).map_err(|e| {
                 StoreError::new(format!(
