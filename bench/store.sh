@@ -54,7 +54,7 @@ measure() { # name, store args...
     for r in $(seq "$REPEAT"); do
         rm -f out.tsv polyplug.db polyplug.db-wal polyplug.db-shm
         if [ "$name" = postgres ]; then
-            "$PGBIN/dropdb" -h 127.0.0.1 -p "$PORT" -U postgres --if-exists bench
+            "$PGBIN/dropdb" -h 127.0.0.1 -p "$PORT" -U postgres --if-exists bench 2>/dev/null
             "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres bench
         fi
         local t0 t1
