@@ -101,6 +101,9 @@ impl TestDir {
         let mut c = Command::new(polyplug_bin());
         c.current_dir(self.path())
             .env_remove("POLYPLUG_PATH")
+            // Most tests rerun plugins and expect them to compute again: no store,
+            // unless a test gives one (`--store`, or its own POLYPLUG_STORE).
+            .env("POLYPLUG_STORE", "none")
             .env("USER", "tester")
             .env("LOGNAME", "tester")
             .stdin(Stdio::null());

@@ -6,3 +6,4 @@ mod native;
 mod new;
 mod python;
 mod source;
+mod store;

@@ -913,3 +913,42 @@ fn progress_bar_only_on_a_terminal() {
     );
     assert!(!r.stderr.contains("/20 ["));
 }
+
+#[test]
+fn the_default_store_resumes_and_polyplug_store_none_turns_it_off() {
+    let t = TestDir::new();
+    t.write("ids.txt", "aa\nbb\n");
+    // POLYPLUG_STORE=none (the harness default): no store file, every run computes.
+    Run::of(
+        t.cmd()
+            .arg("run")
+            .arg(testkit())
+            .args(["ids", "ids.txt", "-r", "r.yaml"]),
+    )
+    .ok();
+    assert!(!t.join("polyplug.db").exists());
+    // Without it: ./polyplug.db records the run, and a rerun skips what it holds.
+    let first = Run::of(
+        t.cmd()
+            .env_remove("POLYPLUG_STORE")
+            .arg("run")
+            .arg(testkit())
+            .args(["ids", "ids.txt", "-r", "r.yaml"]),
+    )
+    .ok();
+    assert_eq!(first.stdout.lines().count(), 2);
+    assert!(t.join("polyplug.db").is_file());
+    let again = Run::of(
+        t.cmd()
+            .env_remove("POLYPLUG_STORE")
+            .arg("run")
+            .arg(testkit())
+            .args(["ids", "ids.txt", "-r", "r.yaml"]),
+    )
+    .ok();
+    eqnice!("", again.stdout);
+    assert!(t.read("r.yaml").contains("n_skipped: 2\n"));
+    Run::of(t.cmd().args(["runs", "list"]))
+        .code(2)
+        .stderr_has("POLYPLUG_STORE=none turns the store off");
+}

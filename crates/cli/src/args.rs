@@ -31,6 +31,144 @@ pub enum Command {
     /// polyplug itself and driven over its stdin/stdout.
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
+    /// Manage the attribute definitions of the store (Prenacs manage-attributes).
+    #[command(subcommand)]
+    Attrs(AttrsCommand),
+    /// Import a Prenacs results file and its computation report into the store.
+    Load(LoadArgs),
+    /// Print stored values (entities x attributes) with their provenance.
+    Query(QueryArgs),
+    /// List or show the computations in the store.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Write a stored computation back as a Prenacs results file and report.
+    Export(ExportArgs),
+}
+
+/// Where the results store is: `--store URL`, else `POLYPLUG_STORE`, else
+/// `polyplug.db` in the working directory.
+#[derive(Debug, Args)]
+pub struct StoreOpt {
+    /// Results store: a SQLite file path or a postgres://user@host:port/db URL
+    /// (default: $POLYPLUG_STORE, else ./polyplug.db).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttrsCommand {
+    /// Add the attributes of a definitions file (Prenacs YAML) to the store.
+    Sync(AttrsSyncArgs),
+    /// List the attributes of the store.
+    List(StoreOpt),
+}
+
+#[derive(Debug, Args)]
+pub struct AttrsSyncArgs {
+    /// Attribute definitions file (Prenacs attribute_definitions.yaml format).
+    pub definitions: PathBuf,
+    /// Also update the text fields (definition, unit, remark, ontology terms) of
+    /// attributes already in the store.
+    #[arg(long)]
+    pub update: bool,
+    /// Accept datatype or computation_group changes: such attributes are dropped,
+    /// with all their stored values, and recreated.
+    #[arg(long)]
+    pub drop: bool,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Results file (`<id>\t<v1>\t<v2>...`) written by prenacs batch-compute or polyplug run.
+    pub results: PathBuf,
+    /// The computation report (YAML) of that run.
+    pub report: PathBuf,
+    /// The plugin that computed the results (file or ID).
+    pub plugin: String,
+    /// Overwrite the stored description of a plugin whose content changed without a
+    /// VERSION change.
+    #[arg(long)]
+    pub replace_plugin_record: bool,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+/// Output format of `query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tab-separated, with a header line.
+    Tsv,
+    /// Comma-separated (RFC 4180), with a header line.
+    Csv,
+    /// A JSON array of objects, values typed.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Only this entity (repeat for more).
+    #[arg(short = 'e', long = "entity", value_name = "ID")]
+    pub entities: Vec<String>,
+    /// Only the entities listed in this file (one per line, or first TSV column).
+    #[arg(long, value_name = "FILE")]
+    pub entities_file: Option<PathBuf>,
+    /// Only this attribute (repeat, or separate with commas).
+    #[arg(
+        short = 'a',
+        long = "attribute",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub attributes: Vec<String>,
+    /// Only values computed by this plugin ID.
+    #[arg(long, value_name = "ID")]
+    pub plugin: Option<String>,
+    /// Only values computed by this plugin VERSION (with --plugin).
+    #[arg(long, value_name = "VERSION", requires = "plugin")]
+    pub plugin_version: Option<String>,
+    /// Only values of this computation (UUID or a unique prefix).
+    #[arg(long, value_name = "UUID")]
+    pub computation: Option<String>,
+    /// Every stored value, oldest first, not only the current one.
+    #[arg(long)]
+    pub history: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "tsv")]
+    pub format: Format,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List the computations, oldest first.
+    List(StoreOpt),
+    /// Show one computation: its report, plugin and what is stored.
+    Show(RunsShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// Computation UUID (or a unique prefix).
+    pub uuid: String,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Computation UUID (or a unique prefix).
+    pub uuid: String,
+    /// Write the results here (default: stdout).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the computation report here (default: not written).
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreOpt,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +271,19 @@ pub struct RunArgs {
     /// always used).
     #[arg(long, value_name = "DIR")]
     pub python_path: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: StoreOpt,
+    /// Do not record the results in the store.
+    #[arg(long, conflicts_with = "store")]
+    pub no_store: bool,
+    /// Compute entities the store already has from the same plugin ID, VERSION and
+    /// parameters (the new values become current; the old ones stay in the history).
+    #[arg(long)]
+    pub force: bool,
+    /// Overwrite the stored description of a plugin whose content changed without a
+    /// VERSION change.
+    #[arg(long)]
+    pub replace_plugin_record: bool,
 }
 
 #[derive(Debug, Args)]

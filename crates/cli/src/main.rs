@@ -7,6 +7,7 @@ mod discover;
 mod info;
 mod new;
 mod run;
+mod store;
 
 use clap::Parser;
 
@@ -39,6 +40,11 @@ fn main() {
                 EXIT_USAGE
             }
         },
+        args::Command::Attrs(a) => store::attrs(a),
+        args::Command::Load(a) => store::load(a),
+        args::Command::Query(a) => store::query(a),
+        args::Command::Runs(a) => store::runs(a),
+        args::Command::Export(a) => store::export(a),
     };
     std::process::exit(code);
 }

@@ -53,7 +53,7 @@ pub fn definitions_for(
     AttributeDefinitions::from_yaml_str(&text, &path.display().to_string()).map(Some)
 }
 
-fn sha256_file(path: &Path) -> Result<String, String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let digest = sha2::Sha256::digest(&bytes);
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
@@ -65,7 +65,7 @@ fn now() -> String {
         .to_string()
 }
 
-fn current_user() -> String {
+pub(crate) fn current_user() -> String {
     // As Python's getpass.getuser(): the environment first, then the system.
     for var in ["LOGNAME", "USER", "LNAME", "USERNAME"] {
         if let Ok(v) = std::env::var(var) {
@@ -131,12 +131,22 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         .as_ref()
         .map_or("--params".to_string(), |p| p.display().to_string());
     let params = Params::resolve(&meta, &given, &origin)?;
-    let spec = match definitions_for(plugin.path(), args.defs.as_deref())? {
-        Some(defs) => OutputSpec::typed(&meta.output, &defs)
+    let plugin_sha256 = sha256_file(plugin.path())?;
+    // The results store (unless --no-store): it also knows what is already done.
+    let mut store = crate::store::RunStore::open(&args, plugin.as_ref(), &params, &plugin_sha256)?;
+    let mut defs = definitions_for(plugin.path(), args.defs.as_deref())?;
+    if defs.is_none() {
+        defs = store.as_mut().and_then(|s| s.definitions_for(&meta.output));
+    }
+    let spec = match &defs {
+        Some(defs) => OutputSpec::typed(&meta.output, defs)
             .map_err(|e| format!("{}: plugin {}: {e}", plugin.path().display(), meta.id))?,
         None => OutputSpec::untyped(&meta.output),
     };
     plugin.expect_output(&spec);
+    if let Some(s) = &mut store {
+        s.prepare_attributes(&meta.output, defs.as_ref())?;
+    }
 
     // Input selection.
     let source = match args.mode {
@@ -179,7 +189,10 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         Some(p) => Some(open_output(p, "results", args.verbose)?),
         None => None,
     };
-    let skip: HashSet<String> = match &skip_path {
+    if let (Some(s), Some(out)) = (&mut store, &args.out) {
+        s.repair_output(out, args.verbose)?;
+    }
+    let mut skip: HashSet<String> = match &skip_path {
         Some(p) => {
             if args.skip.is_some() && !p.exists() {
                 return Err(format!("{}: the skip list does not exist", p.display()));
@@ -188,6 +201,9 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         }
         None => HashSet::new(),
     };
+    if let (Some(s), false) = (&mut store, args.force) {
+        skip.extend(s.done_entities()?);
+    }
     if args.verbose {
         eprintln!("# skipping up to {} units already done", skip.len());
     }
@@ -208,12 +224,37 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         Some(f) => Box::new(std::io::BufWriter::with_capacity(1 << 16, f)),
         None => Box::new(std::io::BufWriter::new(stderr.lock())),
     };
-    let mut writer = TsvWriter::new(out, log);
-
     // Report fields known before the run.
-    let plugin_sha256 = sha256_file(plugin.path())?;
     let uuid = *uuid::Uuid::new_v4().as_bytes();
     let time_start = now();
+    let user_id = args.user.clone().unwrap_or_else(current_user);
+    let system_id = args
+        .system
+        .clone()
+        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    if let Some(s) = &mut store {
+        s.begin(
+            uuid,
+            &params.to_yaml(),
+            &user_id,
+            &system_id,
+            args.reason.map(|r| r.as_str()),
+            &time_start,
+            &plugin_sha256,
+        )?;
+    }
+    let mut tsv;
+    let mut stored;
+    let writer: &mut dyn polyplug_runner::Recorder = match &mut store {
+        Some(s) => {
+            stored = s.recorder(out, log)?;
+            &mut stored
+        }
+        None => {
+            tsv = TsvWriter::new(out, log);
+            &mut tsv
+        }
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -252,10 +293,9 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         &params,
         &spec,
         &mut entities,
-        &mut writer,
+        writer,
         &opts,
     );
-    drop(writer);
     let summary = result.map_err(|e| format!("cannot write the outputs: {e}"))?;
     let interrupted = stop.load(Ordering::SeqCst);
 
@@ -310,11 +350,8 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         plugin_id: meta.id.clone(),
         plugin_version: meta.version.clone(),
         parameters: params.to_yaml(),
-        user_id: args.user.clone().unwrap_or_else(current_user),
-        system_id: args
-            .system
-            .clone()
-            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
+        user_id,
+        system_id,
         reason: args.reason.map(|r| r.as_str().to_string()),
         uuid,
         time_start,
@@ -327,6 +364,9 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         plugin_sha256,
         host_version: format!("polyplug {}", env!("CARGO_PKG_VERSION")),
     };
+    if let Some(s) = &mut store {
+        s.finish(&report)?;
+    }
     let yaml = report.to_yaml();
     match &args.report {
         Some(p) => std::fs::write(p, yaml)
