@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# The polyplug demo: runs the fas_stats example plugin, written in every language that
-# this build supports, over the bundled FASTA files, and shows that all of them give
-# the same rows. Run it after `cargo build --release` (README, first command).
+# The polyplug demo: runs the fas_stats example plugin, written in every language of
+# this build, over the bundled FASTA files, shows that all of them give the same rows,
+# and shows what the embedded default store (./polyplug.db, SQLite) recorded.
+# Run it after `cargo build --release` (the README's first command).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bin=target/release/polyplug
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/target/release/polyplug
 [ -x "$bin" ] || { echo "run 'cargo build --release' first" >&2; exit 2; }
+# A fresh working folder: the default store ./polyplug.db is created there.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
 # Plugins are found by ID in ./plugins and in each folder of POLYPLUG_PATH.
-export POLYPLUG_PATH="target/release:examples-plugins/python:examples-plugins/bash:examples-plugins/nim:examples-plugins/wasm"
-defs=examples-plugins/attribute_definitions.yaml
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+mkdir plugins
+cp "$root"/target/release/libfas_stats_{rust,c}.so plugins/
+path="$root/examples-plugins/python:$root/examples-plugins/bash"
+# The Nim example is a source plugin, compiled on first use: only if Nim is installed.
+if command -v nim >/dev/null; then path="$path:$root/examples-plugins/nim"; fi
+if [ -d "$root/examples-plugins/wasm" ]; then path="$path:$root/examples-plugins/wasm"; fi
+export POLYPLUG_PATH=$path
+unset POLYPLUG_STORE
+defs=$root/examples-plugins/attribute_definitions.yaml
+data="$root/examples-plugins/data/*.fas"
 
-echo "== plugins found"
+echo "== polyplug list"
 "$bin" list
 echo
 first=""
-for id in $("$bin" list | awk 'NR > 1 && $1 ~ /^fas_stats_/ {print $1}'); do
+for id in $("$bin" list 2>/dev/null | awk 'NR > 1 && $1 ~ /^fas_stats_/ {print $1}'); do
   echo "== polyplug run $id files 'examples-plugins/data/*.fas'"
-  "$bin" run "$id" files 'examples-plugins/data/*.fas' --defs "$defs" \
-      -o "$out/$id.tsv" -l "$out/$id.log" -r "$out/$id.yaml"
-  cat "$out/$id.tsv"
+  "$bin" run "$id" files "$data" --defs "$defs" -o "$id.tsv" -l "$id.log" -r "$id.yaml"
+  sed "s|$root/||" "$id.tsv"
   if [ -z "$first" ]; then
     first=$id
-  elif cmp -s "$out/$first.tsv" "$out/$id.tsv"; then
+  elif cmp -s "$first.tsv" "$id.tsv"; then
     echo "(identical to $first)"
   else
     echo "differs from $first!" >&2
@@ -31,5 +41,11 @@ for id in $("$bin" list | awk 'NR > 1 && $1 ~ /^fas_stats_/ {print $1}'); do
   fi
   echo
 done
-echo "== the computation report of the $first run"
-cat "$out/$first.yaml"
+echo "== the computation report of $first"
+cat "$first.yaml"
+echo
+echo "== polyplug runs list   (the store: ./polyplug.db)"
+"$bin" runs list
+echo
+echo "== polyplug query -a GC_content --plugin $first"
+"$bin" query -a GC_content --plugin "$first" | sed "s|$root/||"
