@@ -40,6 +40,7 @@ fn skeleton_runs(lang: &str, file: &str) {
         "ids.txt",
         "-r",
         "report.yaml",
+        "-j1",
     ]))
     .ok()
     .stderr_has("finalize: computed 3 entities");
