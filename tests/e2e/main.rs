@@ -2,3 +2,4 @@
 //! temporary folder. One test target, one module per topic.
 
 mod native;
+mod wasm;

@@ -12,6 +12,46 @@ use std::time::Duration;
 pub struct LoadConfig {
     /// Per-entity time limit (`--timeout`).
     pub timeout: Option<Duration>,
+    /// Entities are files (`files` mode): sandboxes grant each compute its file.
+    pub entity_files: bool,
+    /// Folders a sandboxed plugin may read (`--allow-dir DIR`), or also write
+    /// (`DIR:rw`): (folder, writable).
+    pub allow_dirs: Vec<(PathBuf, bool)>,
+    /// Memory cap of one WebAssembly instance in MiB (`--wasm-memory`).
+    pub wasm_memory_mib: Option<u64>,
+    /// Fuel of each WebAssembly call (`--fuel`).
+    pub fuel: Option<u64>,
+}
+
+impl LoadConfig {
+    /// The sandbox options given, for loaders that cannot honour them.
+    fn sandbox_options(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if !self.allow_dirs.is_empty() {
+            v.push("--allow-dir");
+        }
+        if self.wasm_memory_mib.is_some() {
+            v.push("--wasm-memory");
+        }
+        if self.fuel.is_some() {
+            v.push("--fuel");
+        }
+        v
+    }
+
+    fn wasm(&self) -> polyplug_loader_wasm::WasmConfig {
+        let mut c = polyplug_loader_wasm::WasmConfig::new()
+            .with_timeout(self.timeout)
+            .with_fuel(self.fuel)
+            .with_entity_files(self.entity_files);
+        if let Some(mib) = self.wasm_memory_mib {
+            c = c.with_memory_mib(mib);
+        }
+        for (dir, writable) in &self.allow_dirs {
+            c = c.with_allow_dir(dir, *writable);
+        }
+        c
+    }
 }
 
 /// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
@@ -29,7 +69,10 @@ pub fn is_plugin_file(path: &Path) -> bool {
         && path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| polyplug_loader_native::EXTENSIONS.contains(&e))
+            .is_some_and(|e| {
+                polyplug_loader_native::EXTENSIONS.contains(&e)
+                    || polyplug_loader_wasm::EXTENSIONS.contains(&e)
+            })
 }
 
 /// Loads a plugin file with the loader for its extension.
@@ -45,11 +88,27 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                      process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
                 ));
             }
+            let sandbox = config.sandbox_options();
+            if !sandbox.is_empty() {
+                return Err(PluginError::new(
+                    path,
+                    format!(
+                        "{} only apply to WebAssembly plugins: a native plugin runs \
+                         unsandboxed with your rights; remove them",
+                        sandbox.join(", ")
+                    ),
+                ));
+            }
             Ok(Box::new(polyplug_loader_native::load(path)?))
+        }
+        // WebAssembly modules: wasmtime, sandboxed, with memory and time limits.
+        e if polyplug_loader_wasm::EXTENSIONS.contains(&e) => {
+            Ok(Box::new(polyplug_loader_wasm::load(path, &config.wasm())?))
         }
         _ => Err(PluginError::new(
             path,
-            "unknown plugin kind: expected a native library (.so, .dylib)",
+            "unknown plugin kind: expected a native library (.so, .dylib) or a \
+             WebAssembly module (.wasm)",
         )),
     }
 }

@@ -99,7 +99,18 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
         }
         t => t.map(std::time::Duration::from_secs_f64),
     };
-    let config = discover::LoadConfig { timeout };
+    let allow_dirs = args
+        .allow_dir
+        .iter()
+        .map(|a| polyplug_loader_wasm::parse_allow_dir(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = discover::LoadConfig {
+        timeout,
+        entity_files: matches!(args.mode, Mode::Files),
+        allow_dirs,
+        wasm_memory_mib: args.wasm_memory,
+        fuel: args.fuel,
+    };
     let plugin = discover::resolve(&args.plugin, &config)?;
     let meta = plugin.meta().clone();
     if !plugin.has_compute() {
