@@ -66,13 +66,10 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 /// Whether a file looks like a plugin some loader handles.
 pub fn is_plugin_file(path: &Path) -> bool {
     path.is_file()
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| {
-                polyplug_loader_native::EXTENSIONS.contains(&e)
-                    || polyplug_loader_wasm::EXTENSIONS.contains(&e)
-            })
+        && path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            polyplug_loader_native::EXTENSIONS.contains(&e)
+                || polyplug_loader_wasm::EXTENSIONS.contains(&e)
+        })
 }
 
 /// Loads a plugin file with the loader for its extension.

@@ -91,7 +91,11 @@ pub(crate) fn start_ticker(engine: &Engine) {
 /// The folder of compiled modules: `$POLYPLUG_CACHE_DIR/wasm`, else
 /// `$XDG_CACHE_HOME/polyplug/wasm`, else `~/.cache/polyplug/wasm`.
 pub(crate) fn cache_dir() -> Option<PathBuf> {
-    let nonempty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+    let nonempty = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = nonempty("POLYPLUG_CACHE_DIR") {
         return Some(d.join("wasm"));
     }
@@ -161,7 +165,9 @@ fn store(dir: &Path, file: &Path, module: &Module) {
     }
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("module"),
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("module"),
         std::process::id()
     ));
     if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, file).is_err() {

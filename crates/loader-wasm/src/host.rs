@@ -299,7 +299,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             let (mem, host) = split(&mut c)?;
             let mut fields: [String; 4] = Default::default();
             let mut bad = false;
-            for (i, (p, l)) in [(np, nl), (tp, tl), (dp, dl), (op, ol)].into_iter().enumerate() {
+            for (i, (p, l)) in [(np, nl), (tp, tl), (dp, dl), (op, ol)]
+                .into_iter()
+                .enumerate()
+            {
                 match text(mem, p, l)? {
                     Ok(s) => fields[i] = s,
                     Err(_) => bad = true,
@@ -307,8 +310,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             }
             if let Some(meta) = host.meta.as_mut() {
                 if bad {
-                    meta.problems
-                        .push(format!("parameter {} is not valid UTF-8", meta.params.len() + 1));
+                    meta.problems.push(format!(
+                        "parameter {} is not valid UTF-8",
+                        meta.params.len() + 1
+                    ));
                 }
                 meta.params.push(fields);
             }

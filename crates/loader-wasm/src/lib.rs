@@ -311,8 +311,13 @@ pub fn load(path: &Path, config: &WasmConfig) -> Result<WasmPlugin, PluginError>
              that signature, rebuild it against this polyplug's plugin-sdk/wasm"
         ))
     })?;
-    let mut live = start(&engine, &pre, &settings, Arc::from(host::encode_params(&[])))
-        .map_err(|e| err(format!("cannot start the module: {e}")))?;
+    let mut live = start(
+        &engine,
+        &pre,
+        &settings,
+        Arc::from(host::encode_params(&[])),
+    )
+    .map_err(|e| err(format!("cannot start the module: {e}")))?;
     let version = live
         .store_call_version()
         .map_err(|e| err(format!("polyplug_abi_version() failed: {e}")))?;
@@ -485,7 +490,11 @@ impl Live {
                         Some(Trap::StackOverflow) => {
                             "stack overflow (deep recursion?) in the plugin".into()
                         }
-                        Some(trap) => format!("the plugin trapped: {trap}"),
+                        Some(trap) => {
+                            let t = trap.to_string();
+                            let t = t.strip_prefix("wasm trap: ").unwrap_or(&t);
+                            format!("the plugin trapped: {t}")
+                        }
                         None => format!("the plugin failed: {e}"),
                     }
                 };
@@ -511,141 +520,144 @@ fn start(
     s: &Settings,
     params: Arc<[u8]>,
 ) -> Result<Live, String> {
-        let mut store = Store::new(
-            engine,
-            Host::new(params, Sandbox::new(s.dirs.clone()), s.max_memory),
-        );
-        store.limiter(|h| &mut h.limits);
-        store.set_epoch_deadline(s.deadline_ticks());
-        if let Some(fuel) = s.fuel {
-            let _ = store.set_fuel(fuel);
-        }
-        let instance = match pre.instantiate(&mut store) {
-            Ok(i) => i,
-            Err(e) if store.data().limits.hit => {
-                return Err(format!(
-                    "its initial memory is larger than the memory limit of {} MiB; raise it \
-                     with --wasm-memory MIB ({e})",
-                    s.memory_mib()
-                ))
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or("exports no `memory`")?;
-        store.data_mut().memory = Some(memory);
-        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ())
-                .map_err(|e| format!("its WASI constructor (_initialize) failed: {e}"))?;
-        }
-        let mut get = |name: &str| instance.get_typed_func::<(), i32>(&mut store, name).ok();
-        let version = get(EXPORT_VERSION).ok_or("no polyplug_abi_version")?;
-        let describe = get(EXPORT_DESCRIBE).ok_or("no polyplug_describe")?;
-        let initialize = get("polyplug_initialize");
-        let compute = get("polyplug_compute");
-        let finalize = get("polyplug_finalize");
-        let compute_id = get("polyplug_compute_id");
-        Ok(Live {
-            store,
-            version,
-            describe,
-            initialize,
-            compute,
-            finalize,
-            compute_id,
-        })
+    let mut store = Store::new(
+        engine,
+        Host::new(params, Sandbox::new(s.dirs.clone()), s.max_memory),
+    );
+    store.limiter(|h| &mut h.limits);
+    store.set_epoch_deadline(s.deadline_ticks());
+    if let Some(fuel) = s.fuel {
+        let _ = store.set_fuel(fuel);
     }
+    let instance = match pre.instantiate(&mut store) {
+        Ok(i) => i,
+        Err(e) if store.data().limits.hit => {
+            return Err(format!(
+                "its initial memory is larger than the memory limit of {} MiB; raise it \
+                     with --wasm-memory MIB ({e})",
+                s.memory_mib()
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let memory = instance
+        .get_memory(&mut store, "memory")
+        .ok_or("exports no `memory`")?;
+    store.data_mut().memory = Some(memory);
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ())
+            .map_err(|e| format!("its WASI constructor (_initialize) failed: {e}"))?;
+    }
+    let mut get = |name: &str| instance.get_typed_func::<(), i32>(&mut store, name).ok();
+    let version = get(EXPORT_VERSION).ok_or("no polyplug_abi_version")?;
+    let describe = get(EXPORT_DESCRIBE).ok_or("no polyplug_describe")?;
+    let initialize = get("polyplug_initialize");
+    let compute = get("polyplug_compute");
+    let finalize = get("polyplug_finalize");
+    let compute_id = get("polyplug_compute_id");
+    Ok(Live {
+        store,
+        version,
+        describe,
+        initialize,
+        compute,
+        finalize,
+        compute_id,
+    })
+}
 
 /// Runs `polyplug_describe` and validates what it declared.
-fn describe(live: &mut Live, settings: &Settings) -> Result<(PluginMeta, Vec<&'static str>), String> {
-        live.store.data_mut().meta = Some(MetaSink::default());
-        let f = live.describe.clone();
-        let called = live.call(f, settings);
-        let collected = live.store.data_mut().meta.take().unwrap_or_default();
-        if let Err(e) = called {
-            return Err(format!("polyplug_describe failed: {}", e.message));
+fn describe(
+    live: &mut Live,
+    settings: &Settings,
+) -> Result<(PluginMeta, Vec<&'static str>), String> {
+    live.store.data_mut().meta = Some(MetaSink::default());
+    let f = live.describe.clone();
+    let called = live.call(f, settings);
+    let collected = live.store.data_mut().meta.take().unwrap_or_default();
+    if let Err(e) = called {
+        return Err(format!("polyplug_describe failed: {}", e.message));
+    }
+    let MetaSink {
+        fields,
+        output,
+        params,
+        functions,
+        mut problems,
+    } = collected;
+    let mut raw = RawMeta::default();
+    const KEYS: &[&str] = &[
+        "ID",
+        "VERSION",
+        "INPUT",
+        "METHOD",
+        "IMPLEMENTATION",
+        "REQ_SOFTWARE",
+        "REQ_HARDWARE",
+        "ADVICE",
+    ];
+    for (k, v) in fields {
+        if KEYS.contains(&k.as_str()) {
+            raw.set(&k, Value::Str(v));
+        } else {
+            problems.push(format!(
+                "unknown metadata key {k:?}; known keys: {}, OUTPUT, FUNCTION",
+                KEYS.join(", ")
+            ));
         }
-        let MetaSink {
-            fields,
-            output,
-            params,
-            functions,
-            mut problems,
-        } = collected;
-        let mut raw = RawMeta::default();
-        const KEYS: &[&str] = &[
-            "ID",
-            "VERSION",
-            "INPUT",
-            "METHOD",
-            "IMPLEMENTATION",
-            "REQ_SOFTWARE",
-            "REQ_HARDWARE",
-            "ADVICE",
-        ];
-        for (k, v) in fields {
-            if KEYS.contains(&k.as_str()) {
-                raw.set(&k, Value::Str(v));
-            } else {
-                problems.push(format!(
-                    "unknown metadata key {k:?}; known keys: {}, OUTPUT, FUNCTION",
-                    KEYS.join(", ")
-                ));
-            }
-        }
-        if !output.is_empty() {
-            raw.set(
-                "OUTPUT",
-                Value::List(output.into_iter().map(Value::Str).collect()),
-            );
-        }
-        if !params.is_empty() {
-            raw.set(
-                "PARAMETERS",
-                Value::List(
-                    params
-                        .into_iter()
-                        .map(|p| Value::List(p.into_iter().map(Value::Str).collect()))
-                        .collect(),
-                ),
-            );
-        }
-        let mut declared = Vec::new();
-        for f in functions {
-            match FUNCTIONS.iter().find(|(name, _)| *name == f) {
-                Some((name, export)) => {
-                    let present = match *name {
-                        "initialize" => live.initialize.is_some(),
-                        "compute" => live.compute.is_some(),
-                        "finalize" => live.finalize.is_some(),
-                        _ => live.compute_id.is_some(),
-                    };
-                    if !present {
-                        problems.push(format!(
-                            "declares the function {name} but does not export {export}"
-                        ));
-                    } else if !declared.contains(name) {
-                        declared.push(*name);
-                    }
+    }
+    if !output.is_empty() {
+        raw.set(
+            "OUTPUT",
+            Value::List(output.into_iter().map(Value::Str).collect()),
+        );
+    }
+    if !params.is_empty() {
+        raw.set(
+            "PARAMETERS",
+            Value::List(
+                params
+                    .into_iter()
+                    .map(|p| Value::List(p.into_iter().map(Value::Str).collect()))
+                    .collect(),
+            ),
+        );
+    }
+    let mut declared = Vec::new();
+    for f in functions {
+        match FUNCTIONS.iter().find(|(name, _)| *name == f) {
+            Some((name, export)) => {
+                let present = match *name {
+                    "initialize" => live.initialize.is_some(),
+                    "compute" => live.compute.is_some(),
+                    "finalize" => live.finalize.is_some(),
+                    _ => live.compute_id.is_some(),
+                };
+                if !present {
+                    problems.push(format!(
+                        "declares the function {name} but does not export {export}"
+                    ));
+                } else if !declared.contains(name) {
+                    declared.push(*name);
                 }
-                None => problems.push(format!(
-                    "declares an unknown function {f:?} (known: initialize, compute, \
-                     finalize, compute_id)"
-                )),
             }
+            None => problems.push(format!(
+                "declares an unknown function {f:?} (known: initialize, compute, \
+                     finalize, compute_id)"
+            )),
         }
-        if !declared.contains(&"compute") && !declared.contains(&"compute_id") {
-            problems.push("declares neither compute nor compute_id".into());
-        }
-        let validated = PluginMeta::validate(&raw);
-        if let Err(more) = validated.as_ref() {
-            problems.extend(more.0.iter().cloned());
-        }
-        match validated {
-            Ok(meta) if problems.is_empty() => Ok((meta, declared)),
-            _ => Err(format!("bad metadata:\n  - {}", problems.join("\n  - "))),
-        }
+    }
+    if !declared.contains(&"compute") && !declared.contains(&"compute_id") {
+        problems.push("declares neither compute nor compute_id".into());
+    }
+    let validated = PluginMeta::validate(&raw);
+    if let Err(more) = validated.as_ref() {
+        problems.extend(more.0.iter().cloned());
+    }
+    match validated {
+        Ok(meta) if problems.is_empty() => Ok((meta, declared)),
+        _ => Err(format!("bad metadata:\n  - {}", problems.join("\n  - "))),
+    }
 }
 
 impl WasmPlugin {
@@ -676,24 +688,21 @@ impl Plugin for WasmPlugin {
     }
 
     fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError> {
-        let blob: Arc<[u8]> = Arc::from(host::encode_params(params.entries()));
-        let mut live = self
-            .start(blob)
-            .map_err(|e| PluginError::new(&self.path, format!("cannot start the module: {e}")))?;
-        if self.functions.contains(&"initialize") {
-            if let Some(f) = live.initialize.clone() {
-                live.store.data_mut().sink.reset();
-                live.call(f, &self.settings).map_err(|e| {
-                    PluginError::new(&self.path, format!("initialize failed: {}", e.message))
-                })?;
-            }
-        }
-        Ok(Box::new(WasmInstance {
-            live,
+        let factory = Factory {
+            engine: self.engine.clone(),
+            pre: self.pre.clone(),
             settings: self.settings.clone(),
+            params: Arc::from(host::encode_params(params.entries())),
+            initialize: self.functions.contains(&"initialize"),
             path: self.path.clone(),
+        };
+        let live = factory
+            .make()
+            .map_err(|e| PluginError::new(&self.path, e))?;
+        Ok(Box::new(WasmInstance {
+            live: Some(live),
             run_finalize: self.functions.contains(&"finalize"),
-            lost: false,
+            factory,
         }))
     }
 
@@ -742,42 +751,78 @@ impl Plugin for WasmPlugin {
     }
 }
 
-/// One worker's instance.
-struct WasmInstance {
-    live: Live,
+/// What it takes to make (and re-make) one worker's instance.
+struct Factory {
+    engine: Engine,
+    pre: InstancePre<Host>,
     settings: Settings,
+    params: Arc<[u8]>,
+    initialize: bool,
     path: PathBuf,
+}
+
+impl Factory {
+    /// A fresh instance, initialized.
+    fn make(&self) -> Result<Live, String> {
+        let mut live = start(&self.engine, &self.pre, &self.settings, self.params.clone())
+            .map_err(|e| format!("cannot start the module: {e}"))?;
+        if self.initialize {
+            if let Some(f) = live.initialize.clone() {
+                live.store.data_mut().sink.reset();
+                live.call(f, &self.settings)
+                    .map_err(|e| format!("initialize failed: {}", e.message))?;
+            }
+        }
+        Ok(live)
+    }
+}
+
+/// One worker's instance. After a trap, a timeout or the memory cap, the instance is
+/// dropped and a fresh one (initialized again) is made before the next entity, so the
+/// failure costs that entity only, also within a batch.
+struct WasmInstance {
+    /// `None` after a failure, until the next compute re-creates it.
+    live: Option<Live>,
+    factory: Factory,
     run_finalize: bool,
-    /// A call trapped: the instance is not used again, finalize is skipped.
-    lost: bool,
 }
 
 impl Instance for WasmInstance {
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
-        if self.lost {
-            return Err(EntityError {
-                message: "the plugin instance was lost by an earlier failure".into(),
-                logs: Vec::new(),
-                instance_lost: true,
-            });
+        let settings = &self.factory.settings;
+        if self.live.is_none() {
+            match self.factory.make() {
+                Ok(l) => self.live = Some(l),
+                Err(e) => {
+                    // The runner will try once more with a new instance, and stop the
+                    // run if that fails too.
+                    return Err(EntityError {
+                        message: format!("cannot re-create the plugin instance: {e}"),
+                        logs: Vec::new(),
+                        instance_lost: true,
+                    });
+                }
+            }
         }
-        let f = self
-            .live
+        let Some(live) = self.live.as_mut() else {
+            return Err(EntityError::new("no plugin instance"));
+        };
+        let f = live
             .compute
             .clone()
             .ok_or_else(|| EntityError::new("the plugin has no compute function"))?;
         {
-            let host = self.live.store.data_mut();
+            let host = live.store.data_mut();
             host.sink.reset();
             host.input.clear();
             host.input.extend_from_slice(entity.as_bytes());
-            if self.settings.entity_files {
+            if settings.entity_files {
                 host.sandbox.grant_entity(entity);
             }
         }
-        let result = self.live.call(f, &self.settings);
-        let host = self.live.store.data_mut();
-        if self.settings.entity_files {
+        let result = live.call(f, settings);
+        let host = live.store.data_mut();
+        if settings.entity_files {
             host.sandbox.revoke_entity();
         }
         match result {
@@ -787,28 +832,36 @@ impl Instance for WasmInstance {
                 Ok(())
             }
             Err(e) => {
-                self.lost |= e.lost;
+                if e.lost {
+                    // Nothing of the failed instance is reused: no finalize, no state.
+                    self.live = None;
+                }
                 Err(EntityError {
                     message: e.message,
                     logs: e.logs,
-                    instance_lost: e.lost,
+                    instance_lost: false,
                 })
             }
         }
     }
 
     fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {
-        if self.lost || !self.run_finalize {
-            return Ok(Vec::new());
-        }
-        let Some(f) = self.live.finalize.clone() else {
+        let settings = self.factory.settings.clone();
+        let path = self.factory.path.clone();
+        let Some(live) = self.live.as_mut() else {
             return Ok(Vec::new());
         };
-        self.live.store.data_mut().sink.reset();
-        match self.live.call(f, &self.settings) {
-            Ok(()) => Ok(std::mem::take(&mut self.live.store.data_mut().sink.logs)),
+        if !self.run_finalize {
+            return Ok(Vec::new());
+        }
+        let Some(f) = live.finalize.clone() else {
+            return Ok(Vec::new());
+        };
+        live.store.data_mut().sink.reset();
+        match live.call(f, &settings) {
+            Ok(()) => Ok(std::mem::take(&mut live.store.data_mut().sink.logs)),
             Err(e) => Err(PluginError::new(
-                &self.path,
+                path,
                 format!("finalize failed: {}", e.message),
             )),
         }
@@ -821,10 +874,22 @@ mod tests {
 
     #[test]
     fn allow_dir_arguments() {
-        assert_eq!(parse_allow_dir("data").unwrap(), (PathBuf::from("data"), false));
-        assert_eq!(parse_allow_dir("out:rw").unwrap(), (PathBuf::from("out"), true));
-        assert_eq!(parse_allow_dir("in:ro").unwrap(), (PathBuf::from("in"), false));
-        assert_eq!(parse_allow_dir("a:b").unwrap(), (PathBuf::from("a:b"), false));
+        assert_eq!(
+            parse_allow_dir("data").unwrap(),
+            (PathBuf::from("data"), false)
+        );
+        assert_eq!(
+            parse_allow_dir("out:rw").unwrap(),
+            (PathBuf::from("out"), true)
+        );
+        assert_eq!(
+            parse_allow_dir("in:ro").unwrap(),
+            (PathBuf::from("in"), false)
+        );
+        assert_eq!(
+            parse_allow_dir("a:b").unwrap(),
+            (PathBuf::from("a:b"), false)
+        );
         assert!(parse_allow_dir(":rw").is_err());
     }
 }

@@ -109,7 +109,10 @@ impl Sandbox {
     /// whether it was granted as the entity file.
     fn resolve(&self, guest: &str, write: bool) -> std::result::Result<(PathBuf, bool), i32> {
         let rel = guest.trim_start_matches('/');
-        let candidates = [normalize(&self.cwd.join(rel)), normalize(&Path::new("/").join(rel))];
+        let candidates = [
+            normalize(&self.cwd.join(rel)),
+            normalize(&Path::new("/").join(rel)),
+        ];
         for lexical in candidates {
             let canonical = canonical_or_parent(&lexical);
             if !write {
@@ -120,8 +123,7 @@ impl Sandbox {
                 }
             }
             for d in &self.dirs {
-                if canonical.starts_with(&d.path) && (!write || d.writable)
-                {
+                if canonical.starts_with(&d.path) && (!write || d.writable) {
                     return Ok((canonical, false));
                 }
             }
@@ -412,7 +414,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 0..=2 => (FILETYPE_CHAR, 0u16),
                 ROOT_FD => (FILETYPE_DIR, 0),
                 _ => match host.sandbox.fds.get(&fd) {
-                    Some(f) => (FILETYPE_FILE, if f.append { FDFLAG_APPEND as u16 } else { 0 }),
+                    Some(f) => (
+                        FILETYPE_FILE,
+                        if f.append { FDFLAG_APPEND as u16 } else { 0 },
+                    ),
                     None => return Ok(errno::BADF),
                 },
             };
@@ -641,7 +646,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
             continue;
         };
         let name = import.name().to_string();
-        let returns_errno = ty.results().len() == 1 && matches!(ty.results().next(), Some(ValType::I32));
+        let returns_errno =
+            ty.results().len() == 1 && matches!(ty.results().next(), Some(ValType::I32));
         linker.func_new(m, import.name(), ty, move |_, _, results| {
             if returns_errno {
                 results[0] = Val::I32(errno::NOSYS);
