@@ -70,8 +70,8 @@ fn config(key: EngineKey, pooling: bool) -> Config {
 
 static TICKER: Once = Once::new();
 
-/// Starts the thread that advances the epoch of `engine` every [`EPOCH_TICK`]; only
-/// needed when a time limit is set. It runs until the process exits.
+/// Starts the thread that advances the epoch of `engine` every [`EPOCH_TICK`], which
+/// the time limits of calls count in. It runs until the process exits.
 pub(crate) fn start_ticker(engine: &Engine) {
     TICKER.call_once(|| {
         let engine = engine.clone();

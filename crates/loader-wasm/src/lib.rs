@@ -22,10 +22,13 @@ and reads the metadata, and returns a [`WasmPlugin`]. Each worker's
 Deny by default: no files, network, environment or clock (see the `sandbox` module for
 the exact WASI surface). In `files` mode the entity's file is readable during its
 compute, and [`WasmConfig::with_allow_dir`] grants folders. Every call runs with a
-memory cap, an optional time limit (epoch interruption) and optional fuel. A trap, a
-timeout, fuel exhaustion or hitting the memory cap fails *that entity* with
-`instance_lost`, so the runner drops the instance and starts a fresh one (initialize
-runs again): no state of a failed call leaks into the next entity.
+memory cap, a time limit (epoch interruption; [`DEFAULT_TIMEOUT`] unless the run sets
+`--timeout`) and optional fuel. A trap, a timeout, fuel exhaustion or hitting the
+memory cap fails *that entity*; the instance is dropped without finalize, and a fresh
+one (initialize runs again) is made before the next entity, also within a batch: no
+state of a failed call leaks into the next entity. Only when the fresh instance cannot
+be made does the error carry `instance_lost`, so that the runner tries once more and
+stops the run if that fails.
 
 # The compile cache
 
@@ -70,6 +73,10 @@ pub const EXTENSIONS: &[&str] = &["wasm"];
 /// The guest ABI version this host implements (`polyplug_abi_version()` must return it).
 pub const ABI_VERSION: u32 = 1;
 
+/// Time limit of one call when the run sets none: a WebAssembly plugin does not run
+/// forever unless the user grants it (with a larger `--timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Default memory cap of one instance, in MiB.
 pub const DEFAULT_MEMORY_MIB: u64 = 512;
 
@@ -104,7 +111,8 @@ impl WasmConfig {
         }
     }
 
-    /// Time limit of each call (initialize, each compute, finalize).
+    /// Time limit of each call (initialize, each compute, finalize); `None` means
+    /// [`DEFAULT_TIMEOUT`].
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> WasmConfig {
         self.timeout = timeout;
         self
@@ -153,7 +161,9 @@ pub fn parse_allow_dir(arg: &str) -> Result<(PathBuf, bool), String> {
 /// The checked settings instances are made with.
 #[derive(Debug, Clone)]
 struct Settings {
-    timeout: Option<Duration>,
+    timeout: Duration,
+    /// The timeout is [`DEFAULT_TIMEOUT`], not one the user gave.
+    default_timeout: bool,
     max_memory: u64,
     fuel: Option<u64>,
     dirs: Vec<DirGrant>,
@@ -191,7 +201,8 @@ impl Settings {
             });
         }
         Ok(Settings {
-            timeout: config.timeout,
+            timeout: config.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            default_timeout: config.timeout.is_none(),
             max_memory: config.memory_mib << 20,
             fuel: config.fuel,
             dirs,
@@ -201,10 +212,7 @@ impl Settings {
 
     /// Epoch ticks of one call.
     fn deadline_ticks(&self) -> u64 {
-        match self.timeout {
-            Some(t) => (t.as_nanos() / engine::EPOCH_TICK.as_nanos()) as u64 + 1,
-            None => 1 << 60,
-        }
+        (self.timeout.as_nanos() / engine::EPOCH_TICK.as_nanos()).min(1 << 60) as u64 + 1
     }
 
     fn memory_mib(&self) -> u64 {
@@ -296,9 +304,7 @@ pub fn load(path: &Path, config: &WasmConfig) -> Result<WasmPlugin, PluginError>
         max_memory: settings.max_memory,
     })
     .map_err(err)?;
-    if settings.timeout.is_some() {
-        engine::start_ticker(&engine);
-    }
+    engine::start_ticker(&engine);
     let (module, origin) = engine::module(&engine, &bytes).map_err(err)?;
     check_shape(&module).map_err(err)?;
     let mut linker = Linker::new(&engine);
@@ -479,9 +485,14 @@ impl Live {
                     exit.to_string()
                 } else {
                     match e.downcast_ref::<Trap>() {
+                        Some(Trap::Interrupt) if settings.default_timeout => format!(
+                            "timed out after {} s, the default time limit of a WebAssembly \
+                             call; give more with --timeout SECONDS",
+                            settings.timeout.as_secs_f64()
+                        ),
                         Some(Trap::Interrupt) => format!(
                             "timed out after {} s (--timeout)",
-                            settings.timeout.map_or(0.0, |t| t.as_secs_f64())
+                            settings.timeout.as_secs_f64()
                         ),
                         Some(Trap::OutOfFuel) => format!(
                             "ran out of fuel after {} units (--fuel)",
