@@ -152,7 +152,8 @@ fn split<'a>(caller: &'a mut Caller<'_, Host>) -> Result<(&'a mut [u8], &'a mut 
 /// `len` bytes at `ptr` in guest memory, or a trap.
 pub(crate) fn bytes(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
     let start = ptr as usize;
-    mem.get(start..start + len as usize).ok_or_else(|| {
+    let end = start.saturating_add(len as usize);
+    mem.get(start..end).ok_or_else(|| {
         Error::msg(format!(
             "the plugin passed {len} bytes at {ptr:#x}, outside its memory ({} bytes)",
             mem.len()
@@ -164,7 +165,8 @@ pub(crate) fn bytes(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
 pub(crate) fn bytes_mut(mem: &mut [u8], ptr: u32, len: usize) -> Result<&mut [u8]> {
     let size = mem.len();
     let start = ptr as usize;
-    mem.get_mut(start..start + len).ok_or_else(|| {
+    let end = start.saturating_add(len);
+    mem.get_mut(start..end).ok_or_else(|| {
         Error::msg(format!(
             "the plugin asked for {len} bytes at {ptr:#x}, outside its memory ({size} bytes)"
         ))

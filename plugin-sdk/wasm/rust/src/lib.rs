@@ -41,6 +41,7 @@ host's cargo workspace.
 */
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
 
@@ -582,9 +583,36 @@ pub mod fs {
 pub mod __private {
     //! The export glue behind [`export_plugin!`](crate::export_plugin).
     use super::*;
+    use core::cell::UnsafeCell;
 
-    static mut PARAMS: Option<Params> = None;
-    static mut INPUT: Vec<u8> = Vec::new();
+    /// A global of the guest instance. An instance runs one call at a time on one
+    /// thread and the host never re-enters it, so a call has the global to itself.
+    pub struct Global<T>(UnsafeCell<T>);
+
+    // SAFETY: a polyplug guest instance is single-threaded (the host refuses shared
+    // memories and runs one export at a time), so no two threads ever see a Global.
+    unsafe impl<T> Sync for Global<T> {}
+
+    impl<T> Global<T> {
+        /// A global holding `value`.
+        pub const fn new(value: T) -> Global<T> {
+            Global(UnsafeCell::new(value))
+        }
+
+        /// The value, exclusively.
+        ///
+        /// # Safety
+        /// Call it at most once per export call and do not keep the reference past
+        /// the call (the export glue does exactly that).
+        #[allow(clippy::mut_from_ref)]
+        pub unsafe fn get(&self) -> &mut T {
+            // SAFETY: exclusive by the caller's contract and single-threadedness.
+            unsafe { &mut *self.0.get() }
+        }
+    }
+
+    static PARAMS: Global<Option<Params>> = Global::new(None);
+    static INPUT: Global<Vec<u8>> = Global::new(Vec::new());
 
     fn meta(key: &str, value: &str) {
         // SAFETY: both strings are readable for their lengths; the host copies them.
@@ -599,33 +627,33 @@ pub mod __private {
     }
 
     fn params() -> &'static Params {
-        // SAFETY: an instance runs one call at a time on one thread (the host never
-        // re-enters the guest), so nothing else accesses PARAMS meanwhile.
-        unsafe {
-            if PARAMS.is_none() {
-                let n = imports::params_len();
-                let mut blob = alloc::vec![0u8; n];
-                imports::params_read(blob.as_mut_ptr());
-                PARAMS = Some(Params::decode(&blob).unwrap_or_default());
-            }
-            match &PARAMS {
-                Some(p) => p,
-                None => unreachable!(),
-            }
+        // SAFETY: called by the glue of one export call; the returned shared reference
+        // is only read, and PARAMS is written only here, once, before it is handed out.
+        let slot = unsafe { PARAMS.get() };
+        if slot.is_none() {
+            // SAFETY: imports with a valid destination of `params_len()` bytes.
+            let n = unsafe { imports::params_len() };
+            let mut blob = alloc::vec![0u8; n];
+            unsafe { imports::params_read(blob.as_mut_ptr()) };
+            *slot = Some(Params::decode(&blob).unwrap_or_default());
+        }
+        match slot {
+            Some(p) => p,
+            None => unreachable!(),
         }
     }
 
     /// The current input as text. Invalid UTF-8 is an error.
     fn input() -> Result<&'static str, Error> {
-        // SAFETY: as in `params`: one call at a time, so INPUT is not aliased; the
-        // host writes exactly `input_len()` bytes into the buffer sized for them.
-        unsafe {
-            let n = imports::input_len();
-            INPUT.clear();
-            INPUT.resize(n, 0);
-            imports::input_read(INPUT.as_mut_ptr());
-            core::str::from_utf8(&INPUT).map_err(|_| Error::new("the entity is not valid UTF-8"))
-        }
+        // SAFETY: called once per export call, which alone uses INPUT.
+        let buf = unsafe { INPUT.get() };
+        // SAFETY: the host writes exactly `input_len()` bytes into the buffer sized
+        // for them.
+        let n = unsafe { imports::input_len() };
+        buf.clear();
+        buf.resize(n, 0);
+        unsafe { imports::input_read(buf.as_mut_ptr()) };
+        core::str::from_utf8(buf).map_err(|_| Error::new("the entity is not valid UTF-8"))
     }
 
     #[cfg(feature = "std")]
@@ -744,7 +772,8 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_plugin {
     ($t:ty) => {
-        static mut __POLYPLUG_STATE: Option<$t> = None;
+        static __POLYPLUG_STATE: $crate::__private::Global<Option<$t>> =
+            $crate::__private::Global::new(None);
 
         #[no_mangle]
         pub extern "C" fn polyplug_abi_version() -> i32 {
@@ -758,21 +787,20 @@ macro_rules! export_plugin {
 
         #[no_mangle]
         pub extern "C" fn polyplug_initialize() -> i32 {
-            // SAFETY: the host calls one export at a time on one thread, never
-            // re-entering, so this is the only reference to the state.
-            $crate::__private::initialize::<$t>(unsafe { &mut __POLYPLUG_STATE })
+            // SAFETY: one export call at a time, never re-entered: the only reference.
+            $crate::__private::initialize::<$t>(unsafe { __POLYPLUG_STATE.get() })
         }
 
         #[no_mangle]
         pub extern "C" fn polyplug_compute() -> i32 {
             // SAFETY: as in polyplug_initialize.
-            $crate::__private::compute::<$t>(unsafe { &mut __POLYPLUG_STATE })
+            $crate::__private::compute::<$t>(unsafe { __POLYPLUG_STATE.get() })
         }
 
         #[no_mangle]
         pub extern "C" fn polyplug_finalize() -> i32 {
             // SAFETY: as in polyplug_initialize.
-            $crate::__private::finalize::<$t>(unsafe { &mut __POLYPLUG_STATE })
+            $crate::__private::finalize::<$t>(unsafe { __POLYPLUG_STATE.get() })
         }
 
         #[no_mangle]
