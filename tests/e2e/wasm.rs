@@ -256,6 +256,19 @@ fn files_mode_grants_the_entity_file_and_nothing_else() {
     )
     .ok();
     eqnice!("d/one.txt\tread 4 bytes\n", r.stdout);
+    // Given d/one.sib, the probe reads d/one.txt: a file next to its own, not granted.
+    t.write("d/one.sib", "sib\n");
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("sandbox_probe"))
+            .arg("files")
+            .arg("d/*.sib")
+            .arg("-r")
+            .arg(t.join("report.yaml")),
+    )
+    .ok();
+    eqnice!("d/one.sib\terror: Capabilities insufficient\n", r.stdout);
     // In ids mode the same ID is just a string: its file is not granted.
     t.write("ids.txt", "d/one.txt\nd/secret.txt\n");
     let r = Run::of(
