@@ -17,8 +17,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAlloca
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How many instances the pooling allocator can hold at once: workers, the plugin's
-/// service instance and re-created instances. Each slot only reserves address space.
-const POOL_SLOTS: u32 = 128;
+/// service instance and re-created instances (wasmtime's default). Each slot only
+/// reserves address space.
+const POOL_SLOTS: u32 = 1000;
 
 /// What selects an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
