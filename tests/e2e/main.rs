@@ -4,6 +4,8 @@
 mod bash;
 mod native;
 mod new;
+mod new_more;
 mod python;
 mod source;
 mod store;
+mod wasm;

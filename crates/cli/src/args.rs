@@ -260,6 +260,16 @@ pub struct RunArgs {
     /// compute (not native plugins, which run inside the polyplug process).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// Let WebAssembly plugins read the folder DIR (DIR:rw: also write). Repeatable.
+    #[arg(long, value_name = "DIR[:rw]")]
+    pub allow_dir: Vec<String>,
+    /// Memory cap of each WebAssembly instance, in MiB (default 512).
+    #[arg(long, value_name = "MIB")]
+    pub wasm_memory: Option<u64>,
+    /// Fuel of each WebAssembly call (about one unit per instruction): a
+    /// deterministic limit on work, next to --timeout.
+    #[arg(long, value_name = "UNITS")]
+    pub fuel: Option<u64>,
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,

@@ -17,6 +17,46 @@ pub struct LoadConfig {
     pub jobs: usize,
     /// Python import paths (`--python-path`).
     pub python_path: Vec<PathBuf>,
+    /// Entities are files (`files` mode): sandboxes grant each compute its file.
+    pub entity_files: bool,
+    /// Folders a sandboxed plugin may read (`--allow-dir DIR`), or also write
+    /// (`DIR:rw`): (folder, writable).
+    pub allow_dirs: Vec<(PathBuf, bool)>,
+    /// Memory cap of one WebAssembly instance in MiB (`--wasm-memory`).
+    pub wasm_memory_mib: Option<u64>,
+    /// Fuel of each WebAssembly call (`--fuel`).
+    pub fuel: Option<u64>,
+}
+
+impl LoadConfig {
+    /// The sandbox options given, for loaders that cannot honour them.
+    fn sandbox_options(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if !self.allow_dirs.is_empty() {
+            v.push("--allow-dir");
+        }
+        if self.wasm_memory_mib.is_some() {
+            v.push("--wasm-memory");
+        }
+        if self.fuel.is_some() {
+            v.push("--fuel");
+        }
+        v
+    }
+
+    fn wasm(&self) -> polyplug_loader_wasm::WasmConfig {
+        let mut c = polyplug_loader_wasm::WasmConfig::new()
+            .with_timeout(self.timeout)
+            .with_fuel(self.fuel)
+            .with_entity_files(self.entity_files);
+        if let Some(mib) = self.wasm_memory_mib {
+            c = c.with_memory_mib(mib);
+        }
+        for (dir, writable) in &self.allow_dirs {
+            c = c.with_allow_dir(dir, *writable);
+        }
+        c
+    }
 }
 
 /// The plugin folders: `./plugins`, then each entry of `POLYPLUG_PATH`.
@@ -36,6 +76,7 @@ pub fn is_plugin_file(path: &Path) -> bool {
                 || polyplug_loader_bash::EXTENSIONS.contains(&e)
                 || polyplug_loader_source::EXTENSIONS.contains(&e)
                 || polyplug_loader_python::EXTENSIONS.contains(&e)
+                || polyplug_loader_wasm::EXTENSIONS.contains(&e)
         })
 }
 
@@ -57,6 +98,17 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
                     path,
                     "--timeout cannot stop a native plugin: it runs inside the polyplug \
                      process; remove --timeout (it applies to Bash, Python and WebAssembly plugins)",
+                ));
+            }
+            let sandbox = config.sandbox_options();
+            if !sandbox.is_empty() {
+                return Err(PluginError::new(
+                    path,
+                    format!(
+                        "{} only apply to WebAssembly plugins: a native plugin runs \
+                         unsandboxed with your rights; remove them",
+                        sandbox.join(", ")
+                    ),
                 ));
             }
             match polyplug_loader_native::load(path) {
@@ -97,10 +149,15 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Box<dyn Plugin>, PluginE
         e if polyplug_loader_python::EXTENSIONS.contains(&e) => Ok(Box::new(
             polyplug_loader_python::load(path, &python_config(config))?,
         )),
+        // WebAssembly modules: wasmtime, sandboxed, with memory and time limits.
+        e if polyplug_loader_wasm::EXTENSIONS.contains(&e) => {
+            Ok(Box::new(polyplug_loader_wasm::load(path, &config.wasm())?))
+        }
         _ => Err(PluginError::new(
             path,
             "unknown plugin kind: expected a native library (.so, .dylib), a Python module \
-             (.py), a Bash script (.sh), or a C, Nim or Rust source (.c, .nim, .rs)",
+             (.py), a Bash script (.sh), a WebAssembly module (.wasm), or a C, Nim or Rust \
+             source (.c, .nim, .rs)",
         )),
     }
 }

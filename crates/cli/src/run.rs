@@ -106,10 +106,19 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
     };
+    let allow_dirs = args
+        .allow_dir
+        .iter()
+        .map(|a| polyplug_loader_wasm::parse_allow_dir(a))
+        .collect::<Result<Vec<_>, _>>()?;
     let config = discover::LoadConfig {
         timeout,
         jobs,
         python_path: args.python_path.clone(),
+        entity_files: matches!(args.mode, Mode::Files),
+        allow_dirs,
+        wasm_memory_mib: args.wasm_memory,
+        fuel: args.fuel,
     };
     let plugin = discover::resolve(&args.plugin, &config)?;
     let meta = plugin.meta().clone();

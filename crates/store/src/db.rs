@@ -162,7 +162,8 @@ impl Db {
         // rows otherwise spills pages to disk and re-reads index pages (perf: most of a
         // stored run's time went to pread/write of the page cache and sub-journals).
         conn.pragma_update(None, "cache_size", -65536).map_err(sq)?;
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(sq)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sq)?;
         Ok(Db::Sqlite(conn))
     }
 

@@ -1,7 +1,5 @@
-//! `polyplug new` skeletons whose loaders live on other branches (Python, Bash,
-//! WebAssembly). Not in `main.rs` yet: the lead adds `mod new_pending;` once the
-//! Python, Bash and WebAssembly loaders are merged. Each skeleton is checked and run
-//! as generated, like the Rust, C and Nim ones in `new.rs`.
+//! `polyplug new` skeletons of the Python, Bash and WebAssembly loaders, each checked
+//! and run as generated, like the Rust, C and Nim ones in `new.rs`.
 
 use polyplug_e2e::{eqnice, repo_root, Run, TestDir};
 use std::process::Command;
@@ -35,11 +33,14 @@ fn skeleton_runs(lang: &str, file: &str, prepare: impl FnOnce(&TestDir)) -> Test
     )
     .ok()
     .stdout_has("ok: my_plugin 0.1.0");
-    let r = Run::of(
-        cmd(&t)
-            .current_dir(&dir)
-            .args(["run", file, "ids", "ids.txt", "-r", "report.yaml"]),
-    )
+    let r = Run::of(cmd(&t).current_dir(&dir).args([
+        "run",
+        file,
+        "ids",
+        "ids.txt",
+        "-r",
+        "report.yaml",
+    ]))
     .ok();
     eqnice!(ROWS, r.stdout);
     t.write("my_plugin/params.yaml", "min_length: 5\n");

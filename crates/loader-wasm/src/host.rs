@@ -1,0 +1,382 @@
+//! The store's data ([`Host`]) and the `polyplug` host imports a guest calls: typed
+//! results, logs, errors, the current input, the parameters and the metadata.
+//!
+//! Every pointer a guest passes is checked against its linear memory; a pointer out of
+//! bounds traps, which fails the entity and replaces the instance.
+
+use crate::sandbox::Sandbox;
+use polyplug_core::Value;
+use std::sync::Arc;
+use wasmtime::{Caller, Error, Linker, Memory, ResourceLimiter, Result};
+
+/// Name of the import module of the polyplug guest ABI.
+pub(crate) const IMPORT_MODULE: &str = "polyplug";
+
+/// Everything one store (one instance) owns on the host side.
+pub(crate) struct Host {
+    /// The guest's exported `memory`, set right after instantiation.
+    pub memory: Option<Memory>,
+    /// What the running call pushed.
+    pub sink: Sink,
+    /// The entity (compute) or unit (compute_id) of the running call.
+    pub input: Vec<u8>,
+    /// The parameters, encoded as the guest ABI describes.
+    pub params: Arc<[u8]>,
+    /// Metadata being collected during `polyplug_describe`.
+    pub meta: Option<MetaSink>,
+    /// Files, clock, environment: what WASI calls may reach.
+    pub sandbox: Sandbox,
+    /// The memory cap.
+    pub limits: Limits,
+}
+
+impl Host {
+    pub(crate) fn new(params: Arc<[u8]>, sandbox: Sandbox, max_memory: u64) -> Host {
+        Host {
+            memory: None,
+            sink: Sink::default(),
+            input: Vec::new(),
+            params,
+            meta: None,
+            sandbox,
+            limits: Limits {
+                max_memory,
+                hit: false,
+            },
+        }
+    }
+}
+
+/// Applies the memory cap and remembers when a guest hit it.
+pub(crate) struct Limits {
+    /// Largest linear memory in bytes.
+    pub max_memory: u64,
+    /// A growth was refused since the flag was last cleared.
+    pub hit: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        if desired as u64 > self.max_memory {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// What a guest pushes during one call.
+#[derive(Default)]
+pub(crate) struct Sink {
+    pub values: Vec<Value>,
+    /// Open lists, innermost last.
+    pub stack: Vec<Vec<Value>>,
+    pub logs: Vec<String>,
+    pub error: Option<String>,
+    /// A misuse of the ABI (invalid UTF-8, unbalanced lists): fails the entity.
+    pub misuse: Option<String>,
+}
+
+impl Sink {
+    pub(crate) fn reset(&mut self) {
+        self.values.clear();
+        self.stack.clear();
+        self.logs.clear();
+        self.error = None;
+        self.misuse = None;
+    }
+
+    fn push(&mut self, v: Value) {
+        match self.stack.last_mut() {
+            Some(list) => list.push(v),
+            None => self.values.push(v),
+        }
+    }
+
+    /// The failure a call ended with, if any: a non-zero status, an error message, a
+    /// misuse or unclosed lists. The message is taken; the logs stay.
+    pub(crate) fn failure(&mut self, status: i32) -> Option<String> {
+        if status != 0 || self.error.is_some() {
+            return Some(match self.error.take() {
+                Some(e) => e,
+                None => format!("returned status {status} without an error message"),
+            });
+        }
+        if let Some(m) = self.misuse.take() {
+            return Some(m);
+        }
+        if !self.stack.is_empty() {
+            return Some(format!(
+                "{} list(s) begun but not ended (missing end_list)",
+                self.stack.len()
+            ));
+        }
+        None
+    }
+}
+
+/// Metadata declared by `polyplug_describe`.
+#[derive(Default)]
+pub(crate) struct MetaSink {
+    /// `(key, value)` of the single-valued entries, in order.
+    pub fields: Vec<(String, String)>,
+    pub output: Vec<String>,
+    pub params: Vec<[String; 4]>,
+    pub functions: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+/// The guest memory and the host data of a call, borrowed together.
+fn split<'a>(caller: &'a mut Caller<'_, Host>) -> Result<(&'a mut [u8], &'a mut Host)> {
+    let memory = caller
+        .data()
+        .memory
+        .ok_or_else(|| Error::msg("the module exports no `memory`"))?;
+    Ok(memory.data_and_store_mut(caller))
+}
+
+/// `len` bytes at `ptr` in guest memory, or a trap.
+pub(crate) fn bytes(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
+    let start = ptr as usize;
+    let end = start.saturating_add(len as usize);
+    mem.get(start..end).ok_or_else(|| {
+        Error::msg(format!(
+            "the plugin passed {len} bytes at {ptr:#x}, outside its memory ({} bytes)",
+            mem.len()
+        ))
+    })
+}
+
+/// `len` writable bytes at `ptr` in guest memory, or a trap.
+pub(crate) fn bytes_mut(mem: &mut [u8], ptr: u32, len: usize) -> Result<&mut [u8]> {
+    let size = mem.len();
+    let start = ptr as usize;
+    let end = start.saturating_add(len);
+    mem.get_mut(start..end).ok_or_else(|| {
+        Error::msg(format!(
+            "the plugin asked for {len} bytes at {ptr:#x}, outside its memory ({size} bytes)"
+        ))
+    })
+}
+
+/// A UTF-8 string in guest memory; invalid UTF-8 is reported through `Err(String)`.
+fn text(mem: &[u8], ptr: u32, len: u32) -> Result<std::result::Result<String, String>> {
+    let b = bytes(mem, ptr, len)?;
+    Ok(String::from_utf8(b.to_vec()).map_err(|_| "a string is not valid UTF-8".to_string()))
+}
+
+/// Adds the `polyplug` imports to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
+    let m = IMPORT_MODULE;
+    linker.func_wrap(m, "push_null", |mut c: Caller<'_, Host>| {
+        c.data_mut().sink.push(Value::Null)
+    })?;
+    linker.func_wrap(m, "push_bool", |mut c: Caller<'_, Host>, v: i32| {
+        c.data_mut().sink.push(Value::Bool(v != 0))
+    })?;
+    linker.func_wrap(m, "push_int", |mut c: Caller<'_, Host>, v: i64| {
+        c.data_mut().sink.push(Value::Int(v))
+    })?;
+    linker.func_wrap(m, "push_float", |mut c: Caller<'_, Host>, v: f64| {
+        c.data_mut().sink.push(Value::Float(v))
+    })?;
+    linker.func_wrap(
+        m,
+        "push_str",
+        |mut c: Caller<'_, Host>, ptr: u32, len: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            match text(mem, ptr, len)? {
+                Ok(s) => host.sink.push(Value::Str(s)),
+                Err(e) => host.sink.misuse = Some(format!("push_str: {e}")),
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(m, "begin_list", |mut c: Caller<'_, Host>| {
+        c.data_mut().sink.stack.push(Vec::new())
+    })?;
+    linker.func_wrap(m, "end_list", |mut c: Caller<'_, Host>| {
+        let sink = &mut c.data_mut().sink;
+        match sink.stack.pop() {
+            Some(list) => sink.push(Value::List(list)),
+            None => sink.misuse = Some("end_list without begin_list".into()),
+        }
+    })?;
+    linker.func_wrap(
+        m,
+        "log",
+        |mut c: Caller<'_, Host>, ptr: u32, len: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            match text(mem, ptr, len)? {
+                Ok(s) => host.sink.logs.push(s),
+                Err(e) => host.sink.misuse = Some(format!("log: {e}")),
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "error",
+        |mut c: Caller<'_, Host>, ptr: u32, len: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            let msg = bytes(mem, ptr, len)?;
+            host.sink.error = Some(String::from_utf8_lossy(msg).into_owned());
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(m, "input_len", |c: Caller<'_, Host>| -> u32 {
+        c.data().input.len() as u32
+    })?;
+    linker.func_wrap(
+        m,
+        "input_read",
+        |mut c: Caller<'_, Host>, ptr: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            bytes_mut(mem, ptr, host.input.len())?.copy_from_slice(&host.input);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(m, "params_len", |c: Caller<'_, Host>| -> u32 {
+        c.data().params.len() as u32
+    })?;
+    linker.func_wrap(
+        m,
+        "params_read",
+        |mut c: Caller<'_, Host>, ptr: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            bytes_mut(mem, ptr, host.params.len())?.copy_from_slice(&host.params);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "meta",
+        |mut c: Caller<'_, Host>, kp: u32, kl: u32, vp: u32, vl: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            let key = text(mem, kp, kl)?;
+            let value = text(mem, vp, vl)?;
+            let Some(meta) = host.meta.as_mut() else {
+                return Ok(()); // only meaningful during polyplug_describe
+            };
+            match (key, value) {
+                (Ok(k), Ok(v)) => match k.as_str() {
+                    "OUTPUT" => meta.output.push(v),
+                    "FUNCTION" => meta.functions.push(v),
+                    _ => meta.fields.push((k, v)),
+                },
+                _ => meta
+                    .problems
+                    .push("a metadata string is not valid UTF-8".into()),
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        "meta_param",
+        |mut c: Caller<'_, Host>,
+         np: u32,
+         nl: u32,
+         tp: u32,
+         tl: u32,
+         dp: u32,
+         dl: u32,
+         op: u32,
+         ol: u32|
+         -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            let mut fields: [String; 4] = Default::default();
+            let mut bad = false;
+            for (i, (p, l)) in [(np, nl), (tp, tl), (dp, dl), (op, ol)]
+                .into_iter()
+                .enumerate()
+            {
+                match text(mem, p, l)? {
+                    Ok(s) => fields[i] = s,
+                    Err(_) => bad = true,
+                }
+            }
+            if let Some(meta) = host.meta.as_mut() {
+                if bad {
+                    meta.problems.push(format!(
+                        "parameter {} is not valid UTF-8",
+                        meta.params.len() + 1
+                    ));
+                }
+                meta.params.push(fields);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Encodes parameters as the guest ABI describes (little-endian): `u32` count, then per
+/// parameter `u32` name length, the name, and a value: `u8` kind, then nothing (null),
+/// `u8` (bool), `i64` (int), `f64` (float), `u32` length and bytes (str), or `u32`
+/// count and values (list).
+pub(crate) fn encode_params(entries: &[(String, Value)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for (name, value) in entries {
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        encode_value(value, &mut out);
+    }
+    out
+}
+
+fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.push(0),
+        Value::Bool(b) => {
+            out.push(1);
+            out.push(*b as u8);
+        }
+        Value::Int(i) => {
+            out.push(2);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            out.push(3);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Str(s) => {
+            out.push(4);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::List(items) => {
+            out.push(5);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for i in items {
+                encode_value(i, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_encoding_is_little_endian_tlv() {
+        let e = encode_params(&[("n".into(), Value::Int(3))]);
+        assert_eq!(e, [1, 0, 0, 0, 1, 0, 0, 0, b'n', 2, 3, 0, 0, 0, 0, 0, 0, 0]);
+    }
+}
