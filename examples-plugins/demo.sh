@@ -17,7 +17,10 @@ cp "$root"/target/release/libfas_stats_{rust,c}.so plugins/
 path="$root/examples-plugins/python:$root/examples-plugins/bash"
 # The Nim example is a source plugin, compiled on first use: only if Nim is installed.
 if command -v nim >/dev/null; then path="$path:$root/examples-plugins/nim"; fi
-if [ -d "$root/examples-plugins/wasm" ]; then path="$path:$root/examples-plugins/wasm"; fi
+# The WebAssembly examples are built with clang-14 (C) and rustc (Rust), if installed.
+if command -v clang-14 >/dev/null && "$root/examples-plugins/wasm/build.sh" "$work/wasm" >/dev/null 2>&1; then
+  path="$path:$work/wasm"
+fi
 export POLYPLUG_PATH=$path
 unset POLYPLUG_STORE
 defs=$root/examples-plugins/attribute_definitions.yaml
