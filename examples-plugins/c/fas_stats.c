@@ -19,7 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* examples-plugins/wasm/fas_stats.c builds this very file as WebAssembly: it defines
+ * FAS_STATS_WASM, which selects the WebAssembly header and the ID fas_stats_wasm_c. */
+#ifdef FAS_STATS_WASM
+#include "polyplug_wasm.h"
+#define FAS_STATS_ID "fas_stats_wasm_c"
+#define FAS_STATS_IMPLEMENTATION "C, polyplug_wasm.h (WebAssembly)"
+#else
 #include "polyplug.h"
+#define FAS_STATS_ID "fas_stats_c"
+#define FAS_STATS_IMPLEMENTATION "C, polyplug.h"
+#endif
 
 typedef struct state {
     char *buf; /* reused file buffer */
@@ -139,7 +149,7 @@ static const pp_param_def PARAMETERS[] = {
 static const pp_plugin PLUGIN = {
     .abi_version = POLYPLUG_ABI_VERSION,
     .struct_size = sizeof(pp_plugin),
-    .id = "fas_stats_c",
+    .id = FAS_STATS_ID,
     .version = "1.0",
     .input = "path of a FASTA file (one genome, one or more records)",
     .output = OUTPUT,
@@ -149,7 +159,7 @@ static const pp_plugin PLUGIN = {
     .method = "genome_size counts the letters of all sequence lines (header lines starting "
               "with '>' and whitespace excluded); GC_content is the number of G and C letters "
               "(case-insensitive) divided by genome_size",
-    .implementation = "C, polyplug.h",
+    .implementation = FAS_STATS_IMPLEMENTATION,
     .initialize = initialize,
     .compute = compute,
     .finalize = finalize,
