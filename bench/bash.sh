@@ -13,6 +13,9 @@
 # Targets (issue 4): persistent >= 20x Prenacs; re-sourced no slower than Prenacs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The host and its loaders are measured without the results store (bench/store.sh
+# measures the store); with it, every repeat would skip the entities already stored.
+export POLYPLUG_STORE=none
 N=${N:-100000}
 PRENACS_N=${PRENACS_N:-$N}
 POLYPLUG=${POLYPLUG:-target/release/polyplug}

@@ -13,6 +13,9 @@
 #              PRENACS_IDS    IDs given to Prenacs (default 20000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The host and its loaders are measured without the results store (bench/store.sh
+# measures the store); with it, every repeat would skip the entities already stored.
+export POLYPLUG_STORE=none
 N=${1:-1000000}
 PN=${PRENACS_IDS:-20000}
 VENV=${PRENACS_VENV:-bench/.venv}

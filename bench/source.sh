@@ -10,6 +10,9 @@
 # id_stats only). Needs cc, nim and rustc on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The host and its loaders are measured without the results store (bench/store.sh
+# measures the store); with it, every repeat would skip the entities already stored.
+export POLYPLUG_STORE=none
 N=${1:-1000000}
 BIN=${POLYPLUG_BIN:-target/release/polyplug}
 LIB=${ID_STATS_LIB:-target/release/libid_stats.so}
