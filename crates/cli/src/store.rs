@@ -108,6 +108,38 @@ fn process_alive(pid: i64) -> bool {
 // ---------------------------------------------------------------------------------
 // polyplug run
 
+/// Records the plugin's description and content hash (`polyplug run` and `load`); says
+/// so when `--replace-plugin-record` replaced a different stored one.
+fn register_plugin(
+    store: &mut Store,
+    plugin: &dyn Plugin,
+    sha256: &str,
+    replace: bool,
+) -> Result<(), String> {
+    let meta = plugin.meta();
+    let registration = store
+        .register_plugin(
+            &PluginRecord {
+                meta: meta.clone(),
+                sha256: sha256.to_string(),
+                language: plugin.language().to_string(),
+                file: plugin.path().display().to_string(),
+            },
+            replace,
+        )
+        .map_err(|e| e.to_string())?;
+    if registration == PluginRegistration::Replaced {
+        error(format!(
+            "store {}: replaced the stored description of plugin {} version {} \
+             (--replace-plugin-record)",
+            store.location(),
+            meta.id,
+            meta.version
+        ));
+    }
+    Ok(())
+}
+
 /// The store side of a run.
 pub struct RunStore {
     /// Shared with the recorder's writer thread during the run.
@@ -145,26 +177,12 @@ impl RunStore {
                 eprintln!("# computation {uuid} was killed: marked as such in the store");
             }
         }
-        let registration = store
-            .register_plugin(
-                &PluginRecord {
-                    meta: meta.clone(),
-                    sha256: plugin_sha256.to_string(),
-                    language: plugin.language().to_string(),
-                    file: plugin.path().display().to_string(),
-                },
-                args.replace_plugin_record,
-            )
-            .map_err(|e| e.to_string())?;
-        if registration == PluginRegistration::Replaced {
-            error(format!(
-                "store {}: replaced the stored description of plugin {} version {} \
-                 (--replace-plugin-record)",
-                store.location(),
-                meta.id,
-                meta.version
-            ));
-        }
+        register_plugin(
+            &mut store,
+            plugin,
+            plugin_sha256,
+            args.replace_plugin_record,
+        )?;
         Ok(Some(RunStore {
             key: (
                 meta.id.clone(),
@@ -779,23 +797,12 @@ fn load_inner(a: LoadArgs) -> Result<(), String> {
     }
 
     let sha256 = crate::run::sha256_file(plugin.path())?;
-    let registration = store
-        .register_plugin(
-            &PluginRecord {
-                meta: meta.clone(),
-                sha256: sha256.clone(),
-                language: plugin.language().to_string(),
-                file: plugin.path().display().to_string(),
-            },
-            a.replace_plugin_record,
-        )
-        .map_err(|e| e.to_string())?;
-    if registration == PluginRegistration::Replaced {
-        error(format!(
-            "replaced the stored description of plugin {} version {}",
-            meta.id, meta.version
-        ));
-    }
+    register_plugin(
+        &mut store,
+        plugin.as_ref(),
+        &sha256,
+        a.replace_plugin_record,
+    )?;
     let layout = store
         .prepare_attributes(&meta.output, Some(&defs))
         .map_err(|e| e.to_string())?;
