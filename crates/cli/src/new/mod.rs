@@ -40,18 +40,50 @@ gc_count:
 ";
 
 /// The plugin file (relative to the folder) and its template.
-fn plugin_file(lang: Language, name: &str) -> (String, &'static str) {
+fn plugin_file(lang: Language, name: &str) -> (String, String) {
     match lang {
-        Language::Rust => (format!("{name}.rs"), include_str!("templates/plugin.rs")),
-        Language::C => (format!("{name}.c"), include_str!("templates/plugin.c")),
-        Language::Nim => (format!("{name}.nim"), include_str!("templates/plugin.nim")),
-        Language::Python => (format!("{name}.py"), include_str!("templates/plugin.py")),
-        Language::Bash => (format!("{name}.sh"), include_str!("templates/plugin.sh")),
+        Language::Rust => (
+            format!("{name}.rs"),
+            include_str!("templates/plugin.rs").into(),
+        ),
+        Language::C => (
+            format!("{name}.c"),
+            c_template(
+                include_str!("templates/plugin_c_intro.c"),
+                "polyplug.h",
+                "C, polyplug.h",
+            ),
+        ),
+        Language::Nim => (
+            format!("{name}.nim"),
+            include_str!("templates/plugin.nim").into(),
+        ),
+        Language::Python => (
+            format!("{name}.py"),
+            include_str!("templates/plugin.py").into(),
+        ),
+        Language::Bash => (
+            format!("{name}.sh"),
+            include_str!("templates/plugin.sh").into(),
+        ),
+        // The same C code: including polyplug_wasm.h makes it a WebAssembly guest.
         Language::Wasm => (
             format!("src/{name}.c"),
-            include_str!("templates/plugin_wasm.c"),
+            c_template(
+                include_str!("templates/plugin_wasm_intro.c"),
+                "polyplug_wasm.h",
+                "C, polyplug_wasm.h (WebAssembly)",
+            ),
         ),
     }
+}
+
+/// The C skeleton's code after its introduction comment, for one SDK header.
+fn c_template(intro: &str, sdk_header: &str, implementation: &str) -> String {
+    intro.to_string()
+        + &include_str!("templates/plugin_c_code.c")
+            .replace("{{sdk_header}}", sdk_header)
+            .replace("{{implementation}}", implementation)
 }
 
 fn readme(lang: Language, name: &str, file: &str) -> String {
