@@ -74,7 +74,7 @@ echo "polyplug store benchmark: $N entities x 2 values (id_stats), -j $JOBS, bes
 measure no-store --no-store;           t_none=$best
 measure sqlite;                        t_sqlite=$best
 [ "$(python3 -c "
-import sqlite3; print(sqlite3.connect('polyplug.db').execute('select count(*) from value').fetchone()[0])")" -eq $((2 * N)) ] \
+import sqlite3; print(sqlite3.connect('polyplug.db').execute('select sum(n_values) from block').fetchone()[0])")" -eq $((2 * N)) ] \
     || { echo "sqlite: values missing"; exit 1; }
 measure postgres --store "$PGURL/bench"; t_pg=$best
 python3 - "$t_none" "$t_sqlite" "$t_pg" <<'EOF'

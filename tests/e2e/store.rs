@@ -213,6 +213,30 @@ impl Store {
         c
     }
 
+    /// Runs a script of SQL statements against the store.
+    fn script(&self, t: &TestDir, sql: &str) {
+        let out = match &self.url {
+            Some(url) => Command::new(pg().bin.join("psql"))
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+                .output()
+                .expect("run psql"),
+            None => Command::new("python3")
+                .args([
+                    "-c",
+                    "import sqlite3,sys\nsqlite3.connect(sys.argv[1]).executescript(sys.argv[2])",
+                ])
+                .arg(t.join("polyplug.db"))
+                .arg(sql)
+                .output()
+                .expect("run python3"),
+        };
+        assert!(
+            out.status.success(),
+            "SQL script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs SQL against the store (python3's sqlite3 or psql).
     fn sql(&self, t: &TestDir, sql: &str) -> String {
         let out = match &self.url {
@@ -790,11 +814,12 @@ fn sigkill_and_rerun_compute_each_entity_once(s: &Store) {
     // ... and once in the store, over all computations of the key.
     let history = query_cols(s, &t, &["--history", "-a", "a"], &["entity"]);
     assert_eq!(history.lines().count(), n, "values of 'a' in the store");
-    let units = s.sql(
-        &t,
-        "SELECT COUNT(*), COUNT(DISTINCT entity) FROM unit WHERE status <> 2",
-    );
-    eqnice!(format!("{n}|{n}\n"), units);
+    let mut entities: Vec<&str> = history.lines().collect();
+    entities.sort();
+    entities.dedup();
+    assert_eq!(entities.len(), n, "entities with a value of 'a'");
+    let units = s.sql(&t, "SELECT SUM(n_units - n_no_result - n_failed) FROM block");
+    eqnice!(format!("{n}\n"), units);
     let list = runs(s, &t);
     assert_eq!(list.len(), 3);
     assert_eq!(list[0]["comp_status"], "killed");
@@ -856,7 +881,7 @@ fn two_concurrent_writers_both_succeed(s: &Store) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let count = s.sql(&t, "SELECT COUNT(*) FROM value");
+    let count = s.sql(&t, "SELECT SUM(n_values) FROM block");
     eqnice!(format!("{}\n", 4 * n), count);
     let list = runs(s, &t);
     assert_eq!(list.len(), 2);
@@ -888,6 +913,18 @@ fn store_errors_are_explained(s: &Store) {
     Run::of(s.cmd(&t).args(["runs", "show", "0000000"]))
         .code(2)
         .stderr_has("no computation with UUID 0000000");
+    // A damaged block is reported with its computation and what to do; nothing
+    // is guessed.
+    s.sql(&t, "UPDATE block SET data = substr(data, 1, 12)");
+    let uuid = runs(s, &t)[0]["uuid"].clone();
+    for args in [&["query"][..], &["export", &uuid]] {
+        Run::of(s.cmd(&t).args(args))
+            .code(2)
+            .stderr_has(&format!("the stored results of computation {uuid}"))
+            .stderr_has("cannot be read: the data ends early")
+            .stderr_has("recompute that computation with --force")
+            .no_panic();
+    }
     // A store written by a newer polyplug is refused, not misread.
     s.sql(&t, "UPDATE polyplug_schema SET version = 99");
     Run::of(s.cmd(&t).args(["runs", "list"]))
@@ -896,6 +933,54 @@ fn store_errors_are_explained(s: &Store) {
         .stderr_has("upgrade polyplug");
 }
 both!(store_errors_are_explained);
+
+fn schema_1_store_migrates(s: &Store) {
+    // tests/fixtures/store-v1: a store written by polyplug 0.1.0 (schema 1, one row
+    // per unit and per value) with every value kind, a failure, a unit without result,
+    // a --params run and a --force recomputation, and what that polyplug printed for it.
+    let t = TestDir::new();
+    let fx = repo_root().join("tests/fixtures/store-v1");
+    let read = |f: &str| std::fs::read_to_string(fx.join(f)).unwrap();
+    let backend = if s.url.is_some() { "postgres" } else { "sqlite" };
+    s.script(&t, &read(&format!("{backend}.sql")));
+    // The first command migrates the store; everything reads back as it did.
+    let list = Run::of(s.cmd(&t).args(["runs", "list"])).ok().stdout;
+    eqnice!(read("expected/runs-list.tsv"), list);
+    eqnice!("2\n", s.sql(&t, "SELECT version FROM polyplug_schema"));
+    for (i, line) in list.lines().skip(1).enumerate() {
+        let uuid = line.split('\t').next().unwrap();
+        let show = Run::of(s.cmd(&t).args(["runs", "show", uuid])).ok().stdout;
+        eqnice!(read(&format!("expected/runs-show-{}.yaml", i + 1)), show);
+    }
+    let query = |args: &[&str]| Run::of(s.cmd(&t).arg("query").args(args)).ok().stdout;
+    eqnice!(read("expected/query-history.tsv"), query(&["--history"]));
+    eqnice!(read("expected/query-current.json"), query(&["--format", "json"]));
+    eqnice!(
+        read("expected/query-floats.csv"),
+        query(&["-e", "nan", "-e", "inf", "-e", "ninf", "-a", "k_float,k_pair", "--format", "csv"])
+    );
+    let export = Run::of(s.cmd(&t).args(["export", "95b41eaa"])).ok().stdout;
+    eqnice!(read("expected/export-2.tsv"), export);
+    // The schema-1 tables are gone, their rows are in blocks.
+    eqnice!("18|2|2|112\n", s.sql(&t, "SELECT SUM(n_units), SUM(n_no_result), SUM(n_failed), SUM(n_values) FROM block"));
+    // The migrated store resumes: rerunning the first run's key retries only the
+    // entity that failed.
+    let r = Run::of(
+        s.cmd(&t)
+            .arg("run")
+            .arg(fx.join("kinds.py"))
+            .arg("ids")
+            .arg(fx.join("ids.txt"))
+            .args(["-o", "out.tsv", "-r", "r.yaml"]),
+    )
+    .code(1);
+    assert!(r.stderr.contains("1 of 1 entities failed"), "{}", r.stderr);
+    eqnice!("", t.read("out.tsv"));
+    let list = runs(s, &t);
+    assert_eq!(list.len(), 4);
+    assert_eq!(list[3]["n_skipped"], "7");
+}
+both!(schema_1_store_migrates);
 
 #[test]
 fn postgres_server_unreachable_is_explained() {

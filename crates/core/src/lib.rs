@@ -33,6 +33,7 @@ assert!(spec.check(&[]).is_ok()); // no result for this entity
 #![deny(missing_docs)]
 
 mod attrs;
+pub mod codec;
 mod meta;
 mod params;
 mod plugin;

@@ -18,11 +18,12 @@
 //!                                   <- Finalized{logs | message}   (then exits)
 //! ```
 //!
-//! Values are encoded with a one-byte kind tag (null, bool, int, float, str, list)
-//! followed by their data; strings and lists carry a `u32` length. This module does no
+//! Values, strings and numbers are encoded with [`polyplug_core::codec`] (a one-byte
+//! kind tag per value; strings and lists carry a `u32` length). This module does no
 //! I/O beyond reading and writing frames on the streams it is given, and knows nothing
 //! about Python.
 
+use polyplug_core::codec::{CodecError, Decoder, Encoder as Enc};
 use polyplug_core::{EntityError, Outcome, Value};
 use std::io::{self, Read, Write};
 
@@ -40,13 +41,6 @@ const T_READY: u8 = 11;
 const T_INIT_FAILED: u8 = 12;
 const T_RESULTS: u8 = 13;
 const T_FINALIZED: u8 = 14;
-
-const V_NULL: u8 = 0;
-const V_BOOL: u8 = 1;
-const V_INT: u8 = 2;
-const V_FLOAT: u8 = 3;
-const V_STR: u8 = 4;
-const V_LIST: u8 = 5;
 
 /// A message from the host to a worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,128 +118,9 @@ pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
     Ok(true)
 }
 
-/// Appends encoded data to a buffer.
-struct Enc<'a>(&'a mut Vec<u8>);
-
-impl Enc<'_> {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: usize) {
-        // Lengths beyond u32 cannot occur: frames are at most 1 GiB.
-        self.0
-            .extend_from_slice(&(v.min(u32::MAX as usize) as u32).to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn strs(&mut self, items: &[String]) {
-        self.u32(items.len());
-        for s in items {
-            self.str(s);
-        }
-    }
-    fn value(&mut self, v: &Value) {
-        match v {
-            Value::Null => self.u8(V_NULL),
-            Value::Bool(b) => {
-                self.u8(V_BOOL);
-                self.u8(*b as u8);
-            }
-            Value::Int(i) => {
-                self.u8(V_INT);
-                self.0.extend_from_slice(&i.to_le_bytes());
-            }
-            Value::Float(f) => {
-                self.u8(V_FLOAT);
-                self.0.extend_from_slice(&f.to_bits().to_le_bytes());
-            }
-            Value::Str(s) => {
-                self.u8(V_STR);
-                self.str(s);
-            }
-            Value::List(items) => {
-                self.u8(V_LIST);
-                self.u32(items.len());
-                for i in items {
-                    self.value(i);
-                }
-            }
-        }
-    }
-}
-
-/// Reads encoded data from a payload.
-struct Dec<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Dec<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|e| *e <= self.data.len())
-            .ok_or_else(|| ProtocolError("message ends early".into()))?;
-        let s = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, ProtocolError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Result<usize, ProtocolError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    }
-    fn u64(&mut self) -> Result<u64, ProtocolError> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn str(&mut self) -> Result<String, ProtocolError> {
-        let n = self.u32()?;
-        let b = self.take(n)?;
-        String::from_utf8(b.to_vec()).map_err(|_| ProtocolError("a string is not UTF-8".into()))
-    }
-    fn strs(&mut self) -> Result<Vec<String>, ProtocolError> {
-        let n = self.u32()?;
-        let mut v = Vec::with_capacity(n.min(1 << 16));
-        for _ in 0..n {
-            v.push(self.str()?);
-        }
-        Ok(v)
-    }
-    fn value(&mut self) -> Result<Value, ProtocolError> {
-        Ok(match self.u8()? {
-            V_NULL => Value::Null,
-            V_BOOL => Value::Bool(self.u8()? != 0),
-            V_INT => Value::Int(self.u64()? as i64),
-            V_FLOAT => Value::Float(f64::from_bits(self.u64()?)),
-            V_STR => Value::Str(self.str()?),
-            V_LIST => {
-                let n = self.u32()?;
-                let mut v = Vec::with_capacity(n.min(1 << 16));
-                for _ in 0..n {
-                    v.push(self.value()?);
-                }
-                Value::List(v)
-            }
-            t => return Err(ProtocolError(format!("unknown value kind {t}"))),
-        })
-    }
-    fn end(&self) -> Result<(), ProtocolError> {
-        if self.pos == self.data.len() {
-            Ok(())
-        } else {
-            Err(ProtocolError(format!(
-                "{} unexpected bytes after the message",
-                self.data.len() - self.pos
-            )))
-        }
+impl From<CodecError> for ProtocolError {
+    fn from(e: CodecError) -> ProtocolError {
+        ProtocolError(e.0)
     }
 }
 
@@ -266,7 +141,7 @@ impl HostMsg {
                 e.u32(*version as usize);
                 e.str(plugin);
                 e.strs(python_path);
-                e.0.extend_from_slice(&timeout_ms.to_le_bytes());
+                e.u64(*timeout_ms);
                 e.u32(params.len());
                 for (k, v) in params {
                     e.str(k);
@@ -294,7 +169,7 @@ impl HostMsg {
 
     /// Decodes a frame payload.
     pub fn decode(data: &[u8]) -> Result<HostMsg, ProtocolError> {
-        let mut d = Dec { data, pos: 0 };
+        let mut d = Decoder::new(data);
         let msg = match d.u8()? {
             T_INIT => {
                 let version = d.u32()? as u32;
@@ -379,7 +254,7 @@ impl WorkerMsg {
 
     /// Decodes a frame payload.
     pub fn decode(data: &[u8]) -> Result<WorkerMsg, ProtocolError> {
-        let mut d = Dec { data, pos: 0 };
+        let mut d = Decoder::new(data);
         let msg = match d.u8()? {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),

@@ -8,7 +8,6 @@
 //! doubles and text is text, so one [`Param`] and one [`Cell`] type cover both.
 
 use crate::StoreError;
-use std::io::Write as _;
 use std::time::Duration;
 
 /// A statement parameter.
@@ -16,8 +15,9 @@ use std::time::Duration;
 pub(crate) enum Param<'a> {
     Null,
     I(i64),
-    F(f64),
     T(&'a str),
+    /// Bytes: a SQLite BLOB, a PostgreSQL BYTEA.
+    B(&'a [u8]),
 }
 
 impl<'a> From<&'a str> for Param<'a> {
@@ -48,6 +48,7 @@ pub(crate) enum Cell {
     I(i64),
     F(f64),
     T(String),
+    B(Vec<u8>),
 }
 
 impl Cell {
@@ -56,13 +57,13 @@ impl Cell {
             Cell::I(v) => *v,
             Cell::F(v) => *v as i64,
             Cell::T(s) => s.parse().unwrap_or(0),
-            Cell::Null => 0,
+            Cell::Null | Cell::B(_) => 0,
         }
     }
     pub(crate) fn text(&self) -> Option<String> {
         match self {
             Cell::T(s) => Some(s.clone()),
-            Cell::Null => None,
+            Cell::Null | Cell::B(_) => None,
             Cell::I(v) => Some(v.to_string()),
             Cell::F(v) => Some(v.to_string()),
         }
@@ -73,6 +74,13 @@ impl Cell {
             _ => "",
         }
     }
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Cell::B(b) => b,
+            Cell::T(s) => s.as_bytes(),
+            _ => &[],
+        }
+    }
 }
 
 impl rusqlite::ToSql for Param<'_> {
@@ -81,8 +89,8 @@ impl rusqlite::ToSql for Param<'_> {
         Ok(ToSqlOutput::Borrowed(match self {
             Param::Null => ValueRef::Null,
             Param::I(v) => ValueRef::Integer(*v),
-            Param::F(v) => ValueRef::Real(*v),
             Param::T(s) => ValueRef::Text(s.as_bytes()),
+            Param::B(b) => ValueRef::Blob(b),
         }))
     }
 }
@@ -96,8 +104,8 @@ impl postgres::types::ToSql for Param<'_> {
         match self {
             Param::Null => Ok(postgres::types::IsNull::Yes),
             Param::I(v) => v.to_sql(ty, out),
-            Param::F(v) => v.to_sql(ty, out),
             Param::T(s) => s.to_sql(ty, out),
+            Param::B(b) => b.to_sql(ty, out),
         }
     }
 
@@ -283,9 +291,8 @@ impl Db {
                             ValueRef::Null => Cell::Null,
                             ValueRef::Integer(v) => Cell::I(v),
                             ValueRef::Real(v) => Cell::F(v),
-                            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                                Cell::T(String::from_utf8_lossy(t).into_owned())
-                            }
+                            ValueRef::Text(t) => Cell::T(String::from_utf8_lossy(t).into_owned()),
+                            ValueRef::Blob(b) => Cell::B(b.to_vec()),
                         });
                     }
                     each(&row_buf)?;
@@ -310,6 +317,8 @@ impl Db {
                                 .map(|v| v.map(|v| Cell::I(v.into())))
                         } else if *t == Type::FLOAT8 {
                             row.try_get::<_, Option<f64>>(i).map(|v| v.map(Cell::F))
+                        } else if *t == Type::BYTEA {
+                            row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Cell::B))
                         } else if *t == Type::BOOL {
                             row.try_get::<_, Option<bool>>(i)
                                 .map(|v| v.map(|v| Cell::I(v.into())))
@@ -346,126 +355,5 @@ impl Db {
         params: &[Param],
     ) -> Result<Option<Vec<Cell>>, StoreError> {
         Ok(self.rows(sql, params)?.into_iter().next())
-    }
-
-    /// Appends many rows to `table`, inside the current transaction: one prepared
-    /// statement in SQLite, one `COPY` in PostgreSQL.
-    pub(crate) fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[&str],
-        rows: &mut dyn Iterator<Item = Vec<Param>>,
-    ) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(c) => {
-                // Many rows per statement: the per-statement cost of SQLite's virtual
-                // machine then vanishes.
-                const ROWS: usize = 64;
-                let statement = |rows: usize| {
-                    let one = format!(
-                        "({})",
-                        (0..columns.len())
-                            .map(|_| "?")
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    format!(
-                        "INSERT INTO {table} ({}) VALUES {}",
-                        columns.join(", "),
-                        vec![one; rows].join(", ")
-                    )
-                };
-                let many = statement(ROWS);
-                let single = statement(1);
-                let mut flat: Vec<Param> = Vec::with_capacity(ROWS * columns.len());
-                let mut n = 0;
-                for row in rows {
-                    flat.extend(row);
-                    n += 1;
-                    if n == ROWS {
-                        let mut st = c.prepare_cached(&many).map_err(sq)?;
-                        st.execute(rusqlite::params_from_iter(flat.iter()))
-                            .map_err(sq)?;
-                        flat.clear();
-                        n = 0;
-                    }
-                }
-                let mut st = c.prepare_cached(&single).map_err(sq)?;
-                for row in flat.chunks(columns.len()) {
-                    st.execute(rusqlite::params_from_iter(row.iter()))
-                        .map_err(sq)?;
-                }
-                Ok(())
-            }
-            Db::Postgres(c) => {
-                let sql = format!("COPY {table} ({}) FROM STDIN", columns.join(", "));
-                let mut w = c.copy_in(&sql).map_err(pg)?;
-                let mut line = String::new();
-                for row in rows {
-                    line.clear();
-                    for (i, p) in row.iter().enumerate() {
-                        if i > 0 {
-                            line.push('\t');
-                        }
-                        copy_text(p, &mut line);
-                    }
-                    line.push('\n');
-                    w.write_all(line.as_bytes())
-                        .map_err(|e| StoreError::new(format!("PostgreSQL: COPY: {e}")))?;
-                }
-                w.finish().map_err(pg)?;
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Writes a parameter in COPY's text format.
-fn copy_text(p: &Param, out: &mut String) {
-    use std::fmt::Write as _;
-    match p {
-        Param::Null => out.push_str("\\N"),
-        Param::I(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Param::F(v) => {
-            if v.is_nan() {
-                out.push_str("NaN");
-            } else if v.is_infinite() {
-                out.push_str(if *v > 0.0 { "Infinity" } else { "-Infinity" });
-            } else {
-                // `{:e}` is the shortest text that reads back to the same double.
-                let _ = write!(out, "{v:e}");
-            }
-        }
-        Param::T(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_text_escapes_and_round_trips_floats() {
-        let mut s = String::new();
-        copy_text(&Param::T("a\tb\\c\nd"), &mut s);
-        assert_eq!(s, "a\\tb\\\\c\\nd");
-        s.clear();
-        copy_text(&Param::F(0.1), &mut s);
-        assert_eq!(s.parse::<f64>().unwrap(), 0.1);
-        s.clear();
-        copy_text(&Param::Null, &mut s);
-        assert_eq!(s, "\\N");
     }
 }

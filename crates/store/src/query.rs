@@ -1,8 +1,9 @@
 //! Reading values back with their provenance.
 
-use crate::db::{Backend, Cell, Param};
-use crate::{decode, Store, StoreError};
+use crate::db::Param;
+use crate::{damaged, read_block, Store, StoreError, UnitStatus};
 use polyplug_core::Value;
+use std::collections::{HashMap, HashSet};
 
 /// Which values [`Store::query`] gives. Empty lists mean "all".
 #[derive(Debug, Clone, Default)]
@@ -53,6 +54,10 @@ impl Store {
     /// attribute (then computation, with `history`). Without `history`, only the current
     /// value of each (entity, attribute) among the matching ones: the one from the
     /// latest computation (in start order) that has it.
+    ///
+    /// Values are stored in blocks (see the `block` module): the matching
+    /// computations' blocks are read and decoded here, and the matching values are
+    /// sorted in memory before they are given out.
     pub fn query(
         &mut self,
         filter: &Filter,
@@ -62,12 +67,24 @@ impl Store {
             Some(u) => Some(self.computation_id(u)?.0),
             None => None,
         };
-        // Byte order in both backends, whatever the PostgreSQL collation.
-        let c = match self.db.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " COLLATE \"C\"",
-        };
-        let mut conds: Vec<String> = Vec::new();
+        // Attribute ids to their rank in name order (byte order), for the wanted ones.
+        let mut names: Vec<(String, i64)> = self
+            .db
+            .rows("SELECT name, id FROM attribute", &[])
+            .map_err(|e| self.ctx(e))?
+            .iter()
+            .map(|r| (r[0].text().unwrap_or_default(), r[1].int()))
+            .filter(|(n, _)| filter.attributes.is_empty() || filter.attributes.contains(n))
+            .collect();
+        names.sort();
+        let rank: HashMap<i64, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id))| (*id, i as u32))
+            .collect();
+        let entities: HashSet<&str> = filter.entities.iter().map(String::as_str).collect();
+
+        let mut conds: Vec<String> = vec!["b.n_values > 0".into()];
         let mut args: Vec<Param> = Vec::new();
         if let Some(p) = &filter.plugin {
             args.push(Param::T(p));
@@ -81,67 +98,119 @@ impl Store {
             args.push(Param::I(id));
             conds.push(format!("c.id = ${}", args.len()));
         }
-        if !filter.attributes.is_empty() {
-            let mut marks = Vec::new();
-            for a in &filter.attributes {
-                args.push(Param::T(a));
-                marks.push(format!("${}", args.len()));
-            }
-            conds.push(format!("a.name IN ({})", marks.join(", ")));
-        }
-        let base_args = args.len();
-        let select = "SELECT u.entity, a.name, c.id, u.n, v.col, v.kind, v.v_int, v.v_float, \
-             v.v_text, c.uuid, c.plugin_id, c.plugin_version, c.params_key, c.user_id, \
-             c.system_id, c.time_start, c.comp_status \
-             FROM value v \
-             JOIN unit u ON u.computation_id = v.computation_id AND u.n = v.n \
-             JOIN computation c ON c.id = v.computation_id \
-             JOIN attribute a ON a.id = v.attribute_id";
-        let order = format!(" ORDER BY u.entity{c}, a.name{c}, c.id, u.n, v.col");
+        let sql = format!(
+            "SELECT c.uuid, b.n0, b.n_units, b.data, c.id, c.plugin_id, c.plugin_version, \
+             c.params_key, c.user_id, c.system_id, c.time_start, c.comp_status \
+             FROM block b JOIN computation c ON c.id = b.computation_id WHERE {}",
+            conds.join(" AND ")
+        );
+
+        let mut provenance: HashMap<i64, Provenance> = HashMap::new();
+        let mut units: Vec<String> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
+        self.db
+            .each(&sql, &args, |r| {
+                let cid = r[4].int();
+                provenance.entry(cid).or_insert_with(|| Provenance {
+                    computation: r[0].text().unwrap_or_default(),
+                    plugin_id: r[5].text().unwrap_or_default(),
+                    plugin_version: r[6].text().unwrap_or_default(),
+                    parameters: r[7].text().unwrap_or_default(),
+                    user_id: r[8].text().unwrap_or_default(),
+                    system_id: r[9].text().unwrap_or_default(),
+                    time_start: r[10].text().unwrap_or_default(),
+                    comp_status: r[11].text().unwrap_or_default(),
+                });
+                for u in read_block(r)? {
+                    let u = u.map_err(|e| damaged(r, e))?;
+                    if u.status != UnitStatus::Values
+                        || !(entities.is_empty() || entities.contains(u.entity))
+                    {
+                        continue;
+                    }
+                    let mut unit = None;
+                    for (attr, col, value) in u.values().map_err(|e| damaged(r, e))? {
+                        let Some(attr) = rank.get(&attr) else {
+                            continue;
+                        };
+                        let entity = *unit.get_or_insert_with(|| {
+                            units.push(u.entity.to_string());
+                            units.len() as u32 - 1
+                        });
+                        found.push(Found {
+                            entity,
+                            attr: *attr,
+                            cid,
+                            n: u.n,
+                            col,
+                            value,
+                        });
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                if e.0.starts_with("store ") {
+                    e
+                } else {
+                    self.ctx(e)
+                }
+            })?;
+        found.sort_by(|a, b| {
+            units[a.entity as usize]
+                .cmp(&units[b.entity as usize])
+                .then(a.attr.cmp(&b.attr))
+                .then(a.cid.cmp(&b.cid))
+                .then(a.n.cmp(&b.n))
+                .then(a.col.cmp(&b.col))
+        });
 
         let mut grouper = Grouper {
             history: filter.history,
             current: None,
             pending: None,
         };
-        let mut run = |store: &mut Store, conds: &[String], args: &[Param]| {
-            let sql = if conds.is_empty() {
-                format!("{select}{order}")
-            } else {
-                format!("{select} WHERE {}{order}", conds.join(" AND "))
-            };
-            store
-                .db
-                .each(&sql, args, |r| grouper.row(r, &mut each))
-                .map_err(|e| store.ctx(e))?;
-            grouper.finish(&mut each)
-        };
-        if filter.entities.is_empty() {
-            run(self, &conds, &args)
-        } else {
-            // Entity lists may be long: ask in chunks, in sorted order, so the output
-            // stays sorted.
-            let mut entities: Vec<&String> = filter.entities.iter().collect();
-            entities.sort();
-            entities.dedup();
-            for chunk in entities.chunks(500) {
-                let mut args = args[..base_args].to_vec();
-                let mut marks = Vec::new();
-                for e in chunk {
-                    args.push(Param::T(e));
-                    marks.push(format!("${}", args.len()));
-                }
-                let mut conds = conds.clone();
-                conds.push(format!("u.entity IN ({})", marks.join(", ")));
-                run(self, &conds, &args)?;
-            }
-            Ok(())
+        for f in found {
+            let p = &provenance[&f.cid];
+            grouper.value(
+                &units[f.entity as usize],
+                &names[f.attr as usize].0,
+                f.cid,
+                f.n,
+                f.value,
+                p,
+                &mut each,
+            )?;
         }
+        grouper.finish(&mut each)
     }
 }
 
-/// Turns rows (one per column) into records, and keeps only the last record of each
-/// (entity, attribute) unless `history`.
+/// A matching value: its unit's entity (index), attribute (rank), computation id,
+/// unit number and column.
+struct Found {
+    entity: u32,
+    attr: u32,
+    cid: i64,
+    n: i64,
+    col: i64,
+    value: Value,
+}
+
+/// Where the values of one computation came from.
+struct Provenance {
+    computation: String,
+    plugin_id: String,
+    plugin_version: String,
+    parameters: String,
+    user_id: String,
+    system_id: String,
+    time_start: String,
+    comp_status: String,
+}
+
+/// Turns values (one per column, sorted) into records, and keeps only the last
+/// record of each (entity, attribute) unless `history`.
 struct Grouper {
     history: bool,
     /// The record being assembled, with its (computation id, n).
@@ -151,15 +220,17 @@ struct Grouper {
 }
 
 impl Grouper {
-    fn row(
+    #[allow(clippy::too_many_arguments)]
+    fn value(
         &mut self,
-        r: &[Cell],
+        entity: &str,
+        attribute: &str,
+        cid: i64,
+        n: i64,
+        value: Value,
+        p: &Provenance,
         each: &mut dyn FnMut(&Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let entity = r[0].str();
-        let attribute = r[1].str();
-        let (cid, n) = (r[2].int(), r[3].int());
-        let value = decode(&r[5], &r[6], &r[7], &r[8]);
         if let Some((rec, c, un)) = &mut self.current {
             if rec.entity == entity && rec.attribute == attribute && *c == cid && *un == n {
                 rec.values.push(value);
@@ -172,14 +243,14 @@ impl Grouper {
                 entity: entity.to_string(),
                 attribute: attribute.to_string(),
                 values: vec![value],
-                computation: r[9].text().unwrap_or_default(),
-                plugin_id: r[10].text().unwrap_or_default(),
-                plugin_version: r[11].text().unwrap_or_default(),
-                parameters: r[12].text().unwrap_or_default(),
-                user_id: r[13].text().unwrap_or_default(),
-                system_id: r[14].text().unwrap_or_default(),
-                time_start: r[15].text().unwrap_or_default(),
-                comp_status: r[16].text().unwrap_or_default(),
+                computation: p.computation.clone(),
+                plugin_id: p.plugin_id.clone(),
+                plugin_version: p.plugin_version.clone(),
+                parameters: p.parameters.clone(),
+                user_id: p.user_id.clone(),
+                system_id: p.system_id.clone(),
+                time_start: p.time_start.clone(),
+                comp_status: p.comp_status.clone(),
             },
             cid,
             n,

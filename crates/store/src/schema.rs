@@ -1,9 +1,13 @@
 //! Versioned schema migrations.
 //!
-//! The bulk tables (`unit`, `value`) declare no foreign keys: every unit and its values
-//! are written by [`crate::Store::commit`] in one transaction, with the ids of a
-//! computation and attributes it has just read, and per-row reference checks would
-//! cost more than the inserts (PostgreSQL checks them with a trigger per row).
+//! Version 1 kept one row per unit and one per value (tables `unit` and `value`);
+//! version 2 keeps one row per committed batch, a *block* (see the `block` module),
+//! which made storing results cheap enough to be on by default. Migrating to version 2
+//! re-encodes every v1 unit and value into blocks and drops the v1 tables.
+//!
+//! The bulk table (`block`) declares no foreign key: [`crate::Store::commit`] writes
+//! it with the id of a computation it has just created, and blocks hold attribute ids
+//! it has just read.
 //!
 //! `polyplug_schema` holds one row: the schema version the store is at. Opening a store
 //! applies, in one transaction, every migration above that version, in order. A store
@@ -11,20 +15,40 @@
 //! message to upgrade, instead of being misread. Migrations are only ever appended:
 //! a released migration is never edited.
 
-use crate::db::{Backend, Db};
-use crate::StoreError;
+use crate::db::{Backend, Cell, Db, Param};
+use crate::{block, json_to_value, StoreError, UnitStatus};
+use polyplug_core::Value;
 
-/// One migration: its version and its DDL for each backend.
+/// One migration: its version, its DDL for each backend, and the code that moves
+/// the data, run after the DDL in the same transaction.
 struct Migration {
     version: i64,
     sqlite: &'static str,
     postgres: &'static str,
+    convert: Option<fn(&mut Db) -> Result<(), StoreError>>,
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: &[Migration] = &[Migration {
+/// Version 2's table, written once: `BLOB_TYPE` is BLOB in SQLite, BYTEA in
+/// PostgreSQL (where it is stored uncompressed: blocks are written far more often
+/// than they are read).
+const BLOCK_TABLE: &str = "
+CREATE TABLE block (
+    computation_id BIGINT NOT NULL,
+    n0 BIGINT NOT NULL,
+    n_units BIGINT NOT NULL,
+    n_no_result BIGINT NOT NULL,
+    n_failed BIGINT NOT NULL,
+    n_values BIGINT NOT NULL,
+    data BLOB_TYPE NOT NULL,
+    PRIMARY KEY (computation_id, n0)
+);
+";
+
+const MIGRATIONS: &[Migration] = &[
+Migration {
     version: 1,
     sqlite: r#"
 CREATE TABLE attribute (
@@ -182,7 +206,15 @@ CREATE TABLE value (
     PRIMARY KEY (computation_id, n, attribute_id, col)
 );
 "#,
-}];
+    convert: None,
+},
+Migration {
+    version: 2,
+    sqlite: "",
+    postgres: "",
+    convert: Some(v1_to_blocks),
+},
+];
 
 /// Brings the schema to [`SCHEMA_VERSION`]. Safe to run from several processes at
 /// once: SQLite serializes the transactions, PostgreSQL takes an advisory lock.
@@ -210,12 +242,16 @@ pub(crate) fn migrate(db: &mut Db, location: &str) -> Result<(), StoreError> {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            db.batch(ddl).map_err(|e| {
+            let failed = |e: StoreError| {
                 StoreError::new(format!(
                     "{location}: schema migration to version {} failed: {e}",
                     m.version
                 ))
-            })?;
+            };
+            db.batch(ddl).map_err(failed)?;
+            if let Some(convert) = m.convert {
+                convert(db).map_err(failed)?;
+            }
             db.exec("DELETE FROM polyplug_schema", &[])?;
             db.exec(
                 "INSERT INTO polyplug_schema (version) VALUES ($1)",
@@ -231,4 +267,142 @@ pub(crate) fn version(db: &mut Db) -> Result<i64, StoreError> {
     Ok(db
         .row("SELECT MAX(version) FROM polyplug_schema", &[])?
         .map_or(0, |r| r[0].int()))
+}
+
+/// Units committed per block by the migration (as a run commits them).
+const MIGRATED_BLOCK_UNITS: i64 = 4096;
+
+/// Migration 2: creates the block table, re-encodes each computation's v1 units
+/// and values into blocks (a new block at every gap in the unit numbers), and drops
+/// the v1 tables.
+fn v1_to_blocks(db: &mut Db) -> Result<(), StoreError> {
+    let blob = match db.backend() {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+    };
+    db.batch(&BLOCK_TABLE.replace("BLOB_TYPE", blob))?;
+    if db.backend() == Backend::Postgres {
+        db.batch("ALTER TABLE block ALTER COLUMN data SET STORAGE EXTERNAL")?;
+    }
+    let computations = db.rows(
+        "SELECT DISTINCT computation_id FROM unit ORDER BY computation_id",
+        &[],
+    )?;
+    for c in computations {
+        let cid = c[0].int();
+        let mut blocks: Vec<(i64, block::Writer)> = Vec::new();
+        // The unit being read: its number, cells and values.
+        let mut unit: Option<(i64, Vec<Cell>, Vec<(i64, i64, Value)>)> = None;
+        let add = |blocks: &mut Vec<(i64, block::Writer)>,
+                       (n, u, values): (i64, Vec<Cell>, Vec<(i64, i64, Value)>)| {
+            let start_new = match blocks.last() {
+                Some((n0, w)) => n != n0 + w.counts.units || w.counts.units >= MIGRATED_BLOCK_UNITS,
+                None => true,
+            };
+            if start_new {
+                blocks.push((n, block::Writer::new()));
+            }
+            if let Some((_, w)) = blocks.last_mut() {
+                let status = match u[1].int() {
+                    0 => UnitStatus::NoResult,
+                    1 => UnitStatus::Values,
+                    _ => UnitStatus::Failed,
+                };
+                w.push(
+                    u[0].str(),
+                    status,
+                    u[2].text().as_deref(),
+                    u[3].text().as_deref(),
+                    values.iter().map(|(a, col, v)| (*a, *col, v)),
+                );
+            }
+        };
+        db.each(
+            "SELECT u.n, u.entity, u.status, u.logs, u.error, v.attribute_id, v.col, v.kind, \
+             v.v_int, v.v_float, v.v_text FROM unit u LEFT JOIN value v \
+             ON v.computation_id = u.computation_id AND v.n = u.n \
+             WHERE u.computation_id = $1 ORDER BY u.n, v.attribute_id, v.col",
+            &[cid.into()],
+            |r| {
+                let n = r[0].int();
+                if unit.as_ref().is_some_and(|u| u.0 != n) {
+                    if let Some(done) = unit.take() {
+                        add(&mut blocks, done);
+                    }
+                }
+                let u = unit.get_or_insert_with(|| (n, r[1..5].to_vec(), Vec::new()));
+                if r[5] != Cell::Null {
+                    u.2.push((r[5].int(), r[6].int(), decode_v1(&r[7], &r[8], &r[9], &r[10])));
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(done) = unit.take() {
+            add(&mut blocks, done);
+        }
+        for (n0, w) in blocks {
+            let k = w.counts;
+            db.exec(
+                "INSERT INTO block (computation_id, n0, n_units, n_no_result, n_failed, \
+                 n_values, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    Param::I(cid),
+                    Param::I(n0),
+                    Param::I(k.units),
+                    Param::I(k.no_result),
+                    Param::I(k.failed),
+                    Param::I(k.values),
+                    Param::B(&w.data),
+                ],
+            )?;
+        }
+    }
+    db.batch("DROP TABLE value; DROP TABLE unit;")
+}
+
+/// A value as schema 1 stored it: a kind (0 null, 1 bool, 2 int, 3 float, 4 str,
+/// 5 list as JSON) and an integer, float or text cell.
+fn decode_v1(kind: &Cell, i: &Cell, f: &Cell, t: &Cell) -> Value {
+    match kind.int() {
+        1 => Value::Bool(i.int() != 0),
+        2 => Value::Int(i.int()),
+        3 => match f {
+            Cell::F(x) => Value::Float(*x),
+            Cell::I(x) => Value::Float(*x as f64),
+            _ => Value::Float(match t.str() {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                _ => f64::NAN,
+            }),
+        },
+        4 => Value::Str(t.text().unwrap_or_default()),
+        5 => serde_json::from_str::<serde_json::Value>(t.str())
+            .map(|j| json_to_value(&j))
+            .unwrap_or_else(|_| Value::Str(t.text().unwrap_or_default())),
+        _ => Value::Null,
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_values_decode() {
+        let i = |v| Cell::I(v);
+        let t = |s: &str| Cell::T(s.into());
+        let n = Cell::Null;
+        assert_eq!(decode_v1(&i(0), &n, &n, &n), Value::Null);
+        assert_eq!(decode_v1(&i(1), &i(1), &n, &n), Value::Bool(true));
+        assert_eq!(decode_v1(&i(2), &i(-3), &n, &n), Value::Int(-3));
+        assert_eq!(decode_v1(&i(3), &n, &Cell::F(0.1), &n), Value::Float(0.1));
+        assert_eq!(decode_v1(&i(3), &n, &n, &t("-inf")), Value::Float(f64::NEG_INFINITY));
+        assert!(matches!(decode_v1(&i(3), &n, &n, &t("nan")), Value::Float(x) if x.is_nan()));
+        assert_eq!(decode_v1(&i(4), &n, &n, &t("a\tb")), Value::Str("a\tb".into()));
+        assert_eq!(
+            decode_v1(&i(5), &n, &n, &t("[1,\"x\",null]")),
+            Value::List(vec![Value::Int(1), Value::Str("x".into()), Value::Null])
+        );
+    }
 }

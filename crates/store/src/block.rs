@@ -1,0 +1,306 @@
+//! Blocks: how units and their values are kept.
+//!
+//! A run commits its results in batches, and each batch is one row of the `block`
+//! table: the computation, the number `n0` of its first unit (units are numbered in
+//! the order a computation records them, without gaps inside a block), per-status
+//! counts, and `data`, the units themselves in this binary form (integers
+//! little-endian, strings and values as [`polyplug_core::codec`] writes them):
+//!
+//! ```text
+//! data   = FORMAT:u8 unit*
+//! unit   = entity:str status:u8 flags:u8 [logs:str if flags&1] [error:str if flags&2]
+//!          values_len:u32 values          (values_len: byte length of `values`)
+//! values = count:u32 (attribute_id:u64 col:u32 value)*
+//! ```
+//!
+//! One row per batch instead of one per value makes storing a result nearly free
+//! (the SQLite store costs a run a fraction of its time; see `bench/store.sh`), at the
+//! price that the database cannot look inside a block: readers decode blocks in
+//! Rust, and the byte length before the values lets a reader that needs only the
+//! entities skip them. A block that cannot be decoded is reported, never guessed at.
+
+use crate::UnitStatus;
+use polyplug_core::codec::{CodecError, Decoder, Encoder};
+use polyplug_core::Value;
+
+/// Version of the block encoding, the first byte of `data`.
+const FORMAT: u8 = 1;
+
+const HAS_LOGS: u8 = 1;
+const HAS_ERROR: u8 = 2;
+
+/// Per-status counts of a block, kept in its row so that counting never decodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub units: i64,
+    pub no_result: i64,
+    pub failed: i64,
+    pub values: i64,
+}
+
+/// A block being written.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    pub data: Vec<u8>,
+    pub counts: Counts,
+}
+
+impl Writer {
+    pub fn new() -> Writer {
+        Writer {
+            data: vec![FORMAT],
+            counts: Counts::default(),
+        }
+    }
+
+    pub fn with_capacity(bytes: usize) -> Writer {
+        let mut data = Vec::with_capacity(bytes.max(1));
+        data.push(FORMAT);
+        Writer {
+            data,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Appends one unit with its values (attribute id, column, value).
+    pub fn push<'v>(
+        &mut self,
+        entity: &str,
+        status: UnitStatus,
+        logs: Option<&str>,
+        error: Option<&str>,
+        values: impl Iterator<Item = (i64, i64, &'v Value)>,
+    ) {
+        let mut e = Encoder(&mut self.data);
+        e.str(entity);
+        e.u8(status as u8);
+        e.u8(if logs.is_some() { HAS_LOGS } else { 0 } | if error.is_some() { HAS_ERROR } else { 0 });
+        if let Some(l) = logs {
+            e.str(l);
+        }
+        if let Some(x) = error {
+            e.str(x);
+        }
+        let len_at = e.0.len();
+        e.u32(0);
+        e.u32(0);
+        let mut count = 0;
+        for (attr, col, v) in values {
+            e.u64(attr as u64);
+            e.u32(col as usize);
+            e.value(v);
+            count += 1;
+        }
+        let values_len = e.0.len() - len_at - 4;
+        self.data[len_at..len_at + 4].copy_from_slice(&(values_len as u32).to_le_bytes());
+        self.data[len_at + 4..len_at + 8].copy_from_slice(&(count as u32).to_le_bytes());
+        self.counts.units += 1;
+        self.counts.values += count as i64;
+        match status {
+            UnitStatus::NoResult => self.counts.no_result += 1,
+            UnitStatus::Failed => self.counts.failed += 1,
+            UnitStatus::Values => {}
+        }
+    }
+}
+
+/// A unit read from a block; its values are decoded on demand.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit<'a> {
+    /// Number of the unit in its computation.
+    pub n: i64,
+    pub entity: &'a str,
+    pub status: UnitStatus,
+    pub logs: Option<&'a str>,
+    pub error: Option<&'a str>,
+    values: &'a [u8],
+}
+
+impl<'a> Unit<'a> {
+    /// The values: (attribute id, column, value), in the order they were written.
+    pub fn values(&self) -> Result<Vec<(i64, i64, Value)>, CodecError> {
+        let mut d = Decoder::new(self.values);
+        let count = d.u32()?;
+        let mut out = Vec::with_capacity(count.min(1 << 12));
+        for _ in 0..count {
+            let attr = d.u64()? as i64;
+            let col = d.u32()? as i64;
+            out.push((attr, col, d.value()?));
+        }
+        d.end()?;
+        Ok(out)
+    }
+}
+
+/// Reads the units of a block's `data`, whose first unit is number `n0`; the block's
+/// row says it holds `count` units (a block cut short is an error, not a smaller
+/// block).
+pub(crate) fn units(data: &[u8], n0: i64, count: i64) -> Result<Units<'_>, CodecError> {
+    let mut d = Decoder::new(data);
+    match d.u8() {
+        Ok(FORMAT) => Ok(Units {
+            d,
+            n0,
+            n: n0,
+            end: n0 + count,
+        }),
+        Ok(v) => Err(CodecError(format!(
+            "block format {v} is unknown to this polyplug (it reads format {FORMAT}); \
+             upgrade polyplug"
+        ))),
+        Err(_) => Err(CodecError("the block is empty".into())),
+    }
+}
+
+/// The units of a block, in order.
+pub(crate) struct Units<'a> {
+    d: Decoder<'a>,
+    n0: i64,
+    n: i64,
+    end: i64,
+}
+
+impl<'a> Units<'a> {
+    fn unit(&mut self) -> Result<Unit<'a>, CodecError> {
+        let d = &mut self.d;
+        let entity = d.str_ref()?;
+        let status = match d.u8()? {
+            0 => UnitStatus::NoResult,
+            1 => UnitStatus::Values,
+            2 => UnitStatus::Failed,
+            s => return Err(CodecError(format!("unknown unit status {s}"))),
+        };
+        let flags = d.u8()?;
+        let logs = if flags & HAS_LOGS != 0 {
+            Some(d.str_ref()?)
+        } else {
+            None
+        };
+        let error = if flags & HAS_ERROR != 0 {
+            Some(d.str_ref()?)
+        } else {
+            None
+        };
+        let len = d.u32()?;
+        let values = d.take(len)?;
+        let n = self.n;
+        self.n += 1;
+        Ok(Unit {
+            n,
+            entity,
+            status,
+            logs,
+            error,
+            values,
+        })
+    }
+}
+
+impl<'a> Iterator for Units<'a> {
+    type Item = Result<Unit<'a>, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.d.at_end() {
+            if self.n == self.end {
+                return None;
+            }
+            let e = CodecError(format!(
+                "the block ends after {} units instead of {}",
+                self.n - self.n0,
+                self.end - self.n0
+            ));
+            self.end = self.n;
+            return Some(Err(e));
+        }
+        let u = if self.n >= self.end {
+            Err(CodecError("the block holds more units than its row says".into()))
+        } else {
+            self.unit()
+        };
+        if u.is_err() {
+            // Nothing after a damaged unit can be trusted: stop there.
+            self.d = Decoder::new(&[]);
+            self.end = self.n;
+        }
+        Some(u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Writer {
+        let mut w = Writer::new();
+        let vals = [Value::Int(7), Value::Str("a\tb".into()), Value::Float(f64::NAN)];
+        w.push(
+            "e1",
+            UnitStatus::Values,
+            Some("a log\nline two"),
+            None,
+            vals.iter().enumerate().map(|(i, v)| (3, i as i64, v)),
+        );
+        w.push("e2", UnitStatus::NoResult, None, None, std::iter::empty());
+        w.push(
+            "e3",
+            UnitStatus::Failed,
+            None,
+            Some("ValueError: no"),
+            std::iter::empty(),
+        );
+        w
+    }
+
+    #[test]
+    fn units_round_trip_with_counts() {
+        let w = sample();
+        assert_eq!(
+            w.counts,
+            Counts {
+                units: 3,
+                no_result: 1,
+                failed: 1,
+                values: 3
+            }
+        );
+        let units: Vec<Unit> = units(&w.data, 10, 3)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(units.len(), 3);
+        assert_eq!((units[0].n, units[0].entity), (10, "e1"));
+        assert_eq!(units[0].logs, Some("a log\nline two"));
+        let v = units[0].values().unwrap();
+        assert_eq!(v[0], (3, 0, Value::Int(7)));
+        assert_eq!(v[1], (3, 1, Value::Str("a\tb".into())));
+        assert!(matches!(v[2], (3, 2, Value::Float(f)) if f.is_nan()));
+        assert_eq!((units[1].n, units[1].status), (11, UnitStatus::NoResult));
+        assert!(units[1].values().unwrap().is_empty());
+        assert_eq!(units[2].error, Some("ValueError: no"));
+        assert_eq!(units[2].status, UnitStatus::Failed);
+    }
+
+    #[test]
+    fn damaged_blocks_are_errors() {
+        let w = sample();
+        // Every cut is noticed: inside a unit, or between units (the row's count).
+        for cut in 1..w.data.len() {
+            let all: Result<Vec<Unit>, _> = units(&w.data[..cut], 0, 3).unwrap().collect();
+            let values_ok = all
+                .as_ref()
+                .map(|us| us.iter().all(|u| u.values().is_ok()))
+                .unwrap_or(false);
+            assert!(!values_ok, "cut at {cut} not noticed");
+        }
+        let short: Result<Vec<Unit>, _> = units(&w.data, 0, 4).unwrap().collect();
+        assert!(short.err().unwrap().0.contains("ends after 3 units instead of 4"));
+        let long: Result<Vec<Unit>, _> = units(&w.data, 0, 2).unwrap().collect();
+        assert!(long.err().unwrap().0.contains("more units than its row says"));
+        assert!(units(&[], 0, 0).is_err());
+        let e = units(&[9], 0, 0).err().unwrap();
+        assert!(e.0.contains("block format 9"), "{e}");
+        let mut bad = w.data.clone();
+        bad[1 + 4 + 2] = 7; // e1's status
+        assert!(units(&bad, 0, 3).unwrap().next().unwrap().is_err());
+    }
+}
