@@ -215,30 +215,16 @@ impl Store {
 
     /// Runs a script of SQL statements against the store.
     fn script(&self, t: &TestDir, sql: &str) {
-        let out = match &self.url {
-            Some(url) => Command::new(pg().bin.join("psql"))
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-                .output()
-                .expect("run psql"),
-            None => Command::new("python3")
-                .args([
-                    "-c",
-                    "import sqlite3,sys\nsqlite3.connect(sys.argv[1]).executescript(sys.argv[2])",
-                ])
-                .arg(t.join("polyplug.db"))
-                .arg(sql)
-                .output()
-                .expect("run python3"),
-        };
-        assert!(
-            out.status.success(),
-            "SQL script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.run_sql(t, sql, true);
     }
 
-    /// Runs SQL against the store (python3's sqlite3 or psql).
+    /// Runs one SQL statement against the store; its rows, `|`-separated.
     fn sql(&self, t: &TestDir, sql: &str) -> String {
+        self.run_sql(t, sql, false)
+    }
+
+    /// SQL through psql or python3's sqlite3.
+    fn run_sql(&self, t: &TestDir, sql: &str, script: bool) -> String {
         let out = match &self.url {
             Some(url) => Command::new(pg().bin.join("psql"))
                 .args([
@@ -259,16 +245,20 @@ impl Store {
                 .args([
                     "-c",
                     "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n\
-                     for r in c.execute(sys.argv[2]): print('|'.join(map(str,r)))\nc.commit()",
+                     if sys.argv[3] == 'script': c.executescript(sys.argv[2])\n\
+                     else:\n  for r in c.execute(sys.argv[2]): print('|'.join(map(str,r)))\n\
+                     c.commit()",
                 ])
                 .arg(t.join("polyplug.db"))
                 .arg(sql)
+                .arg(if script { "script" } else { "one" })
                 .output()
                 .expect("run python3"),
         };
         assert!(
             out.status.success(),
-            "SQL failed: {sql}\n{}",
+            "SQL failed: {}\n{}",
+            if script { "(script)" } else { sql },
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -818,7 +808,10 @@ fn sigkill_and_rerun_compute_each_entity_once(s: &Store) {
     entities.sort();
     entities.dedup();
     assert_eq!(entities.len(), n, "entities with a value of 'a'");
-    let units = s.sql(&t, "SELECT SUM(n_units - n_no_result - n_failed) FROM block");
+    let units = s.sql(
+        &t,
+        "SELECT SUM(n_units - n_no_result - n_failed) FROM block",
+    );
     eqnice!(format!("{n}\n"), units);
     let list = runs(s, &t);
     assert_eq!(list.len(), 3);
@@ -941,7 +934,11 @@ fn schema_1_store_migrates(s: &Store) {
     let t = TestDir::new();
     let fx = repo_root().join("tests/fixtures/store-v1");
     let read = |f: &str| std::fs::read_to_string(fx.join(f)).unwrap();
-    let backend = if s.url.is_some() { "postgres" } else { "sqlite" };
+    let backend = if s.url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     s.script(&t, &read(&format!("{backend}.sql")));
     // The first command migrates the store; everything reads back as it did.
     let list = Run::of(s.cmd(&t).args(["runs", "list"])).ok().stdout;
@@ -954,15 +951,35 @@ fn schema_1_store_migrates(s: &Store) {
     }
     let query = |args: &[&str]| Run::of(s.cmd(&t).arg("query").args(args)).ok().stdout;
     eqnice!(read("expected/query-history.tsv"), query(&["--history"]));
-    eqnice!(read("expected/query-current.json"), query(&["--format", "json"]));
+    eqnice!(
+        read("expected/query-current.json"),
+        query(&["--format", "json"])
+    );
     eqnice!(
         read("expected/query-floats.csv"),
-        query(&["-e", "nan", "-e", "inf", "-e", "ninf", "-a", "k_float,k_pair", "--format", "csv"])
+        query(&[
+            "-e",
+            "nan",
+            "-e",
+            "inf",
+            "-e",
+            "ninf",
+            "-a",
+            "k_float,k_pair",
+            "--format",
+            "csv"
+        ])
     );
     let export = Run::of(s.cmd(&t).args(["export", "95b41eaa"])).ok().stdout;
     eqnice!(read("expected/export-2.tsv"), export);
     // The schema-1 tables are gone, their rows are in blocks.
-    eqnice!("18|2|2|112\n", s.sql(&t, "SELECT SUM(n_units), SUM(n_no_result), SUM(n_failed), SUM(n_values) FROM block"));
+    eqnice!(
+        "18|2|2|112\n",
+        s.sql(
+            &t,
+            "SELECT SUM(n_units), SUM(n_no_result), SUM(n_failed), SUM(n_values) FROM block"
+        )
+    );
     // The migrated store resumes: rerunning the first run's key retries only the
     // entity that failed.
     let r = Run::of(

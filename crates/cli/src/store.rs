@@ -4,9 +4,9 @@
 //! # Exactly once, also after SIGKILL
 //!
 //! The store decides what is done. A run records each entity as a *unit* (with its
-//! values, or no result, or failed) and commits units in batches; a unit and its values
-//! are in the same transaction, so after a kill each entity is either fully in the
-//! store or not at all. A rerun skips every entity the store has as done for the same
+//! values, or no result, or failed) and commits units in batches; a batch, units and
+//! values together, is one row of the store (a block), so after a kill each entity is
+//! either fully in the store or not at all. A rerun skips every entity the store has as done for the same
 //! (plugin ID, VERSION, parameters), whichever computation did it.
 //!
 //! The results and log TSV files are written *after* the batch that holds their rows
@@ -38,7 +38,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-/// Units per transaction at most (a batch is also committed every half second).
+/// Units per block at most (a batch is also committed every half second).
 const BATCH_UNITS: usize = 4_096;
 
 /// The store location: `--store`, else `POLYPLUG_STORE`, else `./polyplug.db`.

@@ -2,17 +2,18 @@
 //! shared by everything that moves values as bytes: the Python worker protocol and
 //! the results store's blocks.
 //!
-//! Integers are little-endian with a fixed width; a string is a `u32` byte length and
-//! its UTF-8 bytes; a value is a one-byte kind tag followed by its data:
+//! Lengths and counts are unsigned LEB128 varints (7 bits per byte, low bits first);
+//! a string is its byte length and its UTF-8 bytes; a value is a one-byte kind tag
+//! followed by its data:
 //!
 //! | kind | tag | data |
 //! |---|---|---|
 //! | null | 0 | none |
 //! | bool | 1 | one byte, 0 or 1 |
-//! | int | 2 | `i64` |
-//! | float | 3 | the `f64` bits (NaN and infinities kept exactly) |
+//! | int | 2 | zigzag varint (small magnitudes take one byte) |
+//! | float | 3 | the `f64` bits, 8 bytes little-endian (NaN and infinities exact) |
 //! | str | 4 | string |
-//! | list | 5 | `u32` item count, then the items |
+//! | list | 5 | item count, then the items |
 //!
 //! [`Decoder`] never panics on damaged input: every read is bounds-checked and a
 //! problem is a [`CodecError`] saying what was wrong.
@@ -44,36 +45,51 @@ pub struct Encoder<'a>(pub &'a mut Vec<u8>);
 
 impl Encoder<'_> {
     /// One byte.
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
 
-    /// A length or count, as `u32` (saturating: callers keep their data below 4 GiB).
-    pub fn u32(&mut self, v: usize) {
-        self.0
-            .extend_from_slice(&(v.min(u32::MAX as usize) as u32).to_le_bytes());
+    /// An unsigned number as a varint.
+    #[inline]
+    pub fn var(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
     }
 
-    /// A 64-bit number.
+    /// A length or count.
+    #[inline]
+    pub fn len(&mut self, v: usize) {
+        self.var(v as u64);
+    }
+
+    /// A 64-bit number, 8 bytes little-endian.
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     /// A string: length, then bytes.
+    #[inline]
     pub fn str(&mut self, s: &str) {
-        self.u32(s.len());
+        self.len(s.len());
         self.0.extend_from_slice(s.as_bytes());
     }
 
     /// A list of strings: count, then each string.
+    #[inline]
     pub fn strs(&mut self, items: &[String]) {
-        self.u32(items.len());
+        self.len(items.len());
         for s in items {
             self.str(s);
         }
     }
 
     /// A value: kind tag, then data.
+    #[inline]
     pub fn value(&mut self, v: &Value) {
         match v {
             Value::Null => self.u8(V_NULL),
@@ -83,7 +99,7 @@ impl Encoder<'_> {
             }
             Value::Int(i) => {
                 self.u8(V_INT);
-                self.u64(*i as u64);
+                self.var(((*i << 1) ^ (*i >> 63)) as u64);
             }
             Value::Float(f) => {
                 self.u8(V_FLOAT);
@@ -95,7 +111,7 @@ impl Encoder<'_> {
             }
             Value::List(items) => {
                 self.u8(V_LIST);
-                self.u32(items.len());
+                self.len(items.len());
                 for i in items {
                     self.value(i);
                 }
@@ -113,11 +129,13 @@ pub struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     /// Reads `data` from its start.
+    #[inline]
     pub fn new(data: &'a [u8]) -> Decoder<'a> {
         Decoder { data, pos: 0 }
     }
 
     /// The next `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         let end = self
             .pos
@@ -130,17 +148,33 @@ impl<'a> Decoder<'a> {
     }
 
     /// One byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, CodecError> {
         Ok(self.take(1)?[0])
     }
 
-    /// A `u32` length or count.
-    pub fn u32(&mut self) -> Result<usize, CodecError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    /// An unsigned varint.
+    #[inline]
+    pub fn var(&mut self) -> Result<u64, CodecError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(CodecError("a number is longer than 64 bits".into()))
     }
 
-    /// A 64-bit number.
+    /// A length or count.
+    #[inline]
+    pub fn len(&mut self) -> Result<usize, CodecError> {
+        usize::try_from(self.var()?).map_err(|_| CodecError("a length is too large".into()))
+    }
+
+    /// A 64-bit number, 8 bytes little-endian.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, CodecError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -149,20 +183,23 @@ impl<'a> Decoder<'a> {
     }
 
     /// A string, borrowed from the data.
+    #[inline]
     pub fn str_ref(&mut self) -> Result<&'a str, CodecError> {
-        let n = self.u32()?;
+        let n = self.len()?;
         let b = self.take(n)?;
         std::str::from_utf8(b).map_err(|_| CodecError("a string is not UTF-8".into()))
     }
 
     /// A string.
+    #[inline]
     pub fn str(&mut self) -> Result<String, CodecError> {
         self.str_ref().map(str::to_string)
     }
 
     /// A list of strings.
+    #[inline]
     pub fn strs(&mut self) -> Result<Vec<String>, CodecError> {
-        let n = self.u32()?;
+        let n = self.len()?;
         let mut v = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
             v.push(self.str()?);
@@ -171,15 +208,19 @@ impl<'a> Decoder<'a> {
     }
 
     /// A value.
+    #[inline]
     pub fn value(&mut self) -> Result<Value, CodecError> {
         Ok(match self.u8()? {
             V_NULL => Value::Null,
             V_BOOL => Value::Bool(self.u8()? != 0),
-            V_INT => Value::Int(self.u64()? as i64),
+            V_INT => {
+                let z = self.var()?;
+                Value::Int((z >> 1) as i64 ^ -((z & 1) as i64))
+            }
             V_FLOAT => Value::Float(f64::from_bits(self.u64()?)),
             V_STR => Value::Str(self.str()?),
             V_LIST => {
-                let n = self.u32()?;
+                let n = self.len()?;
                 let mut v = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
                     v.push(self.value()?);
@@ -190,12 +231,42 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// Steps over a value without building it.
+    #[inline]
+    pub fn skip_value(&mut self) -> Result<(), CodecError> {
+        match self.u8()? {
+            V_NULL => {}
+            V_BOOL => {
+                self.u8()?;
+            }
+            V_INT => {
+                self.var()?;
+            }
+            V_FLOAT => {
+                self.take(8)?;
+            }
+            V_STR => {
+                let n = self.len()?;
+                self.take(n)?;
+            }
+            V_LIST => {
+                for _ in 0..self.len()? {
+                    self.skip_value()?;
+                }
+            }
+            t => return Err(CodecError(format!("unknown value kind {t}"))),
+        }
+        Ok(())
+    }
+
     /// Whether everything was read.
+    #[inline]
     pub fn at_end(&self) -> bool {
         self.pos == self.data.len()
     }
 
     /// An error unless everything was read.
+    #[inline]
     pub fn end(&self) -> Result<(), CodecError> {
         if self.at_end() {
             Ok(())
@@ -218,7 +289,10 @@ mod tests {
             Value::Bool(true),
             Value::Bool(false),
             Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
             Value::Int(-3),
+            Value::Int(0),
+            Value::Int(300),
             Value::Float(0.1),
             Value::Float(f64::NEG_INFINITY),
             Value::Str("a\tb\nç".into()),
@@ -239,6 +313,12 @@ mod tests {
         }
         e.value(&Value::Float(f64::NAN));
         e.strs(&["p".into(), String::new()]);
+        let mut skip = Decoder::new(&buf);
+        for _ in 0..kinds().len() + 1 {
+            skip.skip_value().unwrap();
+        }
+        assert_eq!(skip.strs().unwrap().len(), 2);
+        skip.end().unwrap();
         let mut d = Decoder::new(&buf);
         for v in kinds() {
             assert_eq!(d.value().unwrap(), v);
@@ -258,13 +338,21 @@ mod tests {
             assert!(d.value().is_err(), "cut at {cut}");
         }
         // A huge announced length does not allocate or read past the end.
-        let mut d = Decoder::new(&[V_STR, 0xff, 0xff, 0xff, 0xff, b'a']);
+        let mut d = Decoder::new(&[V_STR, 0xff, 0xff, 0xff, 0x0f, b'a']);
         assert_eq!(d.value().unwrap_err().0, "the data ends early");
+        let mut d = Decoder::new(&[
+            V_INT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        assert_eq!(d.value().unwrap_err().0, "a number is longer than 64 bits");
+        // Small numbers are small.
+        let mut buf = Vec::new();
+        Encoder(&mut buf).value(&Value::Int(-3));
+        assert_eq!(buf, [V_INT, 5]);
         assert_eq!(
             Decoder::new(&[9]).value().unwrap_err().0,
             "unknown value kind 9"
         );
-        assert!(Decoder::new(&[V_STR, 1, 0, 0, 0, 0xff]).value().is_err());
+        assert!(Decoder::new(&[V_STR, 1, 0xff]).value().is_err());
         let mut d = Decoder::new(&[V_NULL, 7]);
         d.value().unwrap();
         assert_eq!(d.end().unwrap_err().0, "1 unexpected bytes after the end");

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Values, strings and numbers are encoded with [`polyplug_core::codec`] (a one-byte
-//! kind tag per value; strings and lists carry a `u32` length). This module does no
+//! kind tag per value; strings and lists carry a varint length). This module does no
 //! I/O beyond reading and writing frames on the streams it is given, and knows nothing
 //! about Python.
 
@@ -29,7 +29,7 @@ use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
 /// (an old worker binary on the path) is refused clearly rather than misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame accepted (1 GiB): a larger length means a corrupted stream.
 const MAX_FRAME: u32 = 1 << 30;
@@ -138,11 +138,11 @@ impl HostMsg {
                 params,
             } => {
                 e.u8(T_INIT);
-                e.u32(*version as usize);
+                e.len(*version as usize);
                 e.str(plugin);
                 e.strs(python_path);
                 e.u64(*timeout_ms);
-                e.u32(params.len());
+                e.len(params.len());
                 for (k, v) in params {
                     e.str(k);
                     e.value(v);
@@ -161,7 +161,7 @@ impl HostMsg {
         buf.clear();
         let mut e = Enc(buf);
         e.u8(T_BATCH);
-        e.u32(entities.len());
+        e.len(entities.len());
         for s in entities {
             e.str(s);
         }
@@ -172,7 +172,7 @@ impl HostMsg {
         let mut d = Decoder::new(data);
         let msg = match d.u8()? {
             T_INIT => {
-                let version = d.u32()? as u32;
+                let version = d.len()? as u32;
                 if version != PROTOCOL_VERSION {
                     return Err(ProtocolError(format!(
                         "the host speaks protocol version {version}, this worker {PROTOCOL_VERSION}"
@@ -181,7 +181,7 @@ impl HostMsg {
                 let plugin = d.str()?;
                 let python_path = d.strs()?;
                 let timeout_ms = d.u64()?;
-                let n = d.u32()?;
+                let n = d.len()?;
                 let mut params = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
                     let k = d.str()?;
@@ -217,12 +217,12 @@ impl WorkerMsg {
             }
             WorkerMsg::Results(results) => {
                 e.u8(T_RESULTS);
-                e.u32(results.len());
+                e.len(results.len());
                 for r in results {
                     match r {
                         Ok(out) => {
                             e.u8(1);
-                            e.u32(out.values.len());
+                            e.len(out.values.len());
                             for v in &out.values {
                                 e.value(v);
                             }
@@ -259,11 +259,11 @@ impl WorkerMsg {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),
             T_RESULTS => {
-                let n = d.u32()?;
+                let n = d.len()?;
                 let mut results = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
                     if d.u8()? == 1 {
-                        let nv = d.u32()?;
+                        let nv = d.len()?;
                         let mut values = Vec::with_capacity(nv.min(1024));
                         for _ in 0..nv {
                             values.push(d.value()?);

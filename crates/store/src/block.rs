@@ -3,31 +3,34 @@
 //! A run commits its results in batches, and each batch is one row of the `block`
 //! table: the computation, the number `n0` of its first unit (units are numbered in
 //! the order a computation records them, without gaps inside a block), per-status
-//! counts, and `data`, the units themselves in this binary form (integers
-//! little-endian, strings and values as [`polyplug_core::codec`] writes them):
+//! counts, and `data`, the units themselves in this binary form (`var` is an unsigned
+//! LEB128 varint; strings and values as [`polyplug_core::codec`] writes them):
 //!
 //! ```text
 //! data   = FORMAT:u8 unit*
-//! unit   = entity:str status:u8 flags:u8 [logs:str if flags&1] [error:str if flags&2]
-//!          values_len:u32 values          (values_len: byte length of `values`)
-//! values = count:u32 (attribute_id:u64 col:u32 value)*
+//! unit   = entity:str tag:u8 [logs:str if tag&4] [error:str if tag&8] values
+//!          (tag&3: 0 no result, 1 values, 2 failed)
+//! values = count:var (attribute_id:var col:var value)*
 //! ```
 //!
 //! One row per batch instead of one per value makes storing a result nearly free
 //! (the SQLite store costs a run a fraction of its time; see `bench/store.sh`), at the
 //! price that the database cannot look inside a block: readers decode blocks in
-//! Rust, and the byte length before the values lets a reader that needs only the
-//! entities skip them. A block that cannot be decoded is reported, never guessed at.
+//! Rust (a reader that needs only the entities steps over the values without
+//! building them). Varints keep a block small: a unit of `id_stats` (an ID and two
+//! small integers) takes about 28 bytes. A block that cannot be decoded is reported,
+//! never guessed at.
 
-use crate::UnitStatus;
+use crate::db::{Db, Param};
+use crate::{StoreError, UnitStatus};
 use polyplug_core::codec::{CodecError, Decoder, Encoder};
 use polyplug_core::Value;
 
 /// Version of the block encoding, the first byte of `data`.
 const FORMAT: u8 = 1;
 
-const HAS_LOGS: u8 = 1;
-const HAS_ERROR: u8 = 2;
+const HAS_LOGS: u8 = 4;
+const HAS_ERROR: u8 = 8;
 
 /// Per-status counts of a block, kept in its row so that counting never decodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,31 +72,31 @@ impl Writer {
         status: UnitStatus,
         logs: Option<&str>,
         error: Option<&str>,
-        values: impl Iterator<Item = (i64, i64, &'v Value)>,
+        values: impl ExactSizeIterator<Item = (i64, i64, &'v Value)>,
     ) {
         let mut e = Encoder(&mut self.data);
         e.str(entity);
-        e.u8(status as u8);
-        e.u8(if logs.is_some() { HAS_LOGS } else { 0 } | if error.is_some() { HAS_ERROR } else { 0 });
+        let mut tag = status as u8;
+        if logs.is_some() {
+            tag |= HAS_LOGS;
+        }
+        if error.is_some() {
+            tag |= HAS_ERROR;
+        }
+        e.u8(tag);
         if let Some(l) = logs {
             e.str(l);
         }
         if let Some(x) = error {
             e.str(x);
         }
-        let len_at = e.0.len();
-        e.u32(0);
-        e.u32(0);
-        let mut count = 0;
+        let count = values.len();
+        e.len(count);
         for (attr, col, v) in values {
-            e.u64(attr as u64);
-            e.u32(col as usize);
+            e.var(attr as u64);
+            e.var(col as u64);
             e.value(v);
-            count += 1;
         }
-        let values_len = e.0.len() - len_at - 4;
-        self.data[len_at..len_at + 4].copy_from_slice(&(values_len as u32).to_le_bytes());
-        self.data[len_at + 4..len_at + 8].copy_from_slice(&(count as u32).to_le_bytes());
         self.counts.units += 1;
         self.counts.values += count as i64;
         match status {
@@ -102,6 +105,25 @@ impl Writer {
             UnitStatus::Values => {}
         }
     }
+}
+
+/// Stores a block: the units of computation `computation` numbered from `n0`.
+pub(crate) fn insert(db: &mut Db, computation: i64, n0: i64, w: &Writer) -> Result<(), StoreError> {
+    let c = w.counts;
+    db.exec(
+        "INSERT INTO block (computation_id, n0, n_units, n_no_result, n_failed, n_values, \
+         data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            Param::I(computation),
+            Param::I(n0),
+            Param::I(c.units),
+            Param::I(c.no_result),
+            Param::I(c.failed),
+            Param::I(c.values),
+            Param::B(&w.data),
+        ],
+    )?;
+    Ok(())
 }
 
 /// A unit read from a block; its values are decoded on demand.
@@ -113,21 +135,21 @@ pub(crate) struct Unit<'a> {
     pub status: UnitStatus,
     pub logs: Option<&'a str>,
     pub error: Option<&'a str>,
-    values: &'a [u8],
+    /// Positioned at the unit's values.
+    values: Decoder<'a>,
 }
 
 impl<'a> Unit<'a> {
     /// The values: (attribute id, column, value), in the order they were written.
     pub fn values(&self) -> Result<Vec<(i64, i64, Value)>, CodecError> {
-        let mut d = Decoder::new(self.values);
-        let count = d.u32()?;
+        let mut d = self.values.clone();
+        let count = d.len()?;
         let mut out = Vec::with_capacity(count.min(1 << 12));
         for _ in 0..count {
-            let attr = d.u64()? as i64;
-            let col = d.u32()? as i64;
+            let attr = d.var()? as i64;
+            let col = d.var()? as i64;
             out.push((attr, col, d.value()?));
         }
-        d.end()?;
         Ok(out)
     }
 }
@@ -164,13 +186,16 @@ impl<'a> Units<'a> {
     fn unit(&mut self) -> Result<Unit<'a>, CodecError> {
         let d = &mut self.d;
         let entity = d.str_ref()?;
-        let status = match d.u8()? {
+        let flags = d.u8()?;
+        let status = match flags & 3 {
             0 => UnitStatus::NoResult,
             1 => UnitStatus::Values,
             2 => UnitStatus::Failed,
             s => return Err(CodecError(format!("unknown unit status {s}"))),
         };
-        let flags = d.u8()?;
+        if flags & !(3 | HAS_LOGS | HAS_ERROR) != 0 {
+            return Err(CodecError(format!("unknown unit flags {flags:#x}")));
+        }
         let logs = if flags & HAS_LOGS != 0 {
             Some(d.str_ref()?)
         } else {
@@ -181,8 +206,12 @@ impl<'a> Units<'a> {
         } else {
             None
         };
-        let len = d.u32()?;
-        let values = d.take(len)?;
+        let values = d.clone();
+        for _ in 0..d.len()? {
+            d.var()?;
+            d.var()?;
+            d.skip_value()?;
+        }
         let n = self.n;
         self.n += 1;
         Ok(Unit {
@@ -213,7 +242,9 @@ impl<'a> Iterator for Units<'a> {
             return Some(Err(e));
         }
         let u = if self.n >= self.end {
-            Err(CodecError("the block holds more units than its row says".into()))
+            Err(CodecError(
+                "the block holds more units than its row says".into(),
+            ))
         } else {
             self.unit()
         };
@@ -232,7 +263,11 @@ mod tests {
 
     fn sample() -> Writer {
         let mut w = Writer::new();
-        let vals = [Value::Int(7), Value::Str("a\tb".into()), Value::Float(f64::NAN)];
+        let vals = [
+            Value::Int(7),
+            Value::Str("a\tb".into()),
+            Value::Float(f64::NAN),
+        ];
         w.push(
             "e1",
             UnitStatus::Values,
@@ -263,10 +298,7 @@ mod tests {
                 values: 3
             }
         );
-        let units: Vec<Unit> = units(&w.data, 10, 3)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let units: Vec<Unit> = units(&w.data, 10, 3).unwrap().map(Result::unwrap).collect();
         assert_eq!(units.len(), 3);
         assert_eq!((units[0].n, units[0].entity), (10, "e1"));
         assert_eq!(units[0].logs, Some("a log\nline two"));
@@ -293,14 +325,22 @@ mod tests {
             assert!(!values_ok, "cut at {cut} not noticed");
         }
         let short: Result<Vec<Unit>, _> = units(&w.data, 0, 4).unwrap().collect();
-        assert!(short.err().unwrap().0.contains("ends after 3 units instead of 4"));
+        assert!(short
+            .err()
+            .unwrap()
+            .0
+            .contains("ends after 3 units instead of 4"));
         let long: Result<Vec<Unit>, _> = units(&w.data, 0, 2).unwrap().collect();
-        assert!(long.err().unwrap().0.contains("more units than its row says"));
+        assert!(long
+            .err()
+            .unwrap()
+            .0
+            .contains("more units than its row says"));
         assert!(units(&[], 0, 0).is_err());
         let e = units(&[9], 0, 0).err().unwrap();
         assert!(e.0.contains("block format 9"), "{e}");
         let mut bad = w.data.clone();
-        bad[1 + 4 + 2] = 7; // e1's status
+        bad[1 + 1 + 2] = 7; // e1's tag
         assert!(units(&bad, 0, 3).unwrap().next().unwrap().is_err());
     }
 }

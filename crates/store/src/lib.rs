@@ -1104,22 +1104,7 @@ impl Store {
         let block = std::mem::replace(&mut batch.block, block::Writer::new());
         let n0 = batch.n0;
         batch.n0 += block.counts.units;
-        let c = block.counts;
-        self.db
-            .exec(
-                "INSERT INTO block (computation_id, n0, n_units, n_no_result, n_failed, \
-                 n_values, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    Param::I(batch.computation.0),
-                    Param::I(n0),
-                    Param::I(c.units),
-                    Param::I(c.no_result),
-                    Param::I(c.failed),
-                    Param::I(c.values),
-                    Param::B(&block.data),
-                ],
-            )
-            .map_err(|e| self.ctx(e))?;
+        block::insert(&mut self.db, batch.computation.0, n0, &block).map_err(|e| self.ctx(e))?;
         Ok(())
     }
 
@@ -1375,14 +1360,14 @@ fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
             for u in read_block(r)? {
                 let u = u.map_err(|e| damaged(r, e))?;
                 let values = u.values().map_err(|e| damaged(r, e))?;
-                let kept = values.iter().filter(|v| v.0 != attribute);
-                dropped += (values.len() - kept.clone().count()) as u64;
+                let kept: Vec<_> = values.iter().filter(|v| v.0 != attribute).collect();
+                dropped += (values.len() - kept.len()) as u64;
                 w.push(
                     u.entity,
                     u.status,
                     u.logs,
                     u.error,
-                    kept.map(|(a, col, v)| (*a, *col, v)),
+                    kept.into_iter().map(|(a, col, v)| (*a, *col, v)),
                 );
             }
             if dropped > 0 {
