@@ -62,7 +62,7 @@ impl Encoder<'_> {
 
     /// A length or count.
     #[inline]
-    pub fn len(&mut self, v: usize) {
+    pub fn length(&mut self, v: usize) {
         self.var(v as u64);
     }
 
@@ -75,14 +75,14 @@ impl Encoder<'_> {
     /// A string: length, then bytes.
     #[inline]
     pub fn str(&mut self, s: &str) {
-        self.len(s.len());
+        self.length(s.len());
         self.0.extend_from_slice(s.as_bytes());
     }
 
     /// A list of strings: count, then each string.
     #[inline]
     pub fn strs(&mut self, items: &[String]) {
-        self.len(items.len());
+        self.length(items.len());
         for s in items {
             self.str(s);
         }
@@ -111,7 +111,7 @@ impl Encoder<'_> {
             }
             Value::List(items) => {
                 self.u8(V_LIST);
-                self.len(items.len());
+                self.length(items.len());
                 for i in items {
                     self.value(i);
                 }
@@ -169,7 +169,7 @@ impl<'a> Decoder<'a> {
 
     /// A length or count.
     #[inline]
-    pub fn len(&mut self) -> Result<usize, CodecError> {
+    pub fn length(&mut self) -> Result<usize, CodecError> {
         usize::try_from(self.var()?).map_err(|_| CodecError("a length is too large".into()))
     }
 
@@ -185,7 +185,7 @@ impl<'a> Decoder<'a> {
     /// A string, borrowed from the data.
     #[inline]
     pub fn str_ref(&mut self) -> Result<&'a str, CodecError> {
-        let n = self.len()?;
+        let n = self.length()?;
         let b = self.take(n)?;
         std::str::from_utf8(b).map_err(|_| CodecError("a string is not UTF-8".into()))
     }
@@ -199,7 +199,7 @@ impl<'a> Decoder<'a> {
     /// A list of strings.
     #[inline]
     pub fn strs(&mut self) -> Result<Vec<String>, CodecError> {
-        let n = self.len()?;
+        let n = self.length()?;
         let mut v = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
             v.push(self.str()?);
@@ -220,7 +220,7 @@ impl<'a> Decoder<'a> {
             V_FLOAT => Value::Float(f64::from_bits(self.u64()?)),
             V_STR => Value::Str(self.str()?),
             V_LIST => {
-                let n = self.len()?;
+                let n = self.length()?;
                 let mut v = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
                     v.push(self.value()?);
@@ -246,11 +246,11 @@ impl<'a> Decoder<'a> {
                 self.take(8)?;
             }
             V_STR => {
-                let n = self.len()?;
+                let n = self.length()?;
                 self.take(n)?;
             }
             V_LIST => {
-                for _ in 0..self.len()? {
+                for _ in 0..self.length()? {
                     self.skip_value()?;
                 }
             }

@@ -138,11 +138,11 @@ impl HostMsg {
                 params,
             } => {
                 e.u8(T_INIT);
-                e.len(*version as usize);
+                e.length(*version as usize);
                 e.str(plugin);
                 e.strs(python_path);
                 e.u64(*timeout_ms);
-                e.len(params.len());
+                e.length(params.len());
                 for (k, v) in params {
                     e.str(k);
                     e.value(v);
@@ -161,7 +161,7 @@ impl HostMsg {
         buf.clear();
         let mut e = Enc(buf);
         e.u8(T_BATCH);
-        e.len(entities.len());
+        e.length(entities.len());
         for s in entities {
             e.str(s);
         }
@@ -172,7 +172,7 @@ impl HostMsg {
         let mut d = Decoder::new(data);
         let msg = match d.u8()? {
             T_INIT => {
-                let version = d.len()? as u32;
+                let version = d.length()? as u32;
                 if version != PROTOCOL_VERSION {
                     return Err(ProtocolError(format!(
                         "the host speaks protocol version {version}, this worker {PROTOCOL_VERSION}"
@@ -181,7 +181,7 @@ impl HostMsg {
                 let plugin = d.str()?;
                 let python_path = d.strs()?;
                 let timeout_ms = d.u64()?;
-                let n = d.len()?;
+                let n = d.length()?;
                 let mut params = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
                     let k = d.str()?;
@@ -217,12 +217,12 @@ impl WorkerMsg {
             }
             WorkerMsg::Results(results) => {
                 e.u8(T_RESULTS);
-                e.len(results.len());
+                e.length(results.len());
                 for r in results {
                     match r {
                         Ok(out) => {
                             e.u8(1);
-                            e.len(out.values.len());
+                            e.length(out.values.len());
                             for v in &out.values {
                                 e.value(v);
                             }
@@ -259,11 +259,11 @@ impl WorkerMsg {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),
             T_RESULTS => {
-                let n = d.len()?;
+                let n = d.length()?;
                 let mut results = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
                     if d.u8()? == 1 {
-                        let nv = d.len()?;
+                        let nv = d.length()?;
                         let mut values = Vec::with_capacity(nv.min(1024));
                         for _ in 0..nv {
                             values.push(d.value()?);

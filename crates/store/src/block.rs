@@ -91,7 +91,7 @@ impl Writer {
             e.str(x);
         }
         let count = values.len();
-        e.len(count);
+        e.length(count);
         for (attr, col, v) in values {
             e.var(attr as u64);
             e.var(col as u64);
@@ -143,7 +143,7 @@ impl<'a> Unit<'a> {
     /// The values: (attribute id, column, value), in the order they were written.
     pub fn values(&self) -> Result<Vec<(i64, i64, Value)>, CodecError> {
         let mut d = self.values.clone();
-        let count = d.len()?;
+        let count = d.length()?;
         let mut out = Vec::with_capacity(count.min(1 << 12));
         for _ in 0..count {
             let attr = d.var()? as i64;
@@ -207,7 +207,7 @@ impl<'a> Units<'a> {
             None
         };
         let values = d.clone();
-        for _ in 0..d.len()? {
+        for _ in 0..d.length()? {
             d.var()?;
             d.var()?;
             d.skip_value()?;

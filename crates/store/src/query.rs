@@ -172,15 +172,8 @@ impl Store {
         };
         for f in found {
             let p = &provenance[&f.cid];
-            grouper.value(
-                &units[f.entity as usize],
-                &names[f.attr as usize].0,
-                f.cid,
-                f.n,
-                f.value,
-                p,
-                &mut each,
-            )?;
+            let (entity, attr) = (f.entity as usize, f.attr as usize);
+            grouper.value(&units[entity], &names[attr].0, f, p, &mut each)?;
         }
         grouper.finish(&mut each)
     }
@@ -220,17 +213,15 @@ struct Grouper {
 }
 
 impl Grouper {
-    #[allow(clippy::too_many_arguments)]
     fn value(
         &mut self,
         entity: &str,
         attribute: &str,
-        cid: i64,
-        n: i64,
-        value: Value,
+        f: Found,
         p: &Provenance,
         each: &mut dyn FnMut(&Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let (cid, n, value) = (f.cid, f.n, f.value);
         if let Some((rec, c, un)) = &mut self.current {
             if rec.entity == entity && rec.attribute == attribute && *c == cid && *un == n {
                 rec.values.push(value);

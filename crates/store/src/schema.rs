@@ -19,13 +19,16 @@ use crate::db::{Backend, Cell, Db};
 use crate::{block, json_to_value, StoreError, UnitStatus};
 use polyplug_core::Value;
 
+/// Code that moves a store's data to a new schema.
+type Convert = fn(&mut Db) -> Result<(), StoreError>;
+
 /// One migration: its version, its DDL for each backend, and the code that moves
 /// the data, run after the DDL in the same transaction.
 struct Migration {
     version: i64,
     sqlite: &'static str,
     postgres: &'static str,
-    convert: Option<fn(&mut Db) -> Result<(), StoreError>>,
+    convert: Option<Convert>,
 }
 
 /// The schema version this build writes.
@@ -292,9 +295,8 @@ fn v1_to_blocks(db: &mut Db) -> Result<(), StoreError> {
         let cid = c[0].int();
         let mut blocks: Vec<(i64, block::Writer)> = Vec::new();
         // The unit being read: its number, cells and values.
-        let mut unit: Option<(i64, Vec<Cell>, Vec<(i64, i64, Value)>)> = None;
-        let add = |blocks: &mut Vec<(i64, block::Writer)>,
-                   (n, u, values): (i64, Vec<Cell>, Vec<(i64, i64, Value)>)| {
+        let mut unit: Option<V1Unit> = None;
+        let add = |blocks: &mut Vec<(i64, block::Writer)>, (n, u, values): V1Unit| {
             let start_new = match blocks.last() {
                 Some((n0, w)) => n != n0 + w.counts.units || w.counts.units >= MIGRATED_BLOCK_UNITS,
                 None => true,
@@ -350,6 +352,10 @@ fn v1_to_blocks(db: &mut Db) -> Result<(), StoreError> {
     }
     db.batch("DROP TABLE value; DROP TABLE unit;")
 }
+
+/// A schema-1 unit being read: its number, its cells (entity, status, logs, error)
+/// and its values (attribute id, column, value).
+type V1Unit = (i64, Vec<Cell>, Vec<(i64, i64, Value)>);
 
 /// A value as schema 1 stored it: a kind (0 null, 1 bool, 2 int, 3 float, 4 str,
 /// 5 list as JSON) and an integer, float or text cell.
