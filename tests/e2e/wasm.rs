@@ -321,6 +321,57 @@ fn allow_dir_is_read_only_unless_rw() {
 }
 
 #[test]
+fn a_granted_folder_can_be_listed_and_nothing_above_it() {
+    let t = TestDir::new();
+    t.write("d/b.txt", "bee\n");
+    t.write("d/a.txt", "a\n");
+    t.write("d/sub/deep.txt", "deeper\n");
+    t.write("outside.txt", "secret\n");
+    // A link inside the granted folder that leads out of it.
+    std::os::unix::fs::symlink(t.join("outside.txt"), t.join("d/link")).expect("symlink");
+    t.write(
+        "ids.txt",
+        "ls:d\nls:d/sub\nls:d/../d/sub\nls:.\nls:/\nls:d/a.txt\n",
+    );
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("sandbox_probe"))
+            .args(["ids", "ids.txt", "--allow-dir", "d", "-r"])
+            .arg(t.join("report.yaml")),
+    )
+    .ok()
+    .no_panic();
+    // Files opened relative to the open folder are checked like any path: the link
+    // out of the folder is listed (it is a name in it) but cannot be opened.
+    eqnice!(
+        "ls:d\tls a.txt(2) b.txt(4) link(Capabilities insufficient) sub(dir)\n\
+         ls:d/sub\tls deep.txt(7)\n\
+         ls:d/../d/sub\tls deep.txt(7)\n\
+         ls:.\terror: Capabilities insufficient\n\
+         ls:/\terror: Capabilities insufficient\n\
+         ls:d/a.txt\terror: Not a directory\n",
+        r.stdout
+    );
+    // Without the grant nothing is listed.
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("sandbox_probe"))
+            .args(["ids", "ids.txt", "-r"])
+            .arg(t.join("report.yaml")),
+    )
+    .ok();
+    assert!(
+        r.stdout
+            .lines()
+            .all(|l| l.ends_with("error: Capabilities insufficient")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn allow_dir_must_be_an_existing_folder() {
     let t = TestDir::new();
     t.write("ids.txt", "a\n");

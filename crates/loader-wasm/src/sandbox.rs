@@ -7,7 +7,9 @@
 //!   during its compute) or a path inside an `--allow-dir` folder (read-only, or
 //!   read-write with `DIR:rw`). Anything else fails with `ENOTCAPABLE` inside the guest
 //!   ("Capabilities insufficient"), whether it exists or not. Symbolic links and `..`
-//!   are resolved on the host before the check. Listing folders is not supported.
+//!   are resolved on the host before the check. A granted folder can be opened and
+//!   listed (`opendir`/`readdir`), and paths opened relative to it are checked the
+//!   same way; the pre-opened `/` itself cannot be listed.
 //! - **Standard streams.** stdin is empty; stdout and stderr go to polyplug's stderr
 //!   (polyplug's stdout may be the results table).
 //! - **No clock, environment, arguments or network.** Clocks fail with `ENOTCAPABLE`,
@@ -37,7 +39,6 @@ mod errno {
     pub const NOENT: i32 = 44;
     pub const NOSYS: i32 = 52;
     pub const NOTDIR: i32 = 54;
-    pub const NOTSUP: i32 = 58;
     pub const SPIPE: i32 = 70;
     pub const NOTCAPABLE: i32 = 76;
 }
@@ -47,6 +48,7 @@ const ROOT_FD: u32 = 3;
 const FILETYPE_CHAR: u8 = 2;
 const FILETYPE_DIR: u8 = 3;
 const FILETYPE_FILE: u8 = 4;
+const FILETYPE_SYMLINK: u8 = 7;
 const RIGHTS_ALL: u64 = (1 << 29) - 1;
 const RIGHT_FD_WRITE: u64 = 1 << 6;
 const OFLAG_CREAT: u32 = 1;
@@ -69,6 +71,45 @@ struct OpenFile {
     /// Opened through the entity grant: closed when the compute ends.
     entity: bool,
     append: bool,
+    /// A folder, for `fd_readdir` and paths relative to it.
+    dir: Option<OpenDir>,
+}
+
+/// An open folder.
+struct OpenDir {
+    /// The guest path it was opened with (paths relative to it are resolved from it).
+    guest: String,
+    /// The host path (canonical).
+    host: PathBuf,
+    /// Its entries as last listed (at a `fd_readdir` with cookie 0): name, WASI file
+    /// type, inode; sorted by name, `.` and `..` first.
+    entries: Vec<(Vec<u8>, u8, u64)>,
+}
+
+impl OpenDir {
+    fn list(&mut self) -> std::io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::DirEntryExt;
+        let mut entries = Vec::new();
+        for e in std::fs::read_dir(&self.host)? {
+            let e = e?;
+            let kind = match e.file_type() {
+                Ok(t) if t.is_dir() => FILETYPE_DIR,
+                Ok(t) if t.is_file() => FILETYPE_FILE,
+                Ok(t) if t.is_symlink() => FILETYPE_SYMLINK,
+                _ => 0,
+            };
+            entries.push((e.file_name().as_bytes().to_vec(), kind, e.ino()));
+        }
+        entries.sort();
+        let mut all = vec![
+            (b".".to_vec(), FILETYPE_DIR, 0),
+            (b"..".to_vec(), FILETYPE_DIR, 0),
+        ];
+        all.extend(entries);
+        self.entries = all;
+        Ok(())
+    }
 }
 
 /// One instance's view of the outside world.
@@ -133,6 +174,21 @@ impl Sandbox {
         } else {
             errno::NOTCAPABLE
         })
+    }
+
+    /// The guest path of `path` opened relative to `dirfd` (the pre-opened `/` or an
+    /// open folder), or the WASI error.
+    fn guest_path(&self, dirfd: u32, path: &str) -> std::result::Result<String, i32> {
+        if dirfd == ROOT_FD {
+            return Ok(path.to_string());
+        }
+        match self.fds.get(&dirfd) {
+            Some(OpenFile { dir: Some(d), .. }) => {
+                Ok(format!("{}/{}", d.guest.trim_end_matches('/'), path))
+            }
+            Some(_) => Err(errno::NOTDIR),
+            None => Err(errno::BADF),
+        }
     }
 
     fn is_readable(&self, guest: &str) -> bool {
@@ -267,6 +323,7 @@ const IMPLEMENTED: &[&str] = &[
     "fd_filestat_get",
     "fd_prestat_get",
     "fd_prestat_dir_name",
+    "fd_readdir",
     "path_open",
     "path_filestat_get",
     "environ_sizes_get",
@@ -415,7 +472,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 ROOT_FD => (FILETYPE_DIR, 0),
                 _ => match host.sandbox.fds.get(&fd) {
                     Some(f) => (
-                        FILETYPE_FILE,
+                        if f.dir.is_some() {
+                            FILETYPE_DIR
+                        } else {
+                            FILETYPE_FILE
+                        },
                         if f.append { FDFLAG_APPEND as u16 } else { 0 },
                     ),
                     None => return Ok(errno::BADF),
@@ -485,6 +546,54 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
     )?;
     linker.func_wrap(
         m,
+        "fd_readdir",
+        |mut c: Caller<'_, Host>,
+         fd: u32,
+         buf: u32,
+         len: u32,
+         cookie: u64,
+         used: u32|
+         -> Result<i32> {
+            let (mem, host) = split(&mut c)?;
+            let dir = match host.sandbox.fds.get_mut(&fd) {
+                Some(OpenFile { dir: Some(d), .. }) => d,
+                Some(_) => return Ok(errno::NOTDIR),
+                // The pre-opened `/` stands for every granted path: it is not listed.
+                None if fd == ROOT_FD => return Ok(errno::NOTCAPABLE),
+                None => return Ok(errno::BADF),
+            };
+            if cookie == 0 {
+                if let Err(e) = dir.list() {
+                    return Ok(io_errno(&e));
+                }
+            }
+            // Entries from `cookie` on, each a 24-byte dirent and the name, as many as
+            // fit; the last one may be cut (the guest then asks again with a larger
+            // buffer), as WASI specifies.
+            let out = bytes_mut(mem, buf, len as usize)?;
+            let mut n = 0usize;
+            let start = usize::try_from(cookie).unwrap_or(usize::MAX);
+            for (i, (name, kind, ino)) in dir.entries.iter().enumerate().skip(start) {
+                let mut head = [0u8; 24];
+                head[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+                head[8..16].copy_from_slice(&ino.to_le_bytes());
+                head[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
+                head[20] = *kind;
+                for part in [&head[..], name.as_slice()] {
+                    let k = part.len().min(out.len() - n);
+                    out[n..n + k].copy_from_slice(&part[..k]);
+                    n += k;
+                }
+                if n == out.len() {
+                    break;
+                }
+            }
+            put_u32(mem, used, n as u32)?;
+            Ok(errno::SUCCESS)
+        },
+    )?;
+    linker.func_wrap(
+        m,
         "path_open",
         |mut c: Caller<'_, Host>,
          dirfd: u32,
@@ -498,16 +607,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
          out: u32|
          -> Result<i32> {
             let (mem, host) = split(&mut c)?;
-            if dirfd != ROOT_FD {
-                return Ok(if host.sandbox.fds.contains_key(&dirfd) {
-                    errno::NOTDIR
-                } else {
-                    errno::BADF
-                });
-            }
-            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
+            let Ok(relative) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
                 return Ok(errno::INVAL);
             };
+            let guest = match host.sandbox.guest_path(dirfd, relative) {
+                Ok(g) => g,
+                Err(e) => return Ok(e),
+            };
+            let guest = guest.as_str();
             let create = oflags & OFLAG_CREAT != 0;
             let trunc = oflags & OFLAG_TRUNC != 0;
             let append = fdflags & FDFLAG_APPEND != 0;
@@ -517,11 +624,29 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 Err(e) => return Ok(e),
             };
             if host_path.is_dir() {
-                return Ok(if oflags & OFLAG_DIRECTORY != 0 {
-                    errno::NOTSUP // opening folders (readdir) is not offered
-                } else {
-                    errno::ISDIR
-                });
+                if write {
+                    return Ok(errno::ISDIR);
+                }
+                let file = match File::open(&host_path) {
+                    Ok(f) => f,
+                    Err(e) => return Ok(io_errno(&e)),
+                };
+                let fd = host.sandbox.next_fd();
+                host.sandbox.fds.insert(
+                    fd,
+                    OpenFile {
+                        file,
+                        entity,
+                        append: false,
+                        dir: Some(OpenDir {
+                            guest: guest.to_string(),
+                            host: host_path,
+                            entries: Vec::new(),
+                        }),
+                    },
+                );
+                put_u32(mem, out, fd)?;
+                return Ok(errno::SUCCESS);
             }
             if oflags & OFLAG_DIRECTORY != 0 {
                 return Ok(errno::NOTDIR);
@@ -554,6 +679,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                     file,
                     entity,
                     append,
+                    dir: None,
                 },
             );
             put_u32(mem, out, fd)?;
@@ -571,13 +697,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
          out: u32|
          -> Result<i32> {
             let (mem, host) = split(&mut c)?;
-            if dirfd != ROOT_FD {
-                return Ok(errno::BADF);
-            }
-            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
+            let Ok(relative) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
                 return Ok(errno::INVAL);
             };
-            let (host_path, _) = match host.sandbox.resolve(guest, false) {
+            let guest = match host.sandbox.guest_path(dirfd, relative) {
+                Ok(g) => g,
+                Err(e) => return Ok(e),
+            };
+            let (host_path, _) = match host.sandbox.resolve(&guest, false) {
                 Ok(r) => r,
                 Err(e) => return Ok(e),
             };
