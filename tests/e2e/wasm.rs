@@ -372,6 +372,38 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
 }
 
 #[test]
+fn a_rust_guest_lists_a_granted_folder() {
+    let t = TestDir::new();
+    for i in 0..300 {
+        // Enough names that the listing takes several fd_readdir calls.
+        t.write(&format!("d/file-with-a-longish-name-{i:03}.txt"), "x");
+    }
+    t.write("d/sub/x.txt", "x");
+    t.write("ids.txt", "d\nd/sub\n.\nd/sub/x.txt\nnope\n");
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("lister"))
+            .args(["ids", "ids.txt", "--allow-dir", "d", "-r"])
+            .arg(t.join("report.yaml")),
+    )
+    .ok()
+    .no_panic();
+    let mut names: Vec<String> = (0..300)
+        .map(|i| format!("file-with-a-longish-name-{i:03}.txt"))
+        .collect();
+    names.push("sub".into());
+    eqnice!(
+        format!(
+            "d\t{}\nd/sub\tx.txt\n.\terror: Capabilities insufficient\n\
+             d/sub/x.txt\terror: Not a directory\nnope\terror: Capabilities insufficient\n",
+            names.join(",")
+        ),
+        r.stdout
+    );
+}
+
+#[test]
 fn allow_dir_must_be_an_existing_folder() {
     let t = TestDir::new();
     t.write("ids.txt", "a\n");

@@ -27,9 +27,9 @@ message is reported as the entity's error before the instance traps.
 
 `std::fs` does not work on `wasm32-unknown-unknown`; [`fs::read`] does, on either
 target, through the sandbox's WASI functions. In `files` mode the entity's file is
-readable; folders granted with `--allow-dir` are readable (and writable with
-`DIR:rw`, see [`fs::write`]); any other path fails with
-[`fs::FsError::NOT_CAPABLE`].
+readable; folders granted with `--allow-dir` are readable and can be listed with
+[`fs::list`] (and are writable with `DIR:rw`, see [`fs::write`]); any other path
+fails with [`fs::FsError::NOT_CAPABLE`].
 
 # Threads
 
@@ -433,8 +433,10 @@ impl<T: IntoValue> IntoValue for Vec<T> {
     }
 }
 
-/// Reading (and, in `DIR:rw` folders, writing) files through the sandbox.
+/// Reading (and, in `DIR:rw` folders, writing) files and listing folders through the
+/// sandbox.
 pub mod fs {
+    use alloc::string::String;
     use alloc::vec::Vec;
     use core::fmt;
 
@@ -454,6 +456,7 @@ pub mod fs {
         fn fd_read(fd: u32, iovs: *const Iovec, n: usize, nread: *mut usize) -> i32;
         fn fd_write(fd: u32, iovs: *const Iovec, n: usize, nwritten: *mut usize) -> i32;
         fn fd_close(fd: u32) -> i32;
+        fn fd_readdir(fd: u32, buf: *mut u8, len: usize, cookie: u64, used: *mut usize) -> i32;
     }
 
     #[repr(C)]
@@ -466,8 +469,12 @@ pub mod fs {
     const ROOT_FD: u32 = 3;
     const RIGHT_FD_READ: u64 = 1 << 1;
     const RIGHT_FD_WRITE: u64 = 1 << 6;
+    const RIGHT_FD_READDIR: u64 = 1 << 14;
     const OFLAG_CREAT: u32 = 1;
+    const OFLAG_DIRECTORY: u32 = 2;
     const OFLAG_TRUNC: u32 = 8;
+    /// Size of a WASI `dirent` before its name.
+    const DIRENT: usize = 24;
 
     /// A WASI error number.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,13 +506,17 @@ pub mod fs {
     }
 
     fn open(path: &str, write: bool) -> Result<u32, FsError> {
-        let rel = path.trim_start_matches('/');
-        let mut fd = 0u32;
         let (rights, oflags) = if write {
             (RIGHT_FD_WRITE, OFLAG_CREAT | OFLAG_TRUNC)
         } else {
             (RIGHT_FD_READ, 0)
         };
+        open_with(path, rights, oflags)
+    }
+
+    fn open_with(path: &str, rights: u64, oflags: u32) -> Result<u32, FsError> {
+        let rel = path.trim_start_matches('/');
+        let mut fd = 0u32;
         // SAFETY: `rel` is `len` readable bytes and `fd` a valid out-pointer, as
         // path_open requires.
         let e = unsafe { path_open(ROOT_FD, 1, rel.as_ptr(), rel.len(), oflags, rights, 0, 0, &mut fd) };
@@ -552,6 +563,55 @@ pub mod fs {
         let mut v = Vec::new();
         read_into(path, &mut v)?;
         Ok(v)
+    }
+
+    /// The names in the folder at `path` (inside an `--allow-dir` folder), without `.`
+    /// and `..`, sorted.
+    pub fn list(path: &str) -> Result<Vec<String>, FsError> {
+        let fd = open_with(path, RIGHT_FD_READDIR, OFLAG_DIRECTORY)?;
+        let mut names = Vec::new();
+        let mut buf: Vec<u8> = alloc::vec![0; 4096];
+        let mut cookie = 0u64;
+        let result = 'read: loop {
+            let mut used = 0usize;
+            // SAFETY: `buf` is `len` writable bytes and `used` a valid out-pointer.
+            let e = unsafe { fd_readdir(fd, buf.as_mut_ptr(), buf.len(), cookie, &mut used) };
+            if e != 0 {
+                break Err(FsError(e));
+            }
+            let used = used.min(buf.len());
+            let mut at = 0;
+            while at + DIRENT <= used {
+                let mut next = [0u8; 8];
+                next.copy_from_slice(&buf[at..at + 8]);
+                let mut len = [0u8; 4];
+                len.copy_from_slice(&buf[at + 16..at + 20]);
+                let len = u32::from_le_bytes(len) as usize;
+                if at + DIRENT + len > used {
+                    break; // cut: ask again from this entry
+                }
+                let name = &buf[at + DIRENT..at + DIRENT + len];
+                if name != b"." && name != b".." {
+                    names.push(String::from_utf8_lossy(name).into_owned());
+                }
+                cookie = u64::from_le_bytes(next);
+                at += DIRENT + len;
+            }
+            if used < buf.len() {
+                break 'read Ok(());
+            }
+            if at == 0 {
+                // Not even one entry fits: a larger buffer.
+                let larger = buf.len() * 2;
+                buf.resize(larger, 0);
+            }
+        };
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { fd_close(fd) };
+        result.map(|()| {
+            names.sort();
+            names
+        })
     }
 
     /// Creates or replaces the file at `path` (inside a `--allow-dir DIR:rw` folder).
