@@ -140,6 +140,25 @@ fn an_exception_fails_its_entity_with_type_message_and_plugin_line() {
 }
 
 #[test]
+fn deeply_nested_lists_fail_their_entity_not_the_run() {
+    let t = TestDir::new();
+    let plugin = t.write(
+        "deep.py",
+        "ID = 'deep'\nVERSION = '1'\nINPUT = 'a depth'\nOUTPUT = ['v']\n\
+         def compute(entity, **kw):\n    v = 0\n    for _ in range(int(entity)):\n        \
+         v = [v]\n    return [v], []\n",
+    );
+    for jobs in ["1", "2"] {
+        let r = run_ids(&t, &plugin, "3\n100000\n64\n", &["-j", jobs])
+            .code(1)
+            .stderr_has("100000\terror: ")
+            .stderr_has("lists nested more than 64 deep");
+        assert!(r.stdout.starts_with("3\t[[[0]]]\n"), "{}", r.stdout);
+        assert!(r.stdout.contains("\n64\t[[[["), "{}", r.stdout);
+    }
+}
+
+#[test]
 fn load_errors_name_the_file_and_line() {
     let t = TestDir::new();
     let syntax = t.write(

@@ -906,6 +906,15 @@ fn store_errors_are_explained(s: &Store) {
     Run::of(s.cmd(&t).args(["runs", "show", "0000000"]))
         .code(2)
         .stderr_has("no computation with UUID 0000000");
+    // A block whose row counts disagree with its data is not trusted to skip
+    // anything: the rerun stops with an explanation instead of computing twice.
+    s.sql(&t, "UPDATE block SET n_failed = n_units");
+    Run::of(&mut run_fas(s, &t))
+        .code(2)
+        .stderr_has("cannot be read: the block's row counts 0 without result, 3 failed")
+        .no_panic();
+    s.sql(&t, "UPDATE block SET n_failed = 0");
+    Run::of(&mut run_fas(s, &t)).ok();
     // A damaged block is reported with its computation and what to do; nothing
     // is guessed.
     s.sql(&t, "UPDATE block SET data = substr(data, 1, 12)");

@@ -353,6 +353,39 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
          ls:d/a.txt\terror: Not a directory\n",
         r.stdout
     );
+    // Nothing leads out of an open folder: not `..`, not an absolute path, not a link
+    // to outside however deep the path goes below it, whether that exists or not.
+    std::os::unix::fs::symlink("/etc", t.join("d/etc")).expect("symlink");
+    t.write(
+        "more.txt",
+        "up:d\nd/etc/passwd\nd/etc/no/such/file\nd/etc/no-such-file\n",
+    );
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("sandbox_probe"))
+            .args(["ids", "more.txt", "--allow-dir", "d", "-r"])
+            .arg(t.join("report.yaml")),
+    )
+    .ok();
+    eqnice!(
+        "up:d\tup: Capabilities insufficient; abs: Capabilities insufficient\n\
+         d/etc/passwd\terror: Capabilities insufficient\n\
+         d/etc/no/such/file\terror: Capabilities insufficient\n\
+         d/etc/no-such-file\terror: Capabilities insufficient\n",
+        r.stdout
+    );
+    std::fs::remove_file(t.join("d/etc")).expect("rm");
+    // In files mode a folder given as the entity is not listed.
+    let r = Run::of(
+        cmd(&t)
+            .arg("run")
+            .arg(wasm("sandbox_probe"))
+            .args(["files", "d/su*", "-r"])
+            .arg(t.join("report.yaml")),
+    )
+    .ok();
+    eqnice!("d/sub\terror: Capabilities insufficient\n", r.stdout);
     // Without the grant nothing is listed.
     let r = Run::of(
         cmd(&t)

@@ -39,6 +39,19 @@ impl std::fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
+/// Deepest nesting of lists a decoder accepts: deeper data is damaged or hostile, and
+/// following it would exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
+fn nested(depth: usize) -> Result<usize, CodecError> {
+    if depth >= MAX_DEPTH {
+        return Err(CodecError(format!(
+            "lists are nested more than {MAX_DEPTH} deep"
+        )));
+    }
+    Ok(depth + 1)
+}
+
 /// Appends encoded data to a buffer.
 #[derive(Debug)]
 pub struct Encoder<'a>(pub &'a mut Vec<u8>);
@@ -159,6 +172,9 @@ impl<'a> Decoder<'a> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
+            if shift == 63 && b > 1 {
+                break; // bits beyond the 64th
+            }
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
@@ -210,6 +226,10 @@ impl<'a> Decoder<'a> {
     /// A value.
     #[inline]
     pub fn value(&mut self) -> Result<Value, CodecError> {
+        self.value_at(0)
+    }
+
+    fn value_at(&mut self, depth: usize) -> Result<Value, CodecError> {
         Ok(match self.u8()? {
             V_NULL => Value::Null,
             V_BOOL => Value::Bool(self.u8()? != 0),
@@ -220,10 +240,11 @@ impl<'a> Decoder<'a> {
             V_FLOAT => Value::Float(f64::from_bits(self.u64()?)),
             V_STR => Value::Str(self.str()?),
             V_LIST => {
+                let depth = nested(depth)?;
                 let n = self.length()?;
                 let mut v = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
-                    v.push(self.value()?);
+                    v.push(self.value_at(depth)?);
                 }
                 Value::List(v)
             }
@@ -234,6 +255,10 @@ impl<'a> Decoder<'a> {
     /// Steps over a value without building it.
     #[inline]
     pub fn skip_value(&mut self) -> Result<(), CodecError> {
+        self.skip_value_at(0)
+    }
+
+    fn skip_value_at(&mut self, depth: usize) -> Result<(), CodecError> {
         match self.u8()? {
             V_NULL => {}
             V_BOOL => {
@@ -250,8 +275,9 @@ impl<'a> Decoder<'a> {
                 self.take(n)?;
             }
             V_LIST => {
+                let depth = nested(depth)?;
                 for _ in 0..self.length()? {
-                    self.skip_value()?;
+                    self.skip_value_at(depth)?;
                 }
             }
             t => return Err(CodecError(format!("unknown value kind {t}"))),
@@ -353,6 +379,25 @@ mod tests {
             "unknown value kind 9"
         );
         assert!(Decoder::new(&[V_STR, 1, 0xff]).value().is_err());
+        // Ten bytes are enough for any u64; bits beyond it are refused.
+        let mut max = vec![V_INT];
+        max.extend([0xff; 9]);
+        max.push(0x01);
+        assert!(Decoder::new(&max).value().is_ok());
+        *max.last_mut().unwrap() = 0x7f;
+        assert_eq!(
+            Decoder::new(&max).value().unwrap_err().0,
+            "a number is longer than 64 bits"
+        );
+        // Deep nesting is an error, not a stack overflow.
+        let deep: Vec<u8> = std::iter::repeat_n([V_LIST, 1], 100_000)
+            .flatten()
+            .collect();
+        assert_eq!(
+            Decoder::new(&deep).value().unwrap_err().0,
+            "lists are nested more than 64 deep"
+        );
+        assert!(Decoder::new(&deep).skip_value().is_err());
         let mut d = Decoder::new(&[V_NULL, 7]);
         d.value().unwrap();
         assert_eq!(d.end().unwrap_err().0, "1 unexpected bytes after the end");

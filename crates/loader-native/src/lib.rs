@@ -561,7 +561,16 @@ unsafe extern "C" fn push_str(s: *mut abi::Sink, p: *const c_char, len: usize) {
 unsafe extern "C" fn begin_list(s: *mut abi::Sink) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
-        s.stack.push(Vec::new())
+        if s.stack.len() >= polyplug_core::codec::MAX_DEPTH {
+            s.misuse.get_or_insert_with(|| {
+                format!(
+                    "begin_list: lists nested more than {} deep",
+                    polyplug_core::codec::MAX_DEPTH
+                )
+            });
+        } else {
+            s.stack.push(Vec::new())
+        }
     }
 }
 unsafe extern "C" fn end_list(s: *mut abi::Sink) {
@@ -569,7 +578,10 @@ unsafe extern "C" fn end_list(s: *mut abi::Sink) {
     if let Some(s) = unsafe { sink(s) } {
         match s.stack.pop() {
             Some(list) => s.push(Value::List(list)),
-            None => s.misuse = Some("end_list without begin_list".into()),
+            None => {
+                s.misuse
+                    .get_or_insert_with(|| "end_list without begin_list".into());
+            }
         }
     }
 }

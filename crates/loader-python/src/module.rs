@@ -416,6 +416,10 @@ fn meta_value(v: &Bound<'_, PyAny>) -> Option<Value> {
 /// become typed values, lists of those become lists, and anything else (a tuple, a
 /// dict, a `Decimal`, an `int` beyond 64 bits) becomes the string `str()` makes of it.
 fn result_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
+    result_value_at(v, 0)
+}
+
+fn result_value_at(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if v.is_none() {
         return Ok(Value::Null);
     }
@@ -441,11 +445,17 @@ fn result_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Str(v.str()?.to_string()));
     }
     if v.is_exact_instance_of::<PyList>() {
+        if depth >= polyplug_core::codec::MAX_DEPTH {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "a result value has lists nested more than {} deep",
+                polyplug_core::codec::MAX_DEPTH
+            )));
+        }
         let mut items = Vec::new();
         let mut simple = true;
         for i in v.try_iter()? {
             let i = i?;
-            let iv = result_value(&i)?;
+            let iv = result_value_at(&i, depth + 1)?;
             // A nested value that became text would print quoted: keep str() of the list.
             if matches!(iv, Value::Str(_)) && !i.is_exact_instance_of::<PyString>() {
                 simple = false;

@@ -138,7 +138,8 @@ impl HostMsg {
                 params,
             } => {
                 e.u8(T_INIT);
-                e.length(*version as usize);
+                // Fixed width, whatever the codec: any version of the worker reads it.
+                e.0.extend_from_slice(&version.to_le_bytes());
                 e.str(plugin);
                 e.strs(python_path);
                 e.u64(*timeout_ms);
@@ -172,7 +173,8 @@ impl HostMsg {
         let mut d = Decoder::new(data);
         let msg = match d.u8()? {
             T_INIT => {
-                let version = d.length()? as u32;
+                let v = d.take(4)?;
+                let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
                 if version != PROTOCOL_VERSION {
                     return Err(ProtocolError(format!(
                         "the host speaks protocol version {version}, this worker {PROTOCOL_VERSION}"

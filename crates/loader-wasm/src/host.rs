@@ -207,13 +207,26 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
         },
     )?;
     linker.func_wrap(m, "begin_list", |mut c: Caller<'_, Host>| {
-        c.data_mut().sink.stack.push(Vec::new())
+        let sink = &mut c.data_mut().sink;
+        if sink.stack.len() >= polyplug_core::codec::MAX_DEPTH {
+            sink.misuse.get_or_insert_with(|| {
+                format!(
+                    "begin_list: lists nested more than {} deep",
+                    polyplug_core::codec::MAX_DEPTH
+                )
+            });
+        } else {
+            sink.stack.push(Vec::new())
+        }
     })?;
     linker.func_wrap(m, "end_list", |mut c: Caller<'_, Host>| {
         let sink = &mut c.data_mut().sink;
         match sink.stack.pop() {
             Some(list) => sink.push(Value::List(list)),
-            None => sink.misuse = Some("end_list without begin_list".into()),
+            None => {
+                sink.misuse
+                    .get_or_insert_with(|| "end_list without begin_list".into());
+            }
         }
     })?;
     linker.func_wrap(

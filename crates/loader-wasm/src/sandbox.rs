@@ -7,9 +7,12 @@
 //!   during its compute) or a path inside an `--allow-dir` folder (read-only, or
 //!   read-write with `DIR:rw`). Anything else fails with `ENOTCAPABLE` inside the guest
 //!   ("Capabilities insufficient"), whether it exists or not. Symbolic links and `..`
-//!   are resolved on the host before the check. A granted folder can be opened and
-//!   listed (`opendir`/`readdir`), and paths opened relative to it are checked the
-//!   same way; the pre-opened `/` itself cannot be listed.
+//!   are resolved on the host before the check (for a path that does not exist, its
+//!   longest existing prefix), so the answer never depends on what exists outside a
+//!   grant. A granted folder can be opened and listed (`opendir`/`readdir`); paths
+//!   opened relative to it start from it and are checked the same way. The
+//!   pre-opened `/` itself is not listed. At most [`MAX_OPEN`] files and folders are
+//!   open per instance.
 //! - **Standard streams.** stdin is empty; stdout and stderr go to polyplug's stderr
 //!   (polyplug's stdout may be the results table).
 //! - **No clock, environment, arguments or network.** Clocks fail with `ENOTCAPABLE`,
@@ -33,6 +36,7 @@ mod errno {
     pub const ACCES: i32 = 2;
     pub const BADF: i32 = 8;
     pub const EXIST: i32 = 20;
+    pub const MFILE: i32 = 33;
     pub const INVAL: i32 = 28;
     pub const IO: i32 = 29;
     pub const ISDIR: i32 = 31;
@@ -45,6 +49,9 @@ mod errno {
 
 /// The one pre-opened directory.
 const ROOT_FD: u32 = 3;
+/// Files and folders one instance may have open at once (each holds a host file
+/// descriptor): a guest opening without closing gets `EMFILE`, not the host's limit.
+const MAX_OPEN: usize = 256;
 const FILETYPE_CHAR: u8 = 2;
 const FILETYPE_DIR: u8 = 3;
 const FILETYPE_FILE: u8 = 4;
@@ -77,13 +84,12 @@ struct OpenFile {
 
 /// An open folder.
 struct OpenDir {
-    /// The guest path it was opened with (paths relative to it are resolved from it).
-    guest: String,
-    /// The host path (canonical).
+    /// The host path (canonical): paths opened relative to the folder start here.
     host: PathBuf,
-    /// Its entries as last listed (at a `fd_readdir` with cookie 0): name, WASI file
-    /// type, inode; sorted by name, `.` and `..` first.
+    /// Its entries as last listed (at the first `fd_readdir`, and again at each one
+    /// with cookie 0): name, WASI file type, inode; sorted by name, `.` and `..` first.
     entries: Vec<(Vec<u8>, u8, u64)>,
+    listed: bool,
 }
 
 impl OpenDir {
@@ -108,6 +114,7 @@ impl OpenDir {
         ];
         all.extend(entries);
         self.entries = all;
+        self.listed = true;
         Ok(())
     }
 }
@@ -146,53 +153,68 @@ impl Sandbox {
         self.fds.retain(|_, f| !f.entity);
     }
 
-    /// Finds the host path a guest path names, if it is granted. Returns the path and
-    /// whether it was granted as the entity file.
-    fn resolve(&self, guest: &str, write: bool) -> std::result::Result<(PathBuf, bool), i32> {
-        let rel = guest.trim_start_matches('/');
-        let candidates = [
-            normalize(&self.cwd.join(rel)),
-            normalize(&Path::new("/").join(rel)),
-        ];
+    /// Finds the host path a guest path (opened relative to `dirfd`) names, if it is
+    /// granted. Returns the path and whether it was granted as the entity file. Among
+    /// the granted candidates, one that exists wins.
+    fn resolve(
+        &self,
+        dirfd: u32,
+        guest: &str,
+        write: bool,
+    ) -> std::result::Result<(PathBuf, bool), i32> {
+        let candidates = self.candidates(dirfd, guest)?;
+        let mut granted = None;
         for lexical in candidates {
-            let canonical = canonical_or_parent(&lexical);
-            if !write {
-                if let Some((abs, canon)) = &self.entity {
-                    if *abs == lexical || canon.as_ref() == Some(&canonical) {
-                        return Ok((canonical, true));
-                    }
+            let canonical = canonical_prefix(&lexical);
+            if let Some(g) = self.grant(&lexical, canonical, write) {
+                if g.0.exists() {
+                    return Ok(g);
                 }
-            }
-            for d in &self.dirs {
-                if canonical.starts_with(&d.path) && (!write || d.writable) {
-                    return Ok((canonical, false));
-                }
+                granted.get_or_insert(g);
             }
         }
-        Err(if write && self.is_readable(guest) {
+        if let Some(g) = granted {
+            return Ok(g);
+        }
+        Err(if write && self.resolve(dirfd, guest, false).is_ok() {
             errno::ACCES
         } else {
             errno::NOTCAPABLE
         })
     }
 
-    /// The guest path of `path` opened relative to `dirfd` (the pre-opened `/` or an
-    /// open folder), or the WASI error.
-    fn guest_path(&self, dirfd: u32, path: &str) -> std::result::Result<String, i32> {
+    /// Whether a path (lexical and canonical forms) is granted.
+    fn grant(&self, lexical: &Path, canonical: PathBuf, write: bool) -> Option<(PathBuf, bool)> {
+        if !write {
+            if let Some((abs, canon)) = &self.entity {
+                if abs == lexical || canon.as_ref() == Some(&canonical) {
+                    return Some((canonical, true));
+                }
+            }
+        }
+        self.dirs
+            .iter()
+            .any(|d| canonical.starts_with(&d.path) && (!write || d.writable))
+            .then_some((canonical, false))
+    }
+
+    /// The host paths `path` may name, opened relative to `dirfd`: the pre-opened `/`
+    /// (the working directory, then the root) or an open folder (that folder only; an
+    /// absolute path is refused there). Lexical: `..` is resolved, links are not.
+    fn candidates(&self, dirfd: u32, path: &str) -> std::result::Result<Vec<PathBuf>, i32> {
         if dirfd == ROOT_FD {
-            return Ok(path.to_string());
+            let rel = path.trim_start_matches('/');
+            return Ok(vec![
+                normalize(&self.cwd.join(rel)),
+                normalize(&Path::new("/").join(rel)),
+            ]);
         }
         match self.fds.get(&dirfd) {
-            Some(OpenFile { dir: Some(d), .. }) => {
-                Ok(format!("{}/{}", d.guest.trim_end_matches('/'), path))
-            }
+            Some(OpenFile { dir: Some(_), .. }) if path.starts_with('/') => Err(errno::NOTCAPABLE),
+            Some(OpenFile { dir: Some(d), .. }) => Ok(vec![normalize(&d.host.join(path))]),
             Some(_) => Err(errno::NOTDIR),
             None => Err(errno::BADF),
         }
-    }
-
-    fn is_readable(&self, guest: &str) -> bool {
-        self.resolve(guest, false).is_ok()
     }
 
     fn next_fd(&self) -> u32 {
@@ -232,17 +254,28 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The canonical form of `p`, or of its parent joined with its name when `p` does not
-/// exist yet (a file about to be created), or `p` itself.
-fn canonical_or_parent(p: &Path) -> PathBuf {
-    if let Ok(c) = std::fs::canonicalize(p) {
-        return c;
-    }
-    match (p.parent(), p.file_name()) {
-        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
-            .map(|c| c.join(name))
-            .unwrap_or_else(|_| p.to_path_buf()),
-        _ => p.to_path_buf(),
+/// The canonical form of `p` (absolute, normalized): of its longest existing prefix,
+/// joined with the names after it that do not exist (yet). So whether a path is
+/// granted never depends on which of its parts exist: a link to outside a grant is
+/// outside it, down to any depth.
+fn canonical_prefix(p: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = p;
+    loop {
+        if let Ok(c) = std::fs::canonicalize(at) {
+            let mut out = c;
+            for name in missing.iter().rev() {
+                out.push(name);
+            }
+            return out;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
     }
 }
 
@@ -562,7 +595,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 None if fd == ROOT_FD => return Ok(errno::NOTCAPABLE),
                 None => return Ok(errno::BADF),
             };
-            if cookie == 0 {
+            if cookie == 0 || !dir.listed {
                 if let Err(e) = dir.list() {
                     return Ok(io_errno(&e));
                 }
@@ -607,25 +640,27 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
          out: u32|
          -> Result<i32> {
             let (mem, host) = split(&mut c)?;
-            let Ok(relative) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
+            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
                 return Ok(errno::INVAL);
             };
-            let guest = match host.sandbox.guest_path(dirfd, relative) {
-                Ok(g) => g,
-                Err(e) => return Ok(e),
-            };
-            let guest = guest.as_str();
+            if host.sandbox.fds.len() >= MAX_OPEN {
+                return Ok(errno::MFILE);
+            }
             let create = oflags & OFLAG_CREAT != 0;
             let trunc = oflags & OFLAG_TRUNC != 0;
             let append = fdflags & FDFLAG_APPEND != 0;
             let write = rights & RIGHT_FD_WRITE != 0 || create || trunc || append;
-            let (host_path, entity) = match host.sandbox.resolve(guest, write) {
+            let (host_path, entity) = match host.sandbox.resolve(dirfd, guest, write) {
                 Ok(r) => r,
                 Err(e) => return Ok(e),
             };
             if host_path.is_dir() {
                 if write {
                     return Ok(errno::ISDIR);
+                }
+                if entity {
+                    // `files` mode grants the entity's file, not a folder's contents.
+                    return Ok(errno::NOTCAPABLE);
                 }
                 let file = match File::open(&host_path) {
                     Ok(f) => f,
@@ -639,9 +674,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                         entity,
                         append: false,
                         dir: Some(OpenDir {
-                            guest: guest.to_string(),
                             host: host_path,
                             entries: Vec::new(),
+                            listed: false,
                         }),
                     },
                 );
@@ -697,14 +732,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
          out: u32|
          -> Result<i32> {
             let (mem, host) = split(&mut c)?;
-            let Ok(relative) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
+            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
                 return Ok(errno::INVAL);
             };
-            let guest = match host.sandbox.guest_path(dirfd, relative) {
-                Ok(g) => g,
-                Err(e) => return Ok(e),
-            };
-            let (host_path, _) = match host.sandbox.resolve(&guest, false) {
+            let (host_path, _) = match host.sandbox.resolve(dirfd, guest, false) {
                 Ok(r) => r,
                 Err(e) => return Ok(e),
             };

@@ -154,17 +154,24 @@ impl<'a> Unit<'a> {
     }
 }
 
-/// Reads the units of a block's `data`, whose first unit is number `n0`; the block's
-/// row says it holds `count` units (a block cut short is an error, not a smaller
-/// block).
-pub(crate) fn units(data: &[u8], n0: i64, count: i64) -> Result<Units<'_>, CodecError> {
+/// Reads the units of a block's `data`, whose first unit is number `n0`; `row` is
+/// what the block's row says it holds. A block whose data disagrees with its row (cut
+/// short, or counts that differ) gives an error after its last unit, not a smaller
+/// block.
+pub(crate) fn units(data: &[u8], n0: i64, row: Counts) -> Result<Units<'_>, CodecError> {
     let mut d = Decoder::new(data);
+    let end = n0
+        .checked_add(row.units)
+        .filter(|_| row.units >= 0)
+        .ok_or_else(|| CodecError(format!("the block's row says it holds {} units", row.units)))?;
     match d.u8() {
         Ok(FORMAT) => Ok(Units {
             d,
             n0,
             n: n0,
-            end: n0 + count,
+            end,
+            row,
+            seen: Counts::default(),
         }),
         Ok(v) => Err(CodecError(format!(
             "block format {v} is unknown to this polyplug (it reads format {FORMAT}); \
@@ -180,6 +187,9 @@ pub(crate) struct Units<'a> {
     n0: i64,
     n: i64,
     end: i64,
+    /// What the row says, and what was read so far.
+    row: Counts,
+    seen: Counts,
 }
 
 impl<'a> Units<'a> {
@@ -207,10 +217,18 @@ impl<'a> Units<'a> {
             None
         };
         let values = d.clone();
-        for _ in 0..d.length()? {
+        let count = d.length()?;
+        for _ in 0..count {
             d.var()?;
             d.var()?;
             d.skip_value()?;
+        }
+        self.seen.units += 1;
+        self.seen.values += count as i64;
+        match status {
+            UnitStatus::NoResult => self.seen.no_result += 1,
+            UnitStatus::Failed => self.seen.failed += 1,
+            UnitStatus::Values => {}
         }
         let n = self.n;
         self.n += 1;
@@ -231,6 +249,20 @@ impl<'a> Iterator for Units<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.d.at_end() {
             if self.n == self.end {
+                if self.seen != self.row {
+                    let (row, seen) = (self.row, self.seen);
+                    self.row = seen; // reported once
+                    return Some(Err(CodecError(format!(
+                        "the block's row counts {} without result, {} failed and {} \
+                         values, its data {}, {} and {}",
+                        row.no_result,
+                        row.failed,
+                        row.values,
+                        seen.no_result,
+                        seen.failed,
+                        seen.values
+                    ))));
+                }
                 return None;
             }
             let e = CodecError(format!(
@@ -298,7 +330,10 @@ mod tests {
                 values: 3
             }
         );
-        let units: Vec<Unit> = units(&w.data, 10, 3).unwrap().map(Result::unwrap).collect();
+        let units: Vec<Unit> = units(&w.data, 10, w.counts)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(units.len(), 3);
         assert_eq!((units[0].n, units[0].entity), (10, "e1"));
         assert_eq!(units[0].logs, Some("a log\nline two"));
@@ -317,30 +352,43 @@ mod tests {
         let w = sample();
         // Every cut is noticed: inside a unit, or between units (the row's count).
         for cut in 1..w.data.len() {
-            let all: Result<Vec<Unit>, _> = units(&w.data[..cut], 0, 3).unwrap().collect();
+            let all: Result<Vec<Unit>, _> = units(&w.data[..cut], 0, w.counts).unwrap().collect();
             let values_ok = all
                 .as_ref()
                 .map(|us| us.iter().all(|u| u.values().is_ok()))
                 .unwrap_or(false);
             assert!(!values_ok, "cut at {cut} not noticed");
         }
-        let short: Result<Vec<Unit>, _> = units(&w.data, 0, 4).unwrap().collect();
-        assert!(short
-            .err()
-            .unwrap()
-            .0
-            .contains("ends after 3 units instead of 4"));
-        let long: Result<Vec<Unit>, _> = units(&w.data, 0, 2).unwrap().collect();
-        assert!(long
-            .err()
-            .unwrap()
-            .0
-            .contains("more units than its row says"));
-        assert!(units(&[], 0, 0).is_err());
-        let e = units(&[9], 0, 0).err().unwrap();
+        let row = |units, no_result, failed, values| Counts {
+            units,
+            no_result,
+            failed,
+            values,
+        };
+        let read = |c: Counts| units(&w.data, 0, c).and_then(|u| u.collect::<Result<Vec<_>, _>>());
+        let short = read(row(4, 1, 1, 3)).err().unwrap();
+        assert!(
+            short.0.contains("ends after 3 units instead of 4"),
+            "{short}"
+        );
+        let long = read(row(2, 1, 1, 3)).err().unwrap();
+        assert!(long.0.contains("more units than its row says"), "{long}");
+        // A row whose counts disagree with the data (a done entity counted failed).
+        let counts = read(row(3, 1, 2, 3)).err().unwrap();
+        assert!(
+            counts.0.contains(
+                "row counts 1 without result, 2 failed and 3 values, its data 1, 1 and 3"
+            ),
+            "{counts}"
+        );
+        assert!(read(row(3, 1, 1, 4)).is_err());
+        assert!(read(row(-1, 0, 0, 0)).is_err());
+        assert!(units(&w.data, i64::MAX, w.counts).is_err());
+        assert!(units(&[], 0, Counts::default()).is_err());
+        let e = units(&[9], 0, Counts::default()).err().unwrap();
         assert!(e.0.contains("block format 9"), "{e}");
         let mut bad = w.data.clone();
         bad[1 + 1 + 2] = 7; // e1's tag
-        assert!(units(&bad, 0, 3).unwrap().next().unwrap().is_err());
+        assert!(units(&bad, 0, w.counts).unwrap().next().unwrap().is_err());
     }
 }

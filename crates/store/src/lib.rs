@@ -1119,10 +1119,11 @@ impl Store {
         let mut done = HashSet::new();
         self.db
             .each(
-                "SELECT c.uuid, b.n0, b.n_units, b.data FROM computation c \
-                 JOIN block b ON b.computation_id = c.id \
-                 WHERE c.plugin_id = $1 AND c.plugin_version = $2 AND c.params_key = $3 \
-                 AND b.n_failed < b.n_units",
+                &format!(
+                    "SELECT {BLOCK_COLUMNS} FROM computation c \
+                     JOIN block b ON b.computation_id = c.id \
+                     WHERE c.plugin_id = $1 AND c.plugin_version = $2 AND c.params_key = $3"
+                ),
                 &[plugin_id.into(), plugin_version.into(), params_key.into()],
                 |r| {
                     for u in read_block(r)? {
@@ -1309,9 +1310,11 @@ impl Store {
         let loc = self.location.clone();
         self.db
             .each(
-                "SELECT c.uuid, b.n0, b.n_units, b.data FROM block b \
-                 JOIN computation c ON c.id = b.computation_id \
-                 WHERE b.computation_id = $1 ORDER BY b.n0",
+                &format!(
+                    "SELECT {BLOCK_COLUMNS} FROM block b \
+                     JOIN computation c ON c.id = b.computation_id \
+                     WHERE b.computation_id = $1 ORDER BY b.n0"
+                ),
                 &[id.0.into()],
                 |r| {
                     for u in read_block(r)? {
@@ -1345,53 +1348,68 @@ impl Store {
 /// some); returns how many. Units stay: only their values of that attribute go.
 fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
     let mut removed = 0;
-    let computations = db.rows("SELECT DISTINCT computation_id FROM block", &[])?;
-    for c in computations {
-        // One computation's blocks at a time bounds the memory used.
-        let blocks = db.rows(
-            "SELECT c.uuid, b.n0, b.n_units, b.data FROM block b \
-             JOIN computation c ON c.id = b.computation_id \
-             WHERE b.computation_id = $1 AND b.n_values > 0",
-            &[c[0].int().into()],
-        )?;
-        for r in &blocks {
-            let mut w = block::Writer::with_capacity(r[3].bytes().len());
-            let mut dropped = 0u64;
-            for u in read_block(r)? {
-                let u = u.map_err(|e| damaged(r, e))?;
-                let values = u.values().map_err(|e| damaged(r, e))?;
-                let kept: Vec<_> = values.iter().filter(|v| v.0 != attribute).collect();
-                dropped += (values.len() - kept.len()) as u64;
-                w.push(
-                    u.entity,
-                    u.status,
-                    u.logs,
-                    u.error,
-                    kept.into_iter().map(|(a, col, v)| (*a, *col, v)),
-                );
-            }
-            if dropped > 0 {
-                db.exec(
-                    "UPDATE block SET n_values = $1, data = $2 \
-                     WHERE computation_id = $3 AND n0 = $4",
-                    &[
-                        Param::I(w.counts.values),
-                        Param::B(&w.data),
-                        Param::I(c[0].int()),
-                        Param::I(r[1].int()),
-                    ],
-                )?;
-                removed += dropped;
-            }
+    // One block in memory at a time.
+    let keys = db.rows(
+        "SELECT computation_id, n0 FROM block ORDER BY computation_id, n0",
+        &[],
+    )?;
+    for key in keys {
+        let (cid, n0) = (key[0].int(), key[1].int());
+        let Some(r) = db.row(
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM block b JOIN computation c \
+                 ON c.id = b.computation_id WHERE b.computation_id = $1 AND b.n0 = $2"
+            ),
+            &[cid.into(), n0.into()],
+        )?
+        else {
+            continue;
+        };
+        let mut w = block::Writer::with_capacity(r[6].bytes().len());
+        let mut dropped = 0u64;
+        for u in read_block(&r)? {
+            let u = u.map_err(|e| damaged(&r, e))?;
+            let values = u.values().map_err(|e| damaged(&r, e))?;
+            let kept: Vec<_> = values.iter().filter(|v| v.0 != attribute).collect();
+            dropped += (values.len() - kept.len()) as u64;
+            w.push(
+                u.entity,
+                u.status,
+                u.logs,
+                u.error,
+                kept.into_iter().map(|(a, col, v)| (*a, *col, v)),
+            );
+        }
+        if dropped > 0 {
+            db.exec(
+                "UPDATE block SET n_values = $1, data = $2 WHERE computation_id = $3 AND n0 = $4",
+                &[
+                    Param::I(w.counts.values),
+                    Param::B(&w.data),
+                    Param::I(cid),
+                    Param::I(n0),
+                ],
+            )?;
+            removed += dropped;
         }
     }
     Ok(removed)
 }
 
-/// The units of a block row whose first four columns are the computation UUID, `n0`,
-/// `n_units` and `data`.
+/// The columns a block row is read with (`c` the computation, `b` the block), in the
+/// order [`read_block`] expects them.
+pub(crate) const BLOCK_COLUMNS: &str =
+    "c.uuid, b.n0, b.n_units, b.n_no_result, b.n_failed, b.n_values, b.data";
+
+/// The units of a block row read with [`BLOCK_COLUMNS`] first.
 fn read_block(r: &[Cell]) -> Result<block::Units<'_>, StoreError> {
-    block::units(r[3].bytes(), r[1].int(), r[2].int()).map_err(|e| damaged(r, e))
+    let row = block::Counts {
+        units: r[2].int(),
+        no_result: r[3].int(),
+        failed: r[4].int(),
+        values: r[5].int(),
+    };
+    block::units(r[6].bytes(), r[1].int(), row).map_err(|e| damaged(r, e))
 }
 
 /// A block that cannot be decoded, named by its computation and first unit.

@@ -1,7 +1,7 @@
 //! Reading values back with their provenance.
 
 use crate::db::Param;
-use crate::{damaged, read_block, Store, StoreError, UnitStatus};
+use crate::{damaged, read_block, Store, StoreError, UnitStatus, BLOCK_COLUMNS};
 use polyplug_core::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -84,7 +84,9 @@ impl Store {
             .collect();
         let entities: HashSet<&str> = filter.entities.iter().map(String::as_str).collect();
 
-        let mut conds: Vec<String> = vec!["b.n_values > 0".into()];
+        // Every block of the matching computations is read, whatever its row's counts
+        // say: a damaged count is then noticed, never trusted to skip a block.
+        let mut conds: Vec<String> = vec!["1 = 1".into()];
         let mut args: Vec<Param> = Vec::new();
         if let Some(p) = &filter.plugin {
             args.push(Param::T(p));
@@ -99,8 +101,8 @@ impl Store {
             conds.push(format!("c.id = ${}", args.len()));
         }
         let sql = format!(
-            "SELECT c.uuid, b.n0, b.n_units, b.data, c.id, c.plugin_id, c.plugin_version, \
-             c.params_key, c.user_id, c.system_id, c.time_start, c.comp_status \
+            "SELECT {BLOCK_COLUMNS}, c.id, c.plugin_id, c.plugin_version, c.params_key, \
+             c.user_id, c.system_id, c.time_start, c.comp_status \
              FROM block b JOIN computation c ON c.id = b.computation_id WHERE {}",
             conds.join(" AND ")
         );
@@ -110,16 +112,16 @@ impl Store {
         let mut found: Vec<Found> = Vec::new();
         self.db
             .each(&sql, &args, |r| {
-                let cid = r[4].int();
+                let cid = r[7].int();
                 provenance.entry(cid).or_insert_with(|| Provenance {
                     computation: r[0].text().unwrap_or_default(),
-                    plugin_id: r[5].text().unwrap_or_default(),
-                    plugin_version: r[6].text().unwrap_or_default(),
-                    parameters: r[7].text().unwrap_or_default(),
-                    user_id: r[8].text().unwrap_or_default(),
-                    system_id: r[9].text().unwrap_or_default(),
-                    time_start: r[10].text().unwrap_or_default(),
-                    comp_status: r[11].text().unwrap_or_default(),
+                    plugin_id: r[8].text().unwrap_or_default(),
+                    plugin_version: r[9].text().unwrap_or_default(),
+                    parameters: r[10].text().unwrap_or_default(),
+                    user_id: r[11].text().unwrap_or_default(),
+                    system_id: r[12].text().unwrap_or_default(),
+                    time_start: r[13].text().unwrap_or_default(),
+                    comp_status: r[14].text().unwrap_or_default(),
                 });
                 for u in read_block(r)? {
                     let u = u.map_err(|e| damaged(r, e))?;

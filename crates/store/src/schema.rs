@@ -15,6 +15,8 @@
 //! message to upgrade, instead of being misread. Migrations are only ever appended:
 //! a released migration is never edited.
 
+#[cfg(test)]
+use crate::db::Param;
 use crate::db::{Backend, Cell, Db};
 use crate::{block, json_to_value, StoreError, UnitStatus};
 use polyplug_core::Value;
@@ -293,64 +295,89 @@ fn v1_to_blocks(db: &mut Db) -> Result<(), StoreError> {
     )?;
     for c in computations {
         let cid = c[0].int();
-        let mut blocks: Vec<(i64, block::Writer)> = Vec::new();
-        // The unit being read: its number, cells and values.
-        let mut unit: Option<V1Unit> = None;
-        let add = |blocks: &mut Vec<(i64, block::Writer)>, (n, u, values): V1Unit| {
-            let start_new = match blocks.last() {
-                Some((n0, w)) => n != n0 + w.counts.units || w.counts.units >= MIGRATED_BLOCK_UNITS,
-                None => true,
-            };
-            if start_new {
-                blocks.push((n, block::Writer::new()));
+        // A range of unit numbers at a time, so that memory stays bounded whatever
+        // the size of a computation.
+        let mut from = i64::MIN;
+        while let Some(lo) = db
+            .row(
+                "SELECT MIN(n) FROM unit WHERE computation_id = $1 AND n >= $2",
+                &[cid.into(), from.into()],
+            )?
+            .and_then(|r| (r[0] != Cell::Null).then(|| r[0].int()))
+        {
+            let hi = lo.saturating_add(MIGRATED_BLOCK_UNITS);
+            for (n0, w) in v1_blocks(db, cid, lo, hi)? {
+                block::insert(db, cid, n0, &w)?;
             }
-            if let Some((_, w)) = blocks.last_mut() {
-                let status = match u[1].int() {
-                    0 => UnitStatus::NoResult,
-                    1 => UnitStatus::Values,
-                    _ => UnitStatus::Failed,
-                };
-                w.push(
-                    u[0].str(),
-                    status,
-                    u[2].text().as_deref(),
-                    u[3].text().as_deref(),
-                    values.iter().map(|(a, col, v)| (*a, *col, v)),
-                );
-            }
-        };
-        db.each(
-            "SELECT u.n, u.entity, u.status, u.logs, u.error, v.attribute_id, v.col, v.kind, \
-             v.v_int, v.v_float, v.v_text FROM unit u LEFT JOIN value v \
-             ON v.computation_id = u.computation_id AND v.n = u.n \
-             WHERE u.computation_id = $1 ORDER BY u.n, v.attribute_id, v.col",
-            &[cid.into()],
-            |r| {
-                let n = r[0].int();
-                if unit.as_ref().is_some_and(|u| u.0 != n) {
-                    if let Some(done) = unit.take() {
-                        add(&mut blocks, done);
-                    }
-                }
-                let u = unit.get_or_insert_with(|| (n, r[1..5].to_vec(), Vec::new()));
-                if r[5] != Cell::Null {
-                    u.2.push((
-                        r[5].int(),
-                        r[6].int(),
-                        decode_v1(&r[7], &r[8], &r[9], &r[10]),
-                    ));
-                }
-                Ok(())
-            },
-        )?;
-        if let Some(done) = unit.take() {
-            add(&mut blocks, done);
-        }
-        for (n0, w) in &blocks {
-            block::insert(db, cid, *n0, w)?;
+            from = hi;
         }
     }
     db.batch("DROP TABLE value; DROP TABLE unit;")
+}
+
+/// The v1 units of computation `cid` numbered from `lo` to `hi` (excluded) with their
+/// values, as blocks: a new block at every gap in the numbers.
+fn v1_blocks(
+    db: &mut Db,
+    cid: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<(i64, block::Writer)>, StoreError> {
+    let mut blocks: Vec<(i64, block::Writer)> = Vec::new();
+    // The unit being read: its number, cells and values.
+    let mut unit: Option<V1Unit> = None;
+    let add = |blocks: &mut Vec<(i64, block::Writer)>, (n, u, values): V1Unit| {
+        let start_new = match blocks.last() {
+            Some((n0, w)) => n != n0 + w.counts.units,
+            None => true,
+        };
+        if start_new {
+            blocks.push((n, block::Writer::new()));
+        }
+        if let Some((_, w)) = blocks.last_mut() {
+            let status = match u[1].int() {
+                0 => UnitStatus::NoResult,
+                1 => UnitStatus::Values,
+                _ => UnitStatus::Failed,
+            };
+            w.push(
+                u[0].str(),
+                status,
+                u[2].text().as_deref(),
+                u[3].text().as_deref(),
+                values.iter().map(|(a, col, v)| (*a, *col, v)),
+            );
+        }
+    };
+    db.each(
+        "SELECT u.n, u.entity, u.status, u.logs, u.error, v.attribute_id, v.col, v.kind, \
+         v.v_int, v.v_float, v.v_text FROM unit u LEFT JOIN value v \
+         ON v.computation_id = u.computation_id AND v.n = u.n \
+         WHERE u.computation_id = $1 AND u.n >= $2 AND u.n < $3 \
+         ORDER BY u.n, v.attribute_id, v.col",
+        &[cid.into(), lo.into(), hi.into()],
+        |r| {
+            let n = r[0].int();
+            if unit.as_ref().is_some_and(|u| u.0 != n) {
+                if let Some(done) = unit.take() {
+                    add(&mut blocks, done);
+                }
+            }
+            let u = unit.get_or_insert_with(|| (n, r[1..5].to_vec(), Vec::new()));
+            if r[5] != Cell::Null {
+                u.2.push((
+                    r[5].int(),
+                    r[6].int(),
+                    decode_v1(&r[7], &r[8], &r[9], &r[10]),
+                ));
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(done) = unit.take() {
+        add(&mut blocks, done);
+    }
+    Ok(blocks)
 }
 
 /// A schema-1 unit being read: its number, its cells (entity, status, logs, error)
@@ -383,6 +410,83 @@ fn decode_v1(kind: &Cell, i: &Cell, f: &Cell, t: &Cell) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn migration_splits_blocks_at_gaps_and_at_the_block_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open_sqlite(&dir.path().join("v1.db")).unwrap();
+        db.batch(MIGRATIONS[0].sqlite).unwrap();
+        db.batch(
+            "CREATE TABLE polyplug_schema (version BIGINT NOT NULL);
+             INSERT INTO polyplug_schema VALUES (1);
+             INSERT INTO attribute (id, name) VALUES (7, 'len');
+             INSERT INTO plugin (plugin_id, version, sha256, input, output, parameters,
+                 registered) VALUES ('p', '1', 'x', 'i', '[\"len\"]', '[]', '0');
+             INSERT INTO computation (id, uuid, plugin_id, plugin_version, parameters,
+                 params_key, comp_status, origin) VALUES (1, 'u', 'p', '1', '', '{}',
+                 'completed', 'run');",
+        )
+        .unwrap();
+        // Units 0..5000 (every third failed), then a gap, then 6000..6010.
+        let numbers: Vec<i64> = (0..5000).chain(6000..6010).collect();
+        db.transaction(|db| {
+            for n in &numbers {
+                let status = if n % 3 == 2 { 2 } else { 1 };
+                db.exec(
+                    "INSERT INTO unit (computation_id, n, entity, status, logs, error) \
+                     VALUES (1, $1, $2, $3, NULL, $4)",
+                    &[
+                        Param::I(*n),
+                        Param::T(&format!("e{n}")),
+                        Param::I(status),
+                        (status == 2).then_some("boom").into(),
+                    ],
+                )?;
+                if status == 1 {
+                    db.exec(
+                        "INSERT INTO value (computation_id, n, attribute_id, col, kind, v_int) \
+                         VALUES (1, $1, 7, 0, 2, $1)",
+                        &[Param::I(*n)],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        migrate(&mut db, "v1.db").unwrap();
+        assert_eq!(version(&mut db).unwrap(), SCHEMA_VERSION);
+        let blocks = db
+            .rows(
+                "SELECT n0, n_units, n_failed, n_values, data FROM block ORDER BY n0",
+                &[],
+            )
+            .unwrap();
+        let shape: Vec<(i64, i64)> = blocks.iter().map(|r| (r[0].int(), r[1].int())).collect();
+        assert_eq!(shape, [(0, 4096), (4096, 904), (6000, 10)]);
+        let mut seen = Vec::new();
+        for r in &blocks {
+            let row = block::Counts {
+                units: r[1].int(),
+                no_result: 0,
+                failed: r[2].int(),
+                values: r[3].int(),
+            };
+            for u in block::units(r[4].bytes(), r[0].int(), row).unwrap() {
+                let u = u.unwrap();
+                assert_eq!(u.entity, format!("e{}", u.n));
+                if u.status == UnitStatus::Failed {
+                    assert_eq!(u.error, Some("boom"));
+                    assert!(u.values().unwrap().is_empty());
+                } else {
+                    assert_eq!(u.values().unwrap(), [(7, 0, Value::Int(u.n))]);
+                }
+                seen.push(u.n);
+            }
+        }
+        assert_eq!(seen, numbers);
+        // The v1 tables are gone.
+        assert!(db.rows("SELECT COUNT(*) FROM unit", &[]).is_err());
+    }
 
     #[test]
     fn v1_values_decode() {
