@@ -765,6 +765,40 @@ fn a_library_without_the_entry_symbol_is_refused() {
 }
 
 #[test]
+fn lists_nested_too_deep_fail_their_entity_only() {
+    let t = TestDir::new();
+    let lib = t.compile_c(
+        "nest",
+        r#"
+#include <stdlib.h>
+#include "polyplug.h"
+static int32_t compute(void *s, const char *e, size_t n, const pp_call *c) {
+    (void)s; (void)n;
+    long depth = atol(e);
+    for (long i = 0; i < depth; i++) pp_begin_list(c);
+    pp_push_int(c, depth);
+    for (long i = 0; i < depth; i++) pp_end_list(c);
+    return PP_OK;
+}
+static const char *const OUT[] = {"v"};
+static const pp_plugin P = {
+    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
+    .id = "nest", .version = "1", .input = "a depth",
+    .output = OUT, .n_output = 1, .compute = compute,
+};
+POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
+"#,
+    );
+    t.write("ids.txt", "2\n1000000\n64\n65\n");
+    let r = Run::of(t.cmd().arg("run").arg(&lib).args(["ids", "ids.txt"]))
+        .code(1)
+        .no_panic()
+        .stderr_has("1000000\terror: begin_list: lists nested more than 64 deep")
+        .stderr_has("65\terror: begin_list: lists nested more than 64 deep");
+    assert!(r.stdout.starts_with("2\t[[2]]\n64\t[[[["), "{}", r.stdout);
+}
+
+#[test]
 fn a_wrong_abi_version_or_struct_size_is_refused() {
     let t = TestDir::new();
     let src = BROKEN_META

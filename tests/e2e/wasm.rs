@@ -494,6 +494,17 @@ fn misbehave(t: &TestDir, ids: &str, extra: &[&str]) -> (Run, String) {
 }
 
 #[test]
+fn lists_nested_too_deep_fail_their_entity_only() {
+    let t = TestDir::new();
+    let (r, logs) = misbehave(&t, "a\nnest\nb\n", &[]);
+    r.code(1).stderr_has("1 of 3 entities failed");
+    assert!(
+        logs.contains("nest\terror: begin_list: lists nested more than 64 deep"),
+        "{logs}"
+    );
+}
+
+#[test]
 fn a_trap_fails_only_its_entity_and_reinitializes_the_instance() {
     let t = TestDir::new();
     let (r, logs) = misbehave(&t, "a\nb\ntrap\nc\nd\n", &[]);
