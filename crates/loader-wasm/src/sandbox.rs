@@ -654,7 +654,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 Ok(r) => r,
                 Err(e) => return Ok(e),
             };
-            if host_path.is_dir() {
+            let (opened, append, dir) = if host_path.is_dir() {
                 if write {
                     return Ok(errno::ISDIR);
                 }
@@ -662,48 +662,36 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                     // `files` mode grants the entity's file, not a folder's contents.
                     return Ok(errno::NOTCAPABLE);
                 }
-                let file = match File::open(&host_path) {
-                    Ok(f) => f,
-                    Err(e) => return Ok(io_errno(&e)),
+                let dir = OpenDir {
+                    host: host_path.clone(),
+                    entries: Vec::new(),
+                    listed: false,
                 };
-                let fd = host.sandbox.next_fd();
-                host.sandbox.fds.insert(
-                    fd,
-                    OpenFile {
-                        file,
-                        entity,
-                        append: false,
-                        dir: Some(OpenDir {
-                            host: host_path,
-                            entries: Vec::new(),
-                            listed: false,
-                        }),
-                    },
-                );
-                put_u32(mem, out, fd)?;
-                return Ok(errno::SUCCESS);
-            }
-            if oflags & OFLAG_DIRECTORY != 0 {
-                return Ok(errno::NOTDIR);
-            }
-            let mut opts = OpenOptions::new();
-            opts.read(true).write(write && !append).append(append);
-            if oflags & OFLAG_EXCL != 0 && create {
-                opts.create_new(true);
+                (File::open(&host_path), false, Some(dir))
             } else {
-                opts.create(create);
-            }
-            opts.truncate(trunc);
-            // `host_path` is canonical (no symbolic link left) except for a file about
-            // to be created; refusing to follow a link there keeps a dangling link in a
-            // granted folder from creating a file outside it.
-            #[cfg(target_os = "linux")]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                const O_NOFOLLOW: i32 = 0o400000;
-                opts.custom_flags(O_NOFOLLOW);
-            }
-            let file = match opts.open(&host_path) {
+                if oflags & OFLAG_DIRECTORY != 0 {
+                    return Ok(errno::NOTDIR);
+                }
+                let mut opts = OpenOptions::new();
+                opts.read(true).write(write && !append).append(append);
+                if oflags & OFLAG_EXCL != 0 && create {
+                    opts.create_new(true);
+                } else {
+                    opts.create(create);
+                }
+                opts.truncate(trunc);
+                // `host_path` is canonical (no symbolic link left) except for a file
+                // about to be created; refusing to follow a link there keeps a dangling
+                // link in a granted folder from creating a file outside it.
+                #[cfg(target_os = "linux")]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    const O_NOFOLLOW: i32 = 0o400000;
+                    opts.custom_flags(O_NOFOLLOW);
+                }
+                (opts.open(&host_path), append, None)
+            };
+            let file = match opened {
                 Ok(f) => f,
                 Err(e) => return Ok(io_errno(&e)),
             };
@@ -714,7 +702,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                     file,
                     entity,
                     append,
-                    dir: None,
+                    dir,
                 },
             );
             put_u32(mem, out, fd)?;
