@@ -65,6 +65,7 @@ for j in 1 2; do
     tw=$(best "$pp" run "$wasm" ids "$work/ids.txt" -j "$j" -r "$work/r.yaml")
     python3 -c "import sys; n,tn,tw=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'{sys.argv[4]:<6} {tn:10.3f} {tw:10.3f} {tw/tn:7.2f}x {n/tw:12.0f}')" "$n" "$tn" "$tw" "-j$j"
 done
+echo "ratio = wasm time / native time (target: <= 2)"
 
 # Start-up: load and describe the plugin (polyplug info), cold and warm cache.
 cold=$(python3 - "$pp" "$wasm" "$work/cold" <<'PY'
