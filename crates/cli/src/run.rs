@@ -8,7 +8,6 @@ use polyplug_runner::output::{open_for_append, TsvWriter};
 use polyplug_runner::report::{error_remarks, CompStatus, Report};
 use polyplug_runner::RunOptions;
 use sha2::Digest;
-use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,17 +200,17 @@ fn run_inner(args: RunArgs) -> Result<i32, String> {
     if let (Some(s), Some(out)) = (&mut store, &args.out) {
         s.repair_output(out, args.verbose)?;
     }
-    let mut skip: HashSet<String> = match &skip_path {
+    let mut skip = match &skip_path {
         Some(p) => {
             if args.skip.is_some() && !p.exists() {
                 return Err(format!("{}: the skip list does not exist", p.display()));
             }
             input::read_skip_list(p).map_err(|e| e.0)?
         }
-        None => HashSet::new(),
+        None => input::SkipSet::default(),
     };
     if let (Some(s), false) = (&mut store, args.force) {
-        skip.extend(s.done_entities()?);
+        s.done_entities(&mut skip)?;
     }
     if args.verbose {
         eprintln!("# skipping up to {} units already done", skip.len());

@@ -24,6 +24,7 @@ use crate::args::{
 };
 use crate::{discover, error, EXIT_USAGE};
 use polyplug_core::{AttributeDefinitions, ColumnKind, Entity, Outcome, Params, Plugin, Value};
+use polyplug_runner::input::SkipSet;
 use polyplug_runner::output::TsvWriter;
 use polyplug_runner::report::Report;
 use polyplug_runner::{EntityResult, Recorder};
@@ -32,7 +33,6 @@ use polyplug_store::{
     PluginRegistration, Record, Store, SyncOptions, UnitBatch,
 };
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
@@ -287,11 +287,12 @@ impl RunStore {
         Ok(())
     }
 
-    /// The entities the store has as done for this plugin ID, VERSION and parameters.
-    pub fn done_entities(&mut self) -> Result<HashSet<String>, String> {
+    /// Adds to `skip` the entities the store has as done for this plugin ID, VERSION
+    /// and parameters.
+    pub fn done_entities(&mut self, skip: &mut SkipSet) -> Result<(), String> {
         let (id, version, params) = &self.key;
         self.db()
-            .done_entities(id, version, params)
+            .done_entities(id, version, params, |e| skip.insert(e))
             .map_err(|e| e.to_string())
     }
 
@@ -923,14 +924,15 @@ fn query_inner(a: QueryArgs) -> Result<(), String> {
         if !f.is_file() {
             return Err(format!("{}: the entities file does not exist", f.display()));
         }
-        let set = polyplug_runner::input::read_skip_list(f).map_err(|e| e.0)?;
-        if set.is_empty() {
+        let before = entities.len();
+        polyplug_runner::input::read_id_list(f, |e| entities.push(e.to_string()))
+            .map_err(|e| e.0)?;
+        if entities.len() == before {
             return Err(format!(
                 "{}: the entities file lists no entity",
                 f.display()
             ));
         }
-        entities.extend(set);
     }
     let filter = Filter {
         entities,

@@ -59,7 +59,6 @@ pub use schema::SCHEMA_VERSION;
 
 use db::{Cell, Db, Param};
 use polyplug_core::{parse_datatype, AttributeDefinitions, PluginMeta, Value};
-use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -1108,15 +1107,16 @@ impl Store {
         Ok(())
     }
 
-    /// The entities already done (with or without a result; not failed) for a
-    /// computation key, in any computation: finished, running or killed.
+    /// Calls `each` with the entities already done (with or without a result; not
+    /// failed) for a computation key, in any computation: finished, running or killed.
+    /// An entity done more than once is given more than once.
     pub fn done_entities(
         &mut self,
         plugin_id: &str,
         plugin_version: &str,
         params_key: &str,
-    ) -> Result<HashSet<String>, StoreError> {
-        let mut done = HashSet::new();
+        mut each: impl FnMut(&str),
+    ) -> Result<(), StoreError> {
         self.db
             .each(
                 &format!(
@@ -1129,14 +1129,13 @@ impl Store {
                     for u in read_block(r)? {
                         let u = u.map_err(|e| damaged(r, e))?;
                         if u.status != UnitStatus::Failed {
-                            done.insert(u.entity.to_string());
+                            each(u.entity);
                         }
                     }
                     Ok(())
                 },
             )
-            .map_err(|e| self.ctx(e))?;
-        Ok(done)
+            .map_err(|e| self.ctx(e))
     }
 
     /// Marks as `killed` the computations of this host still `running` whose process
