@@ -110,6 +110,13 @@ impl TestDir {
         c
     }
 
+    /// `polyplug run <plugin>` in this folder (add the mode and options).
+    pub fn run(&self, plugin: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = self.cmd();
+        c.arg("run").arg(plugin);
+        c
+    }
+
     /// Compiles a C plugin source into `lib<name>.so` in this folder, against
     /// `plugin-sdk/c/polyplug.h`.
     pub fn compile_c(&self, name: &str, source: &str) -> PathBuf {

@@ -364,9 +364,7 @@ fn fas_stats_bash_gives_the_rows_of_rust_and_c() {
         repo_root().join("examples-plugins/bash/fas_stats.sh"),
     ] {
         let r = Run::of(
-            t.cmd()
-                .arg("run")
-                .arg(&plugin)
+            t.run(&plugin)
                 .arg("files")
                 .arg(&pattern)
                 .arg("--defs")
@@ -381,9 +379,7 @@ fn fas_stats_bash_gives_the_rows_of_rust_and_c() {
     eqnice!(rows[0], rows[2]);
     eqnice!(rows[1], rows[2]);
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(repo_root().join("examples-plugins/bash/fas_stats.sh"))
+        t.run(repo_root().join("examples-plugins/bash/fas_stats.sh"))
             .arg("files")
             .arg(&pattern)
             .args(["-j", "1", "-r", "report.yaml"]),

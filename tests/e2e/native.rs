@@ -20,9 +20,7 @@ fn fas_stats_rust_and_c_give_identical_rows() {
     let mut rows = Vec::new();
     for lib in ["fas_stats_rust", "fas_stats_c"] {
         let r = Run::of(
-            t.cmd()
-                .arg("run")
-                .arg(plugin_lib(lib))
+            t.run(plugin_lib(lib))
                 .arg("files")
                 .arg(&pattern)
                 .arg("--defs")
@@ -54,7 +52,7 @@ fn fas_stats_parameter_and_unreadable_file() {
     t.write("params.yaml", "min_length: 5\n");
     std::fs::create_dir(t.join("dir.fas")).unwrap();
     for lib in ["fas_stats_rust", "fas_stats_c"] {
-        let r = Run::of(t.cmd().arg("run").arg(plugin_lib(lib)).args([
+        let r = Run::of(t.run(plugin_lib(lib)).args([
             "files",
             "*.fas",
             "--params",
@@ -88,14 +86,12 @@ fn fas_stats_parameter_and_unreadable_file() {
 fn ids_from_a_column_of_a_tsv_file() {
     let t = TestDir::new();
     t.write("ids.tsv", "row1\tACGT\textra\nrow2\tGGGCCA  \n\nrow3\tat\n");
-    let r = Run::of(t.cmd().arg("run").arg(plugin_lib("id_stats")).args([
-        "ids",
-        "ids.tsv",
-        "2",
-        "-r",
-        "report.yaml",
-    ]))
-    .ok();
+    let r =
+        Run::of(
+            t.run(plugin_lib("id_stats"))
+                .args(["ids", "ids.tsv", "2", "-r", "report.yaml"]),
+        )
+        .ok();
     eqnice!("ACGT\t4\t2\nGGGCCA\t6\t5\nat\t2\t0\n", r.stdout);
 }
 
@@ -103,16 +99,14 @@ fn ids_from_a_column_of_a_tsv_file() {
 fn a_missing_column_names_the_file_and_line() {
     let t = TestDir::new();
     t.write("ids.tsv", "a\tb\nc\n");
-    let r = Run::of(t.cmd().arg("run").arg(plugin_lib("id_stats")).args([
-        "ids",
-        "ids.tsv",
-        "2",
-        "-r",
-        "report.yaml",
-    ]))
-    .code(2)
-    .no_panic()
-    .stderr_has("ids.tsv: line 2: has 1 column(s), column 2 was asked for");
+    let r =
+        Run::of(
+            t.run(plugin_lib("id_stats"))
+                .args(["ids", "ids.tsv", "2", "-r", "report.yaml"]),
+        )
+        .code(2)
+        .no_panic()
+        .stderr_has("ids.tsv: line 2: has 1 column(s), column 2 was asked for");
     // What came before the bad line is kept.
     eqnice!("b\t1\t0\n", r.stdout);
     assert!(t.read("report.yaml").contains("error_class: InputError"));
@@ -121,22 +115,12 @@ fn a_missing_column_names_the_file_and_line() {
 #[test]
 fn missing_ids_file_and_empty_glob_are_clear_errors() {
     let t = TestDir::new();
-    Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin_lib("id_stats"))
-            .args(["ids", "nope.txt"]),
-    )
-    .code(2)
-    .stderr_has("nope.txt: cannot open the IDs file");
-    Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin_lib("id_stats"))
-            .args(["files", "*.none"]),
-    )
-    .code(2)
-    .stderr_has("no file matches '*.none'");
+    Run::of(t.run(plugin_lib("id_stats")).args(["ids", "nope.txt"]))
+        .code(2)
+        .stderr_has("nope.txt: cannot open the IDs file");
+    Run::of(t.run(plugin_lib("id_stats")).args(["files", "*.none"]))
+        .code(2)
+        .stderr_has("no file matches '*.none'");
 }
 
 #[test]
@@ -146,9 +130,7 @@ fn idsproc_edits_the_ids_in_both_modes() {
     t.write("in/beta.fas", ">b\nAAAT\n");
     // files mode: compute gets the file name, outputs use the computed ID.
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin_lib("fas_stats_rust"))
+        t.run(plugin_lib("fas_stats_rust"))
             .args(["files", "in/*.fas", "--idsproc"])
             .arg(plugin_lib("id_stats"))
             .args(["-r", "report.yaml"]),
@@ -159,9 +141,7 @@ fn idsproc_edits_the_ids_in_both_modes() {
     t.write("ids.txt", "x/gattaca.txt\nx/cc.txt\n");
     t.write("skip.txt", "CC\n");
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin_lib("id_stats"))
+        t.run(plugin_lib("id_stats"))
             .args(["ids", "ids.txt", "--idsproc"])
             .arg(plugin_lib("id_stats"))
             .args(["-s", "skip.txt", "-r", "report.yaml"]),
@@ -171,9 +151,7 @@ fn idsproc_edits_the_ids_in_both_modes() {
     assert!(t.read("report.yaml").contains("n_skipped: 1\n"));
     // A plugin without compute_id cannot be an idsproc.
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin_lib("id_stats"))
+        t.run(plugin_lib("id_stats"))
             .args(["ids", "ids.txt", "--idsproc"])
             .arg(testkit()),
     )
@@ -186,7 +164,7 @@ fn out_file_appends_and_is_the_skip_list() {
     let t = TestDir::new();
     t.write("ids.txt", "aa\nbb\ncc\n");
     t.write("out.tsv", "bb\t2\told row\n");
-    Run::of(t.cmd().arg("run").arg(testkit()).args([
+    Run::of(t.run(testkit()).args([
         "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv", "-r", "r.yaml",
     ]))
     .ok();
@@ -196,7 +174,7 @@ fn out_file_appends_and_is_the_skip_list() {
     );
     eqnice!("aa\tcount\t1\ncc\tcount\t2\n", t.read("log.tsv"));
     // A second run computes nothing more.
-    Run::of(t.cmd().arg("run").arg(testkit()).args([
+    Run::of(t.run(testkit()).args([
         "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv", "-r", "r.yaml", "-j1",
     ]))
     .ok();
@@ -215,9 +193,7 @@ fn an_incomplete_last_row_is_recomputed() {
     // A run killed while writing "bb"'s row left half of it.
     t.write("out.tsv", format!("aa\t2\t{DEFAULT_B}\nbb\t2\tk=So"));
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "-o", "out.tsv", "-r", "r.yaml"]),
     )
     .ok()
@@ -263,9 +239,7 @@ fn interrupt_and_resume(signal: &str) {
         assert!(report.contains("comp_status: partial"), "{report}");
     }
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "-o", "out.tsv", "-r", "r2.yaml", "-j2"]),
     )
     .ok();
@@ -296,9 +270,7 @@ fn params_are_typed_and_defaulted() {
     t.write("ids.txt", "e\n");
     t.write("p.yaml", "ratio: 2\nflag: true\nlabel: 'a b: c'\n");
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--params", "p.yaml", "-r", "r.yaml"]),
     )
     .ok();
@@ -318,14 +290,12 @@ fn unknown_and_mistyped_params_are_refused() {
     let t = TestDir::new();
     t.write("ids.txt", "e\n");
     t.write("unknown.yaml", "kk: 1\n");
-    Run::of(t.cmd().arg("run").arg(testkit()).args(["ids", "ids.txt", "--params", "unknown.yaml"]))
+    Run::of(t.run(testkit()).args(["ids", "ids.txt", "--params", "unknown.yaml"]))
         .code(2)
         .stderr_has("unknown.yaml: unknown parameter 'kk' for plugin testkit; known parameters: k, ratio, flag, label, finalize_file, fail_initialize");
     t.write("typed.yaml", "k: many\n");
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--params", "typed.yaml"]),
     )
     .code(2)
@@ -334,9 +304,7 @@ fn unknown_and_mistyped_params_are_refused() {
     );
     t.write("bad.yaml", "k: [1, 2\n");
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--params", "bad.yaml"]),
     )
     .code(2)
@@ -344,19 +312,15 @@ fn unknown_and_mistyped_params_are_refused() {
     .stderr_has("bad.yaml: not valid YAML");
     t.write("list.yaml", "- k\n");
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--params", "list.yaml"]),
     )
     .code(2)
     .stderr_has("list.yaml: expected a mapping of parameter names to values");
-    Run::of(t.cmd().arg("run").arg(plugin_lib("id_stats")).args([
-        "ids",
-        "ids.txt",
-        "--params",
-        "unknown.yaml",
-    ]))
+    Run::of(
+        t.run(plugin_lib("id_stats"))
+            .args(["ids", "ids.txt", "--params", "unknown.yaml"]),
+    )
     .code(2)
     .stderr_has("plugin id_stats declares no PARAMETERS");
 }
@@ -369,7 +333,7 @@ fn a_failing_entity_fails_alone() {
         "p.yaml",
         format!("finalize_file: {}\n", t.join("fin.txt").display()),
     );
-    let r = Run::of(t.cmd().arg("run").arg(testkit()).args([
+    let r = Run::of(t.run(testkit()).args([
         "ids", "ids.txt", "-r", "r.yaml", "-l", "log.tsv", "-j1", "--params", "p.yaml",
     ]))
     .code(1)
@@ -398,9 +362,7 @@ fn a_panicking_plugin_fails_the_entity_not_the_host() {
     let t = TestDir::new();
     t.write("ids.txt", "aa\npanic_now\nbb\n");
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "-r", "r.yaml", "-l", "log.tsv"]),
     )
     .code(1);
@@ -419,7 +381,7 @@ fn halt_on_error_stops_the_run() {
     let mut ids = vec!["aa".to_string(), "fail1".to_string()];
     ids.extend((0..200).map(|i| format!("sleep{i}")));
     t.write("ids.txt", ids.join("\n"));
-    let r = Run::of(t.cmd().arg("run").arg(testkit()).args([
+    let r = Run::of(t.run(testkit()).args([
         "ids",
         "ids.txt",
         "-r",
@@ -445,9 +407,7 @@ fn wrong_result_count_or_type_names_the_attribute() {
         "one_value\nstr_value\nlist_value\nnone_value\nok\n",
     );
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "-r", "r.yaml", "-l", "log.tsv"]),
     )
     .code(1);
@@ -467,7 +427,7 @@ fn wrong_result_count_or_type_names_the_attribute() {
         "defs.yaml",
         "a:\n  datatype: Integer\nb:\n  datatype: String(60)\n",
     );
-    let r = Run::of(t.cmd().arg("run").arg(testkit()).args([
+    let r = Run::of(t.run(testkit()).args([
         "ids",
         "ids.txt",
         "--defs",
@@ -497,18 +457,14 @@ fn wrong_result_count_or_type_names_the_attribute() {
     // Definitions that lack an OUTPUT attribute are refused before the run.
     t.write("short.yaml", "a:\n  datatype: Integer\n");
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--defs", "short.yaml"]),
     )
     .code(2)
     .stderr_has("OUTPUT attribute(s) b not defined in short.yaml");
     t.write("broken.yaml", "a:\n  datatype: Integr\n");
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--defs", "broken.yaml"]),
     )
     .code(2)
@@ -519,13 +475,7 @@ fn wrong_result_count_or_type_names_the_attribute() {
 fn ids_with_spaces_and_non_ascii_characters() {
     let t = TestDir::new();
     t.write("ids.txt", "x y\ngénome α\n🧬 dna  \n");
-    let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
-            .args(["ids", "ids.txt", "-r", "r.yaml"]),
-    )
-    .ok();
+    let r = Run::of(t.run(testkit()).args(["ids", "ids.txt", "-r", "r.yaml"])).ok();
     eqnice!(
         format!("x y\t3\t{DEFAULT_B}\ngénome α\t8\t{DEFAULT_B}\n🧬 dna\t5\t{DEFAULT_B}\n"),
         r.stdout
@@ -536,13 +486,7 @@ fn ids_with_spaces_and_non_ascii_characters() {
 fn an_empty_id_list_completes_with_nothing() {
     let t = TestDir::new();
     t.write("ids.txt", "");
-    let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
-            .args(["ids", "ids.txt", "-r", "r.yaml"]),
-    )
-    .ok();
+    let r = Run::of(t.run(testkit()).args(["ids", "ids.txt", "-r", "r.yaml"])).ok();
     eqnice!("", r.stdout);
     let report = t.read("r.yaml");
     assert!(
@@ -567,13 +511,11 @@ fn j1_and_j2_give_byte_identical_outputs() {
         let out = format!("out{j}.tsv");
         let log = format!("log{j}.tsv");
         Run::of(
-            t.cmd()
-                .arg("run")
-                .arg(plugin_lib("id_stats"))
+            t.run(plugin_lib("id_stats"))
                 .args(["ids", "ids.txt", "-o", &out, "-r", "r.yaml", j]),
         )
         .ok();
-        Run::of(t.cmd().arg("run").arg(testkit()).args([
+        Run::of(t.run(testkit()).args([
             "ids",
             "ids.txt",
             "-o",
@@ -623,7 +565,7 @@ fn each_worker_initializes_and_finalizes_once() {
         "p.yaml",
         format!("finalize_file: {}\n", t.join("fin.txt").display()),
     );
-    Run::of(t.cmd().arg("run").arg(testkit()).args([
+    Run::of(t.run(testkit()).args([
         "ids", "ids.txt", "--params", "p.yaml", "-j2", "-r", "r.yaml",
     ]))
     .code(1);
@@ -645,9 +587,7 @@ fn a_failing_initialize_stops_the_run_with_its_message() {
     t.write("ids.txt", "a\nb\n");
     t.write("p.yaml", "fail_initialize: true\n");
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--params", "p.yaml", "-r", "r.yaml"]),
     )
     .code(2)
@@ -660,7 +600,7 @@ fn a_failing_initialize_stops_the_run_with_its_message() {
 fn report_has_prenacs_keys_and_polyplug_additions() {
     let t = TestDir::new();
     t.write("ids.txt", "a\n");
-    let r = Run::of(t.cmd().arg("run").arg(testkit()).args([
+    let r = Run::of(t.run(testkit()).args([
         "ids",
         "ids.txt",
         "--user",
@@ -701,9 +641,7 @@ fn report_has_prenacs_keys_and_polyplug_additions() {
         64
     );
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "--reason", "because"]),
     )
     .code(2)
@@ -727,7 +665,7 @@ fn bad_metadata_lists_every_problem() {
     let long_id = "x".repeat(300);
     let lib = t.compile_c("broken", &BROKEN_META.replace("IDTOOLONG", &long_id));
     t.write("ids.txt", "a\n");
-    let r = Run::of(t.cmd().arg("run").arg(&lib).args(["ids", "ids.txt"]))
+    let r = Run::of(t.run(&lib).args(["ids", "ids.txt"]))
         .code(2)
         .no_panic()
         .stderr_has("bad metadata:");
@@ -754,7 +692,7 @@ fn bad_metadata_lists_every_problem() {
 fn a_library_without_the_entry_symbol_is_refused() {
     let t = TestDir::new();
     let lib = t.compile_c("plain", "int answer(void) { return 42; }\n");
-    Run::of(t.cmd().arg("run").arg(&lib).args(["ids", "x"]))
+    Run::of(t.run(&lib).args(["ids", "x"]))
         .code(2)
         .no_panic()
         .stderr_has("no `polyplug_plugin` symbol: this library is not a polyplug plugin");
@@ -790,7 +728,7 @@ POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
 "#,
     );
     t.write("ids.txt", "2\n1000000\n64\n65\n");
-    let r = Run::of(t.cmd().arg("run").arg(&lib).args(["ids", "ids.txt"]))
+    let r = Run::of(t.run(&lib).args(["ids", "ids.txt"]))
         .code(1)
         .no_panic()
         .stderr_has("1000000\terror: begin_list: lists nested more than 64 deep")
@@ -934,9 +872,7 @@ fn progress_bar_only_on_a_terminal() {
     assert_eq!(t.read("out.tsv").lines().count(), 20);
     // Not a terminal: nothing but the report on stderr.
     let r = Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
+        t.run(testkit())
             .args(["ids", "ids.txt", "-o", "out2.tsv", "-l", "log2.tsv"]),
     )
     .ok();
@@ -953,13 +889,7 @@ fn the_default_store_resumes_and_polyplug_store_none_turns_it_off() {
     let t = TestDir::new();
     t.write("ids.txt", "aa\nbb\n");
     // POLYPLUG_STORE=none (the harness default): no store file, every run computes.
-    Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(testkit())
-            .args(["ids", "ids.txt", "-r", "r.yaml"]),
-    )
-    .ok();
+    Run::of(t.run(testkit()).args(["ids", "ids.txt", "-r", "r.yaml"])).ok();
     assert!(!t.join("polyplug.db").exists());
     // Without it: ./polyplug.db records the run, and a rerun skips what it holds.
     let first = Run::of(

@@ -13,9 +13,7 @@ fn fixture(name: &str) -> PathBuf {
 fn run_ids(t: &TestDir, plugin: &PathBuf, ids: &str, extra: &[&str]) -> Run {
     let idsfile = t.write("ids.txt", ids);
     Run::of(
-        t.cmd()
-            .arg("run")
-            .arg(plugin)
+        t.run(plugin)
             .arg("ids")
             .arg(&idsfile)
             .arg("-r")

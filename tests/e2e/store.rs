@@ -888,12 +888,10 @@ fn store_errors_are_explained(s: &Store) {
     Run::of(t.cmd().args(["runs", "list", "--store", "none.db"]))
         .code(2)
         .stderr_has("store none.db: no such file");
-    Run::of(t.cmd().arg("run").arg(plugin_lib("id_stats")).args([
-        "ids",
-        "x.txt",
-        "--store",
-        "no/such/dir/s.db",
-    ]))
+    Run::of(
+        t.run(plugin_lib("id_stats"))
+            .args(["ids", "x.txt", "--store", "no/such/dir/s.db"]),
+    )
     .code(2)
     .stderr_has("store no/such/dir/s.db: the folder no/such/dir does not exist");
     Run::of(t.cmd().args(["query", "--store", "mysql://h/db"]))
