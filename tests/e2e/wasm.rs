@@ -43,6 +43,13 @@ fn wasm(name: &str) -> PathBuf {
     p
 }
 
+/// `polyplug run` of the WebAssembly fixture `name`, with a private compile cache.
+fn run(t: &TestDir, name: &str) -> Command {
+    let mut c = cmd(t);
+    c.arg("run").arg(wasm(name));
+    c
+}
+
 /// A polyplug command with a private compile cache.
 fn cmd(t: &TestDir) -> Command {
     let mut c = t.cmd();
@@ -225,9 +232,7 @@ fn an_ungranted_path_fails_cleanly_inside_the_guest() {
 
     // Granted, the same path reads.
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .arg("ids")
             .arg("ids.txt")
             .arg("--allow-dir")
@@ -246,9 +251,7 @@ fn files_mode_grants_the_entity_file_and_nothing_else() {
     t.write("d/secret.txt", "secret\n");
     // The probe reads the path named by its entity: in files mode, its own file.
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .arg("files")
             .arg("d/one.txt")
             .arg("-r")
@@ -259,9 +262,7 @@ fn files_mode_grants_the_entity_file_and_nothing_else() {
     // Given d/one.sib, the probe reads d/one.txt: a file next to its own, not granted.
     t.write("d/one.sib", "sib\n");
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .arg("files")
             .arg("d/*.sib")
             .arg("-r")
@@ -272,9 +273,7 @@ fn files_mode_grants_the_entity_file_and_nothing_else() {
     // In ids mode the same ID is just a string: its file is not granted.
     t.write("ids.txt", "d/one.txt\nd/secret.txt\n");
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .arg("ids")
             .arg("ids.txt")
             .arg("-r")
@@ -334,9 +333,7 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
         "ls:d\nls:d/sub\nls:d/../d/sub\nls:.\nls:/\nls:d/a.txt\n",
     );
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .args(["ids", "ids.txt", "--allow-dir", "d", "-r"])
             .arg(t.join("report.yaml")),
     )
@@ -361,9 +358,7 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
         "up:d\nd/etc/passwd\nd/etc/no/such/file\nd/etc/no-such-file\n",
     );
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .args(["ids", "more.txt", "--allow-dir", "d", "-r"])
             .arg(t.join("report.yaml")),
     )
@@ -378,9 +373,7 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
     std::fs::remove_file(t.join("d/etc")).expect("rm");
     // In files mode a folder given as the entity is not listed.
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .args(["files", "d/su*", "-r"])
             .arg(t.join("report.yaml")),
     )
@@ -388,9 +381,7 @@ fn a_granted_folder_can_be_listed_and_nothing_above_it() {
     eqnice!("d/sub\terror: Capabilities insufficient\n", r.stdout);
     // Without the grant nothing is listed.
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .args(["ids", "ids.txt", "-r"])
             .arg(t.join("report.yaml")),
     )
@@ -414,9 +405,7 @@ fn a_rust_guest_lists_a_granted_folder() {
     t.write("d/sub/x.txt", "x");
     t.write("ids.txt", "d\nd/sub\n.\nd/sub/x.txt\nnope\n");
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("lister"))
+        run(&t, "lister")
             .args(["ids", "ids.txt", "--allow-dir", "d", "-r"])
             .arg(t.join("report.yaml")),
     )
@@ -441,9 +430,7 @@ fn allow_dir_must_be_an_existing_folder() {
     let t = TestDir::new();
     t.write("ids.txt", "a\n");
     Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("sandbox_probe"))
+        run(&t, "sandbox_probe")
             .arg("ids")
             .arg("ids.txt")
             .arg("--allow-dir")
@@ -584,9 +571,7 @@ fn a_rust_panic_reports_its_message_and_the_run_goes_on() {
     let t = TestDir::new();
     t.write("ids.txt", "a\npanic\nb\n");
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("panics"))
+        run(&t, "panics")
             .arg("ids")
             .arg("ids.txt")
             .arg("-j")
@@ -666,9 +651,7 @@ fn several_workers_each_have_an_instance() {
     let ids: String = (0..200).map(|i| format!("id{i}\n")).collect();
     t.write("ids.txt", &ids);
     let r = Run::of(
-        cmd(&t)
-            .arg("run")
-            .arg(wasm("id_stats_wasm"))
+        run(&t, "id_stats_wasm")
             .arg("ids")
             .arg("ids.txt")
             .arg("-j")
