@@ -37,6 +37,7 @@ pub mod codec;
 mod meta;
 mod params;
 mod plugin;
+mod sink;
 mod value;
 pub mod yaml;
 
@@ -46,4 +47,5 @@ pub use attrs::{
 pub use meta::{MetaProblems, ParamDef, ParamType, PluginMeta, RawMeta, STRING_LIMITS};
 pub use params::{yaml_to_value, Params};
 pub use plugin::{Entity, EntityError, Instance, Outcome, Plugin, PluginError};
+pub use sink::CallSink;
 pub use value::{write_py_float, Value};

@@ -24,7 +24,8 @@ and unloading would turn them into dangling code.
 
 use polyplug_abi as abi;
 use polyplug_core::{
-    EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta, RawMeta, Value,
+    CallSink, EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta, RawMeta,
+    Value,
 };
 use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
@@ -250,10 +251,10 @@ impl Plugin for NativePlugin {
             // SAFETY: `call` and everything it points to (params, api, sink) live until
             // the call returns; `state` is a valid out-pointer.
             let status = unsafe { init(&call, &mut state) };
-            if status != abi::STATUS_OK || sink.error.is_some() {
+            if let Some(e) = sink.status_error(status) {
                 return Err(PluginError::new(
                     &self.path,
-                    format!("initialize failed: {}", sink.error_message(status)),
+                    format!("initialize failed: {e}"),
                 ));
             }
         }
@@ -280,7 +281,7 @@ impl Plugin for NativePlugin {
         let call = args.call(&mut sink);
         // SAFETY: `unit` outlives the call; `call` and its pointees live until it returns.
         let status = unsafe { f(unit.as_ptr().cast(), unit.len(), &call) };
-        sink.finish(status)?;
+        finish(&mut sink, status)?;
         match sink.values.as_slice() {
             [Value::Str(s)] => Ok(s.clone()),
             other => Err(EntityError::new(format!(
@@ -403,7 +404,7 @@ impl Instance for NativeInstance {
         // the one `initialize` gave this instance, used by this thread only.
         let status = unsafe { f(self.state, entity.as_ptr().cast(), entity.len(), &call) };
         let sink = &mut self.sink;
-        sink.finish(status)?;
+        finish(sink, status)?;
         std::mem::swap(&mut out.values, &mut sink.values);
         std::mem::swap(&mut out.logs, &mut sink.logs);
         Ok(())
@@ -416,7 +417,7 @@ impl Instance for NativeInstance {
             let call = self.args.call(&mut self.sink);
             // SAFETY: as in `compute`; finalize is called once, before release.
             let status = unsafe { fin(self.state, &call) };
-            result = match self.sink.finish(status) {
+            result = match finish(&mut self.sink, status) {
                 Ok(()) => Ok(std::mem::take(&mut self.sink.logs)),
                 Err(e) => Err(PluginError::new(
                     &self.path,
@@ -435,67 +436,17 @@ impl Instance for NativeInstance {
 }
 
 /// What a plugin pushes during one call; the `Sink` behind the ABI's opaque pointer.
-#[derive(Default)]
-struct HostSink {
-    values: Vec<Value>,
-    /// Open lists, innermost last.
-    stack: Vec<Vec<Value>>,
-    logs: Vec<String>,
-    error: Option<String>,
-    /// A misuse of the ABI (invalid UTF-8, unbalanced lists): fails the entity.
-    misuse: Option<String>,
-}
+type HostSink = CallSink;
 
-impl HostSink {
-    fn reset(&mut self) {
-        self.values.clear();
-        self.stack.clear();
-        self.logs.clear();
-        self.error = None;
-        self.misuse = None;
-    }
-
-    fn push(&mut self, v: Value) {
-        match self.stack.last_mut() {
-            Some(list) => list.push(v),
-            None => self.values.push(v),
-        }
-    }
-
-    fn error_message(&self, status: i32) -> String {
-        match (&self.error, status) {
-            (Some(e), _) => e.clone(),
-            (None, s) => format!("returned status {s} without an error message"),
-        }
-    }
-
-    /// Turns the state after a call into the call's result.
-    fn finish(&mut self, status: i32) -> Result<(), EntityError> {
-        if status != abi::STATUS_OK || self.error.is_some() {
-            return Err(EntityError {
-                message: self.error_message(status),
-                logs: std::mem::take(&mut self.logs),
-                instance_lost: false,
-            });
-        }
-        if let Some(m) = self.misuse.take() {
-            return Err(EntityError {
-                message: m,
-                logs: std::mem::take(&mut self.logs),
-                instance_lost: false,
-            });
-        }
-        if !self.stack.is_empty() {
-            return Err(EntityError {
-                message: format!(
-                    "{} list(s) begun but not ended (missing end_list)",
-                    self.stack.len()
-                ),
-                logs: std::mem::take(&mut self.logs),
-                instance_lost: false,
-            });
-        }
-        Ok(())
+/// Turns the state of `sink` after a call that returned `status` into its result.
+fn finish(sink: &mut HostSink, status: i32) -> Result<(), EntityError> {
+    match sink.failure(status) {
+        None => Ok(()),
+        Some(message) => Err(EntityError {
+            message,
+            logs: std::mem::take(&mut sink.logs),
+            instance_lost: false,
+        }),
     }
 }
 
@@ -554,35 +505,20 @@ unsafe extern "C" fn push_str(s: *mut abi::Sink, p: *const c_char, len: usize) {
     if let Some(s) = unsafe { sink(s) } {
         match unsafe { read_str(p, len) } {
             Ok(v) => s.push(Value::Str(v)),
-            Err(e) => s.misuse = Some(format!("push_str: {e}")),
+            Err(e) => s.misuse(format!("push_str: {e}")),
         }
     }
 }
 unsafe extern "C" fn begin_list(s: *mut abi::Sink) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
-        if s.stack.len() >= polyplug_core::codec::MAX_DEPTH {
-            s.misuse.get_or_insert_with(|| {
-                format!(
-                    "begin_list: lists nested more than {} deep",
-                    polyplug_core::codec::MAX_DEPTH
-                )
-            });
-        } else {
-            s.stack.push(Vec::new())
-        }
+        s.begin_list()
     }
 }
 unsafe extern "C" fn end_list(s: *mut abi::Sink) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
-        match s.stack.pop() {
-            Some(list) => s.push(Value::List(list)),
-            None => {
-                s.misuse
-                    .get_or_insert_with(|| "end_list without begin_list".into());
-            }
-        }
+        s.end_list()
     }
 }
 unsafe extern "C" fn log(s: *mut abi::Sink, p: *const c_char, len: usize) {
@@ -590,7 +526,7 @@ unsafe extern "C" fn log(s: *mut abi::Sink, p: *const c_char, len: usize) {
     if let Some(s) = unsafe { sink(s) } {
         match unsafe { read_str(p, len) } {
             Ok(v) => s.logs.push(v),
-            Err(e) => s.misuse = Some(format!("log: {e}")),
+            Err(e) => s.misuse(format!("log: {e}")),
         }
     }
 }

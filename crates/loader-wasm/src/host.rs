@@ -80,54 +80,7 @@ impl ResourceLimiter for Limits {
 }
 
 /// What a guest pushes during one call.
-#[derive(Default)]
-pub(crate) struct Sink {
-    pub values: Vec<Value>,
-    /// Open lists, innermost last.
-    pub stack: Vec<Vec<Value>>,
-    pub logs: Vec<String>,
-    pub error: Option<String>,
-    /// A misuse of the ABI (invalid UTF-8, unbalanced lists): fails the entity.
-    pub misuse: Option<String>,
-}
-
-impl Sink {
-    pub(crate) fn reset(&mut self) {
-        self.values.clear();
-        self.stack.clear();
-        self.logs.clear();
-        self.error = None;
-        self.misuse = None;
-    }
-
-    fn push(&mut self, v: Value) {
-        match self.stack.last_mut() {
-            Some(list) => list.push(v),
-            None => self.values.push(v),
-        }
-    }
-
-    /// The failure a call ended with, if any: a non-zero status, an error message, a
-    /// misuse or unclosed lists. The message is taken; the logs stay.
-    pub(crate) fn failure(&mut self, status: i32) -> Option<String> {
-        if status != 0 || self.error.is_some() {
-            return Some(match self.error.take() {
-                Some(e) => e,
-                None => format!("returned status {status} without an error message"),
-            });
-        }
-        if let Some(m) = self.misuse.take() {
-            return Some(m);
-        }
-        if !self.stack.is_empty() {
-            return Some(format!(
-                "{} list(s) begun but not ended (missing end_list)",
-                self.stack.len()
-            ));
-        }
-        None
-    }
-}
+pub(crate) type Sink = polyplug_core::CallSink;
 
 /// Metadata declared by `polyplug_describe`.
 #[derive(Default)]
@@ -201,33 +154,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             let (mem, host) = split(&mut c)?;
             match text(mem, ptr, len)? {
                 Ok(s) => host.sink.push(Value::Str(s)),
-                Err(e) => host.sink.misuse = Some(format!("push_str: {e}")),
+                Err(e) => host.sink.misuse(format!("push_str: {e}")),
             }
             Ok(())
         },
     )?;
     linker.func_wrap(m, "begin_list", |mut c: Caller<'_, Host>| {
-        let sink = &mut c.data_mut().sink;
-        if sink.stack.len() >= polyplug_core::codec::MAX_DEPTH {
-            sink.misuse.get_or_insert_with(|| {
-                format!(
-                    "begin_list: lists nested more than {} deep",
-                    polyplug_core::codec::MAX_DEPTH
-                )
-            });
-        } else {
-            sink.stack.push(Vec::new())
-        }
+        c.data_mut().sink.begin_list()
     })?;
     linker.func_wrap(m, "end_list", |mut c: Caller<'_, Host>| {
-        let sink = &mut c.data_mut().sink;
-        match sink.stack.pop() {
-            Some(list) => sink.push(Value::List(list)),
-            None => {
-                sink.misuse
-                    .get_or_insert_with(|| "end_list without begin_list".into());
-            }
-        }
+        c.data_mut().sink.end_list()
     })?;
     linker.func_wrap(
         m,
@@ -236,7 +172,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             let (mem, host) = split(&mut c)?;
             match text(mem, ptr, len)? {
                 Ok(s) => host.sink.logs.push(s),
-                Err(e) => host.sink.misuse = Some(format!("log: {e}")),
+                Err(e) => host.sink.misuse(format!("log: {e}")),
             }
             Ok(())
         },
