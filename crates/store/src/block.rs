@@ -41,6 +41,19 @@ pub(crate) struct Counts {
     pub values: i64,
 }
 
+impl Counts {
+    /// Counts one unit.
+    fn add(&mut self, status: UnitStatus, values: usize) {
+        self.units += 1;
+        self.values += values as i64;
+        match status {
+            UnitStatus::NoResult => self.no_result += 1,
+            UnitStatus::Failed => self.failed += 1,
+            UnitStatus::Values => {}
+        }
+    }
+}
+
 /// A block being written.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
@@ -50,10 +63,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub fn new() -> Writer {
-        Writer {
-            data: vec![FORMAT],
-            counts: Counts::default(),
-        }
+        Writer::with_capacity(1)
     }
 
     pub fn with_capacity(bytes: usize) -> Writer {
@@ -97,13 +107,7 @@ impl Writer {
             e.var(col as u64);
             e.value(v);
         }
-        self.counts.units += 1;
-        self.counts.values += count as i64;
-        match status {
-            UnitStatus::NoResult => self.counts.no_result += 1,
-            UnitStatus::Failed => self.counts.failed += 1,
-            UnitStatus::Values => {}
-        }
+        self.counts.add(status, count);
     }
 }
 
@@ -197,12 +201,8 @@ impl<'a> Units<'a> {
         let d = &mut self.d;
         let entity = d.str_ref()?;
         let flags = d.u8()?;
-        let status = match flags & 3 {
-            0 => UnitStatus::NoResult,
-            1 => UnitStatus::Values,
-            2 => UnitStatus::Failed,
-            s => return Err(CodecError(format!("unknown unit status {s}"))),
-        };
+        let status = UnitStatus::from_code(i64::from(flags & 3))
+            .ok_or_else(|| CodecError(format!("unknown unit status {}", flags & 3)))?;
         if flags & !(3 | HAS_LOGS | HAS_ERROR) != 0 {
             return Err(CodecError(format!("unknown unit flags {flags:#x}")));
         }
@@ -223,13 +223,7 @@ impl<'a> Units<'a> {
             d.var()?;
             d.skip_value()?;
         }
-        self.seen.units += 1;
-        self.seen.values += count as i64;
-        match status {
-            UnitStatus::NoResult => self.seen.no_result += 1,
-            UnitStatus::Failed => self.seen.failed += 1,
-            UnitStatus::Values => {}
-        }
+        self.seen.add(status, count);
         let n = self.n;
         self.n += 1;
         Ok(Unit {

@@ -359,6 +359,18 @@ pub enum UnitStatus {
     Failed = 2,
 }
 
+impl UnitStatus {
+    /// The status stored as `code` (its discriminant).
+    pub(crate) fn from_code(code: i64) -> Option<UnitStatus> {
+        match code {
+            0 => Some(UnitStatus::NoResult),
+            1 => Some(UnitStatus::Values),
+            2 => Some(UnitStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// Where each value of a result row goes: (attribute, column within it). Built by
 /// [`Store::prepare_attributes`] from the plugin's OUTPUT.
 #[derive(Debug, Clone)]
@@ -628,8 +640,14 @@ impl Store {
         schema::version(&mut self.db)
     }
 
+    /// Names the store in an error, once (an error that already names it, from a
+    /// caller's callback say, is left as it is).
     fn ctx(&self, e: StoreError) -> StoreError {
-        StoreError::new(format!("store {}: {e}", self.location))
+        let prefix = format!("store {}: ", self.location);
+        if e.0.starts_with(&prefix) {
+            return e;
+        }
+        StoreError::new(format!("{prefix}{e}"))
     }
 
     // ---- attributes ----
@@ -1127,7 +1145,7 @@ impl Store {
                 &[plugin_id.into(), plugin_version.into(), params_key.into()],
                 |r| {
                     for u in read_block(r)? {
-                        let u = u.map_err(|e| damaged(r, e))?;
+                        let u = u?;
                         if u.status != UnitStatus::Failed {
                             each(u.entity);
                         }
@@ -1306,7 +1324,6 @@ impl Store {
                 order.insert(r[0].int(), pos as i64);
             }
         }
-        let loc = self.location.clone();
         self.db
             .each(
                 &format!(
@@ -1317,7 +1334,7 @@ impl Store {
                 &[id.0.into()],
                 |r| {
                     for u in read_block(r)? {
-                        let u = u.map_err(|e| damaged(r, e))?;
+                        let u = u?;
                         if u.status != UnitStatus::Values {
                             continue;
                         }
@@ -1333,13 +1350,7 @@ impl Store {
                     Ok(())
                 },
             )
-            .map_err(|e| {
-                if e.0.starts_with("store ") {
-                    e
-                } else {
-                    StoreError::new(format!("store {loc}: {e}"))
-                }
-            })
+            .map_err(|e| self.ctx(e))
     }
 }
 
@@ -1367,7 +1378,7 @@ fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
         let mut w = block::Writer::with_capacity(r[6].bytes().len());
         let mut dropped = 0u64;
         for u in read_block(&r)? {
-            let u = u.map_err(|e| damaged(&r, e))?;
+            let u = u?;
             let values = u.values().map_err(|e| damaged(&r, e))?;
             let kept: Vec<_> = values.iter().filter(|v| v.0 != attribute).collect();
             dropped += (values.len() - kept.len()) as u64;
@@ -1400,15 +1411,19 @@ fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
 pub(crate) const BLOCK_COLUMNS: &str =
     "c.uuid, b.n0, b.n_units, b.n_no_result, b.n_failed, b.n_values, b.data";
 
-/// The units of a block row read with [`BLOCK_COLUMNS`] first.
-fn read_block(r: &[Cell]) -> Result<block::Units<'_>, StoreError> {
+/// The units of a block row read with [`BLOCK_COLUMNS`] first; a unit that cannot be
+/// read is an error naming the computation (see [`damaged`]).
+fn read_block(
+    r: &[Cell],
+) -> Result<impl Iterator<Item = Result<block::Unit<'_>, StoreError>>, StoreError> {
     let row = block::Counts {
         units: r[2].int(),
         no_result: r[3].int(),
         failed: r[4].int(),
         values: r[5].int(),
     };
-    block::units(r[6].bytes(), r[1].int(), row).map_err(|e| damaged(r, e))
+    let units = block::units(r[6].bytes(), r[1].int(), row).map_err(|e| damaged(r, e))?;
+    Ok(units.map(move |u| u.map_err(|e| damaged(r, e))))
 }
 
 /// A block that cannot be decoded, named by its computation and first unit.

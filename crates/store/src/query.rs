@@ -124,7 +124,7 @@ impl Store {
                     comp_status: r[14].text().unwrap_or_default(),
                 });
                 for u in read_block(r)? {
-                    let u = u.map_err(|e| damaged(r, e))?;
+                    let u = u?;
                     if u.status != UnitStatus::Values
                         || !(entities.is_empty() || entities.contains(u.entity))
                     {
@@ -151,13 +151,7 @@ impl Store {
                 }
                 Ok(())
             })
-            .map_err(|e| {
-                if e.0.starts_with("store ") {
-                    e
-                } else {
-                    self.ctx(e)
-                }
-            })?;
+            .map_err(|e| self.ctx(e))?;
         found.sort_by(|a, b| {
             units[a.entity as usize]
                 .cmp(&units[b.entity as usize])

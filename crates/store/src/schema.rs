@@ -335,11 +335,8 @@ fn v1_blocks(
             blocks.push((n, block::Writer::new()));
         }
         if let Some((_, w)) = blocks.last_mut() {
-            let status = match u[1].int() {
-                0 => UnitStatus::NoResult,
-                1 => UnitStatus::Values,
-                _ => UnitStatus::Failed,
-            };
+            // Schema 1 wrote only these three codes; anything else counts as failed.
+            let status = UnitStatus::from_code(u[1].int()).unwrap_or(UnitStatus::Failed);
             w.push(
                 u[0].str(),
                 status,
