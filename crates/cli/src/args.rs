@@ -196,13 +196,31 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    /// The engine's name for it.
+    pub fn engine(self) -> polyplug_engine::Reason {
         match self {
-            Reason::NewEntities => "new_entities",
-            Reason::NewAttributes => "new_attributes",
-            Reason::Recompute => "recompute",
+            Reason::NewEntities => polyplug_engine::Reason::NewEntities,
+            Reason::NewAttributes => polyplug_engine::Reason::NewAttributes,
+            Reason::Recompute => polyplug_engine::Reason::Recompute,
         }
     }
+}
+
+/// Languages `polyplug new` writes skeletons for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Language {
+    /// One `.rs` file using polyplug-sdk, compiled by polyplug on first use.
+    Rust,
+    /// One `.c` file using polyplug.h, compiled by polyplug on first use.
+    C,
+    /// One `.nim` file using polyplug.nim, compiled by polyplug on first use.
+    Nim,
+    /// A Prenacs-style Python module.
+    Python,
+    /// A MultiPlug/Prenacs-style Bash script.
+    Bash,
+    /// A WebAssembly module written in C (built with clang --target=wasm32-wasi).
+    Wasm,
 }
 
 #[derive(Debug, Args)]
@@ -333,7 +351,7 @@ pub struct BuildArgs {
 pub struct NewArgs {
     /// The plugin's language.
     #[arg(value_enum)]
-    pub language: crate::new::Language,
+    pub language: Language,
     /// The plugin's name: its ID and file name (letters, digits and _, not starting
     /// with a digit).
     pub name: String,

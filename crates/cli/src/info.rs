@@ -1,16 +1,26 @@
 //! `polyplug list`, `info` and `check`.
 
 use crate::args::{CheckArgs, InfoArgs, ListArgs};
-use crate::{discover, error, EXIT_FAILED, EXIT_USAGE};
-use polyplug_core::{AttributeDefinitions, ParamType, Plugin};
+use crate::{console, error, EXIT_FAILED, EXIT_USAGE};
+use polyplug_engine::core::LoadOptions;
+use polyplug_engine::{inspect, resolve};
+
+/// The load options of `list`, `info` and `check`: the defaults, notes on stderr.
+fn options() -> LoadOptions {
+    LoadOptions {
+        console: console::stderr(),
+        ..LoadOptions::default()
+    }
+}
 
 /// `polyplug list`: one row per plugin found: ID, VERSION, language, OUTPUT, path.
 pub fn list(args: ListArgs) -> i32 {
     let dirs = if args.dirs.is_empty() {
-        discover::plugin_dirs()
+        resolve::plugin_dirs()
     } else {
         args.dirs
     };
+    let options = options();
     let mut broken = 0;
     let mut rows = vec![[
         "ID".to_string(),
@@ -19,8 +29,8 @@ pub fn list(args: ListArgs) -> i32 {
         "OUTPUT".to_string(),
         "PATH".to_string(),
     ]];
-    for file in discover::plugin_files(&dirs) {
-        match discover::load(&file, &discover::LoadConfig::default()) {
+    for file in resolve::plugin_files(&dirs) {
+        match resolve::load(&file, &options) {
             Ok(p) => rows.push([
                 p.meta().id.clone(),
                 p.meta().version.clone(),
@@ -60,7 +70,7 @@ pub fn list(args: ListArgs) -> i32 {
 
 /// `polyplug info`: all metadata and parameters of one plugin.
 pub fn info(args: InfoArgs) -> i32 {
-    let plugin = match discover::resolve(&args.plugin, &discover::LoadConfig::default()) {
+    let plugin = match resolve::resolve(&args.plugin, &options()) {
         Ok(p) => p,
         Err(e) => {
             error(e);
@@ -68,7 +78,7 @@ pub fn info(args: InfoArgs) -> i32 {
         }
     };
     let m = plugin.meta();
-    let defs = crate::run::definitions_for(plugin.path(), None)
+    let defs = polyplug_engine::definitions_for(plugin.path(), None)
         .ok()
         .flatten();
     println!("ID:             {}", m.id);
@@ -115,33 +125,17 @@ pub fn info(args: InfoArgs) -> i32 {
 
 /// `polyplug check`: every problem of a plugin, then the exit status (non-zero on any).
 pub fn check(args: CheckArgs) -> i32 {
-    let plugin = match discover::resolve(&args.plugin, &discover::LoadConfig::default()) {
+    let plugin = match resolve::resolve(&args.plugin, &options()) {
         Ok(p) => p,
         Err(e) => {
             println!("error: {e}");
             return EXIT_FAILED;
         }
     };
-    let mut problems = problems(plugin.as_ref());
+    let mut problems = inspect::contract_problems(plugin.as_ref());
     let m = plugin.meta();
     match &args.definitions {
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))
-            .and_then(|text| {
-                AttributeDefinitions::from_yaml_str(&text, &path.display().to_string())
-            }) {
-            Ok(defs) => {
-                for o in &m.output {
-                    if defs.get(o).is_none() {
-                        problems.push(format!(
-                            "OUTPUT attribute '{o}' is not defined in {}",
-                            path.display()
-                        ));
-                    }
-                }
-            }
-            Err(e) => problems.push(e),
-        },
+        Some(path) => problems.extend(inspect::definition_problems(m, path)),
         None => println!("info: no attribute definitions file given, OUTPUT names not checked"),
     }
     if problems.is_empty() {
@@ -164,21 +158,4 @@ pub fn check(args: CheckArgs) -> i32 {
         );
         EXIT_FAILED
     }
-}
-
-fn problems(plugin: &dyn Plugin) -> Vec<String> {
-    let mut problems = plugin.contract_problems();
-    let m = plugin.meta();
-    for p in &m.parameters {
-        if ParamType::parse(&p.datatype).is_none() {
-            problems.push(format!(
-                "parameter '{}' has datatype '{}', which polyplug cannot check; use int, float, str, bool, list or any",
-                p.name, p.datatype
-            ));
-        }
-    }
-    if !plugin.has_compute() && !plugin.has_compute_id() {
-        problems.push("the plugin defines neither compute nor compute_id".into());
-    }
-    problems
 }

@@ -1,13 +1,15 @@
-//! The `polyplug` command line. It is the only crate that knows Prenacs' argument
-//! syntax and the only one that wires loaders, runner and outputs together.
+//! The `polyplug` command line: it parses arguments (those of `prenacs batch-compute`
+//! for `run`), calls the engine, prints, and maps outcomes to exit statuses. It is the
+//! only crate that knows the argument syntax, prints, and calls
+//! `std::process::exit`.
 
 mod args;
 mod build;
-mod discover;
+mod console;
 mod info;
 mod new;
 mod run;
-mod store;
+mod stores;
 
 use clap::Parser;
 
@@ -33,23 +35,43 @@ fn main() {
         args::Command::Check(a) => info::check(a),
         args::Command::Build(a) => build::build(a),
         args::Command::New(a) => new::new(a),
-        args::Command::Worker(a) => match a.kind.as_str() {
-            "python" => polyplug_loader_python::worker_main(),
-            other => {
-                error(format!("unknown worker kind '{other}'"));
-                EXIT_USAGE
-            }
-        },
-        args::Command::Attrs(a) => store::attrs(a),
-        args::Command::Load(a) => store::load(a),
-        args::Command::Query(a) => store::query(a),
-        args::Command::Runs(a) => store::runs(a),
-        args::Command::Export(a) => store::export(a),
+        args::Command::Worker(a) => worker(&a.kind),
+        args::Command::Attrs(a) => stores::attrs(a),
+        args::Command::Load(a) => stores::load(a),
+        args::Command::Query(a) => stores::query(a),
+        args::Command::Runs(a) => stores::runs(a),
+        args::Command::Export(a) => stores::export(a),
     };
     std::process::exit(code);
+}
+
+/// `polyplug __worker <kind>`: a worker process of a parallel run.
+fn worker(kind: &str) -> i32 {
+    match polyplug_engine::worker_main(kind) {
+        Some(Ok(())) => 0,
+        Some(Err(m)) => {
+            error(format!("{kind} worker: {m}"));
+            EXIT_USAGE
+        }
+        None => {
+            error(format!("unknown worker kind '{kind}'"));
+            EXIT_USAGE
+        }
+    }
 }
 
 /// Prints an error as `polyplug: <message>` on stderr.
 pub fn error(message: impl std::fmt::Display) {
     eprintln!("polyplug: {message}");
+}
+
+/// Prints an error and gives the exit status for bad usage, or 0.
+pub fn finish<E: std::fmt::Display>(r: Result<(), E>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            error(e);
+            EXIT_USAGE
+        }
+    }
 }

@@ -60,9 +60,18 @@ fn kind_of(type_name: &str) -> Option<ColumnKind> {
     })
 }
 
+/// Why a datatype definition does not parse: which element, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DatatypeError(String);
+
 /// Parses a datatype definition: `;`-separated elements `TypeName[(args)][[n]]`, for
 /// example `Float;Integer[3]` (four columns) or `String(12)`.
-pub fn parse_datatype(def: &str) -> Result<Vec<ColumnType>, String> {
+pub fn parse_datatype(def: &str) -> Result<Vec<ColumnType>, DatatypeError> {
+    parse_elements(def).map_err(DatatypeError)
+}
+
+fn parse_elements(def: &str) -> Result<Vec<ColumnType>, String> {
     let mut cols = Vec::new();
     if def.trim().is_empty() {
         return Err("the datatype is empty".into());
@@ -150,6 +159,107 @@ pub struct AttributeDefinition {
     pub remark: Option<String>,
 }
 
+/// Why an attribute definitions file is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DefinitionsError {
+    /// Not a YAML mapping of attribute names to definitions.
+    #[error(
+        "{origin}: not a valid attribute definitions file: {detail}; each attribute needs \
+         a mapping with at least 'datatype' (keys allowed: datatype, definition, \
+         computation_group, ontology_xref, related_ontology_terms, unit, remark)"
+    )]
+    Yaml {
+        /// The definitions file.
+        origin: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// Datatypes that do not parse: (attribute, datatype, why), every one of them.
+    #[error("{}", datatype_lines(origin, problems))]
+    Datatypes {
+        /// The definitions file.
+        origin: String,
+        /// Each bad attribute, its datatype and why.
+        problems: Vec<(String, String, DatatypeError)>,
+    },
+}
+
+fn datatype_lines(origin: &str, problems: &[(String, String, DatatypeError)]) -> String {
+    problems
+        .iter()
+        .map(|(name, datatype, e)| {
+            format!("{origin}: attribute '{name}': datatype '{datatype}': {e}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// OUTPUT attributes missing from the attribute definitions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "OUTPUT attribute(s) {} not defined in {origin}; add them there or fix the names",
+    attributes.join(", ")
+)]
+pub struct UndefinedOutputs {
+    /// The attributes not defined.
+    pub attributes: Vec<String>,
+    /// The definitions file.
+    pub origin: String,
+}
+
+/// Why one entity's values do not match OUTPUT and the attribute definitions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResultMismatch {
+    /// Fewer values than OUTPUT attributes (no definitions known).
+    #[error(
+        "returned {given} value(s) for {wanted} OUTPUT attribute(s): no value for {}",
+        missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", ")
+    )]
+    Missing {
+        /// Values returned.
+        given: usize,
+        /// OUTPUT attributes.
+        wanted: usize,
+        /// The attributes without a value.
+        missing: Vec<String>,
+    },
+    /// Another number of values than the definitions' columns.
+    #[error(
+        "returned {given} value(s), the attribute definitions need exactly {wanted} ({layout})"
+    )]
+    Count {
+        /// Values returned.
+        given: usize,
+        /// Columns defined.
+        wanted: usize,
+        /// The columns of each attribute (`size: Integer, pair: Float;String(3)`).
+        layout: String,
+    },
+    /// A value of another type than its column.
+    #[error("{} needs {ty}, got {got_type} {got}{why}", column_name(attribute, *column))]
+    Type {
+        /// The attribute.
+        attribute: String,
+        /// For an attribute of several columns: (column, number of columns), 1-based.
+        column: Option<(usize, usize)>,
+        /// The column's type.
+        ty: String,
+        /// The type of the value.
+        got_type: &'static str,
+        /// The value, shortened.
+        got: String,
+        /// More on why it does not fit (a text too long), or empty.
+        why: String,
+    },
+}
+
+fn column_name(attribute: &str, column: Option<(usize, usize)>) -> String {
+    match column {
+        Some((c, n)) => format!("column {c} of {n} of attribute '{attribute}'"),
+        None => format!("attribute '{attribute}'"),
+    }
+}
+
 /// A parsed attribute definitions file: name to definition and columns.
 #[derive(Debug, Clone, Default)]
 pub struct AttributeDefinitions {
@@ -161,14 +271,14 @@ pub struct AttributeDefinitions {
 impl AttributeDefinitions {
     /// Parses the YAML text of a definitions file; `origin` names it in errors. Every
     /// bad datatype is reported, with the attribute it belongs to.
-    pub fn from_yaml_str(text: &str, origin: &str) -> Result<AttributeDefinitions, String> {
+    pub fn from_yaml_str(
+        text: &str,
+        origin: &str,
+    ) -> Result<AttributeDefinitions, DefinitionsError> {
         let raw: BTreeMap<String, AttributeDefinition> =
-            serde_yaml_ng::from_str(text).map_err(|e| {
-                format!(
-                    "{origin}: not a valid attribute definitions file: {e}; each attribute needs \
-                     a mapping with at least 'datatype' (keys allowed: datatype, definition, \
-                     computation_group, ontology_xref, related_ontology_terms, unit, remark)"
-                )
+            serde_yaml_ng::from_str(text).map_err(|e| DefinitionsError::Yaml {
+                origin: origin.to_string(),
+                detail: e.to_string(),
             })?;
         let mut defs = BTreeMap::new();
         let mut problems = Vec::new();
@@ -177,14 +287,14 @@ impl AttributeDefinitions {
                 Ok(cols) => {
                     defs.insert(name, (def, cols));
                 }
-                Err(e) => problems.push(format!(
-                    "{origin}: attribute '{name}': datatype '{}': {e}",
-                    def.datatype
-                )),
+                Err(e) => problems.push((name, def.datatype, e)),
             }
         }
         if !problems.is_empty() {
-            return Err(problems.join("\n"));
+            return Err(DefinitionsError::Datatypes {
+                origin: origin.to_string(),
+                problems,
+            });
         }
         Ok(AttributeDefinitions {
             defs,
@@ -222,19 +332,21 @@ impl OutputSpec {
     }
 
     /// A spec with definitions. Every OUTPUT attribute must be defined.
-    pub fn typed(output: &[String], defs: &AttributeDefinitions) -> Result<OutputSpec, String> {
+    pub fn typed(
+        output: &[String],
+        defs: &AttributeDefinitions,
+    ) -> Result<OutputSpec, UndefinedOutputs> {
         let mut columns = Vec::new();
-        let missing: Vec<&str> = output
+        let missing: Vec<String> = output
             .iter()
             .filter(|a| defs.get(a).is_none())
-            .map(String::as_str)
+            .cloned()
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "OUTPUT attribute(s) {} not defined in {}; add them there or fix the names",
-                missing.join(", "),
-                defs.origin
-            ));
+            return Err(UndefinedOutputs {
+                attributes: missing,
+                origin: defs.origin.clone(),
+            });
         }
         for (ai, a) in output.iter().enumerate() {
             let (_, cols) = defs.get(a).unwrap_or_else(|| unreachable!("checked above"));
@@ -259,24 +371,18 @@ impl OutputSpec {
     }
 
     /// Checks one entity's values. An empty list is valid ("no result").
-    pub fn check(&self, values: &[Value]) -> Result<(), String> {
+    pub fn check(&self, values: &[Value]) -> Result<(), ResultMismatch> {
         if values.is_empty() {
             return Ok(());
         }
         match &self.columns {
             None => {
                 if values.len() < self.output.len() {
-                    let missing = &self.output[values.len()..];
-                    return Err(format!(
-                        "returned {} value(s) for {} OUTPUT attribute(s): no value for {}",
-                        values.len(),
-                        self.output.len(),
-                        missing
-                            .iter()
-                            .map(|m| format!("'{m}'"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                    return Err(ResultMismatch::Missing {
+                        given: values.len(),
+                        wanted: self.output.len(),
+                        missing: self.output[values.len()..].to_vec(),
+                    });
                 }
                 Ok(())
             }
@@ -295,30 +401,22 @@ impl OutputSpec {
                             format!("{a}: {}", types.join(";"))
                         })
                         .collect();
-                    return Err(format!(
-                        "returned {} value(s), the attribute definitions need exactly {} ({})",
-                        values.len(),
-                        cols.len(),
-                        layout.join(", ")
-                    ));
+                    return Err(ResultMismatch::Count {
+                        given: values.len(),
+                        wanted: cols.len(),
+                        layout: layout.join(", "),
+                    });
                 }
                 for (v, (ai, ci, n, ty)) in values.iter().zip(cols) {
                     if let Err(why) = fits(v, ty) {
-                        let which = if *n > 1 {
-                            format!(
-                                "column {} of {} of attribute '{}'",
-                                ci + 1,
-                                n,
-                                self.output[*ai]
-                            )
-                        } else {
-                            format!("attribute '{}'", self.output[*ai])
-                        };
-                        return Err(format!(
-                            "{which} needs {ty}, got {} {}{why}",
-                            v.type_name(),
-                            short(v)
-                        ));
+                        return Err(ResultMismatch::Type {
+                            attribute: self.output[*ai].clone(),
+                            column: (*n > 1).then_some((ci + 1, *n)),
+                            ty: ty.to_string(),
+                            got_type: v.type_name(),
+                            got: short(v),
+                            why,
+                        });
                     }
                 }
                 Ok(())
@@ -370,6 +468,7 @@ mod tests {
         assert_eq!(cols[0].max_len, Some(12));
         assert!(parse_datatype("Flaot")
             .unwrap_err()
+            .to_string()
             .contains("unknown type 'Flaot'"));
         assert!(parse_datatype("Integer[x]").is_err());
     }
@@ -387,18 +486,23 @@ mod tests {
         assert!(spec
             .check(&[Value::Int(1), Value::Int(2), Value::Str("ab".into())])
             .is_ok());
-        let e = spec.check(&[Value::Int(1), Value::Float(0.5)]).unwrap_err();
+        let e = spec
+            .check(&[Value::Int(1), Value::Float(0.5)])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("need exactly 3 (size: Integer, pair: Float;String(3))"),
             "{e}"
         );
         let e = spec
             .check(&[Value::Float(1.5), Value::Int(2), Value::Str("ab".into())])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "attribute 'size' needs Integer, got float 1.5");
         let e = spec
             .check(&[Value::Int(1), Value::Int(2), Value::Str("abcd".into())])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("column 2 of 2 of attribute 'pair' needs String(3)"),
             "{e}"
@@ -412,20 +516,22 @@ mod tests {
         assert!(spec
             .check(&[Value::Int(1), Value::Int(2), Value::Int(3)])
             .is_ok());
-        let e = spec.check(&[Value::Int(1)]).unwrap_err();
+        let e = spec.check(&[Value::Int(1)]).unwrap_err().to_string();
         assert!(e.contains("no value for 'b'"), "{e}");
     }
 
     #[test]
     fn bad_definitions_files_are_explained() {
-        let e =
-            AttributeDefinitions::from_yaml_str("a:\n  datatyp: Integer\n", "d.yaml").unwrap_err();
+        let e = AttributeDefinitions::from_yaml_str("a:\n  datatyp: Integer\n", "d.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("d.yaml: not a valid attribute definitions file"),
             "{e}"
         );
-        let e =
-            AttributeDefinitions::from_yaml_str("a:\n  datatype: Nope\n", "d.yaml").unwrap_err();
+        let e = AttributeDefinitions::from_yaml_str("a:\n  datatype: Nope\n", "d.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("attribute 'a'"), "{e}");
     }
 }

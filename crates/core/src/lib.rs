@@ -13,8 +13,15 @@ checked against PARAMETERS and defaulted, and results are checked against OUTPUT
 when known, the [`AttributeDefinitions`] (datatype grammar `Float;Integer[3]`), by an
 [`OutputSpec`].
 
-It depends on no other polyplug crate and does no I/O: loaders, the runner and the
-command line build on it.
+It also holds the vocabulary every other crate shares: [`LoadOptions`] (what a run
+asks of a loader; each loader refuses what it cannot honour) and [`Console`] (where
+loaders send notes and plugin output, since library code never prints), and the
+computation [`Report`] with its [`CompStatus`] (written by runs and `export`, read by
+`load`, kept by the store).
+
+It depends on no other polyplug crate and does no I/O beyond reading the environment
+for the cache folder ([`CacheRoot`]): loaders, the runner, the store and the engine
+build on it.
 
 ```
 use polyplug_core::{PluginMeta, RawMeta, Value, OutputSpec};
@@ -35,17 +42,27 @@ assert!(spec.check(&[]).is_ok()); // no result for this entity
 mod attrs;
 pub mod codec;
 mod meta;
+mod options;
 mod params;
 mod plugin;
+pub mod report;
 mod sink;
 mod value;
 pub mod yaml;
 
 pub use attrs::{
-    parse_datatype, AttributeDefinition, AttributeDefinitions, ColumnKind, ColumnType, OutputSpec,
+    parse_datatype, AttributeDefinition, AttributeDefinitions, ColumnKind, ColumnType,
+    DatatypeError, DefinitionsError, OutputSpec, ResultMismatch, UndefinedOutputs,
 };
 pub use meta::{MetaProblems, ParamDef, ParamType, PluginMeta, RawMeta, STRING_LIMITS};
-pub use params::{yaml_to_value, Params};
-pub use plugin::{Entity, EntityError, Instance, Outcome, Plugin, PluginError};
+pub use options::{
+    CacheRoot, CacheRootError, Console, DirGrant, DirGrantError, LoadOption, LoadOptions, Silent,
+    CACHE_VARIABLE,
+};
+pub use params::{Params, ParamsError};
+pub use plugin::{compute_as_batch, Entity, EntityError, Instance, Outcome, Plugin, PluginError};
+pub use report::{CompStatus, Report, ReportError};
 pub use sink::CallSink;
+pub use uuid::Uuid;
 pub use value::{write_py_float, Value};
+pub use yaml::yaml_to_value;

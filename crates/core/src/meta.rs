@@ -301,7 +301,7 @@ fn parse_default(text: &str, ty: ParamType) -> Result<Option<Value>, String> {
         ParamType::List | ParamType::Any => {
             let v: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(t).map_err(|e| format!("is not valid YAML: {e}"))?;
-            let v = crate::params::yaml_to_value(&v).map_err(|e| format!("is not usable: {e}"))?;
+            let v = crate::yaml::yaml_to_value(&v).map_err(|e| format!("is not usable: {e}"))?;
             if ty == ParamType::List && !matches!(v, Value::List(_)) {
                 return Err("is not a list (write it as [a, b])".into());
             }

@@ -1,7 +1,91 @@
 //! Parameters given to a run (`--params` YAML), checked against PARAMETERS and defaulted.
 
 use crate::meta::{ParamType, PluginMeta};
+use crate::yaml::{yaml_to_value, YamlValueError};
 use crate::Value;
+
+/// Why the parameters given to a run are refused. Each names where they came from
+/// (the `--params` file) and the parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamsError {
+    /// The file is not YAML.
+    #[error("{origin}: not valid YAML: {detail}; consider checking indentation and quoting")]
+    Yaml {
+        /// The parameters file.
+        origin: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// A key that is not a string.
+    #[error("{origin}: parameter names must be strings, found {found}")]
+    Name {
+        /// The parameters file.
+        origin: String,
+        /// The key found.
+        found: String,
+    },
+    /// A value that is not a [`Value`] (a mapping).
+    #[error("{origin}: parameter '{name}': {why}")]
+    Value {
+        /// The parameters file.
+        origin: String,
+        /// The parameter.
+        name: String,
+        /// Why.
+        why: YamlValueError,
+    },
+    /// A document that is not a mapping.
+    #[error(
+        "{origin}: expected a mapping of parameter names to values (name: value), \
+         found another kind of YAML document"
+    )]
+    NotAMapping {
+        /// The parameters file.
+        origin: String,
+    },
+    /// A name the plugin does not declare.
+    #[error("{origin}: unknown parameter '{name}'{}", known_list(plugin, known))]
+    Unknown {
+        /// The parameters file.
+        origin: String,
+        /// The parameter.
+        name: String,
+        /// The plugin ID.
+        plugin: String,
+        /// The parameters the plugin declares.
+        known: Vec<String>,
+    },
+    /// A value of another type than declared.
+    #[error(
+        "{origin}: parameter '{name}' must be {expected} (declared datatype '{datatype}'), \
+         got {got_type} {got}"
+    )]
+    WrongType {
+        /// The parameters file.
+        origin: String,
+        /// The parameter.
+        name: String,
+        /// What the declared type accepts.
+        expected: &'static str,
+        /// The declared datatype.
+        datatype: String,
+        /// The type of the given value.
+        got_type: &'static str,
+        /// The given value, as Python's `str()` writes it.
+        got: String,
+    },
+}
+
+fn known_list(plugin: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        format!(": plugin {plugin} declares no PARAMETERS")
+    } else {
+        format!(
+            " for plugin {plugin}; known parameters: {}",
+            known.join(", ")
+        )
+    }
+}
 
 /// The parameters of a run: every declared parameter that has a value, given or
 /// defaulted, in declaration order, already converted to its declared type.
@@ -35,36 +119,32 @@ impl Params {
         meta: &PluginMeta,
         given: &[(String, Value)],
         origin: &str,
-    ) -> Result<Params, String> {
+    ) -> Result<Params, ParamsError> {
         for (name, _) in given {
             if meta.parameter(name).is_none() {
-                let known: Vec<&str> = meta.parameters.iter().map(|p| p.name.as_str()).collect();
-                return Err(if known.is_empty() {
-                    format!(
-                        "{origin}: unknown parameter '{name}': plugin {} declares no PARAMETERS",
-                        meta.id
-                    )
-                } else {
-                    format!(
-                        "{origin}: unknown parameter '{name}' for plugin {}; known parameters: {}",
-                        meta.id,
-                        known.join(", ")
-                    )
+                return Err(ParamsError::Unknown {
+                    origin: origin.to_string(),
+                    name: name.clone(),
+                    plugin: meta.id.clone(),
+                    known: meta.parameters.iter().map(|p| p.name.clone()).collect(),
                 });
             }
         }
         let mut entries = Vec::new();
         for def in &meta.parameters {
             let value = match given.iter().rev().find(|(n, _)| n == &def.name) {
-                Some((_, v)) => Some(convert(v, def.ty).map_err(|expected| {
-                    format!(
-                        "{origin}: parameter '{}' must be {expected} (declared datatype '{}'), got {} {}",
-                        def.name,
-                        def.datatype,
-                        v.type_name(),
-                        v.to_py_str()
+                Some((_, v)) => {
+                    Some(
+                        convert(v, def.ty).map_err(|expected| ParamsError::WrongType {
+                            origin: origin.to_string(),
+                            name: def.name.clone(),
+                            expected,
+                            datatype: def.datatype.clone(),
+                            got_type: v.type_name(),
+                            got: v.to_py_str(),
+                        })?,
                     )
-                })?),
+                }
                 None => def.default.clone(),
             };
             if let Some(v) = value {
@@ -76,10 +156,13 @@ impl Params {
 
     /// Parses the `--params` YAML text: a mapping from parameter names to values. An
     /// empty document means no parameters.
-    pub fn parse_yaml(text: &str, origin: &str) -> Result<Vec<(String, Value)>, String> {
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
-            format!("{origin}: not valid YAML: {e}; consider checking indentation and quoting")
-        })?;
+    pub fn parse_yaml(text: &str, origin: &str) -> Result<Vec<(String, Value)>, ParamsError> {
+        let origin_s = || origin.to_string();
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ParamsError::Yaml {
+                origin: origin_s(),
+                detail: e.to_string(),
+            })?;
         match doc {
             serde_yaml_ng::Value::Null => Ok(Vec::new()),
             serde_yaml_ng::Value::Mapping(map) => {
@@ -88,21 +171,22 @@ impl Params {
                     let name = match k {
                         serde_yaml_ng::Value::String(s) => s,
                         other => {
-                            return Err(format!(
-                                "{origin}: parameter names must be strings, found {other:?}"
-                            ))
+                            return Err(ParamsError::Name {
+                                origin: origin_s(),
+                                found: format!("{other:?}"),
+                            })
                         }
                     };
-                    let value = yaml_to_value(&v)
-                        .map_err(|e| format!("{origin}: parameter '{name}': {e}"))?;
+                    let value = yaml_to_value(&v).map_err(|e| ParamsError::Value {
+                        origin: origin_s(),
+                        name: name.clone(),
+                        why: e,
+                    })?;
                     out.push((name, value));
                 }
                 Ok(out)
             }
-            _ => Err(format!(
-                "{origin}: expected a mapping of parameter names to values (name: value), \
-                 found another kind of YAML document"
-            )),
+            _ => Err(ParamsError::NotAMapping { origin: origin_s() }),
         }
     }
 
@@ -143,30 +227,6 @@ fn convert(v: &Value, ty: ParamType) -> Result<Value, &'static str> {
     }
 }
 
-/// Converts a YAML value into a [`Value`]; mappings are not values.
-pub fn yaml_to_value(v: &serde_yaml_ng::Value) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(*b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(f) = n.as_f64() {
-                Value::Float(f)
-            } else {
-                return Err(format!("number {n} does not fit a 64-bit integer"));
-            }
-        }
-        Y::String(s) => Value::Str(s.clone()),
-        Y::Sequence(items) => {
-            Value::List(items.iter().map(yaml_to_value).collect::<Result<_, _>>()?)
-        }
-        Y::Mapping(_) => return Err("mappings are not supported as values; use a list".into()),
-        Y::Tagged(t) => yaml_to_value(&t.value)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,18 +264,24 @@ mod tests {
     fn unknown_and_mistyped_parameters_are_errors() {
         let given = Params::parse_yaml("kk: 1\n", "p.yaml").unwrap();
         let e = Params::resolve(&meta(), &given, "p.yaml").unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("unknown parameter 'kk'"), "{e}");
         assert!(e.contains("known parameters: k, ratio, label"), "{e}");
         let given = Params::parse_yaml("k: abc\n", "p.yaml").unwrap();
         let e = Params::resolve(&meta(), &given, "p.yaml").unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("parameter 'k' must be an integer"), "{e}");
     }
 
     #[test]
     fn malformed_yaml_names_the_file() {
-        let e = Params::parse_yaml("k: [1, 2\n", "p.yaml").unwrap_err();
+        let e = Params::parse_yaml("k: [1, 2\n", "p.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("p.yaml: not valid YAML"), "{e}");
-        let e = Params::parse_yaml("- 1\n", "p.yaml").unwrap_err();
+        let e = Params::parse_yaml("- 1\n", "p.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected a mapping"), "{e}");
     }
 }

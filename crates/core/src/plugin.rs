@@ -73,6 +73,16 @@ pub struct Entity {
     pub id: String,
 }
 
+impl Entity {
+    /// An entity whose ID is what compute receives (no `--idsproc`).
+    pub fn same(id: &str) -> Entity {
+        Entity {
+            input: id.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
 /// A loaded plugin, in any language. Shared by all workers of a run.
 ///
 /// A loader turns a file into a `Plugin`; the runner only ever sees this trait, so it
@@ -95,10 +105,6 @@ pub trait Plugin: Send + Sync {
     /// Which optional functions the plugin defines, for `info` and `check`.
     fn functions(&self) -> Vec<&'static str>;
 
-    /// Tells the plugin, before any instance starts, how its results will be checked.
-    /// Loaders whose plugins return text (Bash) use it to give each value the type its
-    /// column is defined with; the default ignores it.
-    fn expect_output(&self, _spec: &OutputSpec) {}
     /// Departures from the plugin contract that do not stop the plugin from loading
     /// (a Python function signature Prenacs' check-plugin rejects), for `check`.
     fn contract_problems(&self) -> Vec<String> {
@@ -106,7 +112,14 @@ pub trait Plugin: Send + Sync {
     }
 
     /// Starts one instance (one per worker): runs `initialize` with the parameters.
-    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError>;
+    /// `spec` says how the instance's results will be checked; loaders whose plugins
+    /// return text (Bash) use it to give each value the type its column is defined
+    /// with.
+    fn instantiate(
+        &self,
+        params: &Params,
+        spec: &OutputSpec,
+    ) -> Result<Box<dyn Instance>, PluginError>;
 
     /// Whether the plugin provides `compute_id` (for `--idsproc`).
     fn has_compute_id(&self) -> bool;
@@ -138,4 +151,23 @@ pub trait Instance: Send {
     /// Runs `finalize` and releases the instance. Called once, also after failures.
     /// Returns the log messages finalize emitted.
     fn finalize(self: Box<Self>) -> Result<Vec<String>, PluginError>;
+}
+
+/// [`Instance::compute`] for instances whose real work is [`Instance::compute_batch`]
+/// (one request per batch to a worker process): computes `entity` as a batch of one.
+pub fn compute_as_batch<I: Instance + ?Sized>(
+    instance: &mut I,
+    entity: &str,
+    out: &mut Outcome,
+) -> Result<(), EntityError> {
+    let mut results = Vec::with_capacity(1);
+    instance.compute_batch(std::slice::from_ref(&Entity::same(entity)), &mut results);
+    match results.pop() {
+        Some(Ok(o)) => {
+            *out = o;
+            Ok(())
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(EntityError::new("the plugin's worker returned no result")),
+    }
 }

@@ -114,6 +114,68 @@ fn write_sequence_item(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// Why a YAML value is not a [`Value`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum YamlValueError {
+    /// An integer beyond 64 bits.
+    #[error("number {0} does not fit a 64-bit integer")]
+    TooLarge(String),
+    /// A mapping.
+    #[error("mappings are not supported as values; use a list")]
+    Mapping,
+}
+
+/// Converts a YAML value into a [`Value`]; mappings are not values.
+pub fn yaml_to_value(v: &serde_yaml_ng::Value) -> Result<Value, YamlValueError> {
+    use serde_yaml_ng::Value as Y;
+    Ok(match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(f) = n.as_f64() {
+                Value::Float(f)
+            } else {
+                return Err(YamlValueError::TooLarge(n.to_string()));
+            }
+        }
+        Y::String(s) => Value::Str(s.clone()),
+        Y::Sequence(items) => {
+            Value::List(items.iter().map(yaml_to_value).collect::<Result<_, _>>()?)
+        }
+        Y::Mapping(_) => return Err(YamlValueError::Mapping),
+        Y::Tagged(t) => yaml_to_value(&t.value)?,
+    })
+}
+
+/// The text of `key` in a YAML mapping, as Prenacs reports hold it: a string (also
+/// behind a tag such as `!!binary`), or a number or boolean written as text; `None`
+/// when it is missing or null.
+pub fn mapping_str(map: &serde_yaml_ng::Mapping, key: &str) -> Option<String> {
+    use serde_yaml_ng::Value as Y;
+    match map.get(key)? {
+        Y::String(s) => Some(s.clone()),
+        Y::Number(n) => Some(n.to_string()),
+        Y::Bool(b) => Some(b.to_string()),
+        Y::Tagged(t) => match &t.value {
+            Y::String(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The count at `key` in a YAML mapping (a number, or a number written as a string).
+pub fn mapping_u64(map: &serde_yaml_ng::Mapping, key: &str) -> Option<u64> {
+    use serde_yaml_ng::Value as Y;
+    match map.get(key)? {
+        Y::Number(n) => n.as_u64(),
+        Y::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 use crate::text;
 use crate::worker::{shown_output, CallOutput, Ending, Op, Worker};
 use crate::Shared;
-use polyplug_core::{Entity, EntityError, Instance, Outcome, Params, PluginError};
+use polyplug_core::{
+    compute_as_batch, ColumnKind, Entity, EntityError, Instance, Outcome, Params, PluginError,
+};
 use std::collections::VecDeque;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,11 +25,17 @@ pub(crate) struct BashInstance {
     keywords: Vec<String>,
     /// What initialize printed, when the plugin has initialize.
     state: Option<String>,
+    /// The column types the attribute definitions give, when known.
+    kinds: Option<Vec<ColumnKind>>,
 }
 
 impl BashInstance {
     /// Starts a worker, runs initialize and returns the instance.
-    pub(crate) fn start(shared: Arc<Shared>, params: &Params) -> Result<BashInstance, PluginError> {
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        params: &Params,
+        kinds: Option<Vec<ColumnKind>>,
+    ) -> Result<BashInstance, PluginError> {
         let keywords = params
             .entries()
             .iter()
@@ -39,6 +46,7 @@ impl BashInstance {
             worker: None,
             keywords,
             state: None,
+            kinds,
         };
         // Start the worker now: a script that cannot be sourced stops the run here,
         // with bash's words, instead of failing every entity.
@@ -83,6 +91,7 @@ impl BashInstance {
                 &self.shared.source_path,
                 self.shared.mode,
                 self.shared.timeout,
+                &self.shared.console,
             )?;
             forward_stderr(&self.shared, "sourcing", &source_output);
             for word in &self.keywords {
@@ -115,20 +124,7 @@ impl BashInstance {
 
 impl Instance for BashInstance {
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
-        let e = Entity {
-            input: entity.to_string(),
-            id: entity.to_string(),
-        };
-        let mut results = Vec::with_capacity(1);
-        self.compute_batch(std::slice::from_ref(&e), &mut results);
-        match results.pop() {
-            Some(Ok(o)) => {
-                *out = o;
-                Ok(())
-            }
-            Some(Err(e)) => Err(e),
-            None => Err(EntityError::new("no result from the bash worker")),
-        }
+        compute_as_batch(self, entity, out)
     }
 
     fn compute_batch(
@@ -150,6 +146,7 @@ impl Instance for BashInstance {
                 return;
             }
             let shared = &self.shared;
+            let kinds = self.kinds.as_deref();
             let Some(w) = self.worker.as_mut() else {
                 continue;
             };
@@ -180,7 +177,7 @@ impl Instance for BashInstance {
                 if let Some(size) = ahead.pop_front() {
                     ahead_bytes -= size;
                 }
-                results.push(finish(shared, &entities[next], out));
+                results.push(finish(shared, kinds, &entities[next], out));
                 next += 1;
                 if w.ended() {
                     // Requests in flight died with it: they go to the replacement.
@@ -217,23 +214,28 @@ impl Instance for BashInstance {
     }
 }
 
-/// Shows what a call wrote to stderr, each line prefixed with the plugin ID and what
-/// was called (the entity, `initialize`, …).
-fn forward_stderr(shared: &Shared, what: &str, stderr: &[u8]) {
+/// Shows what a call wrote to stderr (on the console), each line prefixed with the
+/// plugin ID and what was called (the entity, `initialize`, …).
+pub(crate) fn forward_stderr(shared: &Shared, what: &str, stderr: &[u8]) {
     if stderr.is_empty() {
         return;
     }
-    let mut err = std::io::stderr().lock();
+    let mut shown = Vec::new();
     for line in text::lines(stderr) {
-        let _ = writeln!(err, "{}: {what}: {line}", shared.id);
+        shown.extend_from_slice(format!("{}: {what}: {line}\n", shared.id).as_bytes());
     }
+    shared.console.plugin_output(&shown);
 }
 
 /// Turns one compute's output into its result.
-fn finish(shared: &Shared, entity: &Entity, out: CallOutput) -> Result<Outcome, EntityError> {
+fn finish(
+    shared: &Shared,
+    kinds: Option<&[ColumnKind]>,
+    entity: &Entity,
+    out: CallOutput,
+) -> Result<Outcome, EntityError> {
     if out.ending.success() {
         let mut outcome = Outcome::default();
-        let kinds = shared.column_kinds.get().map(Vec::as_slice);
         text::parse_output(&out.stdout, kinds, &mut outcome).map_err(|m| EntityError {
             message: m,
             logs: text::lines(&out.stderr),

@@ -43,12 +43,14 @@ running `compute_id` for `--idsproc`); its instances each own one worker process
 the protocol. Names starting with `__pp_` are reserved for them.
 
 ```no_run
-use polyplug_core::{Params, Plugin};
-use polyplug_loader_bash::{load, BashOptions};
+use polyplug_core::{LoadOptions, OutputSpec, Params, Plugin};
+use polyplug_loader_bash::load;
 use std::time::Duration;
 
-let plugin = load("plugins/wc.sh".as_ref(), &BashOptions::default().with_timeout(Some(Duration::from_secs(5))))?;
-let mut instance = plugin.instantiate(&Params::empty())?;
+let options = LoadOptions { timeout: Some(Duration::from_secs(5)), ..LoadOptions::default() };
+let plugin = load("plugins/wc.sh".as_ref(), &options)?;
+let spec = OutputSpec::untyped(&plugin.meta().output);
+let mut instance = plugin.instantiate(&Params::empty(), &spec)?;
 let mut out = polyplug_core::Outcome::default();
 instance.compute("genome.fa", &mut out).ok();
 instance.finalize()?;
@@ -66,10 +68,11 @@ mod text;
 mod worker;
 
 use polyplug_core::{
-    ColumnKind, EntityError, Instance, OutputSpec, Params, Plugin, PluginError, PluginMeta,
+    ColumnKind, Console, EntityError, Instance, LoadOption, LoadOptions, OutputSpec, Params,
+    Plugin, PluginError, PluginMeta,
 };
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use worker::{Ending, Mode, Op, Worker};
 
@@ -79,20 +82,10 @@ pub const EXTENSIONS: &[&str] = &["sh"];
 /// How long sourcing a script to read its constants may take when no timeout is set.
 const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Settings for loading and running Bash plugins.
-#[derive(Debug, Clone, Default)]
-pub struct BashOptions {
-    timeout: Option<Duration>,
-}
-
-impl BashOptions {
-    /// Sets the time limit of every call (`--timeout`): a call that takes longer has
-    /// its worker killed and replaced, and fails its entity.
-    pub fn with_timeout(mut self, timeout: Option<Duration>) -> BashOptions {
-        self.timeout = timeout;
-        self
-    }
-}
+/// The options a Bash plugin honours: a time limit on every call (a call that takes
+/// longer has its worker killed and replaced, and fails its entity). Bash plugins are
+/// not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
 
 pub use text::keyword_word;
 
@@ -107,8 +100,8 @@ struct Shared {
     timeout: Option<Duration>,
     has_initialize: bool,
     has_finalize: bool,
-    /// The column types the attribute definitions give, once known.
-    column_kinds: OnceLock<Vec<ColumnKind>>,
+    /// Where what the script prints on stderr goes.
+    console: Arc<dyn Console>,
 }
 
 /// A loaded Bash plugin.
@@ -140,8 +133,9 @@ impl BashPlugin {
 ///
 /// Errors name the file and list every problem, with what bash printed when the
 /// script itself is broken (a syntax error, an `exit` at its top level).
-pub fn load(path: &Path, options: &BashOptions) -> Result<BashPlugin, PluginError> {
+pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
+    options.refuse_unsupported(path, "a Bash plugin", SUPPORTED)?;
     if !path.is_file() {
         return Err(err("no such file".into()));
     }
@@ -167,7 +161,7 @@ pub fn load(path: &Path, options: &BashOptions) -> Result<BashPlugin, PluginErro
             timeout: options.timeout,
             has_initialize: has("initialize"),
             has_finalize: has("finalize"),
-            column_kinds: OnceLock::new(),
+            console: options.console.clone(),
         }),
         has_compute: has("compute"),
         has_compute_id: has("compute_id"),
@@ -210,25 +204,28 @@ impl Plugin for BashPlugin {
         f
     }
 
-    fn expect_output(&self, spec: &OutputSpec) {
-        if let Some(n) = spec.n_columns() {
-            let kinds = (0..n)
-                .map(|i| spec.column_kind(i).unwrap_or(ColumnKind::Any))
-                .collect();
-            let _ = self.shared.column_kinds.set(kinds);
-        }
-    }
-
-    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError> {
+    fn instantiate(
+        &self,
+        params: &Params,
+        spec: &OutputSpec,
+    ) -> Result<Box<dyn Instance>, PluginError> {
         if !self.has_compute {
             return Err(PluginError::new(
                 &self.shared.path,
                 "the script defines no compute function (it is an idsproc plugin: use it with --idsproc)",
             ));
         }
+        // The column types the attribute definitions give: text fields become values
+        // of those types.
+        let kinds = spec.n_columns().map(|n| {
+            (0..n)
+                .map(|i| spec.column_kind(i).unwrap_or(ColumnKind::Any))
+                .collect()
+        });
         Ok(Box::new(instance::BashInstance::start(
             self.shared.clone(),
             params,
+            kinds,
         )?))
     }
 
@@ -256,11 +253,10 @@ impl Plugin for BashPlugin {
                     &self.shared.source_path,
                     self.shared.mode,
                     self.shared.timeout,
+                    &self.shared.console,
                 )
                 .map_err(EntityError::new)?;
-                for line in text::lines(&source_output) {
-                    eprintln!("{}: sourcing: {line}", self.shared.id);
-                }
+                instance::forward_stderr(&self.shared, "sourcing", &source_output);
                 guard.insert(w)
             }
         };

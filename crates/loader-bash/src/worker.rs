@@ -4,6 +4,7 @@
 //! everything it started, and a Ctrl-C at the terminal reaches polyplug only (which
 //! then finalizes its workers properly).
 
+use polyplug_core::{Console, LoadOption};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::hash::{BuildHasher, Hasher};
@@ -13,6 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DRIVER: &str = include_str!("driver.bash");
@@ -93,8 +95,9 @@ impl Ending {
                 _ => "was cut short: its bash worker ended; the worker was replaced".to_string(),
             },
             Ending::TimedOut => format!(
-                "timed out after {}s (--timeout); its bash worker was killed and replaced",
-                timeout.map_or(0.0, |t| t.as_secs_f64())
+                "timed out after {}s ({}); its bash worker was killed and replaced",
+                timeout.map_or(0.0, |t| t.as_secs_f64()),
+                LoadOption::Timeout.flag()
             ),
         }
     }
@@ -133,6 +136,8 @@ pub(crate) struct Worker {
     answered: u64,
     /// Whether the process has ended (and was waited for).
     ended: bool,
+    /// Where stray output of code run before the driver goes.
+    console: Arc<dyn Console>,
 }
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -192,6 +197,7 @@ impl Worker {
         source_path: &Path,
         mode: Mode,
         timeout: Option<Duration>,
+        console: &Arc<dyn Console>,
     ) -> Result<(Worker, Vec<u8>), String> {
         let dir = make_work_dir()?;
         let token = format!("\u{1}pp{}", random_hex());
@@ -237,6 +243,7 @@ impl Worker {
             token,
             answered: 0,
             ended: false,
+            console: console.clone(),
         };
         let deadline = timeout.map(|t| Instant::now() + t);
         let ready = w.read_answer(deadline);
@@ -373,7 +380,7 @@ impl Worker {
                     return Ok(line[prefix_len..].to_string());
                 }
                 // Only code that runs before the driver (BASH_ENV) can write here.
-                eprintln!("polyplug: bash: {line}");
+                self.console.note(&format!("bash: {line}"));
                 continue;
             }
             if self.ended {

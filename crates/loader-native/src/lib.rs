@@ -24,8 +24,8 @@ and unloading would turn them into dangling code.
 
 use polyplug_abi as abi;
 use polyplug_core::{
-    CallSink, EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta, RawMeta,
-    Value,
+    CallSink, EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
+    PluginError, PluginMeta, RawMeta, Value,
 };
 use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
@@ -54,12 +54,24 @@ impl NativePlugin {
     }
 }
 
-/// Loads the native plugin at `path`.
+/// The options a native plugin honours: none of [`LoadOption`]. It runs inside the
+/// polyplug process (nothing can stop it from outside) and unsandboxed.
+pub const SUPPORTED: &[LoadOption] = &[];
+
+/// Loads the native plugin at `path`, refusing the options it cannot honour
+/// (see [`SUPPORTED`]).
 ///
-/// Errors name the file and say what to do: not a loadable library, no
-/// `polyplug_plugin` symbol, an unsupported ABI version, a descriptor too small, or
-/// metadata problems (all of them listed).
-pub fn load(path: &Path) -> Result<NativePlugin, PluginError> {
+/// Errors name the file and say what to do: an unsupported option, not a loadable
+/// library, no `polyplug_plugin` symbol, an unsupported ABI version, a descriptor too
+/// small, or metadata problems (all of them listed).
+pub fn load(path: &Path, options: &LoadOptions) -> Result<NativePlugin, PluginError> {
+    options.refuse_unsupported(path, "a native plugin", SUPPORTED)?;
+    open(path)
+}
+
+/// Opens the library at `path` as a native plugin (no options to check): [`load`]
+/// without its refusals, for loaders built on this one.
+pub fn open(path: &Path) -> Result<NativePlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
     // SAFETY: loading a library runs its initializers; running the user's plugin code
     // with the user's rights is the documented contract of native plugins.
@@ -242,7 +254,11 @@ impl Plugin for NativePlugin {
         f
     }
 
-    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError> {
+    fn instantiate(
+        &self,
+        params: &Params,
+        _spec: &OutputSpec,
+    ) -> Result<Box<dyn Instance>, PluginError> {
         let args = CallArgs::new(params);
         let mut sink = HostSink::default();
         let mut state: *mut c_void = std::ptr::null_mut();
@@ -557,7 +573,11 @@ mod tests {
 
     #[test]
     fn missing_file_is_a_clear_error() {
-        let e = load(Path::new("/nonexistent/libnothing.so")).unwrap_err();
+        let e = load(
+            Path::new("/nonexistent/libnothing.so"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("/nonexistent/libnothing.so: cannot load"),

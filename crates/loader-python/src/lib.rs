@@ -14,8 +14,9 @@ a `Constants` class).
 # Parallelism: worker processes
 
 The GIL lets one Python thread run at a time, so threads would not make a Python
-plugin faster. With [`PythonConfig::workers`] set (the CLI does so for `-j N`, N > 1),
-every [`polyplug_core::Instance`] is a *worker process*: the polyplug binary itself
+plugin faster. When the run has several jobs (`-j N`, N > 1) and
+[`LoadOptions::worker_program`] names the polyplug binary, every
+[`polyplug_core::Instance`] is a *worker process*: the polyplug binary itself
 started as `polyplug __worker python` ([`worker_main`]), which embeds its own
 interpreter, imports the plugin and runs `initialize` once, then computes the batches
 of entities the host sends over a pipe ([`protocol`]) and runs `finalize` at the end.
@@ -24,7 +25,7 @@ the entities of the batch it held; the runner then asks for a new instance, whic
 starts a replacement worker. Without workers (`-j1`, `--serial`), the plugin runs in
 the polyplug process itself.
 
-A per-entity time limit ([`PythonConfig::timeout`]) also needs worker processes: the
+A per-entity time limit ([`LoadOptions::timeout`]) also needs worker processes: the
 worker arms `SIGALRM` around each compute, so an overrun raises `TimeoutError` inside
 the plugin (that entity fails, the worker goes on), and a host-side watchdog kills a
 worker stuck in C code that never checks for signals.
@@ -49,11 +50,12 @@ interpreter through the `PyConfig` C API (which pyo3 does not wrap), and taking
 ownership of the duplicated protocol file descriptor in a worker.
 
 ```no_run
-use polyplug_core::{Outcome, Params, Plugin};
-use polyplug_loader_python::{load, PythonConfig};
+use polyplug_core::{LoadOptions, Outcome, OutputSpec, Params, Plugin};
+use polyplug_loader_python::load;
 
-let plugin = load("plugins/gc.py".as_ref(), &PythonConfig::default()).unwrap();
-let mut instance = plugin.instantiate(&Params::empty()).unwrap();
+let plugin = load("plugins/gc.py".as_ref(), &LoadOptions::default()).unwrap();
+let spec = OutputSpec::untyped(&plugin.meta().output);
+let mut instance = plugin.instantiate(&Params::empty(), &spec).unwrap();
 let mut out = Outcome::default();
 instance.compute("ACGT", &mut out).unwrap();
 instance.finalize().unwrap();
@@ -67,7 +69,10 @@ pub mod protocol;
 mod worker;
 
 use module::{PluginModule, Session};
-use polyplug_core::{EntityError, Instance, Outcome, Params, Plugin, PluginError, PluginMeta};
+use polyplug_core::{
+    EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
+    PluginError, PluginMeta,
+};
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,39 +83,42 @@ pub use worker::worker_main;
 /// File extension of Python plugins.
 pub const EXTENSIONS: &[&str] = &["py"];
 
-/// How Python plugins are run.
-#[derive(Debug, Clone, Default)]
-pub struct PythonConfig {
+/// The options a Python plugin honours: a per-entity time limit (enforced in worker
+/// processes). Python plugins are not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
+
+/// How this plugin's instances run, from the [`LoadOptions`].
+#[derive(Debug, Clone)]
+struct Settings {
     /// Extra import paths (`--python-path`): folders, or virtualenvs whose
     /// site-packages are added.
-    pub python_path: Vec<PathBuf>,
-    /// Run each instance in a worker process started from this executable (the
-    /// polyplug binary, which must understand `__worker python`); `None` runs
-    /// instances in this process.
-    pub workers: Option<PathBuf>,
+    python_path: Vec<PathBuf>,
+    /// Run each instance in a worker process started from this program (the polyplug
+    /// binary, which must understand `__worker python`); `None` runs instances in this
+    /// process.
+    workers: Option<PathBuf>,
     /// Per-entity time limit. Only worker processes can enforce it: a compute that
     /// overruns gets a `TimeoutError` (SIGALRM in the worker), and a worker stuck in
     /// C code is killed.
-    pub timeout: Option<std::time::Duration>,
+    timeout: Option<std::time::Duration>,
 }
 
-impl PythonConfig {
-    /// Runs instances in worker processes started from this executable.
-    pub fn with_workers(mut self, exe: PathBuf) -> PythonConfig {
-        self.workers = Some(exe);
-        self
-    }
-
-    /// Sets the per-entity time limit (enforced in worker processes only).
-    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> PythonConfig {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Adds import paths.
-    pub fn with_python_path(mut self, paths: Vec<PathBuf>) -> PythonConfig {
-        self.python_path = paths;
-        self
+impl Settings {
+    /// Worker processes when the run has several jobs (the GIL serializes threads) or
+    /// a time limit (only a process can be interrupted or killed).
+    fn from_options(options: &LoadOptions) -> Result<Settings, String> {
+        let wanted = options.jobs > 1 || options.timeout.is_some();
+        let workers = options.worker_program.clone().filter(|_| wanted);
+        if options.timeout.is_some() && workers.is_none() {
+            return Err(
+                "a time limit needs worker processes: set LoadOptions::worker_program".into(),
+            );
+        }
+        Ok(Settings {
+            python_path: options.python_path.clone(),
+            workers,
+            timeout: options.timeout,
+        })
     }
 }
 
@@ -118,7 +126,7 @@ impl PythonConfig {
 pub struct PythonPlugin {
     module: Arc<PluginModule>,
     meta: PluginMeta,
-    config: PythonConfig,
+    settings: Settings,
 }
 
 impl std::fmt::Debug for PythonPlugin {
@@ -132,16 +140,13 @@ impl std::fmt::Debug for PythonPlugin {
 /// Errors name the file and say what to do: a missing or broken Python, a syntax
 /// error (with its line), an import error (with the missing package), or every
 /// metadata problem.
-pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginError> {
+pub fn load(path: &Path, options: &LoadOptions) -> Result<PythonPlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
-    if config.timeout.is_some() && config.workers.is_none() {
-        return Err(err(
-            "a time limit needs worker processes: set PythonConfig::workers".into(),
-        ));
-    }
+    options.refuse_unsupported(path, "a Python plugin", SUPPORTED)?;
+    let settings = Settings::from_options(options).map_err(err)?;
     interp::start().map_err(err)?;
     let module =
-        Python::with_gil(|py| module::import(py, path, &config.python_path)).map_err(err)?;
+        Python::with_gil(|py| module::import(py, path, &settings.python_path)).map_err(err)?;
     let mut problems = module.const_problems.clone();
     let meta = match PluginMeta::validate(&module.raw) {
         Ok(m) => Some(m),
@@ -159,7 +164,7 @@ pub fn load(path: &Path, config: &PythonConfig) -> Result<PythonPlugin, PluginEr
         Some(meta) if problems.is_empty() => Ok(PythonPlugin {
             module: Arc::new(module),
             meta,
-            config: config.clone(),
+            settings,
         }),
         _ => Err(err(format!(
             "bad metadata:\n  - {}",
@@ -200,13 +205,17 @@ impl Plugin for PythonPlugin {
         self.module.signature_problems.clone()
     }
 
-    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError> {
-        match &self.config.workers {
+    fn instantiate(
+        &self,
+        params: &Params,
+        _spec: &OutputSpec,
+    ) -> Result<Box<dyn Instance>, PluginError> {
+        match &self.settings.workers {
             Some(exe) => Ok(Box::new(worker::WorkerInstance::start(
                 exe,
                 &self.module.path,
-                &self.config.python_path,
-                self.config.timeout,
+                &self.settings.python_path,
+                self.settings.timeout,
                 params,
             )?)),
             None => {

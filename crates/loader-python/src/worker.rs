@@ -4,7 +4,9 @@
 use crate::interp;
 use crate::module::{self, Session};
 use crate::protocol::{read_frame, write_frame, HostMsg, WorkerMsg, PROTOCOL_VERSION};
-use polyplug_core::{Entity, EntityError, Instance, Outcome, Params, PluginError};
+use polyplug_core::{
+    compute_as_batch, Entity, EntityError, Instance, LoadOption, Outcome, Params, PluginError,
+};
 use pyo3::prelude::*;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -245,22 +247,7 @@ impl Drop for WorkerInstance {
 
 impl Instance for WorkerInstance {
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
-        let mut results = Vec::with_capacity(1);
-        self.compute_batch(
-            &[Entity {
-                input: entity.to_string(),
-                id: entity.to_string(),
-            }],
-            &mut results,
-        );
-        match results.pop() {
-            Some(Ok(o)) => {
-                *out = o;
-                Ok(())
-            }
-            Some(Err(e)) => Err(e),
-            None => Err(EntityError::new("the Python worker returned no result")),
-        }
+        compute_as_batch(self, entity, out)
     }
 
     fn compute_batch(
@@ -277,8 +264,9 @@ impl Instance for WorkerInstance {
             if dog.disarm() {
                 if let Err(m) = &mut answer {
                     *m = format!(
-                        "{m}: its plugin did not stop at --timeout \
+                        "{m}: its plugin did not stop at {} \
                          ({} s per entity), so polyplug killed it",
+                        LoadOption::Timeout.flag(),
                         self.timeout.map_or(0.0, |t| t.as_secs_f64())
                     );
                     self.dead = Some(m.clone());
@@ -365,18 +353,9 @@ fn short(m: &WorkerMsg) -> &'static str {
 /// The worker side: what `polyplug __worker python` runs. Reads the protocol on stdin,
 /// answers on the stdout it was started with, and points file descriptor 1 to stderr
 /// first, so that a plugin (or a program it starts) writing to stdout cannot corrupt
-/// the protocol. Returns the process exit status.
-pub fn worker_main() -> i32 {
-    match worker_loop() {
-        Ok(()) => 0,
-        Err(m) => {
-            eprintln!("polyplug: python worker: {m}");
-            2
-        }
-    }
-}
-
-fn worker_loop() -> Result<(), String> {
+/// the protocol. Returns when the host is done; an error is why the worker cannot go
+/// on (the caller shows it and exits non-zero).
+pub fn worker_main() -> Result<(), String> {
     let send = |out: &mut BufWriter<std::fs::File>, msg: &WorkerMsg, buf: &mut Vec<u8>| {
         msg.encode(buf);
         write_frame(out, buf)
@@ -419,7 +398,8 @@ fn worker_loop() -> Result<(), String> {
         let m = module::import(py, &plugin_path, &python_path)?;
         let meta = polyplug_core::PluginMeta::validate(&m.raw).map_err(|p| p.to_string())?;
         let given: Vec<(String, polyplug_core::Value)> = params;
-        let params = Params::resolve(&meta, &given, "the host's parameters")?;
+        let params =
+            Params::resolve(&meta, &given, "the host's parameters").map_err(|e| e.to_string())?;
         let s = Session::start(py, &m, &params)?;
         Ok((m, s))
     });

@@ -2,27 +2,7 @@
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::path::{Path, PathBuf};
-
-/// The cache root: `POLYPLUG_CACHE`, else `$XDG_CACHE_HOME/polyplug`, else
-/// `~/.cache/polyplug`.
-pub fn root() -> Result<PathBuf, String> {
-    let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
-    if let Some(dir) = non_empty("POLYPLUG_CACHE") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = non_empty("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("polyplug"));
-    }
-    if let Some(home) = non_empty("HOME") {
-        return Ok(PathBuf::from(home).join(".cache").join("polyplug"));
-    }
-    Err(
-        "cannot find a cache folder for compiled plugins: neither POLYPLUG_CACHE, \
-         XDG_CACHE_HOME nor HOME is set; set POLYPLUG_CACHE to a writable folder"
-            .into(),
-    )
-}
+use std::path::Path;
 
 /// Lower-case hexadecimal of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -40,11 +20,12 @@ pub fn key(parts: &[&[u8]]) -> String {
     hex(&h.finalize())
 }
 
-/// Creates a folder and its parents, with an error naming it.
-pub fn create_dir(dir: &Path) -> Result<(), String> {
+/// Creates a folder and its parents, with an error naming it and `variable`, the
+/// environment variable that moves the cache.
+pub fn create_dir(dir: &Path, variable: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| {
         format!(
-            "cannot create the cache folder {}: {e}; set POLYPLUG_CACHE to a writable folder",
+            "cannot create the cache folder {}: {e}; set {variable} to a writable folder",
             dir.display()
         )
     })

@@ -19,8 +19,9 @@ extension modules; polyplug compiles them into native plugins).
    embedded SDK files), the fixed compiler arguments, the file stem and the platform.
    Any change to one of them means another library: an edited source is recompiled,
    an unchanged one is loaded from the cache in milliseconds.
-3. The cache is `POLYPLUG_CACHE`, else `$XDG_CACHE_HOME/polyplug`, else
-   `~/.cache/polyplug` ([`cache_root`]). A build takes a lock file for its key (a
+3. The cache is `<cache root>/build`, the root being `POLYPLUG_CACHE_DIR` (or
+   `POLYPLUG_CACHE`), else `$XDG_CACHE_HOME/polyplug`, else `~/.cache/polyplug`
+   ([`polyplug_core::CacheRoot`]). A build takes a lock file for its key (a
    second process waits, then finds the library), compiles into a temporary folder
    and renames the library into place, so no process ever loads a half-written file.
 4. The SDK the source includes (`polyplug.h`, `polyplug.nim`, the Rust SDK sources) is
@@ -40,10 +41,10 @@ an `attribute_definitions.yaml` beside the source is found as for any plugin.
 # Example
 
 ```no_run
-use polyplug_core::Plugin;
-let opts = polyplug_loader_source::SourceOptions::default();
-let plugin = polyplug_loader_source::load("plugins/kmer.nim".as_ref(), &opts)?;
-println!("{} {}", plugin.meta().id, plugin.library().display());
+use polyplug_core::{LoadOptions, Plugin};
+let plugin = polyplug_loader_source::load("plugins/kmer.nim".as_ref(), &LoadOptions::default())?;
+assert_eq!(plugin.meta().id, "kmer");
+assert!(plugin.library().is_file());
 # Ok::<(), polyplug_core::PluginError>(())
 ```
 */
@@ -53,10 +54,12 @@ mod cache;
 mod sdk;
 mod toolchain;
 
-use polyplug_core::{EntityError, Instance, Params, Plugin, PluginError, PluginMeta};
+use polyplug_core::{
+    EntityError, Instance, LoadOption, LoadOptions, OutputSpec, Params, Plugin, PluginError,
+    PluginMeta,
+};
 use polyplug_loader_native::NativePlugin;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// File extensions of source plugins.
 pub const EXTENSIONS: &[&str] = &["c", "nim", "rs"];
@@ -93,46 +96,6 @@ impl Language {
     }
 }
 
-/// Receives a one-line note when a source is actually compiled (it takes seconds).
-pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// How to build: plain data with `with_*` setters; the default reads the environment.
-#[derive(Clone, Default)]
-pub struct SourceOptions {
-    cache: Option<PathBuf>,
-    force: bool,
-    notify: Option<Notify>,
-}
-
-impl std::fmt::Debug for SourceOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceOptions")
-            .field("cache", &self.cache)
-            .field("force", &self.force)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SourceOptions {
-    /// Uses this cache folder instead of the one from the environment.
-    pub fn with_cache(mut self, dir: impl Into<PathBuf>) -> SourceOptions {
-        self.cache = Some(dir.into());
-        self
-    }
-
-    /// Recompiles even when the cache has a library for the key.
-    pub fn with_force(mut self, force: bool) -> SourceOptions {
-        self.force = force;
-        self
-    }
-
-    /// Calls `notify` with a one-line note before each actual compilation.
-    pub fn with_notify(mut self, notify: Notify) -> SourceOptions {
-        self.notify = Some(notify);
-        self
-    }
-}
-
 /// The result of [`build`].
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -146,26 +109,14 @@ pub struct Built {
     pub language: Language,
 }
 
-/// The cache root: `POLYPLUG_CACHE`, else `$XDG_CACHE_HOME/polyplug`, else
-/// `~/.cache/polyplug`.
-pub fn cache_root() -> Result<PathBuf, String> {
-    cache::root()
-}
-
 /// The SDK version that is part of every cache key.
 pub fn sdk_version() -> &'static str {
     sdk::version()
 }
 
-/// Writes the embedded SDK into the cache (if not there yet) and returns its folder,
-/// holding `c/polyplug.h`, `nim/polyplug.nim` and `rust/`.
-pub fn sdk_dir(opts: &SourceOptions) -> Result<PathBuf, String> {
-    let root = match &opts.cache {
-        Some(c) => c.clone(),
-        None => cache::root()?,
-    };
-    sdk::materialize(&root)
-}
+/// The options a source plugin honours: none of [`LoadOption`]; once compiled it is a
+/// native plugin (see `polyplug_loader_native::SUPPORTED`).
+pub const SUPPORTED: &[LoadOption] = &[];
 
 /// A valid identifier from the file stem: crate and library name.
 fn ident(path: &Path) -> String {
@@ -183,8 +134,10 @@ fn ident(path: &Path) -> String {
     s
 }
 
-/// Compiles `source` into the cache, or finds it there. See the crate documentation.
-pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> {
+/// Compiles `source` into the cache, or finds it there (again with
+/// [`LoadOptions::rebuild`]); notes on [`LoadOptions::console`] that a compilation
+/// starts. See the crate documentation.
+pub fn build(source: &Path, opts: &LoadOptions) -> Result<Built, PluginError> {
     let err = |m: String| PluginError::new(source, m);
     let lang = Language::of(source).ok_or_else(|| {
         err(format!(
@@ -194,10 +147,7 @@ pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> 
     })?;
     let text = std::fs::read(source).map_err(|e| err(format!("cannot read: {e}")))?;
     let compiler = toolchain::find(lang).map_err(err)?;
-    let root = match &opts.cache {
-        Some(c) => c.clone(),
-        None => cache::root().map_err(err)?,
-    };
+    let root = opts.cache_root().map_err(|e| err(e.to_string()))?;
     let name = ident(source);
     let flags = toolchain::source_flags(lang, &String::from_utf8_lossy(&text));
     let key = cache::key(&[
@@ -211,7 +161,7 @@ pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> 
         std::env::consts::ARCH.as_bytes(),
         &text,
     ]);
-    let builds = root.join("build");
+    let builds = root.path.join("build");
     let ext = if cfg!(target_os = "macos") {
         "dylib"
     } else {
@@ -225,24 +175,22 @@ pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> 
         compiler: compiler.display.clone(),
         language: lang,
     };
-    if !opts.force && library.is_file() {
+    if !opts.rebuild && library.is_file() {
         return Ok(built(false));
     }
-    cache::create_dir(&builds).map_err(err)?;
+    cache::create_dir(&builds, root.variable).map_err(err)?;
     let _lock = cache::Lock::acquire(&builds.join(format!("{stem}.lock"))).map_err(err)?;
-    if !opts.force && library.is_file() {
+    if !opts.rebuild && library.is_file() {
         // Built by another process while we waited for the lock.
         return Ok(built(false));
     }
     let sdk = sdk::materialize(&root).map_err(err)?;
-    if let Some(notify) = &opts.notify {
-        notify(&format!(
-            "compiling {} with {} (cached in {})",
-            source.display(),
-            compiler.display,
-            builds.display()
-        ));
-    }
+    opts.console.note(&format!(
+        "compiling {} with {} (cached in {})",
+        source.display(),
+        compiler.display,
+        builds.display()
+    ));
     let work = cache::temp_dir(&builds).map_err(err)?;
     let out = work.path().join(format!("lib{name}.{ext}"));
     let job = toolchain::Job {
@@ -278,10 +226,12 @@ pub fn build(source: &Path, opts: &SourceOptions) -> Result<Built, PluginError> 
     Ok(built(true))
 }
 
-/// Builds (or finds) `source` and loads it through the native ABI.
-pub fn load(source: &Path, opts: &SourceOptions) -> Result<SourcePlugin, PluginError> {
+/// Builds (or finds) `source` and loads it through the native ABI, refusing the
+/// options a compiled plugin cannot honour (see [`SUPPORTED`]).
+pub fn load(source: &Path, opts: &LoadOptions) -> Result<SourcePlugin, PluginError> {
+    opts.refuse_unsupported(source, "a compiled plugin", SUPPORTED)?;
     let built = build(source, opts)?;
-    let inner = polyplug_loader_native::load(&built.library).map_err(|e| {
+    let inner = polyplug_loader_native::open(&built.library).map_err(|e| {
         PluginError::new(
             source,
             format!(
@@ -349,9 +299,13 @@ impl Plugin for SourcePlugin {
         self.inner.functions()
     }
 
-    fn instantiate(&self, params: &Params) -> Result<Box<dyn Instance>, PluginError> {
+    fn instantiate(
+        &self,
+        params: &Params,
+        spec: &OutputSpec,
+    ) -> Result<Box<dyn Instance>, PluginError> {
         self.inner
-            .instantiate(params)
+            .instantiate(params, spec)
             .map_err(|e| PluginError::new(&self.source, e.message))
     }
 
@@ -388,7 +342,7 @@ mod tests {
 
     #[test]
     fn unknown_extension_is_refused() {
-        let e = build(Path::new("x.py"), &SourceOptions::default()).unwrap_err();
+        let e = build(Path::new("x.py"), &LoadOptions::default()).unwrap_err();
         assert!(e.to_string().contains("not a source plugin"), "{e}");
     }
 }

@@ -2,8 +2,9 @@
 //! needs them, so an installed polyplug compiles source plugins without the source tree.
 
 use crate::cache;
+use polyplug_core::CacheRoot;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Every SDK file a source plugin may need, by its path inside the SDK folder.
@@ -49,20 +50,20 @@ pub fn version() -> &'static str {
 
 /// The SDK folder inside the cache, written on first use: `<cache>/sdk/<version>/`
 /// with `c/polyplug.h`, `nim/polyplug.nim` and the Rust SDK sources.
-pub fn materialize(cache_root: &Path) -> Result<PathBuf, String> {
-    let dir = cache_root.join("sdk").join(version());
+pub fn materialize(root: &CacheRoot) -> Result<PathBuf, String> {
+    let dir = root.path.join("sdk").join(version());
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
-    let parent = cache_root.join("sdk");
-    cache::create_dir(&parent)?;
+    let parent = root.path.join("sdk");
+    cache::create_dir(&parent, root.variable)?;
     // Written in a temporary folder, then renamed into place: a concurrent process sees
     // either no SDK folder or a complete one.
     let tmp = cache::temp_dir(&parent)?;
     for (name, text) in FILES {
         let path = tmp.path().join(name);
         if let Some(p) = path.parent() {
-            cache::create_dir(p)?;
+            cache::create_dir(p, root.variable)?;
         }
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }

@@ -2,6 +2,7 @@
 //! the command lines that turn one source file into a plugin library.
 
 use crate::{cache, Language};
+use polyplug_core::CacheRoot;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -223,8 +224,8 @@ pub fn compile_nim(nim: &Compiler, job: &Job) -> Result<(), String> {
 /// Builds the Rust SDK (`polyplug_abi` and `polyplug_sdk` rlibs) with this rustc into
 /// `dir`, unless already there. An rlib only links with the rustc that made it, so the
 /// SDK is compiled from its embedded sources by the user's own rustc, once.
-pub fn rust_sdk(rustc: &Compiler, sdk: &Path, cache_root: &Path) -> Result<PathBuf, String> {
-    let parent = cache_root.join("rust-sdk");
+pub fn rust_sdk(rustc: &Compiler, sdk: &Path, root: &CacheRoot) -> Result<PathBuf, String> {
+    let parent = root.path.join("rust-sdk");
     let key = cache::key(&[
         crate::sdk::version().as_bytes(),
         rustc.identity.as_bytes(),
@@ -234,7 +235,7 @@ pub fn rust_sdk(rustc: &Compiler, sdk: &Path, cache_root: &Path) -> Result<PathB
     if dir.join("libpolyplug_sdk.rlib").is_file() {
         return Ok(dir);
     }
-    cache::create_dir(&parent)?;
+    cache::create_dir(&parent, root.variable)?;
     let _lock = cache::Lock::acquire(&parent.join(format!("{}.lock", &key[..24])))?;
     if dir.join("libpolyplug_sdk.rlib").is_file() {
         return Ok(dir);

@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAllocationConfig};
@@ -72,38 +72,22 @@ fn config(key: EngineKey, pooling: bool) -> Config {
 static TICKER: Once = Once::new();
 
 /// Starts the thread that advances the epoch of `engine` every [`EPOCH_TICK`], which
-/// the time limits of calls count in. It runs until the process exits.
-pub(crate) fn start_ticker(engine: &Engine) {
+/// the time limits of calls count in. It runs until the process exits. Without the
+/// thread a timeout never fires: the first caller gets the error, to say so rather
+/// than hang silently.
+pub(crate) fn start_ticker(engine: &Engine) -> std::io::Result<()> {
+    let mut result = Ok(());
     TICKER.call_once(|| {
         let engine = engine.clone();
-        let spawned = std::thread::Builder::new()
+        result = std::thread::Builder::new()
             .name("polyplug-wasm-epoch".into())
             .spawn(move || loop {
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
-            });
-        // Without the thread a timeout never fires; say so rather than hang silently.
-        if let Err(e) = spawned {
-            eprintln!("polyplug: warning: cannot start the WebAssembly timer thread ({e}); --timeout will not stop plugins");
-        }
+            })
+            .map(drop);
     });
-}
-
-/// The folder of compiled modules: `$POLYPLUG_CACHE_DIR/wasm`, else
-/// `$XDG_CACHE_HOME/polyplug/wasm`, else `~/.cache/polyplug/wasm`.
-pub(crate) fn cache_dir() -> Option<PathBuf> {
-    let nonempty = |v: &str| {
-        std::env::var_os(v)
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(d) = nonempty("POLYPLUG_CACHE_DIR") {
-        return Some(d.join("wasm"));
-    }
-    if let Some(d) = nonempty("XDG_CACHE_HOME") {
-        return Some(d.join("polyplug").join("wasm"));
-    }
-    nonempty("HOME").map(|h| h.join(".cache").join("polyplug").join("wasm"))
+    result
 }
 
 /// The cache file name of `bytes` compiled by `engine`: the module's sha256 and a hash
@@ -129,10 +113,13 @@ pub(crate) enum Origin {
     Cached,
 }
 
-/// Compiles `bytes`, or loads the compiled module from the cache.
-pub(crate) fn module(engine: &Engine, bytes: &[u8]) -> Result<(Module, Origin), String> {
-    let dir = cache_dir();
-    let file = dir.as_ref().map(|d| d.join(cache_key(engine, bytes)));
+/// Compiles `bytes`, or loads the compiled module from the cache folder `dir`.
+pub(crate) fn module(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> Result<(Module, Origin), String> {
+    let file = dir.map(|d| d.join(cache_key(engine, bytes)));
     if let Some(file) = &file {
         if file.is_file() {
             // SAFETY: `deserialize_file` runs what the file holds as machine code. The
@@ -149,7 +136,7 @@ pub(crate) fn module(engine: &Engine, bytes: &[u8]) -> Result<(Module, Origin), 
         let msg = e.to_string();
         format!("invalid WebAssembly module: {msg}; rebuild it with a wasm32 compiler (see plugin-sdk/wasm/README.md)")
     })?;
-    if let (Some(dir), Some(file)) = (&dir, &file) {
+    if let (Some(dir), Some(file)) = (dir, &file) {
         store(dir, file, &module);
     }
     Ok((module, Origin::Compiled))

@@ -1,5 +1,7 @@
-//! The sandbox: polyplug's own implementation of the part of WASI preview 1
-//! (`wasi_snapshot_preview1`) that plugins need, denying by default.
+//! The sandbox: what one instance may reach, as polyplug's own implementation of the
+//! part of WASI preview 1 (`wasi_snapshot_preview1`, the functions are in module
+//! `wasi`) that plugins need, denying by default. This module holds the state and the
+//! one check every path goes through ([`Sandbox::resolve`]).
 //!
 //! - **Files.** The guest sees one pre-opened directory, `/` (fd 3). Every path it
 //!   opens is tried relative to polyplug's working directory, then as an absolute path,
@@ -13,25 +15,21 @@
 //!   opened relative to it start from it and are checked the same way. The
 //!   pre-opened `/` itself is not listed. At most [`MAX_OPEN`] files and folders are
 //!   open per instance.
-//! - **Standard streams.** stdin is empty; stdout and stderr go to polyplug's stderr
-//!   (polyplug's stdout may be the results table).
+//! - **Standard streams.** stdin is empty; stdout and stderr go to the console, which
+//!   polyplug prints on its stderr (polyplug's stdout may be the results table).
 //! - **No clock, environment, arguments or network.** Clocks fail with `ENOTCAPABLE`,
 //!   the environment and the arguments are empty, sockets are not offered.
 //!   `random_get` gives a fixed pseudo-random sequence (runs are reproducible).
 //! - **`proc_exit`** ends the call with an error naming the exit code.
 //! - Any other WASI function the module imports returns `ENOSYS`.
 
-use crate::host::{bytes, bytes_mut, Host};
+use polyplug_core::DirGrant;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
 use std::path::{Component, Path, PathBuf};
-use wasmtime::{Caller, Error, Linker, Module, Result, Val, ValType};
 
-/// The WASI preview 1 import module.
-pub(crate) const WASI_MODULE: &str = "wasi_snapshot_preview1";
-
-mod errno {
+/// WASI error numbers.
+pub(crate) mod errno {
     pub const SUCCESS: i32 = 0;
     pub const ACCES: i32 = 2;
     pub const BADF: i32 = 8;
@@ -48,52 +46,46 @@ mod errno {
 }
 
 /// The one pre-opened directory.
-const ROOT_FD: u32 = 3;
+pub(crate) const ROOT_FD: u32 = 3;
 /// Files and folders one instance may have open at once (each holds a host file
 /// descriptor): a guest opening without closing gets `EMFILE`, not the host's limit.
-const MAX_OPEN: usize = 256;
-const FILETYPE_CHAR: u8 = 2;
-const FILETYPE_DIR: u8 = 3;
-const FILETYPE_FILE: u8 = 4;
-const FILETYPE_SYMLINK: u8 = 7;
-const RIGHTS_ALL: u64 = (1 << 29) - 1;
-const RIGHT_FD_WRITE: u64 = 1 << 6;
-const OFLAG_CREAT: u32 = 1;
-const OFLAG_DIRECTORY: u32 = 2;
-const OFLAG_EXCL: u32 = 4;
-const OFLAG_TRUNC: u32 = 8;
-const FDFLAG_APPEND: u32 = 1;
+pub(crate) const MAX_OPEN: usize = 256;
+pub(crate) const FILETYPE_CHAR: u8 = 2;
+pub(crate) const FILETYPE_DIR: u8 = 3;
+pub(crate) const FILETYPE_FILE: u8 = 4;
+pub(crate) const FILETYPE_SYMLINK: u8 = 7;
+pub(crate) const RIGHTS_ALL: u64 = (1 << 29) - 1;
+pub(crate) const RIGHT_FD_WRITE: u64 = 1 << 6;
+pub(crate) const OFLAG_CREAT: u32 = 1;
+pub(crate) const OFLAG_DIRECTORY: u32 = 2;
+pub(crate) const OFLAG_EXCL: u32 = 4;
+pub(crate) const OFLAG_TRUNC: u32 = 8;
+pub(crate) const FDFLAG_APPEND: u32 = 1;
 
-/// A folder granted with `--allow-dir`.
-#[derive(Debug, Clone)]
-pub(crate) struct DirGrant {
-    /// Canonical absolute path.
-    pub path: PathBuf,
-    /// `DIR:rw`.
-    pub writable: bool,
-}
-
-struct OpenFile {
-    file: File,
+pub(crate) struct OpenFile {
+    pub(crate) file: File,
     /// Opened through the entity grant: closed when the compute ends.
-    entity: bool,
-    append: bool,
+    pub(crate) entity: bool,
+    /// Opened for appending: every write goes to the end.
+    pub(crate) append: bool,
     /// A folder, for `fd_readdir` and paths relative to it.
-    dir: Option<OpenDir>,
+    pub(crate) dir: Option<OpenDir>,
 }
 
 /// An open folder.
-struct OpenDir {
+pub(crate) struct OpenDir {
     /// The host path (canonical): paths opened relative to the folder start here.
-    host: PathBuf,
+    pub(crate) host: PathBuf,
     /// Its entries as last listed (at the first `fd_readdir`, and again at each one
     /// with cookie 0): name, WASI file type, inode; sorted by name, `.` and `..` first.
-    entries: Vec<(Vec<u8>, u8, u64)>,
-    listed: bool,
+    pub(crate) entries: Vec<(Vec<u8>, u8, u64)>,
+    /// Whether it was listed since it was opened.
+    pub(crate) listed: bool,
 }
 
 impl OpenDir {
-    fn list(&mut self) -> std::io::Result<()> {
+    /// Lists the folder's entries (again).
+    pub(crate) fn list(&mut self) -> std::io::Result<()> {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::DirEntryExt;
         let mut entries = Vec::new();
@@ -122,14 +114,17 @@ impl OpenDir {
 /// One instance's view of the outside world.
 pub(crate) struct Sandbox {
     cwd: PathBuf,
+    /// The granted folders, with canonical absolute paths.
     dirs: Vec<DirGrant>,
     /// The entity file granted during the running compute: (as given, canonical).
     entity: Option<(PathBuf, Option<PathBuf>)>,
-    fds: BTreeMap<u32, OpenFile>,
+    /// The open files and folders by descriptor.
+    pub(crate) fds: BTreeMap<u32, OpenFile>,
     rng: u64,
 }
 
 impl Sandbox {
+    /// A sandbox granting `dirs` (canonical paths) and nothing else yet.
     pub(crate) fn new(dirs: Vec<DirGrant>) -> Sandbox {
         Sandbox {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -156,7 +151,7 @@ impl Sandbox {
     /// Finds the host path a guest path (opened relative to `dirfd`) names, if it is
     /// granted. Returns the path and whether it was granted as the entity file. Among
     /// the granted candidates, one that exists wins.
-    fn resolve(
+    pub(crate) fn resolve(
         &self,
         dirfd: u32,
         guest: &str,
@@ -217,7 +212,7 @@ impl Sandbox {
         }
     }
 
-    fn next_fd(&self) -> u32 {
+    pub(crate) fn next_fd(&self) -> u32 {
         let mut fd = ROOT_FD + 1;
         for k in self.fds.keys() {
             if *k == fd {
@@ -229,7 +224,7 @@ impl Sandbox {
         fd
     }
 
-    fn next_random(&mut self) -> u64 {
+    pub(crate) fn next_random(&mut self) -> u64 {
         // splitmix64
         self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.rng;
@@ -279,7 +274,8 @@ fn canonical_prefix(p: &Path) -> PathBuf {
     }
 }
 
-fn io_errno(e: &std::io::Error) -> i32 {
+/// The WASI error number of an I/O error.
+pub(crate) fn io_errno(e: &std::io::Error) -> i32 {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::NotFound => errno::NOENT,
@@ -293,517 +289,4 @@ fn io_errno(e: &std::io::Error) -> i32 {
             _ => errno::IO,
         },
     }
-}
-
-fn put_u32(mem: &mut [u8], ptr: u32, v: u32) -> Result<()> {
-    bytes_mut(mem, ptr, 4)?.copy_from_slice(&v.to_le_bytes());
-    Ok(())
-}
-
-fn put_u64(mem: &mut [u8], ptr: u32, v: u64) -> Result<()> {
-    bytes_mut(mem, ptr, 8)?.copy_from_slice(&v.to_le_bytes());
-    Ok(())
-}
-
-fn get_u32(mem: &[u8], ptr: u32) -> Result<u32> {
-    let b = bytes(mem, ptr, 4)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn split<'a>(caller: &'a mut Caller<'_, Host>) -> Result<(&'a mut [u8], &'a mut Host)> {
-    let memory = caller
-        .data()
-        .memory
-        .ok_or_else(|| Error::msg("the module exports no `memory`"))?;
-    Ok(memory.data_and_store_mut(caller))
-}
-
-/// The `(ptr, len)` pairs of a WASI iovec array.
-fn iovecs(mem: &[u8], iovs: u32, n: u32) -> Result<Vec<(u32, u32)>> {
-    let mut v = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let at = iovs.wrapping_add(i.wrapping_mul(8));
-        v.push((get_u32(mem, at)?, get_u32(mem, at.wrapping_add(4))?));
-    }
-    Ok(v)
-}
-
-fn write_filestat(mem: &mut [u8], ptr: u32, md: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let buf = bytes_mut(mem, ptr, 64)?;
-    buf.fill(0);
-    buf[0..8].copy_from_slice(&md.dev().to_le_bytes());
-    buf[8..16].copy_from_slice(&md.ino().to_le_bytes());
-    buf[16] = if md.is_dir() {
-        FILETYPE_DIR
-    } else {
-        FILETYPE_FILE
-    };
-    buf[24..32].copy_from_slice(&md.nlink().to_le_bytes());
-    buf[32..40].copy_from_slice(&md.len().to_le_bytes());
-    // Times stay 0: the sandbox has no clock.
-    Ok(())
-}
-
-/// The WASI functions implemented here.
-const IMPLEMENTED: &[&str] = &[
-    "fd_read",
-    "fd_write",
-    "fd_seek",
-    "fd_tell",
-    "fd_close",
-    "fd_fdstat_get",
-    "fd_filestat_get",
-    "fd_prestat_get",
-    "fd_prestat_dir_name",
-    "fd_readdir",
-    "path_open",
-    "path_filestat_get",
-    "environ_sizes_get",
-    "environ_get",
-    "args_sizes_get",
-    "args_get",
-    "clock_time_get",
-    "clock_res_get",
-    "random_get",
-    "proc_exit",
-    "sched_yield",
-];
-
-/// Error returned by `proc_exit`, recognised by the loader.
-#[derive(Debug)]
-pub(crate) struct Exit(pub i32);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the plugin called exit({})", self.0)
-    }
-}
-
-impl std::error::Error for Exit {}
-
-/// Adds the WASI functions to `linker`, plus an `ENOSYS` stub for every other WASI
-/// function `module` imports.
-pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Result<()> {
-    let m = WASI_MODULE;
-    linker.func_wrap(
-        m,
-        "fd_read",
-        |mut c: Caller<'_, Host>, fd: u32, iovs: u32, n: u32, nread: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let vecs = iovecs(mem, iovs, n)?;
-            let mut total: u32 = 0;
-            if fd <= 2 {
-                return put_u32(mem, nread, 0).map(|()| errno::SUCCESS);
-            }
-            let Some(f) = host.sandbox.fds.get_mut(&fd) else {
-                return Ok(errno::BADF);
-            };
-            for (ptr, len) in vecs {
-                let buf = bytes_mut(mem, ptr, len as usize)?;
-                match f.file.read(buf) {
-                    Ok(got) => {
-                        total += got as u32;
-                        if got < len as usize {
-                            break;
-                        }
-                    }
-                    Err(e) if total == 0 => return Ok(io_errno(&e)),
-                    Err(_) => break,
-                }
-            }
-            put_u32(mem, nread, total)?;
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_write",
-        |mut c: Caller<'_, Host>, fd: u32, iovs: u32, n: u32, nwritten: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let vecs = iovecs(mem, iovs, n)?;
-            let mut total: u32 = 0;
-            for (ptr, len) in vecs {
-                let data = bytes(mem, ptr, len)?;
-                let r = match fd {
-                    0 => return Ok(errno::BADF),
-                    // The guest's stdout and stderr both go to polyplug's stderr.
-                    1 | 2 => std::io::stderr().write_all(data).map(|()| data.len()),
-                    _ => match host.sandbox.fds.get_mut(&fd) {
-                        Some(f) => {
-                            if f.append {
-                                let _ = f.file.seek(SeekFrom::End(0));
-                            }
-                            f.file.write(data)
-                        }
-                        None => return Ok(errno::BADF),
-                    },
-                };
-                match r {
-                    Ok(w) => total += w as u32,
-                    Err(e) if total == 0 => return Ok(io_errno(&e)),
-                    Err(_) => break,
-                }
-            }
-            put_u32(mem, nwritten, total)?;
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_seek",
-        |mut c: Caller<'_, Host>, fd: u32, offset: i64, whence: u32, out: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            if fd <= 2 {
-                return Ok(errno::SPIPE);
-            }
-            let Some(f) = host.sandbox.fds.get_mut(&fd) else {
-                return Ok(errno::BADF);
-            };
-            let pos = match whence {
-                0 if offset >= 0 => SeekFrom::Start(offset as u64),
-                1 => SeekFrom::Current(offset),
-                2 => SeekFrom::End(offset),
-                _ => return Ok(errno::INVAL),
-            };
-            match f.file.seek(pos) {
-                Ok(p) => put_u64(mem, out, p).map(|()| errno::SUCCESS),
-                Err(e) => Ok(io_errno(&e)),
-            }
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_tell",
-        |mut c: Caller<'_, Host>, fd: u32, out: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let Some(f) = host.sandbox.fds.get_mut(&fd) else {
-                return Ok(if fd <= 2 { errno::SPIPE } else { errno::BADF });
-            };
-            match f.file.stream_position() {
-                Ok(p) => put_u64(mem, out, p).map(|()| errno::SUCCESS),
-                Err(e) => Ok(io_errno(&e)),
-            }
-        },
-    )?;
-    linker.func_wrap(m, "fd_close", |mut c: Caller<'_, Host>, fd: u32| -> i32 {
-        if fd <= ROOT_FD {
-            return errno::SUCCESS;
-        }
-        match c.data_mut().sandbox.fds.remove(&fd) {
-            Some(_) => errno::SUCCESS,
-            None => errno::BADF,
-        }
-    })?;
-    linker.func_wrap(
-        m,
-        "fd_fdstat_get",
-        |mut c: Caller<'_, Host>, fd: u32, out: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let (filetype, flags) = match fd {
-                0..=2 => (FILETYPE_CHAR, 0u16),
-                ROOT_FD => (FILETYPE_DIR, 0),
-                _ => match host.sandbox.fds.get(&fd) {
-                    Some(f) => (
-                        if f.dir.is_some() {
-                            FILETYPE_DIR
-                        } else {
-                            FILETYPE_FILE
-                        },
-                        if f.append { FDFLAG_APPEND as u16 } else { 0 },
-                    ),
-                    None => return Ok(errno::BADF),
-                },
-            };
-            let buf = bytes_mut(mem, out, 24)?;
-            buf.fill(0);
-            buf[0] = filetype;
-            buf[2..4].copy_from_slice(&flags.to_le_bytes());
-            buf[8..16].copy_from_slice(&RIGHTS_ALL.to_le_bytes());
-            buf[16..24].copy_from_slice(&RIGHTS_ALL.to_le_bytes());
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_filestat_get",
-        |mut c: Caller<'_, Host>, fd: u32, out: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            if fd <= ROOT_FD {
-                let buf = bytes_mut(mem, out, 64)?;
-                buf.fill(0);
-                buf[16] = if fd == ROOT_FD {
-                    FILETYPE_DIR
-                } else {
-                    FILETYPE_CHAR
-                };
-                return Ok(errno::SUCCESS);
-            }
-            let Some(f) = host.sandbox.fds.get(&fd) else {
-                return Ok(errno::BADF);
-            };
-            match f.file.metadata() {
-                Ok(md) => write_filestat(mem, out, &md).map(|()| errno::SUCCESS),
-                Err(e) => Ok(io_errno(&e)),
-            }
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_prestat_get",
-        |mut c: Caller<'_, Host>, fd: u32, out: u32| -> Result<i32> {
-            if fd != ROOT_FD {
-                return Ok(errno::BADF);
-            }
-            let (mem, _) = split(&mut c)?;
-            let buf = bytes_mut(mem, out, 8)?;
-            buf.fill(0);
-            buf[4..8].copy_from_slice(&1u32.to_le_bytes()); // name "/" is 1 byte
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_prestat_dir_name",
-        |mut c: Caller<'_, Host>, fd: u32, ptr: u32, len: u32| -> Result<i32> {
-            if fd != ROOT_FD {
-                return Ok(errno::BADF);
-            }
-            if len < 1 {
-                return Ok(errno::INVAL);
-            }
-            let (mem, _) = split(&mut c)?;
-            bytes_mut(mem, ptr, 1)?[0] = b'/';
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_readdir",
-        |mut c: Caller<'_, Host>,
-         fd: u32,
-         buf: u32,
-         len: u32,
-         cookie: u64,
-         used: u32|
-         -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let dir = match host.sandbox.fds.get_mut(&fd) {
-                Some(OpenFile { dir: Some(d), .. }) => d,
-                Some(_) => return Ok(errno::NOTDIR),
-                // The pre-opened `/` stands for every granted path: it is not listed.
-                None if fd == ROOT_FD => return Ok(errno::NOTCAPABLE),
-                None => return Ok(errno::BADF),
-            };
-            if cookie == 0 || !dir.listed {
-                if let Err(e) = dir.list() {
-                    return Ok(io_errno(&e));
-                }
-            }
-            // Entries from `cookie` on, each a 24-byte dirent and the name, as many as
-            // fit; the last one may be cut (the guest then asks again with a larger
-            // buffer), as WASI specifies.
-            let out = bytes_mut(mem, buf, len as usize)?;
-            let mut n = 0usize;
-            let start = usize::try_from(cookie).unwrap_or(usize::MAX);
-            for (i, (name, kind, ino)) in dir.entries.iter().enumerate().skip(start) {
-                let mut head = [0u8; 24];
-                head[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-                head[8..16].copy_from_slice(&ino.to_le_bytes());
-                head[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
-                head[20] = *kind;
-                for part in [&head[..], name.as_slice()] {
-                    let k = part.len().min(out.len() - n);
-                    out[n..n + k].copy_from_slice(&part[..k]);
-                    n += k;
-                }
-                if n == out.len() {
-                    break;
-                }
-            }
-            put_u32(mem, used, n as u32)?;
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_open",
-        |mut c: Caller<'_, Host>,
-         dirfd: u32,
-         _dirflags: u32,
-         path: u32,
-         path_len: u32,
-         oflags: u32,
-         rights: u64,
-         _inheriting: u64,
-         fdflags: u32,
-         out: u32|
-         -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
-                return Ok(errno::INVAL);
-            };
-            if host.sandbox.fds.len() >= MAX_OPEN {
-                return Ok(errno::MFILE);
-            }
-            let create = oflags & OFLAG_CREAT != 0;
-            let trunc = oflags & OFLAG_TRUNC != 0;
-            let append = fdflags & FDFLAG_APPEND != 0;
-            let write = rights & RIGHT_FD_WRITE != 0 || create || trunc || append;
-            let (host_path, entity) = match host.sandbox.resolve(dirfd, guest, write) {
-                Ok(r) => r,
-                Err(e) => return Ok(e),
-            };
-            let (opened, append, dir) = if host_path.is_dir() {
-                if write {
-                    return Ok(errno::ISDIR);
-                }
-                if entity {
-                    // `files` mode grants the entity's file, not a folder's contents.
-                    return Ok(errno::NOTCAPABLE);
-                }
-                let dir = OpenDir {
-                    host: host_path.clone(),
-                    entries: Vec::new(),
-                    listed: false,
-                };
-                (File::open(&host_path), false, Some(dir))
-            } else {
-                if oflags & OFLAG_DIRECTORY != 0 {
-                    return Ok(errno::NOTDIR);
-                }
-                let mut opts = OpenOptions::new();
-                opts.read(true).write(write && !append).append(append);
-                if oflags & OFLAG_EXCL != 0 && create {
-                    opts.create_new(true);
-                } else {
-                    opts.create(create);
-                }
-                opts.truncate(trunc);
-                // `host_path` is canonical (no symbolic link left) except for a file
-                // about to be created; refusing to follow a link there keeps a dangling
-                // link in a granted folder from creating a file outside it.
-                #[cfg(target_os = "linux")]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    const O_NOFOLLOW: i32 = 0o400000;
-                    opts.custom_flags(O_NOFOLLOW);
-                }
-                (opts.open(&host_path), append, None)
-            };
-            let file = match opened {
-                Ok(f) => f,
-                Err(e) => return Ok(io_errno(&e)),
-            };
-            let fd = host.sandbox.next_fd();
-            host.sandbox.fds.insert(
-                fd,
-                OpenFile {
-                    file,
-                    entity,
-                    append,
-                    dir,
-                },
-            );
-            put_u32(mem, out, fd)?;
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "path_filestat_get",
-        |mut c: Caller<'_, Host>,
-         dirfd: u32,
-         _flags: u32,
-         path: u32,
-         path_len: u32,
-         out: u32|
-         -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let Ok(guest) = std::str::from_utf8(bytes(mem, path, path_len)?) else {
-                return Ok(errno::INVAL);
-            };
-            let (host_path, _) = match host.sandbox.resolve(dirfd, guest, false) {
-                Ok(r) => r,
-                Err(e) => return Ok(e),
-            };
-            match std::fs::metadata(host_path) {
-                Ok(md) => write_filestat(mem, out, &md).map(|()| errno::SUCCESS),
-                Err(e) => Ok(io_errno(&e)),
-            }
-        },
-    )?;
-    for name in ["environ_sizes_get", "args_sizes_get"] {
-        linker.func_wrap(
-            m,
-            name,
-            |mut c: Caller<'_, Host>, count: u32, size: u32| -> Result<i32> {
-                let (mem, _) = split(&mut c)?;
-                put_u32(mem, count, 0)?;
-                put_u32(mem, size, 0)?;
-                Ok(errno::SUCCESS)
-            },
-        )?;
-    }
-    for name in ["environ_get", "args_get"] {
-        linker.func_wrap(m, name, |_: Caller<'_, Host>, _: u32, _: u32| -> i32 {
-            errno::SUCCESS
-        })?;
-    }
-    linker.func_wrap(
-        m,
-        "clock_time_get",
-        |_: Caller<'_, Host>, _id: u32, _precision: u64, _out: u32| -> i32 { errno::NOTCAPABLE },
-    )?;
-    linker.func_wrap(
-        m,
-        "clock_res_get",
-        |_: Caller<'_, Host>, _id: u32, _out: u32| -> i32 { errno::NOTCAPABLE },
-    )?;
-    linker.func_wrap(
-        m,
-        "random_get",
-        |mut c: Caller<'_, Host>, ptr: u32, len: u32| -> Result<i32> {
-            let (mem, host) = split(&mut c)?;
-            let buf = bytes_mut(mem, ptr, len as usize)?;
-            for chunk in buf.chunks_mut(8) {
-                let r = host.sandbox.next_random().to_le_bytes();
-                chunk.copy_from_slice(&r[..chunk.len()]);
-            }
-            Ok(errno::SUCCESS)
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "proc_exit",
-        |_: Caller<'_, Host>, code: i32| -> Result<()> { Err(Error::new(Exit(code))) },
-    )?;
-    linker.func_wrap(m, "sched_yield", |_: Caller<'_, Host>| -> i32 {
-        errno::SUCCESS
-    })?;
-
-    // Everything else the module imports from WASI: ENOSYS, or a trap for a function
-    // that cannot return an errno.
-    for import in module.imports() {
-        if import.module() != WASI_MODULE || IMPLEMENTED.contains(&import.name()) {
-            continue;
-        }
-        let Some(ty) = import.ty().func().cloned() else {
-            continue;
-        };
-        let name = import.name().to_string();
-        let returns_errno =
-            ty.results().len() == 1 && matches!(ty.results().next(), Some(ValType::I32));
-        linker.func_new(m, import.name(), ty, move |_, _, results| {
-            if returns_errno {
-                results[0] = Val::I32(errno::NOSYS);
-                Ok(())
-            } else {
-                Err(Error::msg(format!(
-                    "the plugin called the WASI function {name}, which polyplug does not offer"
-                )))
-            }
-        })?;
-    }
-    Ok(())
 }

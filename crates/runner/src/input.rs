@@ -10,14 +10,112 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-/// A problem with the input that stops the run: it names the file and line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputError(pub String);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A problem with the input that stops the run: it names the file and line (or the
+/// pattern, or the unit) and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    /// A skip list (or an ID list) that cannot be read.
+    #[error("{}: cannot read the skip list: {why}", path.display())]
+    SkipList {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// Column 0 asked for.
+    #[error("the ID column is 1-based: use 1 for the first column")]
+    ColumnZero,
+    /// The IDs file cannot be opened.
+    #[error("{}: cannot open the IDs file: {why}", path.display())]
+    OpenIds {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// A file that cannot be read (an IDs file, a folder a pattern walks).
+    #[error("{}: {why}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// A glob pattern that does not parse.
+    #[error(
+        "bad glob pattern '{pattern}': {why}; quote the pattern so the shell does not \
+         expand it"
+    )]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        why: String,
+    },
+    /// A pattern that matches no file.
+    #[error(
+        "no file matches '{pattern}'; check the pattern and quote it so the shell does not \
+         expand it"
+    )]
+    NoMatch {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A matching file whose name is not UTF-8.
+    #[error("{}: file name is not valid UTF-8; rename the file", path.display())]
+    FileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A line of the IDs file that is not UTF-8.
+    #[error("{}: line {line}: not valid UTF-8; convert the file to UTF-8", path.display())]
+    Utf8 {
+        /// The IDs file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A line without the ID column.
+    #[error(
+        "{}: line {line}: has {found} column(s), column {column} was asked for; check the \
+         <col> argument",
+        path.display()
+    )]
+    Columns {
+        /// The IDs file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Columns the line has.
+        found: usize,
+        /// The column asked for.
+        column: usize,
+    },
+    /// A line whose ID column is empty.
+    #[error("{}: line {line}: column {column} is empty", path.display())]
+    EmptyColumn {
+        /// The IDs file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: usize,
+    },
+    /// The `--idsproc` plugin failed on a unit.
+    #[error("{place}: idsproc {} failed on '{unit}': {why}", plugin.display())]
+    Idsproc {
+        /// Where the unit is: `<file>: line <n>`, or the file name in files mode.
+        place: String,
+        /// The idsproc plugin.
+        plugin: PathBuf,
+        /// The unit.
+        unit: String,
+        /// Its error.
+        why: String,
+    },
+    /// The thread reading the input ended by a panic.
+    #[error("the input reader crashed")]
+    ReaderCrashed,
 }
 
 /// Where the units of a run come from.
@@ -126,22 +224,22 @@ pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), Input
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
-            return Err(InputError(format!(
-                "{}: cannot read the skip list: {e}",
-                path.display()
-            )))
+            return Err(InputError::SkipList {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })
         }
     };
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| {
-            InputError(format!(
-                "{}: cannot read the skip list: {e}",
-                path.display()
-            ))
-        })?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| InputError::SkipList {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })?;
         if n == 0 {
             break;
         }
@@ -211,12 +309,11 @@ impl<'a> Entities<'a> {
         let units = match source {
             Source::Ids { path, column } => {
                 if *column == 0 {
-                    return Err(InputError(
-                        "the ID column is 1-based: use 1 for the first column".into(),
-                    ));
+                    return Err(InputError::ColumnZero);
                 }
-                let file = File::open(path).map_err(|e| {
-                    InputError(format!("{}: cannot open the IDs file: {e}", path.display()))
+                let file = File::open(path).map_err(|e| InputError::OpenIds {
+                    path: path.clone(),
+                    why: e.to_string(),
                 })?;
                 Units::Lines {
                     reader: BufReader::with_capacity(1 << 16, file),
@@ -227,25 +324,27 @@ impl<'a> Entities<'a> {
                 }
             }
             Source::Files { pattern } => {
-                let paths = glob::glob(pattern).map_err(|e| {
-                    InputError(format!("bad glob pattern '{pattern}': {e}; quote the pattern so the shell does not expand it"))
+                let paths = glob::glob(pattern).map_err(|e| InputError::Pattern {
+                    pattern: pattern.clone(),
+                    why: e.to_string(),
                 })?;
                 let mut names = Vec::new();
                 for p in paths {
                     names.push(match p {
-                        Ok(p) => p.to_str().map(str::to_string).ok_or_else(|| {
-                            InputError(format!(
-                                "{}: file name is not valid UTF-8; rename the file",
-                                p.display()
-                            ))
+                        Ok(p) => p
+                            .to_str()
+                            .map(str::to_string)
+                            .ok_or(InputError::FileName { path: p.clone() }),
+                        Err(e) => Err(InputError::Read {
+                            path: e.path().to_path_buf(),
+                            why: e.to_string(),
                         }),
-                        Err(e) => Err(InputError(format!("{}: {e}", e.path().display()))),
                     });
                 }
                 if names.is_empty() {
-                    return Err(InputError(format!(
-                        "no file matches '{pattern}'; check the pattern and quote it so the shell does not expand it"
-                    )));
+                    return Err(InputError::NoMatch {
+                        pattern: pattern.clone(),
+                    });
                 }
                 Units::Files(names.into_iter())
             }
@@ -275,17 +374,21 @@ impl<'a> Entities<'a> {
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
                     Ok(_) => {}
-                    Err(e) => return Some(Err(InputError(format!("{}: {e}", path.display())))),
+                    Err(e) => {
+                        return Some(Err(InputError::Read {
+                            path: path.clone(),
+                            why: e.to_string(),
+                        }))
+                    }
                 }
                 *line_no += 1;
                 let text = match std::str::from_utf8(buf) {
                     Ok(t) => t,
                     Err(_) => {
-                        return Some(Err(InputError(format!(
-                            "{}: line {}: not valid UTF-8; convert the file to UTF-8",
-                            path.display(),
-                            line_no
-                        ))))
+                        return Some(Err(InputError::Utf8 {
+                            path: path.clone(),
+                            line: *line_no,
+                        }))
                     }
                 };
                 // Prenacs strips trailing whitespace, then splits on TABs.
@@ -296,22 +399,20 @@ impl<'a> Entities<'a> {
                 let field = match text.split('\t').nth(*column - 1) {
                     Some(f) => f,
                     None => {
-                        return Some(Err(InputError(format!(
-                            "{}: line {}: has {} column(s), column {} was asked for; check the <col> argument",
-                            path.display(),
-                            line_no,
-                            text.split('\t').count(),
-                            column
-                        ))))
+                        return Some(Err(InputError::Columns {
+                            path: path.clone(),
+                            line: *line_no,
+                            found: text.split('\t').count(),
+                            column: *column,
+                        }))
                     }
                 };
                 if field.is_empty() {
-                    return Some(Err(InputError(format!(
-                        "{}: line {}: column {} is empty",
-                        path.display(),
-                        line_no,
-                        column
-                    ))));
+                    return Some(Err(InputError::EmptyColumn {
+                        path: path.clone(),
+                        line: *line_no,
+                        column: *column,
+                    }));
                 }
                 return Some(Ok((field.to_string(), *line_no)));
             },
@@ -345,11 +446,12 @@ impl Iterator for Entities<'_> {
                             }
                             Units::Files(_) => unit.clone(),
                         };
-                        return Some(Err(InputError(format!(
-                            "{place}: idsproc {} failed on '{unit}': {}",
-                            p.path().display(),
-                            e.message
-                        ))));
+                        return Some(Err(InputError::Idsproc {
+                            place,
+                            plugin: p.path().to_path_buf(),
+                            unit: unit.clone(),
+                            why: e.message,
+                        }));
                     }
                 },
                 None => unit.clone(),

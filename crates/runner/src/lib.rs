@@ -11,7 +11,11 @@ The runner does not know which language a plugin is written in: it sees only the
   (initialize once, compute per entity, finalize once, also after failures), feeds
   them batches sized to the plugin's speed, checks every result against the
   [`polyplug_core::OutputSpec`], and hands results in input order to a [`Recorder`].
-- [`output`] is the Prenacs TSV format, [`report`] the YAML computation report.
+- [`output`] is the Prenacs TSV format ([`output::TsvWriter`], one [`Recorder`]).
+
+It does not print: progress goes to a [`Progress`] the caller gives, everything else
+comes back in the [`RunSummary`]. The report a run ends with is
+[`polyplug_core::Report`], built by the caller from the summary.
 
 A failed entity is recorded and the run goes on; the caller decides the exit status
 from the [`RunSummary`].
@@ -20,7 +24,6 @@ from the [`RunSummary`].
 
 pub mod input;
 pub mod output;
-pub mod report;
 mod run;
 
-pub use run::{run, EntityResult, Recorder, RunOptions, RunSummary};
+pub use run::{run, EntityResult, Progress, Recorder, RunOptions, RunSummary};

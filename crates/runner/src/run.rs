@@ -26,19 +26,43 @@ pub trait Recorder {
     fn flush(&mut self) -> std::io::Result<()>;
 }
 
+/// Receives the progress of a run, as entities are recorded (the command line draws
+/// a bar with it). Called from the thread that called [`run`].
+pub trait Progress: Send + Sync {
+    /// The run starts, with this many entities in all if known (the runner does not
+    /// call it: whoever knows the input does).
+    fn start(&self, _total: Option<u64>) {}
+    /// `n` more entities were recorded.
+    fn advance(&self, n: u64);
+    /// The run is over (the bar can be removed).
+    fn finish(&self);
+}
+
 /// How to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Number of workers, each with its own plugin instance.
     pub jobs: usize,
     /// Stop at the first failed entity.
     pub halt_on_error: bool,
-    /// Show a progress bar on stderr, with this many units in total if known.
-    pub progress: Option<Option<u64>>,
+    /// Told of every batch recorded.
+    pub progress: Option<std::sync::Arc<dyn Progress>>,
     /// Set from outside (a signal) to stop feeding entities; what was computed is kept.
     pub stop: Arc<AtomicBool>,
     /// Largest batch handed to a worker at once.
     pub max_batch: usize,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("jobs", &self.jobs)
+            .field("halt_on_error", &self.halt_on_error)
+            .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
+            .field("max_batch", &self.max_batch)
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -118,7 +142,7 @@ where
     let stop = &opts.stop;
     let halted = AtomicBool::new(false);
     let mut summary = RunSummary::default();
-    let progress = opts.progress.map(make_progress_bar);
+    let progress = opts.progress.as_deref();
 
     std::thread::scope(|scope| -> std::io::Result<()> {
         let reader = scope.spawn({
@@ -185,8 +209,8 @@ where
                 ) {
                     halted.store(true, Ordering::SeqCst);
                 }
-                if let Some(pb) = &progress {
-                    pb.inc(batch.results.len() as u64);
+                if let Some(p) = progress {
+                    p.advance(batch.results.len() as u64);
                 }
             }
             if last_flush.elapsed().as_millis() > 500 && io_result.is_ok() {
@@ -198,13 +222,13 @@ where
         for (_, batch) in std::mem::take(&mut pending) {
             record_batch(&batch, recorder, &mut summary, &mut io_result, false);
         }
-        if let Some(pb) = &progress {
-            pb.finish_and_clear();
+        if let Some(p) = progress {
+            p.finish();
         }
         match reader.join() {
             Ok(Some(e)) => summary.input_error = Some(e),
             Ok(None) => {}
-            Err(_) => summary.input_error = Some(InputError("the input reader crashed".into())),
+            Err(_) => summary.input_error = Some(InputError::ReaderCrashed),
         }
         for w in workers {
             match w.join() {
@@ -252,23 +276,6 @@ fn record_batch(
         }
     }
     halt
-}
-
-fn make_progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
-    let pb = match total {
-        Some(n) => indicatif::ProgressBar::new(n),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    let template = if total.is_some() {
-        "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}, {per_sec}]"
-    } else {
-        "{spinner} {pos} [{elapsed_precise}, {per_sec}]"
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        pb.set_style(style);
-    }
-    pb
 }
 
 /// Reads entities into batches sized so that each takes about 2 ms of compute: one
@@ -361,7 +368,7 @@ fn work(
     halted: &AtomicBool,
     halt_on_error: bool,
 ) -> Result<Vec<String>, PluginError> {
-    let mut instance = match plugin.instantiate(params) {
+    let mut instance = match plugin.instantiate(params, spec) {
         Ok(i) => i,
         Err(e) => {
             let _ = done_tx.send(WorkerMsg::Fatal(e));
@@ -390,10 +397,10 @@ fn work(
             .map(|r| match r {
                 Ok(out) => match spec.check(&out.values) {
                     Ok(()) => EntityResult::Done(out),
-                    Err(message) => {
+                    Err(mismatch) => {
                         failed = true;
                         EntityResult::Failed(EntityError {
-                            message,
+                            message: mismatch.to_string(),
                             logs: out.logs,
                             instance_lost: false,
                         })
@@ -421,7 +428,7 @@ fn work(
         if lost {
             // The instance cannot go on (a crashed worker process, a trapped sandbox).
             let _ = instance.finalize();
-            instance = match plugin.instantiate(params) {
+            instance = match plugin.instantiate(params, spec) {
                 Ok(i) => i,
                 Err(e) => {
                     let _ = done_tx.send(WorkerMsg::Fatal(e));

@@ -40,6 +40,11 @@ impl<'a> From<Option<&'a str>> for Param<'a> {
         s.map_or(Param::Null, Param::T)
     }
 }
+impl From<Option<i64>> for Param<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Param::Null, Param::I)
+    }
+}
 
 /// A result cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,20 +141,29 @@ fn sqlite_sql(sql: &str) -> String {
 }
 
 fn sq(e: rusqlite::Error) -> StoreError {
-    StoreError::new(format!("SQLite: {e}"))
+    StoreError::Database {
+        backend: "SQLite",
+        message: e.to_string(),
+    }
 }
 
 fn pg(e: postgres::Error) -> StoreError {
     // The server's message (with detail and hint) says more than the driver's summary.
     match e.as_db_error() {
         Some(db) => {
-            let mut m = format!("PostgreSQL: {}", db.message());
+            let mut message = db.message().to_string();
             if let Some(d) = db.detail() {
-                m.push_str(&format!(" ({d})"));
+                message.push_str(&format!(" ({d})"));
             }
-            StoreError::new(m)
+            StoreError::Database {
+                backend: "PostgreSQL",
+                message,
+            }
         }
-        None => StoreError::new(format!("PostgreSQL: {e}")),
+        None => StoreError::Database {
+            backend: "PostgreSQL",
+            message: e.to_string(),
+        },
     }
 }
 

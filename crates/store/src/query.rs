@@ -1,8 +1,9 @@
 //! Reading values back with their provenance.
 
+use crate::batch::{damaged, read_block, BLOCK_COLUMNS};
 use crate::db::Param;
-use crate::{damaged, read_block, Store, StoreError, UnitStatus, BLOCK_COLUMNS};
-use polyplug_core::Value;
+use crate::{Store, StoreError, UnitStatus};
+use polyplug_core::{CompStatus, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Which values [`Store::query`] gives. Empty lists mean "all".
@@ -46,7 +47,7 @@ pub struct Record {
     /// When the computation started.
     pub time_start: String,
     /// Status of the computation.
-    pub comp_status: String,
+    pub comp_status: CompStatus,
 }
 
 impl Store {
@@ -113,16 +114,25 @@ impl Store {
         self.db
             .each(&sql, &args, |r| {
                 let cid = r[7].int();
-                provenance.entry(cid).or_insert_with(|| Provenance {
-                    computation: r[0].text().unwrap_or_default(),
-                    plugin_id: r[8].text().unwrap_or_default(),
-                    plugin_version: r[9].text().unwrap_or_default(),
-                    parameters: r[10].text().unwrap_or_default(),
-                    user_id: r[11].text().unwrap_or_default(),
-                    system_id: r[12].text().unwrap_or_default(),
-                    time_start: r[13].text().unwrap_or_default(),
-                    comp_status: r[14].text().unwrap_or_default(),
-                });
+                if let std::collections::hash_map::Entry::Vacant(slot) = provenance.entry(cid) {
+                    let status = r[14].text().unwrap_or_default();
+                    let comp_status = CompStatus::parse(&status).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "computation {} has the unknown status '{status}'",
+                            r[0].str()
+                        ))
+                    })?;
+                    slot.insert(Provenance {
+                        computation: r[0].text().unwrap_or_default(),
+                        plugin_id: r[8].text().unwrap_or_default(),
+                        plugin_version: r[9].text().unwrap_or_default(),
+                        parameters: r[10].text().unwrap_or_default(),
+                        user_id: r[11].text().unwrap_or_default(),
+                        system_id: r[12].text().unwrap_or_default(),
+                        time_start: r[13].text().unwrap_or_default(),
+                        comp_status,
+                    });
+                }
                 for u in read_block(r)? {
                     let u = u?;
                     if u.status != UnitStatus::Values
@@ -195,7 +205,7 @@ struct Provenance {
     user_id: String,
     system_id: String,
     time_start: String,
-    comp_status: String,
+    comp_status: CompStatus,
 }
 
 /// Turns values (one per column, sorted) into records, and keeps only the last
@@ -237,7 +247,7 @@ impl Grouper {
                 user_id: p.user_id.clone(),
                 system_id: p.system_id.clone(),
                 time_start: p.time_start.clone(),
-                comp_status: p.comp_status.clone(),
+                comp_status: p.comp_status,
             },
             cid,
             n,

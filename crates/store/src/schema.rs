@@ -235,23 +235,21 @@ pub(crate) fn migrate(db: &mut Db, location: &str) -> Result<(), StoreError> {
             None => 0,
         };
         if current > SCHEMA_VERSION {
-            return Err(StoreError::new(format!(
-                "{location}: the store has schema version {current}, written by a newer \
-                 polyplug; this polyplug {} knows versions up to {SCHEMA_VERSION}: upgrade \
-                 polyplug to use this store",
-                env!("CARGO_PKG_VERSION")
-            )));
+            return Err(StoreError::NewerSchema {
+                store: location.to_string(),
+                found: current,
+                known: SCHEMA_VERSION,
+            });
         }
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             let ddl = match db.backend() {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            let failed = |e: StoreError| {
-                StoreError::new(format!(
-                    "{location}: schema migration to version {} failed: {e}",
-                    m.version
-                ))
+            let failed = |e: StoreError| StoreError::Migration {
+                store: location.to_string(),
+                version: m.version,
+                source: Box::new(e),
             };
             db.batch(ddl).map_err(failed)?;
             if let Some(convert) = m.convert {

@@ -6,26 +6,9 @@
 //! build and run commands, `ids.txt` (sample entities) and `attribute_definitions.yaml`
 //! (found by `polyplug run` beside the plugin).
 
-use crate::args::NewArgs;
+use crate::args::{Language, NewArgs};
 use crate::{error, EXIT_USAGE};
 use std::path::{Path, PathBuf};
-
-/// Languages `polyplug new` writes skeletons for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Language {
-    /// One `.rs` file using polyplug-sdk, compiled by polyplug on first use.
-    Rust,
-    /// One `.c` file using polyplug.h, compiled by polyplug on first use.
-    C,
-    /// One `.nim` file using polyplug.nim, compiled by polyplug on first use.
-    Nim,
-    /// A Prenacs-style Python module.
-    Python,
-    /// A MultiPlug/Prenacs-style Bash script.
-    Bash,
-    /// A WebAssembly module written in C (built with clang --target=wasm32-wasi).
-    Wasm,
-}
 
 const IDS: &str = "ACGT\nGGCCA\nhello\n";
 

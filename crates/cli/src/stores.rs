@@ -1,0 +1,344 @@
+//! The store commands: `attrs`, `load`, `query`, `runs` and `export`. The work is
+//! done by the store and the engine; this module prints what they return.
+
+use crate::args::{
+    AttrsCommand, AttrsSyncArgs, ExportArgs, Format, LoadArgs, QueryArgs, RunsCommand, StoreOpt,
+};
+use crate::{console, error, finish};
+use polyplug_engine::core::yaml::scalar_str;
+use polyplug_engine::core::{AttributeDefinitions, Value};
+use polyplug_engine::import::LoadSpec;
+use polyplug_engine::store::{value_to_json, Computation, Filter, Record, StoreError, SyncOptions};
+use polyplug_engine::{stores, EngineError};
+use std::io::Write;
+
+fn store_arg(opt: &StoreOpt) -> Option<&str> {
+    opt.store.as_deref()
+}
+
+/// `polyplug attrs sync|list`.
+pub fn attrs(cmd: AttrsCommand) -> i32 {
+    finish(match cmd {
+        AttrsCommand::Sync(a) => attrs_sync(a),
+        AttrsCommand::List(opt) => attrs_list(&opt),
+    })
+}
+
+fn attrs_sync(a: AttrsSyncArgs) -> Result<(), EngineError> {
+    let text = std::fs::read_to_string(&a.definitions).map_err(|e| EngineError::Read {
+        path: a.definitions.clone(),
+        what: "attribute definitions",
+        why: e.to_string(),
+    })?;
+    let defs = AttributeDefinitions::from_yaml_str(&text, &a.definitions.display().to_string())?;
+    let mut store = stores::open_or_create(store_arg(&a.store))?;
+    let options = SyncOptions {
+        update: a.update,
+        drop: a.drop,
+    };
+    let s = store.sync_attributes(&defs, options)?;
+    let mut out = std::io::stdout().lock();
+    let w = |out: &mut dyn Write, what: &str, names: &[String]| {
+        if !names.is_empty() {
+            let _ = writeln!(out, "{what}: {}", names.join(", "));
+        }
+    };
+    w(&mut out, "added", &s.added);
+    w(&mut out, "updated", &s.updated);
+    let recreated: Vec<String> = s
+        .recreated
+        .iter()
+        .map(|(n, k)| format!("{n} ({k} values deleted)"))
+        .collect();
+    w(&mut out, "dropped and recreated", &recreated);
+    if !s.differing.is_empty() {
+        error(format!(
+            "{}: {} attribute(s) differ from the store in their text fields ({}); rerun with \
+             --update to apply",
+            a.definitions.display(),
+            s.differing.len(),
+            s.differing.join(", ")
+        ));
+    }
+    if s.added.is_empty() && s.updated.is_empty() && s.recreated.is_empty() {
+        let _ = writeln!(
+            out,
+            "the store is up to date with {}",
+            a.definitions.display()
+        );
+    }
+    Ok(())
+}
+
+fn attrs_list(opt: &StoreOpt) -> Result<(), EngineError> {
+    let mut store = stores::open_existing(store_arg(opt))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "name\tdatatype\tcomputation_group\tunit\tdefinition");
+    for a in store.attributes()? {
+        let f = |s: &Option<String>| s.as_deref().unwrap_or("").replace(['\t', '\n'], " ");
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            a.name,
+            a.datatype.as_deref().unwrap_or("(undefined)"),
+            f(&a.computation_group),
+            f(&a.unit),
+            f(&a.definition)
+        );
+    }
+    Ok(())
+}
+
+/// `polyplug load <results.tsv> <report.yaml> <plugin>`.
+pub fn load(a: LoadArgs) -> i32 {
+    let spec = LoadSpec {
+        results: a.results,
+        report: a.report,
+        plugin: a.plugin,
+        replace_plugin_record: a.replace_plugin_record,
+        store: a.store.store,
+    };
+    finish(
+        polyplug_engine::import::load(&spec, &console::stderr()).map(|done| {
+            println!(
+                "loaded {} entities of computation {} (plugin {} {}) into store {}",
+                done.entities,
+                done.report.uuid.hyphenated(),
+                done.report.plugin_id,
+                done.report.plugin_version,
+                done.store
+            );
+        }),
+    )
+}
+
+/// `polyplug query`.
+pub fn query(a: QueryArgs) -> i32 {
+    finish(query_inner(a))
+}
+
+const QUERY_COLUMNS: [&str; 10] = [
+    "entity",
+    "attribute",
+    "value",
+    "computation",
+    "plugin_id",
+    "plugin_version",
+    "parameters",
+    "user_id",
+    "system_id",
+    "time_start",
+];
+
+fn record_fields(r: &Record) -> [String; 10] {
+    let value = r
+        .values
+        .iter()
+        .map(Value::to_py_str)
+        .collect::<Vec<_>>()
+        .join(";");
+    [
+        r.entity.clone(),
+        r.attribute.clone(),
+        value,
+        r.computation.clone(),
+        r.plugin_id.clone(),
+        r.plugin_version.clone(),
+        r.parameters.clone(),
+        r.user_id.clone(),
+        r.system_id.clone(),
+        r.time_start.clone(),
+    ]
+}
+
+fn tsv_field(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn record_json(r: &Record) -> String {
+    let value = match r.values.as_slice() {
+        [one] => value_to_json(one),
+        many => serde_json::Value::Array(many.iter().map(value_to_json).collect()),
+    };
+    let parameters: serde_json::Value =
+        serde_json::from_str(&r.parameters).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "entity": r.entity,
+        "attribute": r.attribute,
+        "value": value,
+        "computation": r.computation,
+        "plugin_id": r.plugin_id,
+        "plugin_version": r.plugin_version,
+        "parameters": parameters,
+        "user_id": r.user_id,
+        "system_id": r.system_id,
+        "time_start": r.time_start,
+        "comp_status": r.comp_status.as_str(),
+    })
+    .to_string()
+}
+
+/// The filter of a query: the entities given and those of `--entities-file`.
+fn filter(a: &QueryArgs) -> Result<Filter, EngineError> {
+    let mut entities = a.entities.clone();
+    if let Some(f) = &a.entities_file {
+        entities.extend(stores::entities_file(f)?);
+    }
+    Ok(Filter {
+        entities,
+        attributes: a.attributes.clone(),
+        plugin: a.plugin.clone(),
+        plugin_version: a.plugin_version.clone(),
+        computation: a.computation.clone(),
+        history: a.history,
+    })
+}
+
+fn query_inner(a: QueryArgs) -> Result<(), EngineError> {
+    let filter = filter(&a)?;
+    let mut store = stores::open_existing(store_arg(&a.store))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let io = |e: std::io::Error| StoreError::Write(e.to_string());
+    match a.format {
+        Format::Tsv | Format::Csv => {
+            let (sep, field): (&str, fn(&str) -> String) = if a.format == Format::Tsv {
+                ("\t", tsv_field)
+            } else {
+                (",", csv_field)
+            };
+            let _ = writeln!(out, "{}", QUERY_COLUMNS.join(sep));
+            store.query(&filter, |r| {
+                let f: Vec<String> = record_fields(r).iter().map(|s| field(s)).collect();
+                writeln!(out, "{}", f.join(sep)).map_err(io)
+            })?;
+        }
+        Format::Json => {
+            let _ = write!(out, "[");
+            let mut first = true;
+            store.query(&filter, |r| {
+                let sep = if first { "\n" } else { ",\n" };
+                first = false;
+                write!(out, "{sep}{}", record_json(r)).map_err(io)
+            })?;
+            let _ = writeln!(out, "{}]", if first { "" } else { "\n" });
+        }
+    }
+    out.flush()
+        .map_err(|e| EngineError::Store(StoreError::Write(e.to_string())))
+}
+
+/// `polyplug runs list|show`.
+pub fn runs(cmd: RunsCommand) -> i32 {
+    finish(match cmd {
+        RunsCommand::List(opt) => runs_list(&opt),
+        RunsCommand::Show(a) => runs_show(&a.uuid, &a.store),
+    })
+}
+
+fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
+    let mut store = stores::open_existing(store_arg(opt))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "uuid\tplugin_id\tplugin_version\tcomp_status\tn_units\tn_failed\tn_skipped\t\
+         time_start\ttime_end\tuser_id\tsystem_id\tshard\torigin"
+    );
+    for c in store.computations()? {
+        let (r, p) = (&c.report, &c.provenance);
+        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+        let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.uuid.hyphenated(),
+            r.plugin_id,
+            r.plugin_version,
+            r.comp_status,
+            n(r.n_units),
+            n(r.n_failed),
+            n(r.n_skipped),
+            o(&r.time_start),
+            o(&r.time_end),
+            o(&r.user_id),
+            o(&r.system_id),
+            o(&p.shard),
+            p.origin
+        );
+    }
+    Ok(())
+}
+
+/// One computation as `runs show` prints it: its report fields and provenance as a
+/// YAML mapping (strings as YAML scalars, numbers as numbers).
+fn show(c: &Computation) -> String {
+    let (r, p) = (&c.report, &c.provenance);
+    let text = |v: Option<&str>| v.map_or("null".to_string(), scalar_str);
+    let number = |v: Option<String>| v.unwrap_or_else(|| "null".into());
+    let n = |v: Option<u64>| number(v.map(|v| v.to_string()));
+    let uuid = r.uuid.hyphenated().to_string();
+    let rows: [(&str, String); 21] = [
+        ("uuid", scalar_str(&uuid)),
+        ("plugin_id", scalar_str(&r.plugin_id)),
+        ("plugin_version", scalar_str(&r.plugin_version)),
+        ("plugin_sha256", text(r.plugin_sha256.as_deref())),
+        ("parameters", scalar_str(&r.parameters)),
+        ("comp_status", scalar_str(r.comp_status.as_str())),
+        ("reason", text(r.reason.as_deref())),
+        ("user_id", text(r.user_id.as_deref())),
+        ("system_id", text(r.system_id.as_deref())),
+        ("host", text(p.host.as_deref())),
+        ("pid", number(p.pid.map(|v| v.to_string()))),
+        ("shard", text(p.shard.as_deref())),
+        ("time_start", text(r.time_start.as_deref())),
+        ("time_end", text(r.time_end.as_deref())),
+        ("n_units", n(r.n_units)),
+        ("n_failed", n(r.n_failed)),
+        ("n_skipped", n(r.n_skipped)),
+        ("remarks", text(r.remarks.as_deref())),
+        ("host_version", text(r.host_version.as_deref())),
+        ("origin", scalar_str(&p.origin)),
+        ("out_path", text(p.out_path.as_deref())),
+    ];
+    rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+}
+
+fn runs_show(uuid: &str, opt: &StoreOpt) -> Result<(), EngineError> {
+    let mut store = stores::open_existing(store_arg(opt))?;
+    let (c, counts) = store.computation(uuid)?;
+    print!(
+        "{}stored:\n  entities_with_values: {}\n  entities_without_result: {}\n  \
+         entities_failed: {}\n  values: {}\n",
+        show(&c),
+        counts.with_values,
+        counts.without_result,
+        counts.failed,
+        counts.values
+    );
+    Ok(())
+}
+
+/// `polyplug export <uuid> [-o results.tsv] [-r report.yaml]`.
+pub fn export(a: ExportArgs) -> i32 {
+    finish(
+        polyplug_engine::export::export(
+            store_arg(&a.store),
+            &a.uuid,
+            a.out.as_deref(),
+            Box::new(std::io::stdout()),
+            a.report.as_deref(),
+        )
+        .map(drop),
+    )
+}

@@ -1,0 +1,242 @@
+//! What stops a run (or a store command) before or after its entities: each error
+//! keeps the file, plugin or option it is about, and prints the message users see.
+
+use polyplug_core::{DefinitionsError, ParamsError, PluginError, ReportError, UndefinedOutputs};
+use polyplug_runner::input::InputError;
+use polyplug_store::StoreError;
+use std::path::PathBuf;
+
+/// Why a run, or a store command, cannot go on. (A failing *entity* is not an error:
+/// it is recorded and the run goes on.)
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The plugin argument names no plugin, or several.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// A plugin that cannot load, or whose initialize or finalize failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// An idsproc-only plugin given as the plugin to run.
+    #[error(
+        "{}: plugin {id} has no compute function (it is an idsproc plugin: use it with \
+         --idsproc)",
+        path.display()
+    )]
+    NoCompute {
+        /// The plugin file.
+        path: PathBuf,
+        /// Its ID.
+        id: String,
+    },
+    /// An `--idsproc` plugin without `compute_id`.
+    #[error("{}: --idsproc plugin {id} has no compute_id function", path.display())]
+    NoComputeId {
+        /// The plugin file.
+        path: PathBuf,
+        /// Its ID.
+        id: String,
+    },
+    /// A file the run needs that cannot be read.
+    #[error("{}: cannot read the {what}: {why}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What it is (`parameters file`, `attribute definitions`, …).
+        what: &'static str,
+        /// The system's reason.
+        why: String,
+    },
+    /// The plugin file cannot be read to hash it.
+    #[error("{}: cannot read: {why}", path.display())]
+    Hash {
+        /// The plugin file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// Parameters refused.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// Attribute definitions refused.
+    #[error(transparent)]
+    Definitions(#[from] DefinitionsError),
+    /// OUTPUT attributes missing from the definitions.
+    #[error("{}: plugin {id}: {why}", path.display())]
+    Undefined {
+        /// The plugin file.
+        path: PathBuf,
+        /// Its ID.
+        id: String,
+        /// Which attributes.
+        why: UndefinedOutputs,
+    },
+    /// The results store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A store URL that does not parse, with where it was given.
+    #[error("{given_by}: {source}")]
+    StoreUrl {
+        /// `--store` or `POLYPLUG_STORE`.
+        given_by: &'static str,
+        /// Why.
+        source: StoreError,
+    },
+    /// A command that needs a store while `POLYPLUG_STORE=none`.
+    #[error("POLYPLUG_STORE=none turns the store off; give the store with --store URL")]
+    StoreOff,
+    /// A command that reads a store that does not exist.
+    #[error(
+        "store {store}: no such file; `polyplug run` creates it, or give the store with \
+         --store URL or POLYPLUG_STORE"
+    )]
+    NoStore {
+        /// The store's location.
+        store: String,
+    },
+    /// A column number in files mode.
+    #[error("a column number is only accepted in ids mode")]
+    ColumnInFilesMode,
+    /// An output file that cannot be opened.
+    #[error("{}: cannot open the {what} file: {why}", path.display())]
+    OpenOutput {
+        /// The file.
+        path: PathBuf,
+        /// `results` or `log`.
+        what: &'static str,
+        /// The system's reason.
+        why: String,
+    },
+    /// A `--skip` file that does not exist.
+    #[error("{}: the skip list does not exist", path.display())]
+    NoSkipList {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The input (an IDs file, a pattern, the skip list) cannot be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A file that cannot be written.
+    #[error("{}: cannot write: {why}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// `polyplug build` given a plugin that is not a source.
+    #[error(
+        "{}: not a source plugin, nothing to build: `polyplug build` compiles .c, .nim, .rs \
+         files",
+        path.display()
+    )]
+    NotSource {
+        /// The plugin file.
+        path: PathBuf,
+    },
+    /// A compiled library that cannot be copied out of the cache.
+    #[error("{}: cannot copy the library to {}: {why}", plugin.display(), to.display())]
+    Copy {
+        /// The source plugin.
+        plugin: PathBuf,
+        /// Where to.
+        to: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// A query's `--entities-file` that is missing or empty.
+    #[error("{}: the entities file {why}", path.display())]
+    EntitiesFile {
+        /// The file.
+        path: PathBuf,
+        /// `does not exist` or `lists no entity`.
+        why: &'static str,
+    },
+    /// A file that cannot be created.
+    #[error("{}: cannot create: {why}", path.display())]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// Exported results that cannot be written.
+    #[error("cannot write the results: {0}")]
+    WriteResults(String),
+    /// The results or logs cannot be written (a full disk, a closed pipe).
+    #[error("cannot write the outputs: {0}")]
+    Outputs(String),
+    /// The report cannot be written.
+    #[error("{}: cannot write the report: {why}", path.display())]
+    WriteReport {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+    /// The store's writer thread cannot start.
+    #[error("cannot start the store writer thread: {0}")]
+    Thread(String),
+    /// A computation report that cannot be read.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A results file (`polyplug load`) that does not fit its report, its plugin or the
+    /// store's definitions.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+}
+
+/// Why a `<plugin>` argument does not name exactly one loadable plugin.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// A folder given as a path.
+    #[error("{arg}: is a folder, not a plugin file")]
+    IsFolder {
+        /// The argument.
+        arg: String,
+    },
+    /// A path that does not exist.
+    #[error("{arg}: no such file")]
+    NoSuchFile {
+        /// The argument.
+        arg: String,
+    },
+    /// No plugin with this ID (or file stem) in the plugin folders.
+    #[error("{}", not_found(arg, searched, known))]
+    NotFound {
+        /// The argument.
+        arg: String,
+        /// The folders searched.
+        searched: Vec<String>,
+        /// The plugins found there: `ID (path)`.
+        known: Vec<String>,
+    },
+    /// Several plugins match.
+    #[error(
+        "plugin '{arg}' is ambiguous: {} match; give the path of the one to use: {}",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    Ambiguous {
+        /// The argument.
+        arg: String,
+        /// The matches: `ID VERSION (path)`.
+        candidates: Vec<String>,
+    },
+}
+
+fn not_found(arg: &str, searched: &[String], known: &[String]) -> String {
+    if known.is_empty() {
+        format!(
+            "no plugin '{arg}': it is not a file, and no plugin was found in {}; give a path, \
+             or set POLYPLUG_PATH to the folder holding the plugin",
+            searched.join(", ")
+        )
+    } else {
+        format!(
+            "no plugin '{arg}': it is not a file, and no plugin in {} has that ID; known \
+             plugins: {}",
+            searched.join(", "),
+            known.join(", ")
+        )
+    }
+}

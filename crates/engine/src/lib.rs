@@ -1,0 +1,99 @@
+/*!
+A whole polyplug run as a library: a [`RunSpec`] (plain data, the arguments of
+`polyplug run`) and a [`RunIo`] (where output goes) in, a [`RunOutcome`] (the report
+and what happened) out.
+
+```text
+RunSpec ──► run(spec, io) ──► resolve + load the plugin (resolve::KINDS, each loader
+                              refusing the LoadOptions it cannot honour)
+                              parameters, definitions, the store, the skip set
+                              polyplug_runner::run (workers, input order)
+                              record: store first, then the TSV files (record.rs)
+                              the report ──► RunOutcome { report, summary, .. }
+```
+
+[`run`] is a short list of steps (module `run`). The store side of a run and the
+exactly-once protocol that makes a SIGKILL safe are modules `run_store` and
+[`record`]. The store commands that need more than the store crate live here too:
+[`import::load`] (`polyplug load`) and [`export::export`]. Everything a caller needs
+from the crates below is re-exported ([`core`], [`runner`], [`store`]), so a
+front end depends on this crate alone.
+
+The engine never prints and never exits: results, logs and the report go to the
+files of the spec or to the writers of [`RunIo`]; notes, plugin output and (with
+`verbose`) what is being done go to its [`Console`]; errors come back as
+[`EngineError`]; the caller maps the [`Verdict`] to an exit status.
+
+```
+use polyplug_engine::{run, Input, RunIo, RunSpec, StoreChoice, Verdict};
+use std::sync::{atomic::AtomicBool, Arc};
+
+let dir = tempfile::tempdir()?;
+let plugin = dir.path().join("len.sh");
+std::fs::write(&plugin, "ID=len\nVERSION=1\nINPUT=word\nOUTPUT=( length )\n\
+                         compute() { echo \"${#1}\"; }\n")?;
+let ids = dir.path().join("ids.txt");
+std::fs::write(&ids, "ab\nabc\n")?;
+
+let mut spec = RunSpec::new(plugin.display().to_string(), Input::Ids { path: ids, column: None });
+spec.store = StoreChoice::Off;
+spec.jobs = Some(1);
+let mut results = Vec::new();
+let io = RunIo {
+    results: Box::new(&mut results),
+    log: Box::new(std::io::sink()),
+    report: Box::new(std::io::sink()),
+    console: Arc::new(polyplug_engine::core::Silent),
+    progress: None,
+    stop: Arc::new(AtomicBool::new(false)),
+};
+let outcome = run(&spec, io)?;
+assert_eq!(outcome.verdict(), Verdict::Completed);
+assert_eq!(outcome.report.n_units, Some(2));
+assert_eq!(String::from_utf8(results)?, "ab\t2\nabc\t3\n");
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+*/
+#![deny(missing_docs)]
+
+mod error;
+pub mod export;
+pub mod import;
+pub mod inspect;
+mod outcome;
+pub mod provenance;
+pub mod record;
+pub mod resolve;
+mod run;
+mod run_store;
+mod spec;
+pub mod stores;
+
+pub use error::{EngineError, ResolveError};
+pub use outcome::{RunOutcome, Verdict};
+pub use polyplug_core::Console;
+pub use run::{definitions_for, run};
+pub use spec::{Input, Reason, RunIo, RunSpec, StoreChoice};
+
+/// The plugin model ([`polyplug_core`]), for callers of the engine.
+pub use polyplug_core as core;
+/// The batch runner ([`polyplug_runner`]): its summary, progress and input types.
+pub use polyplug_runner as runner;
+/// The results store ([`polyplug_store`]): the store commands' data.
+pub use polyplug_store as store;
+
+/// What a `polyplug __worker <kind>` process runs: the worker side of a loader that
+/// runs instances in processes of their own (`python`). `None` for an unknown kind.
+pub fn worker_main(kind: &str) -> Option<Result<(), String>> {
+    match kind {
+        "python" => Some(polyplug_loader_python::worker_main()),
+        _ => None,
+    }
+}
+
+/// The interpreter Python plugins run in, in one line (for `-v`).
+pub fn describe_python() -> String {
+    match polyplug_loader_python::describe_interpreter() {
+        Ok(d) | Err(d) => d,
+    }
+}

@@ -1,0 +1,443 @@
+//! [`run`]: a whole `polyplug run`, as a short list of steps. Each step is a function
+//! below, in the order the run takes them.
+
+use crate::outcome::{comp_status, remarks};
+use crate::provenance::{current_user, host_name, host_version, now, sha256_file};
+use crate::record::AfterCommit;
+use crate::run_store::RunStore;
+use crate::{resolve, stores, EngineError, Input, RunIo, RunOutcome, RunSpec};
+use polyplug_core::{
+    AttributeDefinitions, CompStatus, Console, LoadOptions, OutputSpec, Params, Plugin, Report,
+    Uuid,
+};
+use polyplug_runner::input::{self, Entities, SkipSet, Source};
+use polyplug_runner::output::{open_for_append, TsvWriter};
+use polyplug_runner::{Recorder, RunOptions};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Runs a plugin over entities as `spec` says: resolves and loads the plugin, checks
+/// the parameters and definitions, opens the store (unless off) and the outputs,
+/// skips what is done, runs the workers, records every result exactly once (store
+/// first, then the TSV files), finalizes and writes the report.
+///
+/// A failing entity is recorded and the run goes on; the [`RunOutcome`] says how the
+/// run ended. An `Err` is what stopped the run before or after its entities (a
+/// plugin that cannot load, a missing file, a store that cannot be written); what was
+/// computed until then is kept.
+pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError> {
+    let console = io.console.clone();
+    let plugin = resolve::resolve(&spec.plugin, &load_options(spec, &console))?;
+    let params = parameters(spec, plugin.as_ref())?;
+    let sha256 = sha256_file(plugin.path())?;
+    let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
+    let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
+    let source = source(spec)?;
+    let idsproc = idsproc(spec, &console)?;
+    let out_file = open_output(spec.out.as_deref(), "results", spec, console.as_ref())?;
+    if let (Some(s), Some(out)) = (&mut store, &spec.out) {
+        s.repair_output(out, console.as_ref(), spec.verbose)?;
+    }
+    let skip = skip_set(spec, store.as_mut())?;
+    if spec.verbose {
+        console.detail(&format!("skipping up to {} units already done", skip.len()));
+    }
+    let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?;
+    let log_file = open_output(spec.log.as_deref(), "log", spec, console.as_ref())?;
+    let out = writer(out_file, io.results, 1 << 16);
+    let log = writer(log_file, io.log, 8 << 10);
+    let mut report = start_report(spec, plugin.as_ref(), &params, sha256);
+    if let Some(s) = &mut store {
+        s.begin(&report)?;
+    }
+    let mut recorder = recorder(store.as_mut(), out, log)?;
+    let opts = run_options(
+        spec,
+        &source,
+        &io.progress,
+        &io.stop,
+        plugin.as_ref(),
+        console.as_ref(),
+    );
+    let summary = polyplug_runner::run(
+        plugin.as_ref(),
+        &params,
+        &output,
+        &mut entities,
+        recorder.as_mut(),
+        &opts,
+    )
+    .map_err(|e| EngineError::Outputs(e.to_string()))?;
+    drop(recorder);
+    let interrupted = io.stop.load(std::sync::atomic::Ordering::SeqCst);
+    tell_ends(&summary, &plugin.meta().id, console.as_ref());
+    finish_report(&mut report, &summary, entities.skipped, interrupted);
+    if let Some(s) = &mut store {
+        s.finish(&report)?;
+    }
+    write_report(&report, spec.report.as_deref(), &mut io.report)?;
+    if summary.n_failed > 0 {
+        console.note(&format!(
+            "{} of {} entities failed (see the log); rerun to retry them: computed entities \
+             are skipped",
+            summary.n_failed,
+            summary.n_failed + summary.n_units
+        ));
+    }
+    Ok(RunOutcome {
+        report,
+        skipped: entities.skipped,
+        summary,
+        interrupted,
+    })
+}
+
+/// What the plugin's loader is asked for.
+fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
+    LoadOptions {
+        timeout: spec.timeout,
+        jobs: jobs(spec),
+        python_path: spec.python_path.clone(),
+        entity_files: matches!(spec.input, Input::Files { .. }),
+        allow_dirs: spec.allow_dirs.clone(),
+        wasm_memory_mib: spec.wasm_memory_mib,
+        fuel: spec.fuel,
+        worker_program: spec.worker_program.clone(),
+        console: console.clone(),
+        ..LoadOptions::default()
+    }
+}
+
+/// Workers: as asked, else one per core.
+fn jobs(spec: &RunSpec) -> usize {
+    spec.jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+fn read_text(path: &Path, what: &'static str) -> Result<String, EngineError> {
+    std::fs::read_to_string(path).map_err(|e| EngineError::Read {
+        path: path.to_path_buf(),
+        what,
+        why: e.to_string(),
+    })
+}
+
+/// The parameters: the `--params` file checked against PARAMETERS, defaults filled in.
+fn parameters(spec: &RunSpec, plugin: &dyn Plugin) -> Result<Params, EngineError> {
+    if !plugin.has_compute() {
+        return Err(EngineError::NoCompute {
+            path: plugin.path().to_path_buf(),
+            id: plugin.meta().id.clone(),
+        });
+    }
+    let (given, origin) = match &spec.params {
+        Some(p) => {
+            let origin = p.display().to_string();
+            let text = read_text(p, "parameters file")?;
+            (Params::parse_yaml(&text, &origin)?, origin)
+        }
+        None => (Vec::new(), "--params".to_string()),
+    };
+    Ok(Params::resolve(plugin.meta(), &given, &origin)?)
+}
+
+/// The results store, unless it is off.
+fn open_store(
+    spec: &RunSpec,
+    plugin: &dyn Plugin,
+    params: &Params,
+    sha256: &str,
+    console: &dyn Console,
+) -> Result<Option<RunStore>, EngineError> {
+    let Some(location) = stores::run_location(&spec.store)? else {
+        return Ok(None);
+    };
+    let store = RunStore::open(
+        &location,
+        plugin,
+        params,
+        sha256,
+        spec.replace_plugin_record,
+        console,
+        spec.verbose,
+    )?;
+    Ok(Some(store))
+}
+
+/// The attribute definitions to check results with: `--defs`, or the
+/// `attribute_definitions.yaml` beside the plugin.
+pub fn definitions_for(
+    plugin_path: &Path,
+    explicit: Option<&Path>,
+) -> Result<Option<AttributeDefinitions>, EngineError> {
+    let path: PathBuf = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let beside = plugin_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("attribute_definitions.yaml");
+            if !beside.is_file() {
+                return Ok(None);
+            }
+            beside
+        }
+    };
+    let text = read_text(&path, "attribute definitions")?;
+    let origin = path.display().to_string();
+    Ok(Some(AttributeDefinitions::from_yaml_str(&text, &origin)?))
+}
+
+/// How results are checked: against the definitions (`--defs`, beside the plugin, or
+/// the store's), else against OUTPUT alone; the store records the OUTPUT attributes.
+fn output_spec(
+    spec: &RunSpec,
+    plugin: &dyn Plugin,
+    store: Option<&mut RunStore>,
+) -> Result<OutputSpec, EngineError> {
+    let meta = plugin.meta();
+    let mut defs = definitions_for(plugin.path(), spec.defs.as_deref())?;
+    let mut store = store;
+    if defs.is_none() {
+        defs = store.as_mut().and_then(|s| s.definitions_for(&meta.output));
+    }
+    let output = match &defs {
+        Some(d) => OutputSpec::typed(&meta.output, d).map_err(|why| EngineError::Undefined {
+            path: plugin.path().to_path_buf(),
+            id: meta.id.clone(),
+            why,
+        })?,
+        None => OutputSpec::untyped(&meta.output),
+    };
+    if let Some(s) = store {
+        s.prepare_attributes(&meta.output, defs.as_ref())?;
+    }
+    Ok(output)
+}
+
+/// Where the units come from.
+fn source(spec: &RunSpec) -> Result<Source, EngineError> {
+    match &spec.input {
+        Input::Ids { path, column } => Ok(Source::Ids {
+            path: path.clone(),
+            column: column.unwrap_or(1),
+        }),
+        Input::Files {
+            column: Some(_), ..
+        } => Err(EngineError::ColumnInFilesMode),
+        Input::Files { pattern, .. } => Ok(Source::Files {
+            pattern: pattern.clone(),
+        }),
+    }
+}
+
+/// The `--idsproc` plugin, which must have `compute_id`.
+fn idsproc(
+    spec: &RunSpec,
+    console: &Arc<dyn Console>,
+) -> Result<Option<Box<dyn Plugin>>, EngineError> {
+    let Some(arg) = &spec.idsproc else {
+        return Ok(None);
+    };
+    let options = LoadOptions {
+        python_path: spec.python_path.clone(),
+        console: console.clone(),
+        ..LoadOptions::default()
+    };
+    let plugin = resolve::resolve(arg, &options)?;
+    if !plugin.has_compute_id() {
+        return Err(EngineError::NoComputeId {
+            path: plugin.path().to_path_buf(),
+            id: plugin.meta().id.clone(),
+        });
+    }
+    Ok(Some(plugin))
+}
+
+/// Opens an output file for appending; an incomplete last line a killed run left is
+/// removed first (its entity is computed again).
+fn open_output(
+    path: Option<&Path>,
+    what: &'static str,
+    spec: &RunSpec,
+    console: &dyn Console,
+) -> Result<Option<File>, EngineError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let (file, removed) = open_for_append(path).map_err(|e| EngineError::OpenOutput {
+        path: path.to_path_buf(),
+        what,
+        why: e.to_string(),
+    })?;
+    if removed > 0 {
+        console.note(&format!(
+            "{}: removed an incomplete last line ({removed} bytes) left by an interrupted run; \
+             its entity will be computed again",
+            path.display()
+        ));
+    } else if spec.verbose {
+        console.detail(&format!("appending {what} to {}", path.display()));
+    }
+    Ok(Some(file))
+}
+
+/// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless
+/// `--force`, what the store has as done.
+fn skip_set(spec: &RunSpec, store: Option<&mut RunStore>) -> Result<SkipSet, EngineError> {
+    let mut skip = match spec.skip.as_ref().or(spec.out.as_ref()) {
+        Some(p) => {
+            if spec.skip.is_some() && !p.exists() {
+                return Err(EngineError::NoSkipList { path: p.clone() });
+            }
+            input::read_skip_list(p)?
+        }
+        None => SkipSet::default(),
+    };
+    if let (Some(s), false) = (store, spec.force) {
+        s.done_entities(&mut skip)?;
+    }
+    Ok(skip)
+}
+
+/// A buffered writer to the file if given, else to the caller's writer.
+fn writer<'a>(
+    file: Option<File>,
+    default: Box<dyn Write + 'a>,
+    buffer: usize,
+) -> Box<dyn Write + 'a> {
+    match file {
+        Some(f) => Box::new(BufWriter::with_capacity(1 << 16, f)),
+        None => Box::new(BufWriter::with_capacity(buffer, default)),
+    }
+}
+
+/// The report as known at the start.
+fn start_report(spec: &RunSpec, plugin: &dyn Plugin, params: &Params, sha256: String) -> Report {
+    let meta = plugin.meta();
+    Report {
+        uuid: Uuid::new_v4(),
+        plugin_id: meta.id.clone(),
+        plugin_version: meta.version.clone(),
+        parameters: params.to_yaml(),
+        user_id: Some(spec.user.clone().unwrap_or_else(current_user)),
+        system_id: Some(spec.system.clone().unwrap_or_else(host_name)),
+        reason: spec.reason.map(|r| r.as_str().to_string()),
+        time_start: Some(now()),
+        time_end: None,
+        n_units: None,
+        n_failed: None,
+        n_skipped: None,
+        comp_status: CompStatus::Running,
+        remarks: None,
+        plugin_sha256: Some(sha256),
+        host_version: Some(host_version()),
+    }
+}
+
+/// The recorder: into the store then the TSV files, or into the TSV files alone.
+fn recorder<'w>(
+    store: Option<&mut RunStore>,
+    out: Box<dyn Write + 'w>,
+    log: Box<dyn Write + 'w>,
+) -> Result<Box<dyn Recorder + 'w>, EngineError> {
+    Ok(match store {
+        Some(s) => Box::new(s.recorder(out, log, fault_hook())?),
+        None => Box::new(TsvWriter::new(out, log)),
+    })
+}
+
+/// `POLYPLUG_FAULT=abort-after-commit`: the process dies right after a commit, before
+/// the batch's rows reach the files (for the tests of the kill-and-rerun repair).
+fn fault_hook() -> Option<AfterCommit> {
+    std::env::var("POLYPLUG_FAULT")
+        .is_ok_and(|v| v == "abort-after-commit")
+        .then(|| Arc::new(|_units: usize| std::process::abort()) as AfterCommit)
+}
+
+/// The runner's options; says what is being run (`-v`) and starts the progress.
+fn run_options(
+    spec: &RunSpec,
+    source: &Source,
+    progress: &Option<Arc<dyn polyplug_runner::Progress>>,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+    plugin: &dyn Plugin,
+    console: &dyn Console,
+) -> RunOptions {
+    let jobs = jobs(spec);
+    if spec.verbose {
+        let meta = plugin.meta();
+        console.detail(&format!(
+            "running {} {} with {jobs} worker(s)",
+            meta.id, meta.version
+        ));
+        if plugin.language().starts_with("python") {
+            match polyplug_loader_python::describe_interpreter() {
+                Ok(d) | Err(d) => console.detail(&d),
+            }
+        }
+    }
+    if let Some(p) = progress {
+        p.start(input::count_units(source));
+    }
+    RunOptions {
+        jobs,
+        halt_on_error: spec.halt_on_error,
+        progress: progress.clone(),
+        stop: stop.clone(),
+        ..RunOptions::default()
+    }
+}
+
+/// Tells what the workers said at the end: finalize logs, plugin and input errors.
+fn tell_ends(summary: &polyplug_runner::RunSummary, id: &str, console: &dyn Console) {
+    for line in &summary.finalize_logs {
+        for part in line.lines() {
+            console.note(&format!("{id}: finalize: {part}"));
+        }
+    }
+    for e in &summary.plugin_errors {
+        console.note(&e.to_string());
+    }
+    if let Some(e) = &summary.input_error {
+        console.note(&e.to_string());
+    }
+}
+
+/// The report fields known at the end.
+fn finish_report(
+    report: &mut Report,
+    summary: &polyplug_runner::RunSummary,
+    skipped: u64,
+    interrupted: bool,
+) {
+    report.time_end = Some(now());
+    report.n_units = Some(summary.n_units);
+    report.n_failed = Some(summary.n_failed);
+    report.n_skipped = Some(skipped);
+    report.comp_status = comp_status(summary);
+    report.remarks = remarks(summary, interrupted);
+}
+
+/// Writes the report to `-r`, else to the caller's writer.
+fn write_report(
+    report: &Report,
+    path: Option<&Path>,
+    default: &mut Box<dyn Write + '_>,
+) -> Result<(), EngineError> {
+    let yaml = report.to_yaml();
+    match path {
+        Some(p) => std::fs::write(p, yaml).map_err(|e| EngineError::WriteReport {
+            path: p.to_path_buf(),
+            why: e.to_string(),
+        }),
+        None => {
+            let _ = default.write_all(yaml.as_bytes());
+            let _ = default.flush();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! One worker's instance of a WebAssembly plugin, and the [`Factory`] that makes (and,
+//! after a failed call, re-makes) instances.
+
+use crate::host;
+use crate::live::{self, Export, Live};
+use crate::settings::Settings;
+use crate::state::Host;
+use polyplug_core::{EntityError, Instance, Outcome, Params, PluginError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::{Engine, InstancePre};
+
+/// What it takes to make (and re-make) the instances of one plugin: the compiled,
+/// linked module and the checked settings.
+#[derive(Clone)]
+pub(crate) struct Factory {
+    engine: Engine,
+    pre: InstancePre<Host>,
+    pub(crate) settings: Settings,
+    pub(crate) path: PathBuf,
+}
+
+impl Factory {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: InstancePre<Host>,
+        settings: Settings,
+        path: &Path,
+    ) -> Factory {
+        Factory {
+            engine,
+            pre,
+            settings,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// A fresh instance with these (encoded) parameters, not initialized.
+    pub(crate) fn start(&self, params: Arc<[u8]>) -> Result<Live, String> {
+        live::start(&self.engine, &self.pre, &self.settings, params)
+    }
+
+    /// A fresh instance, initialized when `initialize`.
+    fn make(&self, params: &Arc<[u8]>, initialize: bool) -> Result<Live, String> {
+        let mut live = self
+            .start(params.clone())
+            .map_err(|e| format!("cannot start the module: {e}"))?;
+        if initialize && live.initialize.is_some() {
+            live.store.data_mut().sink.reset();
+            live.call(Export::Initialize, &self.settings)
+                .map_err(|e| format!("initialize failed: {}", e.message))?;
+        }
+        Ok(live)
+    }
+
+    /// One worker's instance: started and initialized.
+    pub(crate) fn instance(
+        &self,
+        params: &Params,
+        functions: &[&'static str],
+    ) -> Result<WasmInstance, PluginError> {
+        let params: Arc<[u8]> = Arc::from(host::encode_params(params.entries()));
+        let initialize = functions.contains(&"initialize");
+        let live = self
+            .make(&params, initialize)
+            .map_err(|e| PluginError::new(&self.path, e))?;
+        Ok(WasmInstance {
+            live: Some(live),
+            factory: self.clone(),
+            params,
+            initialize,
+            run_finalize: functions.contains(&"finalize"),
+        })
+    }
+}
+
+/// One worker's instance. After a trap, a timeout or the memory cap, the instance is
+/// dropped and a fresh one (initialized again) is made before the next entity, so the
+/// failure costs that entity only, also within a batch.
+pub(crate) struct WasmInstance {
+    /// `None` after a failure, until the next compute re-creates it.
+    live: Option<Live>,
+    factory: Factory,
+    /// The parameters, encoded for the guest.
+    params: Arc<[u8]>,
+    initialize: bool,
+    run_finalize: bool,
+}
+
+impl Instance for WasmInstance {
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+        let settings = &self.factory.settings;
+        if self.live.is_none() {
+            match self.factory.make(&self.params, self.initialize) {
+                Ok(l) => self.live = Some(l),
+                Err(e) => {
+                    // The runner will try once more with a new instance, and stop the
+                    // run if that fails too.
+                    return Err(EntityError {
+                        message: format!("cannot re-create the plugin instance: {e}"),
+                        logs: Vec::new(),
+                        instance_lost: true,
+                    });
+                }
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Err(EntityError::new("no plugin instance"));
+        };
+        if live.compute.is_none() {
+            return Err(EntityError::new("the plugin has no compute function"));
+        }
+        {
+            let host = live.store.data_mut();
+            host.sink.reset();
+            host.input.clear();
+            host.input.extend_from_slice(entity.as_bytes());
+            if settings.entity_files {
+                host.sandbox.grant_entity(entity);
+            }
+        }
+        let result = live.call(Export::Compute, settings);
+        let host = live.store.data_mut();
+        if settings.entity_files {
+            host.sandbox.revoke_entity();
+        }
+        match result {
+            Ok(()) => {
+                std::mem::swap(&mut out.values, &mut host.sink.values);
+                std::mem::swap(&mut out.logs, &mut host.sink.logs);
+                Ok(())
+            }
+            Err(e) => {
+                if e.lost {
+                    // Nothing of the failed instance is reused: no finalize, no state.
+                    self.live = None;
+                }
+                Err(EntityError {
+                    message: e.message,
+                    logs: e.logs,
+                    instance_lost: false,
+                })
+            }
+        }
+    }
+
+    fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {
+        let settings = self.factory.settings.clone();
+        let path = self.factory.path.clone();
+        let Some(live) = self.live.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if !self.run_finalize {
+            return Ok(Vec::new());
+        }
+        if live.finalize.is_none() {
+            return Ok(Vec::new());
+        }
+        live.store.data_mut().sink.reset();
+        match live.call(Export::Finalize, &settings) {
+            Ok(()) => Ok(std::mem::take(&mut live.store.data_mut().sink.logs)),
+            Err(e) => Err(PluginError::new(
+                path,
+                format!("finalize failed: {}", e.message),
+            )),
+        }
+    }
+}

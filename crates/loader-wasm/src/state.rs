@@ -1,0 +1,96 @@
+//! What one wasmtime store (one plugin instance) holds on the host side: the sink of
+//! the running call, its input, the parameters, the sandbox and the memory cap.
+
+use crate::sandbox::Sandbox;
+use polyplug_core::Console;
+use std::sync::Arc;
+use wasmtime::{Memory, ResourceLimiter, Result};
+
+/// Everything one store (one instance) owns on the host side.
+pub(crate) struct Host {
+    /// The guest's exported `memory`, set right after instantiation.
+    pub memory: Option<Memory>,
+    /// What the running call pushed.
+    pub sink: Sink,
+    /// The entity (compute) or unit (compute_id) of the running call.
+    pub input: Vec<u8>,
+    /// The parameters, encoded as the guest ABI describes.
+    pub params: Arc<[u8]>,
+    /// Metadata being collected during `polyplug_describe`.
+    pub meta: Option<MetaSink>,
+    /// Files, clock, environment: what WASI calls may reach.
+    pub sandbox: Sandbox,
+    /// The memory cap.
+    pub limits: Limits,
+    /// Where the guest's standard output and error go.
+    pub console: Arc<dyn Console>,
+}
+
+impl Host {
+    pub(crate) fn new(
+        params: Arc<[u8]>,
+        sandbox: Sandbox,
+        max_memory: u64,
+        console: Arc<dyn Console>,
+    ) -> Host {
+        Host {
+            memory: None,
+            sink: Sink::default(),
+            input: Vec::new(),
+            params,
+            meta: None,
+            sandbox,
+            limits: Limits {
+                max_memory,
+                hit: false,
+            },
+            console,
+        }
+    }
+}
+
+/// Applies the memory cap and remembers when a guest hit it.
+pub(crate) struct Limits {
+    /// Largest linear memory in bytes.
+    pub max_memory: u64,
+    /// A growth was refused since the flag was last cleared.
+    pub hit: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        if desired as u64 > self.max_memory {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// What a guest pushes during one call.
+pub(crate) type Sink = polyplug_core::CallSink;
+
+/// Metadata declared by `polyplug_describe`.
+#[derive(Default)]
+pub(crate) struct MetaSink {
+    /// `(key, value)` of the single-valued entries, in order.
+    pub fields: Vec<(String, String)>,
+    pub output: Vec<String>,
+    pub params: Vec<[String; 4]>,
+    pub functions: Vec<String>,
+    pub problems: Vec<String>,
+}
