@@ -726,3 +726,20 @@ on two lines"
     }
     assert!(!t.join("pwned").exists());
 }
+
+#[test]
+fn sandbox_options_are_refused_for_bash_plugins() {
+    // Before: silently ignored. A Bash plugin runs with the user's rights.
+    let t = TestDir::new();
+    t.write(
+        "p.sh",
+        format!("{HEADER}OUTPUT=( \"a\" )\ncompute() {{ echo 1; }}\n"),
+    );
+    for persistent in [true, false] {
+        let r = run_ids(&t, "p.sh", "a\n", persistent, &["--allow-dir", "."]);
+        r.code(2)
+            .stderr_has("p.sh: --allow-dir only apply to WebAssembly plugins")
+            .stderr_has("a Bash plugin runs unsandboxed with your rights");
+        assert!(!t.join("out.tsv").exists(), "nothing ran");
+    }
+}

@@ -584,3 +584,25 @@ fn writes_to_stdout_by_the_plugin_cannot_corrupt_the_worker_protocol() {
     assert!(r.stderr.contains("child process output"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
 }
+
+#[test]
+fn sandbox_options_are_refused_for_python_plugins() {
+    // Before: silently ignored. A Python plugin runs with the user's rights.
+    let t = TestDir::new();
+    let plugin = repo_root().join("examples-plugins/python/fas_stats.py");
+    for (extra, flags) in [
+        (&["--fuel", "10"][..], "--fuel"),
+        (
+            &["--allow-dir", ".", "--wasm-memory", "8"],
+            "--allow-dir, --wasm-memory",
+        ),
+    ] {
+        run_ids(&t, &plugin, "a\n", extra)
+            .code(2)
+            .stderr_has(&format!(
+                "fas_stats.py: {flags} only apply to WebAssembly plugins"
+            ))
+            .stderr_has("a Python plugin runs unsandboxed with your rights; remove them");
+    }
+    assert!(!t.join("report.yaml").exists(), "nothing ran");
+}

@@ -561,3 +561,56 @@ fn cache_folder_follows_xdg_then_home() {
     .stderr_has("cannot create the cache folder")
     .stderr_has("set POLYPLUG_CACHE to a writable folder");
 }
+
+#[test]
+fn sandbox_options_are_refused_for_compiled_sources() {
+    // A source plugin is a native plugin once compiled: no sandbox to grant folders
+    // in or to cap. The option is refused before anything is compiled.
+    let t = TestDir::new();
+    t.write("ids.txt", "x\n");
+    t.write("p.c", format!("#define VALUE 1\n{C_V1}"));
+    for extra in [
+        &["--allow-dir", "."][..],
+        &["--fuel", "1000"],
+        &["--wasm-memory", "64"],
+    ] {
+        Run::of(cmd(&t).args(["run", "p.c", "ids", "ids.txt"]).args(extra))
+            .code(2)
+            .stderr_has(&format!(
+                "p.c: {} only apply to WebAssembly plugins",
+                extra[0]
+            ))
+            .stderr_has("a compiled plugin runs unsandboxed with your rights; remove them");
+    }
+    assert!(!t.join("cache/build").exists(), "nothing was compiled");
+}
+
+#[test]
+fn every_cache_lives_under_polyplug_cache_dir() {
+    // One variable for every cache (POLYPLUG_CACHE, the older name, still works: the
+    // other tests of this file use it).
+    let t = TestDir::new();
+    t.write("p.c", format!("#define VALUE 3\n{C_V1}"));
+    let r = Run::of(
+        cmd(&t)
+            .env_remove("POLYPLUG_CACHE")
+            .env("POLYPLUG_CACHE_DIR", t.join("one"))
+            .args(["build", "p.c"]),
+    )
+    .ok();
+    assert!(
+        r.stdout
+            .contains(&format!("{}/one/build/libp-", t.path().display())),
+        "{}",
+        r.stdout
+    );
+    // The new name wins over the old one, and a bad one names itself in the fix.
+    t.write("file-not-folder", "");
+    Run::of(
+        cmd(&t)
+            .env("POLYPLUG_CACHE_DIR", t.join("file-not-folder"))
+            .args(["build", "--force", "p.c"]),
+    )
+    .code(1)
+    .stderr_has("set POLYPLUG_CACHE_DIR to a writable folder");
+}

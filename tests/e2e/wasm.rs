@@ -665,3 +665,22 @@ fn several_workers_each_have_an_instance() {
         .collect();
     eqnice!(expected, r.stdout);
 }
+
+#[test]
+fn the_compile_cache_follows_the_older_cache_variable_too() {
+    // POLYPLUG_CACHE (the source plugins' variable before there was one for every
+    // cache) also places the WebAssembly cache, under wasm/.
+    let t = TestDir::new();
+    t.write("ids.txt", "ACGT\n");
+    Run::of(
+        t.run(wasm("id_stats_wasm"))
+            .env_remove("POLYPLUG_CACHE_DIR")
+            .env("POLYPLUG_CACHE", t.join("old"))
+            .args(["ids", "ids.txt"]),
+    )
+    .ok();
+    let cached = std::fs::read_dir(t.join("old/wasm"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(cached, 1, "one compiled module in $POLYPLUG_CACHE/wasm");
+}

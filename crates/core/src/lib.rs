@@ -60,7 +60,9 @@ pub use options::{
     CACHE_VARIABLE,
 };
 pub use params::{Params, ParamsError};
-pub use plugin::{compute_as_batch, Entity, EntityError, Instance, Outcome, Plugin, PluginError};
+pub use plugin::{
+    compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Plugin, PluginError,
+};
 pub use report::{CompStatus, Report, ReportError};
 pub use sink::CallSink;
 pub use uuid::Uuid;

@@ -83,6 +83,9 @@ impl Entity {
     }
 }
 
+/// The results of a batch, one per entity, in order.
+pub type BatchResults = Vec<Result<Outcome, EntityError>>;
+
 /// A loaded plugin, in any language. Shared by all workers of a run.
 ///
 /// A loader turns a file into a `Plugin`; the runner only ever sees this trait, so it
@@ -136,11 +139,7 @@ pub trait Instance: Send {
 
     /// Computes several entities; loaders that cross a process boundary override it
     /// to send one message per batch. Results are pushed in order.
-    fn compute_batch(
-        &mut self,
-        entities: &[Entity],
-        results: &mut Vec<Result<Outcome, EntityError>>,
-    ) {
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         for e in entities {
             let mut out = Outcome::default();
             let r = self.compute(&e.input, &mut out).map(|()| out);

@@ -182,7 +182,7 @@ pub enum EngineError {
     /// A results file (`polyplug load`) that does not fit its report, its plugin or the
     /// store's definitions.
     #[error(transparent)]
-    Import(#[from] crate::import::ImportError),
+    Import(#[from] ImportError),
 }
 
 /// Why a `<plugin>` argument does not name exactly one loadable plugin.
@@ -239,4 +239,84 @@ fn not_found(arg: &str, searched: &[String], known: &[String]) -> String {
             known.join(", ")
         )
     }
+}
+
+/// Why a results file and its report cannot be imported.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    /// The report is of another plugin (ID or VERSION).
+    #[error(
+        "{report}: {key} is '{got}' but the plugin {} has '{expected}'; give the plugin \
+         that computed these results",
+        plugin.display()
+    )]
+    OtherPlugin {
+        /// The report file.
+        report: String,
+        /// `plugin_id` or `plugin_version`.
+        key: &'static str,
+        /// What the report says.
+        got: String,
+        /// What the plugin says.
+        expected: String,
+        /// The plugin file.
+        plugin: PathBuf,
+    },
+    /// A results file without rows.
+    #[error("{results}: the results file is empty")]
+    Empty {
+        /// The results file.
+        results: String,
+    },
+    /// OUTPUT attributes the store does not define.
+    #[error(
+        "store {store}: attribute(s) {} of plugin {plugin} are not defined in the store; add \
+         them with polyplug attrs sync <definitions.yaml>",
+        attributes.join(", ")
+    )]
+    Undefined {
+        /// The store.
+        store: String,
+        /// The attributes.
+        attributes: Vec<String>,
+        /// The plugin ID.
+        plugin: String,
+    },
+    /// A row with another number of values than the definitions' columns.
+    #[error(
+        "{results}: line {line}: entity '{entity}' has {found} value(s), the attribute \
+         definitions of {output} need {needed}; is this the results file of plugin {plugin}?"
+    )]
+    Count {
+        /// The results file.
+        results: String,
+        /// 1-based line.
+        line: usize,
+        /// The entity.
+        entity: String,
+        /// Values on the line.
+        found: usize,
+        /// OUTPUT, comma-separated.
+        output: String,
+        /// Columns defined.
+        needed: usize,
+        /// The plugin ID.
+        plugin: String,
+    },
+    /// A field that is not of its column's type.
+    #[error("{results}: line {line}: entity '{entity}': {column} needs {expected}, got '{got}'")]
+    Field {
+        /// The results file.
+        results: String,
+        /// 1-based line.
+        line: usize,
+        /// The entity.
+        entity: String,
+        /// `attribute 'x'` or `column 2 of attribute 'x'`.
+        column: String,
+        /// What the column takes.
+        expected: &'static str,
+        /// The field.
+        got: String,
+    },
 }

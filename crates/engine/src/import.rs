@@ -3,93 +3,13 @@
 
 use crate::provenance::{host_name, sha256_file};
 use crate::run_store::register_plugin;
-use crate::{resolve, stores, EngineError};
+use crate::{resolve, stores, EngineError, ImportError};
 use polyplug_core::{ColumnKind, CompStatus, Console, LoadOptions, Params, Report, Value};
 use polyplug_store::{params_key, Provenance, UnitBatch};
 use std::path::{Path, PathBuf};
 
 /// Units per block when importing.
 const BATCH_UNITS: usize = crate::record::BATCH_UNITS;
-
-/// Why a results file and its report cannot be imported.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ImportError {
-    /// The report is of another plugin (ID or VERSION).
-    #[error(
-        "{report}: {key} is '{got}' but the plugin {} has '{expected}'; give the plugin \
-         that computed these results",
-        plugin.display()
-    )]
-    OtherPlugin {
-        /// The report file.
-        report: String,
-        /// `plugin_id` or `plugin_version`.
-        key: &'static str,
-        /// What the report says.
-        got: String,
-        /// What the plugin says.
-        expected: String,
-        /// The plugin file.
-        plugin: PathBuf,
-    },
-    /// A results file without rows.
-    #[error("{results}: the results file is empty")]
-    Empty {
-        /// The results file.
-        results: String,
-    },
-    /// OUTPUT attributes the store does not define.
-    #[error(
-        "store {store}: attribute(s) {} of plugin {plugin} are not defined in the store; add \
-         them with polyplug attrs sync <definitions.yaml>",
-        attributes.join(", ")
-    )]
-    Undefined {
-        /// The store.
-        store: String,
-        /// The attributes.
-        attributes: Vec<String>,
-        /// The plugin ID.
-        plugin: String,
-    },
-    /// A row with another number of values than the definitions' columns.
-    #[error(
-        "{results}: line {line}: entity '{entity}' has {found} value(s), the attribute \
-         definitions of {output} need {needed}; is this the results file of plugin {plugin}?"
-    )]
-    Count {
-        /// The results file.
-        results: String,
-        /// 1-based line.
-        line: usize,
-        /// The entity.
-        entity: String,
-        /// Values on the line.
-        found: usize,
-        /// OUTPUT, comma-separated.
-        output: String,
-        /// Columns defined.
-        needed: usize,
-        /// The plugin ID.
-        plugin: String,
-    },
-    /// A field that is not of its column's type.
-    #[error("{results}: line {line}: entity '{entity}': {column} needs {expected}, got '{got}'")]
-    Field {
-        /// The results file.
-        results: String,
-        /// 1-based line.
-        line: usize,
-        /// The entity.
-        entity: String,
-        /// `attribute 'x'` or `column 2 of attribute 'x'`.
-        column: String,
-        /// What the column takes.
-        expected: &'static str,
-        /// The field.
-        got: String,
-    },
-}
 
 /// What [`load`] imported.
 #[derive(Debug, Clone)]

@@ -69,7 +69,7 @@ mod run_store;
 mod spec;
 pub mod stores;
 
-pub use error::{EngineError, ResolveError};
+pub use error::{EngineError, ImportError, ResolveError};
 pub use outcome::{RunOutcome, Verdict};
 pub use polyplug_core::Console;
 pub use run::{definitions_for, run};
@@ -84,16 +84,9 @@ pub use polyplug_store as store;
 
 /// What a `polyplug __worker <kind>` process runs: the worker side of a loader that
 /// runs instances in processes of their own (`python`). `None` for an unknown kind.
-pub fn worker_main(kind: &str) -> Option<Result<(), String>> {
+pub fn worker_main(kind: &str) -> Option<Result<(), polyplug_loader_python::WorkerError>> {
     match kind {
         "python" => Some(polyplug_loader_python::worker_main()),
         _ => None,
-    }
-}
-
-/// The interpreter Python plugins run in, in one line (for `-v`).
-pub fn describe_python() -> String {
-    match polyplug_loader_python::describe_interpreter() {
-        Ok(d) | Err(d) => d,
     }
 }

@@ -375,9 +375,7 @@ fn run_options(
             meta.id, meta.version
         ));
         if plugin.language().starts_with("python") {
-            match polyplug_loader_python::describe_interpreter() {
-                Ok(d) | Err(d) => console.detail(&d),
-            }
+            console.detail(&polyplug_loader_python::describe_interpreter());
         }
     }
     if let Some(p) = progress {

@@ -5,7 +5,8 @@ use crate::text;
 use crate::worker::{shown_output, CallOutput, Ending, Op, Worker};
 use crate::Shared;
 use polyplug_core::{
-    compute_as_batch, ColumnKind, Entity, EntityError, Instance, Outcome, Params, PluginError,
+    compute_as_batch, BatchResults, ColumnKind, Entity, EntityError, Instance, Outcome, Params,
+    PluginError,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -127,11 +128,7 @@ impl Instance for BashInstance {
         compute_as_batch(self, entity, out)
     }
 
-    fn compute_batch(
-        &mut self,
-        entities: &[Entity],
-        results: &mut Vec<Result<Outcome, EntityError>>,
-    ) {
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         let timeout = self.shared.timeout;
         let mut next = 0; // the entity whose answer comes next
         while next < entities.len() {

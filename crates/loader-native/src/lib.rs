@@ -492,65 +492,117 @@ unsafe fn sink<'a>(sink: *mut abi::Sink) -> Option<&'a mut HostSink> {
     unsafe { sink.cast::<HostSink>().as_mut() }
 }
 
+// The host API's callbacks. Each one is `unsafe extern "C"`: the plugin calls it
+// through `HostApi` with the `Call.sink` of the running call.
+
+/// `push_null`: appends a null value to the current result.
+///
+/// # Safety
+/// `s` must be the `Call.sink` of the call that is running on this thread.
 unsafe extern "C" fn push_null(s: *mut abi::Sink) {
     // SAFETY: callbacks receive the sink of the running call (ABI contract).
     if let Some(s) = unsafe { sink(s) } {
         s.push(Value::Null)
     }
 }
+
+/// `push_bool`: appends a boolean (non-zero is true).
+///
+/// # Safety
+/// As for [`push_null`].
 unsafe extern "C" fn push_bool(s: *mut abi::Sink, v: i32) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
         s.push(Value::Bool(v != 0))
     }
 }
+
+/// `push_int`: appends an integer.
+///
+/// # Safety
+/// As for [`push_null`].
 unsafe extern "C" fn push_int(s: *mut abi::Sink, v: i64) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
         s.push(Value::Int(v))
     }
 }
+
+/// `push_float`: appends a float.
+///
+/// # Safety
+/// As for [`push_null`].
 unsafe extern "C" fn push_float(s: *mut abi::Sink, v: f64) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
         s.push(Value::Float(v))
     }
 }
+
+/// `push_str`: appends the UTF-8 string of `len` bytes at `p` (copied).
+///
+/// # Safety
+/// As for [`push_null`], and when `len > 0`, `p` must point to `len` readable bytes
+/// for the duration of the call.
 unsafe extern "C" fn push_str(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_null`; `p` has `len` bytes (ABI contract of `push_str`).
+    // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
+        // SAFETY: `p` has `len` readable bytes (this function's contract).
         match unsafe { read_str(p, len) } {
             Ok(v) => s.push(Value::Str(v)),
             Err(e) => s.misuse(format!("push_str: {e}")),
         }
     }
 }
+
+/// `begin_list`: starts a list; the values pushed until `end_list` are its items.
+///
+/// # Safety
+/// As for [`push_null`].
 unsafe extern "C" fn begin_list(s: *mut abi::Sink) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
         s.begin_list()
     }
 }
+
+/// `end_list`: ends the innermost open list.
+///
+/// # Safety
+/// As for [`push_null`].
 unsafe extern "C" fn end_list(s: *mut abi::Sink) {
     // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
         s.end_list()
     }
 }
+
+/// `log`: adds the log message of `len` bytes at `p` (copied).
+///
+/// # Safety
+/// As for [`push_str`].
 unsafe extern "C" fn log(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_str`.
+    // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
+        // SAFETY: `p` has `len` readable bytes (this function's contract).
         match unsafe { read_str(p, len) } {
             Ok(v) => s.logs.push(v),
             Err(e) => s.misuse(format!("log: {e}")),
         }
     }
 }
+
+/// `error`: sets the error message of the call (`len` bytes at `p`, copied); the call
+/// then fails its entity.
+///
+/// # Safety
+/// As for [`push_str`].
 unsafe extern "C" fn error(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_str`.
+    // SAFETY: as in `push_null`.
     if let Some(s) = unsafe { sink(s) } {
-        s.error =
-            Some(unsafe { read_str(p, len) }.unwrap_or_else(|e| format!("(error message: {e})")));
+        // SAFETY: `p` has `len` readable bytes (this function's contract).
+        let message = unsafe { read_str(p, len) };
+        s.error = Some(message.unwrap_or_else(|e| format!("(error message: {e})")));
     }
 }
 

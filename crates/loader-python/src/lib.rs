@@ -45,9 +45,10 @@ another Python version is refused with the version to use.
 
 # Unsafe
 
-This crate has two `unsafe` blocks, both at the edge of CPython: starting the
-interpreter through the `PyConfig` C API (which pyo3 does not wrap), and taking
-ownership of the duplicated protocol file descriptor in a worker.
+This crate has three `unsafe` blocks, all at the edge of CPython or of the worker
+process: asking whether the interpreter is initialized and starting it through the
+`PyConfig` C API (which pyo3 does not wrap), both in `interp`, and taking ownership of
+the duplicated protocol file descriptor in a worker.
 
 ```no_run
 use polyplug_core::{LoadOptions, Outcome, OutputSpec, Params, Plugin};
@@ -63,22 +64,25 @@ instance.finalize().unwrap();
 */
 #![deny(missing_docs)]
 
+mod convert;
 mod interp;
 mod module;
 pub mod protocol;
+mod session;
 mod worker;
 
-use module::{PluginModule, Session};
+use module::PluginModule;
 use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
     PluginError, PluginMeta,
 };
 use pyo3::prelude::*;
+use session::Session;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use module::is_extension_module;
-pub use worker::worker_main;
+pub use worker::{worker_main, WorkerError};
 
 /// File extension of Python plugins.
 pub const EXTENSIONS: &[&str] = &["py"];
@@ -174,10 +178,12 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<PythonPlugin, PluginEr
 }
 
 /// A one-line description of the embedded interpreter (version, prefix, `sys.path`),
-/// for `--verbose`; starts the interpreter if needed.
-pub fn describe_interpreter() -> Result<String, String> {
-    interp::start()?;
-    Ok(Python::with_gil(interp::describe))
+/// for `--verbose`, or why it cannot start; starts the interpreter if needed.
+pub fn describe_interpreter() -> String {
+    match interp::start() {
+        Ok(()) => Python::with_gil(interp::describe),
+        Err(why) => why,
+    }
 }
 
 impl Plugin for PythonPlugin {
@@ -234,7 +240,7 @@ impl Plugin for PythonPlugin {
     }
 
     fn compute_id(&self, unit: &str) -> Result<String, EntityError> {
-        Python::with_gil(|py| module::compute_id(py, &self.module, unit))
+        Python::with_gil(|py| session::compute_id(py, &self.module, unit))
     }
 }
 
@@ -256,7 +262,7 @@ impl Instance for InProcess {
     fn compute_batch(
         &mut self,
         entities: &[polyplug_core::Entity],
-        results: &mut Vec<Result<Outcome, EntityError>>,
+        results: &mut polyplug_core::BatchResults,
     ) {
         let Some(session) = self.session.as_ref() else {
             for _ in entities {

@@ -42,22 +42,26 @@ const T_INIT_FAILED: u8 = 12;
 const T_RESULTS: u8 = 13;
 const T_FINALIZED: u8 = 14;
 
+/// What a worker needs to start: the first message of the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Init {
+    /// [`PROTOCOL_VERSION`] of the host.
+    pub version: u32,
+    /// The plugin file.
+    pub plugin: String,
+    /// Extra import paths (`--python-path`).
+    pub python_path: Vec<String>,
+    /// Per-entity time limit in milliseconds; 0 for none.
+    pub timeout_ms: u64,
+    /// The run's parameters.
+    pub params: Vec<(String, Value)>,
+}
+
 /// A message from the host to a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostMsg {
     /// Load the plugin and run its `initialize`.
-    Init {
-        /// [`PROTOCOL_VERSION`] of the host.
-        version: u32,
-        /// The plugin file.
-        plugin: String,
-        /// Extra import paths (`--python-path`).
-        python_path: Vec<String>,
-        /// Per-entity time limit in milliseconds; 0 for none.
-        timeout_ms: u64,
-        /// The run's parameters.
-        params: Vec<(String, Value)>,
-    },
+    Init(Init),
     /// Compute these entities, in order.
     Batch(Vec<String>),
     /// Run `finalize` and exit.
@@ -130,21 +134,15 @@ impl HostMsg {
         buf.clear();
         let mut e = Enc(buf);
         match self {
-            HostMsg::Init {
-                version,
-                plugin,
-                python_path,
-                timeout_ms,
-                params,
-            } => {
+            HostMsg::Init(init) => {
                 e.u8(T_INIT);
                 // Fixed width, whatever the codec: any version of the worker reads it.
-                e.0.extend_from_slice(&version.to_le_bytes());
-                e.str(plugin);
-                e.strs(python_path);
-                e.u64(*timeout_ms);
-                e.length(params.len());
-                for (k, v) in params {
+                e.0.extend_from_slice(&init.version.to_le_bytes());
+                e.str(&init.plugin);
+                e.strs(&init.python_path);
+                e.u64(init.timeout_ms);
+                e.length(init.params.len());
+                for (k, v) in &init.params {
                     e.str(k);
                     e.value(v);
                 }
@@ -189,13 +187,13 @@ impl HostMsg {
                     let k = d.str()?;
                     params.push((k, d.value()?));
                 }
-                HostMsg::Init {
+                HostMsg::Init(Init {
                     version,
                     plugin,
                     python_path,
                     timeout_ms,
                     params,
-                }
+                })
             }
             T_BATCH => HostMsg::Batch(d.strs()?),
             T_FINALIZE => HostMsg::Finalize,
@@ -320,7 +318,7 @@ mod tests {
 
     #[test]
     fn messages_survive_a_roundtrip() {
-        roundtrip_host(HostMsg::Init {
+        roundtrip_host(HostMsg::Init(Init {
             version: PROTOCOL_VERSION,
             plugin: "/p/x.py".into(),
             python_path: vec!["/venv".into()],
@@ -333,7 +331,7 @@ mod tests {
                 ),
                 ("s".into(), Value::Str("é\t".into())),
             ],
-        });
+        }));
         roundtrip_host(HostMsg::Batch(vec!["a".into(), String::new(), "c".into()]));
         roundtrip_host(HostMsg::Finalize);
         roundtrip_worker(WorkerMsg::Ready);
@@ -374,13 +372,13 @@ mod tests {
         assert!(!read_frame(&mut empty, &mut Vec::new()).unwrap());
         let e = HostMsg::decode(&{
             let mut b = Vec::new();
-            HostMsg::Init {
+            HostMsg::Init(Init {
                 version: 99,
                 plugin: String::new(),
                 python_path: vec![],
                 timeout_ms: 0,
                 params: vec![],
-            }
+            })
             .encode(&mut b);
             b
         })

@@ -1,11 +1,14 @@
 //! Worker processes: the host side ([`WorkerInstance`]) and the worker side
 //! ([`worker_main`]), talking the [`crate::protocol`].
 
+use crate::convert::exception_message;
 use crate::interp;
-use crate::module::{self, Session};
-use crate::protocol::{read_frame, write_frame, HostMsg, WorkerMsg, PROTOCOL_VERSION};
+use crate::module;
+use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
+use crate::session::Session;
 use polyplug_core::{
-    compute_as_batch, Entity, EntityError, Instance, LoadOption, Outcome, Params, PluginError,
+    compute_as_batch, BatchResults, Entity, EntityError, Instance, LoadOption, Outcome, Params,
+    PluginError,
 };
 use pyo3::prelude::*;
 use std::io::{BufReader, BufWriter, Write};
@@ -146,7 +149,7 @@ impl WorkerInstance {
             path: plugin.to_path_buf(),
             dead: None,
         };
-        let init = HostMsg::Init {
+        let init = HostMsg::Init(Init {
             version: PROTOCOL_VERSION,
             plugin: plugin.display().to_string(),
             python_path: python_path
@@ -155,7 +158,7 @@ impl WorkerInstance {
                 .collect(),
             timeout_ms: timeout.map_or(0, |t| t.as_millis().max(1) as u64),
             params: params.entries().to_vec(),
-        };
+        });
         match w.exchange(&init) {
             Ok(WorkerMsg::Ready) => Ok(w),
             Ok(WorkerMsg::InitFailed(m)) => {
@@ -250,11 +253,7 @@ impl Instance for WorkerInstance {
         compute_as_batch(self, entity, out)
     }
 
-    fn compute_batch(
-        &mut self,
-        entities: &[Entity],
-        results: &mut Vec<Result<Outcome, EntityError>>,
-    ) {
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         HostMsg::encode_batch(entities.iter().map(|e| e.input.as_str()), &mut self.buf);
         if let (Some(dog), Some(t)) = (&self.watchdog, self.timeout) {
             dog.arm(Instant::now() + t * entities.len().min(u32::MAX as usize) as u32 + KILL_SLACK);
@@ -355,7 +354,24 @@ fn short(m: &WorkerMsg) -> &'static str {
 /// first, so that a plugin (or a program it starts) writing to stdout cannot corrupt
 /// the protocol. Returns when the host is done; an error is why the worker cannot go
 /// on (the caller shows it and exits non-zero).
-pub fn worker_main() -> Result<(), String> {
+pub fn worker_main() -> Result<(), WorkerError> {
+    worker_loop().map_err(WorkerError)
+}
+
+/// Why a worker process cannot go on: the host's messages cannot be read or answered,
+/// or the plugin cannot be loaded in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerError(pub String);
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
+fn worker_loop() -> Result<(), String> {
     let send = |out: &mut BufWriter<std::fs::File>, msg: &WorkerMsg, buf: &mut Vec<u8>| {
         msg.encode(buf);
         write_frame(out, buf)
@@ -370,13 +386,7 @@ pub fn worker_main() -> Result<(), String> {
     }
     let (plugin, python_path, timeout_ms, params) =
         match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Init {
-                plugin,
-                python_path,
-                timeout_ms,
-                params,
-                ..
-            } => (plugin, python_path, timeout_ms, params),
+            HostMsg::Init(init) => (init.plugin, init.python_path, init.timeout_ms, init.params),
             _ => return Err("the host did not start with Init".into()),
         };
     interp::start()?;
@@ -437,23 +447,24 @@ pub fn worker_main() -> Result<(), String> {
                 Python::with_gil(|py| {
                     for e in &entities {
                         let mut o = Outcome::default();
-                        let r =
-                            match &alarm {
-                                None => s.compute(py, &module, e, &mut o),
-                                Some((arm, disarm)) => {
-                                    let _ = arm.bind(py).call0();
-                                    let r = s.compute(py, &module, e, &mut o);
-                                    let _ = disarm.bind(py).call0();
-                                    // An alarm that rang after compute returned belongs to
-                                    // this entity, not to the next one.
-                                    match py.check_signals() {
-                                        Err(err) => Err(EntityError::new(
-                                            module::exception_message(py, &module.path, &err),
-                                        )),
-                                        Ok(()) => r,
-                                    }
+                        let r = match &alarm {
+                            None => s.compute(py, &module, e, &mut o),
+                            Some((arm, disarm)) => {
+                                let _ = arm.bind(py).call0();
+                                let r = s.compute(py, &module, e, &mut o);
+                                let _ = disarm.bind(py).call0();
+                                // An alarm that rang after compute returned belongs to
+                                // this entity, not to the next one.
+                                match py.check_signals() {
+                                    Err(err) => Err(EntityError::new(exception_message(
+                                        py,
+                                        &module.path,
+                                        &err,
+                                    ))),
+                                    Ok(()) => r,
                                 }
-                            };
+                            }
+                        };
                         results.push(r.map(|()| o));
                     }
                 });
@@ -471,7 +482,7 @@ pub fn worker_main() -> Result<(), String> {
                 send(&mut out, &WorkerMsg::Finalized(r), &mut reply)?;
                 return Ok(());
             }
-            HostMsg::Init { .. } => return Err("Init sent twice".into()),
+            HostMsg::Init(_) => return Err("Init sent twice".into()),
         }
     }
 }

@@ -125,63 +125,22 @@ impl Store {
             .collect();
         let mut summary = SyncSummary::default();
         let mut refused = Vec::new();
-        let mut plan: Vec<(&str, &AttributeDefinition, &'static str)> = Vec::new();
+        let mut plan: Vec<(&str, &AttributeDefinition, Action)> = Vec::new();
         for name in defs.names() {
             let Some((d, _)) = defs.get(name) else {
                 continue;
             };
-            match existing.get(name) {
-                None => plan.push((name, d, "add")),
-                Some(old) => {
-                    let datatype_changed =
-                        old.datatype.is_some() && old.datatype.as_deref() != Some(&d.datatype);
-                    let group_changed = old.datatype.is_some()
-                        && old.computation_group.as_deref() != d.computation_group.as_deref();
-                    if datatype_changed || group_changed {
-                        if opts.drop {
-                            plan.push((name, d, "recreate"));
-                        } else {
-                            let (field, a, b) = if datatype_changed {
-                                ("datatype", old.datatype.clone(), Some(d.datatype.clone()))
-                            } else {
-                                (
-                                    "computation_group",
-                                    old.computation_group.clone(),
-                                    d.computation_group.clone(),
-                                )
-                            };
-                            refused.push(RefusedChange {
-                                name: name.to_string(),
-                                field,
-                                stored: a,
-                                given: b,
-                                origin: defs.origin.clone(),
-                            });
-                        }
-                        continue;
-                    }
-                    if old.datatype.is_none() {
-                        // Met by a run before being defined: take the definition.
-                        plan.push((name, d, "define"));
-                        continue;
-                    }
-                    let texts_differ = [
-                        (&old.definition, &d.definition),
-                        (&old.ontology_xref, &d.ontology_xref),
-                        (&old.related_ontology_terms, &d.related_ontology_terms),
-                        (&old.unit, &d.unit),
-                        (&old.remark, &d.remark),
-                    ]
-                    .iter()
-                    .any(|(a, b)| a != b);
-                    if texts_differ {
-                        if opts.update {
-                            plan.push((name, d, "update"));
-                        } else {
-                            summary.differing.push(name.to_string());
-                        }
-                    }
-                }
+            match plan_one(existing.get(name), d, opts) {
+                Ok(Some(action)) => plan.push((name, d, action)),
+                Ok(None) => {}
+                Err(Some((field, stored, given))) => refused.push(RefusedChange {
+                    name: name.to_string(),
+                    field,
+                    stored,
+                    given,
+                    origin: defs.origin.clone(),
+                }),
+                Err(None) => summary.differing.push(name.to_string()),
             }
         }
         if !refused.is_empty() {
@@ -192,63 +151,11 @@ impl Store {
             .transaction(|db| {
                 db.lock_catalog()?;
                 for (name, d, action) in &plan {
-                    let texts = [
-                        d.definition.as_deref(),
-                        d.ontology_xref.as_deref(),
-                        d.related_ontology_terms.as_deref(),
-                        d.unit.as_deref(),
-                        d.remark.as_deref(),
-                    ];
-                    match *action {
-                        "recreate" => {
-                            let id = db
-                                .row(
-                                    "SELECT id FROM attribute WHERE name = $1",
-                                    &[(*name).into()],
-                                )?
-                                .map_or(0, |r| r[0].int());
-                            let n = drop_values(db, id)?;
-                            update_attr(
-                                db,
-                                name,
-                                d.datatype.as_str(),
-                                d.computation_group.as_deref(),
-                                &texts,
-                            )?;
-                            summary.recreated.push((name.to_string(), n));
-                        }
-                        "add" => {
-                            db.exec(
-                                "INSERT INTO attribute (name, datatype, computation_group, \
-                                 definition, ontology_xref, related_ontology_terms, unit, remark) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                &[
-                                    (*name).into(),
-                                    d.datatype.as_str().into(),
-                                    d.computation_group.as_deref().into(),
-                                    texts[0].into(),
-                                    texts[1].into(),
-                                    texts[2].into(),
-                                    texts[3].into(),
-                                    texts[4].into(),
-                                ],
-                            )?;
-                            summary.added.push(name.to_string());
-                        }
-                        _ => {
-                            update_attr(
-                                db,
-                                name,
-                                d.datatype.as_str(),
-                                d.computation_group.as_deref(),
-                                &texts,
-                            )?;
-                            if *action == "define" {
-                                summary.added.push(name.to_string());
-                            } else {
-                                summary.updated.push(name.to_string());
-                            }
-                        }
+                    let dropped = apply(db, name, d, *action)?;
+                    match action {
+                        Action::Recreate => summary.recreated.push((name.to_string(), dropped)),
+                        Action::Add | Action::Define => summary.added.push(name.to_string()),
+                        Action::Update => summary.updated.push(name.to_string()),
                     }
                 }
                 Ok(())
@@ -339,6 +246,117 @@ impl Store {
     }
 }
 
+/// What syncing does to one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Not in the store: added.
+    Add,
+    /// Met by a run before it was defined: takes the definition.
+    Define,
+    /// Text fields changed, with `update`.
+    Update,
+    /// Datatype or computation group changed, with `drop`: values deleted.
+    Recreate,
+}
+
+/// A refused change: (field, stored, given).
+type Refusal = (&'static str, Option<String>, Option<String>);
+
+/// What to do with definition `d` of an attribute stored as `old`: an action, nothing
+/// (`Ok(None)`), a refused change (`Err(Some(..))`), or text changes left alone
+/// without `update` (`Err(None)`).
+fn plan_one(
+    old: Option<&StoredAttribute>,
+    d: &AttributeDefinition,
+    opts: SyncOptions,
+) -> Result<Option<Action>, Option<Refusal>> {
+    let Some(old) = old else {
+        return Ok(Some(Action::Add));
+    };
+    if old.datatype.is_none() {
+        return Ok(Some(Action::Define));
+    }
+    if old.datatype.as_deref() != Some(&d.datatype) {
+        return match opts.drop {
+            true => Ok(Some(Action::Recreate)),
+            false => Err(Some((
+                "datatype",
+                old.datatype.clone(),
+                Some(d.datatype.clone()),
+            ))),
+        };
+    }
+    if old.computation_group.as_deref() != d.computation_group.as_deref() {
+        return match opts.drop {
+            true => Ok(Some(Action::Recreate)),
+            false => Err(Some((
+                "computation_group",
+                old.computation_group.clone(),
+                d.computation_group.clone(),
+            ))),
+        };
+    }
+    let texts_differ = [
+        (&old.definition, &d.definition),
+        (&old.ontology_xref, &d.ontology_xref),
+        (&old.related_ontology_terms, &d.related_ontology_terms),
+        (&old.unit, &d.unit),
+        (&old.remark, &d.remark),
+    ]
+    .iter()
+    .any(|(a, b)| a != b);
+    match (texts_differ, opts.update) {
+        (false, _) => Ok(None),
+        (true, true) => Ok(Some(Action::Update)),
+        (true, false) => Err(None),
+    }
+}
+
+/// Applies one planned action; returns the number of values deleted.
+fn apply(
+    db: &mut Db,
+    name: &str,
+    d: &AttributeDefinition,
+    action: Action,
+) -> Result<u64, StoreError> {
+    let texts = [
+        d.definition.as_deref(),
+        d.ontology_xref.as_deref(),
+        d.related_ontology_terms.as_deref(),
+        d.unit.as_deref(),
+        d.remark.as_deref(),
+    ];
+    let mut dropped = 0;
+    if action == Action::Recreate {
+        let id = db
+            .row("SELECT id FROM attribute WHERE name = $1", &[name.into()])?
+            .map_or(0, |r| r[0].int());
+        dropped = drop_values(db, id)?;
+    }
+    let sql = if action == Action::Add {
+        "INSERT INTO attribute (datatype, computation_group, definition, ontology_xref, \
+         related_ontology_terms, unit, remark, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    } else {
+        "UPDATE attribute SET datatype = $1, computation_group = $2, definition = $3, \
+         ontology_xref = $4, related_ontology_terms = $5, unit = $6, remark = $7 \
+         WHERE name = $8"
+    };
+    db.exec(
+        sql,
+        &[
+            d.datatype.as_str().into(),
+            d.computation_group.as_deref().into(),
+            texts[0].into(),
+            texts[1].into(),
+            texts[2].into(),
+            texts[3].into(),
+            texts[4].into(),
+            name.into(),
+        ],
+    )?;
+    Ok(dropped)
+}
+
 /// Deletes every stored value of an attribute (rewriting the blocks that hold
 /// some); returns how many. Units stay: only their values of that attribute go.
 fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
@@ -389,29 +407,4 @@ fn drop_values(db: &mut Db, attribute: i64) -> Result<u64, StoreError> {
         }
     }
     Ok(removed)
-}
-
-fn update_attr(
-    db: &mut Db,
-    name: &str,
-    datatype: &str,
-    group: Option<&str>,
-    texts: &[Option<&str>; 5],
-) -> Result<(), StoreError> {
-    db.exec(
-        "UPDATE attribute SET datatype = $1, computation_group = $2, definition = $3, \
-         ontology_xref = $4, related_ontology_terms = $5, unit = $6, remark = $7 \
-         WHERE name = $8",
-        &[
-            datatype.into(),
-            group.into(),
-            texts[0].into(),
-            texts[1].into(),
-            texts[2].into(),
-            texts[3].into(),
-            texts[4].into(),
-            name.into(),
-        ],
-    )?;
-    Ok(())
 }

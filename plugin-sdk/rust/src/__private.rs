@@ -173,6 +173,12 @@ unsafe fn guarded(
     }
 }
 
+/// The descriptor's `initialize`: runs `P::initialize` and hands its state to the host.
+///
+/// # Safety
+/// `call` must be the host's live call and `state_out` a valid out-pointer (or null,
+/// which fails); the host keeps the state it receives and gives it back to the other
+/// functions of this plugin only, one thread at a time, and to `release_state` once.
 unsafe extern "C" fn initialize<P: Plugin>(
     call: *const abi::Call,
     state_out: *mut *mut c_void,
@@ -191,6 +197,12 @@ unsafe extern "C" fn initialize<P: Plugin>(
     }
 }
 
+/// The descriptor's `compute`: runs `P::compute` on one entity.
+///
+/// # Safety
+/// `state` must come from this plugin's `initialize` (used by one thread at a time),
+/// `entity` point to `len` bytes alive during the call, and `call` be the host's live
+/// call.
 unsafe extern "C" fn compute<P: Plugin>(
     state: *mut c_void,
     entity: *const c_char,
@@ -212,6 +224,10 @@ unsafe extern "C" fn compute<P: Plugin>(
     }
 }
 
+/// The descriptor's `finalize`: runs `P::finalize`.
+///
+/// # Safety
+/// As for [`compute`]; called once, before `release_state`.
 unsafe extern "C" fn finalize<P: Plugin>(state: *mut c_void, call: *const abi::Call) -> i32 {
     // SAFETY: the host passes its live call (ABI contract).
     unsafe {
@@ -225,6 +241,11 @@ unsafe extern "C" fn finalize<P: Plugin>(state: *mut c_void, call: *const abi::C
     }
 }
 
+/// The descriptor's `release_state`: drops the state.
+///
+/// # Safety
+/// `state` must come from this plugin's `initialize` and be released once, and not
+/// used afterwards.
 unsafe extern "C" fn release_state<P: Plugin>(state: *mut c_void) {
     if state.is_null() {
         return;
@@ -235,6 +256,11 @@ unsafe extern "C" fn release_state<P: Plugin>(state: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
 }
 
+/// The descriptor's `compute_id`: runs `P::compute_id` on one unit.
+///
+/// # Safety
+/// `unit` must point to `len` bytes alive during the call, and `call` be the host's
+/// live call.
 unsafe extern "C" fn compute_id<P: Plugin>(
     unit: *const c_char,
     len: usize,

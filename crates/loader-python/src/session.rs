@@ -1,0 +1,185 @@
+//! One instance of a plugin in this interpreter ([`Session`]): `initialize` with the
+//! parameters it accepts, `compute` called as Prenacs calls it and its return value
+//! unpacked as Prenacs unpacks it, `finalize`; and `compute_id` for `--idsproc`.
+
+use crate::convert::{exception_message, result_value, to_py, type_name};
+use crate::module::{Function, PluginModule};
+use polyplug_core::{EntityError, Outcome, Params};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+/// One instance of the plugin in this interpreter: its state and call arguments.
+pub struct Session {
+    /// The keyword arguments of compute: the parameters it accepts, and `state`.
+    compute_kwargs: Py<PyDict>,
+    state: Py<PyAny>,
+}
+
+impl Session {
+    /// Runs `initialize(**params)` (only the parameters it accepts, unless it takes
+    /// `**kwargs`) and prepares the arguments of compute.
+    pub fn start(py: Python<'_>, m: &PluginModule, params: &Params) -> Result<Session, String> {
+        let kw_for = |f: &Function| -> PyResult<Bound<'_, PyDict>> {
+            let d = PyDict::new(py);
+            for (k, v) in params.entries() {
+                if f.accepts.takes(k) {
+                    d.set_item(k, to_py(py, v)?)?;
+                }
+            }
+            Ok(d)
+        };
+        let state = match &m.initialize {
+            Some(init) => {
+                let kw = kw_for(init).map_err(|e| e.to_string())?;
+                init.obj.bind(py).call((), Some(&kw)).map_err(|e| {
+                    format!("initialize failed: {}", exception_message(py, &m.path, &e))
+                })?
+            }
+            None => py.None().into_bound(py),
+        };
+        let compute_kwargs = match &m.compute {
+            Some(c) => {
+                let kw = kw_for(c).map_err(|e| e.to_string())?;
+                if m.initialize.is_some() {
+                    kw.set_item("state", &state).map_err(|e| e.to_string())?;
+                }
+                kw
+            }
+            None => PyDict::new(py),
+        };
+        Ok(Session {
+            compute_kwargs: compute_kwargs.unbind(),
+            state: state.unbind(),
+        })
+    }
+
+    /// Computes one entity: `results, *logs = compute(entity, **kwargs)`.
+    pub fn compute(
+        &self,
+        py: Python<'_>,
+        m: &PluginModule,
+        entity: &str,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let f = m
+            .compute
+            .as_ref()
+            .ok_or_else(|| EntityError::new("the plugin has no compute function"))?;
+        let ret = f
+            .obj
+            .bind(py)
+            .call((entity,), Some(self.compute_kwargs.bind(py)))
+            .map_err(|e| EntityError::new(exception_message(py, &m.path, &e)))?;
+        unpack(&ret, out).map_err(|e| match e {
+            Unpack::Shape(s) => EntityError::new(s),
+            Unpack::Py(e) => EntityError::new(exception_message(py, &m.path, &e)),
+        })
+    }
+
+    /// Runs `finalize(state)`. Prenacs ignores what finalize returns; polyplug takes
+    /// a string or a list of strings as log messages (None: no logs).
+    pub fn finalize(self, py: Python<'_>, m: &PluginModule) -> Result<Vec<String>, String> {
+        let mut logs = Vec::new();
+        if let Some(f) = &m.finalize {
+            let fail =
+                |e: PyErr| format!("finalize failed: {}", exception_message(py, &m.path, &e));
+            let r = f.obj.bind(py).call1((self.state.bind(py),)).map_err(fail)?;
+            if r.is_instance_of::<PyString>() {
+                logs.push(r.str().map_err(fail)?.to_string());
+            } else if r.is_instance_of::<PyList>() || r.is_instance_of::<PyTuple>() {
+                for item in r.try_iter().map_err(fail)? {
+                    let item = item.map_err(fail)?;
+                    if item.is_truthy().map_err(fail)? {
+                        logs.push(item.str().map_err(fail)?.to_string());
+                    }
+                }
+            }
+        }
+        Ok(logs)
+    }
+}
+
+enum Unpack {
+    Shape(String),
+    Py(PyErr),
+}
+
+impl From<PyErr> for Unpack {
+    fn from(e: PyErr) -> Self {
+        Unpack::Py(e)
+    }
+}
+
+/// `results, *logs = ret`, then Prenacs' rules for results and logs.
+fn unpack(ret: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
+    let shape = |what: String| {
+        Unpack::Shape(format!(
+            "compute returned {what}; it must return (results, logs): a list of values in \
+             OUTPUT order, and log messages"
+        ))
+    };
+    let Ok(iter) = ret.try_iter() else {
+        return Err(shape(format!(
+            "a {} that cannot be unpacked",
+            type_name(ret)
+        )));
+    };
+    if ret.is_instance_of::<PyString>() {
+        return Err(shape("a string".into()));
+    }
+    let mut parts = iter;
+    let results = match parts.next() {
+        Some(r) => r?,
+        None => return Err(shape("an empty sequence".into())),
+    };
+    if results.is_none() {
+        return Err(shape("None as results (use [] for no result)".into()));
+    }
+    let Ok(values) = results.try_iter() else {
+        return Err(shape(format!(
+            "results of type {}, not a list or tuple",
+            type_name(&results)
+        )));
+    };
+    for v in values {
+        out.values.push(result_value(&v?)?);
+    }
+    // Prenacs writes no row when the tab-joined str() of the results is empty.
+    if out.values.len() == 1 && out.values[0].to_py_str().is_empty() {
+        out.values.clear();
+    }
+    for element in parts {
+        let element = element?;
+        if element.is_instance_of::<PyList>() {
+            for sub in element.try_iter()? {
+                let sub = sub?;
+                if sub.is_truthy()? {
+                    out.logs.push(sub.str()?.to_string());
+                }
+            }
+        } else if element.is_truthy()? {
+            out.logs.push(element.str()?.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Runs `compute_id(unit)` and returns `str()` of its result.
+pub fn compute_id(py: Python<'_>, m: &PluginModule, unit: &str) -> Result<String, EntityError> {
+    let f = m
+        .compute_id
+        .as_ref()
+        .ok_or_else(|| EntityError::new("the plugin has no compute_id function"))?;
+    let r = f.obj.bind(py).call1((unit,)).map_err(|e| {
+        EntityError::new(format!(
+            "compute_id: {}",
+            exception_message(py, &m.path, &e)
+        ))
+    })?;
+    r.str().map(|s| s.to_string()).map_err(|e| {
+        EntityError::new(format!(
+            "compute_id: {}",
+            exception_message(py, &m.path, &e)
+        ))
+    })
+}
