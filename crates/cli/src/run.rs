@@ -18,7 +18,8 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let stop = interrupt_flag();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| Arc::new(console::Bar::new()) as Arc<dyn polyplug_engine::runner::Progress>);
@@ -29,6 +30,7 @@ pub fn run(args: RunArgs) -> i32 {
         console: console::stderr(),
         progress,
         stop,
+        started: Some(Box::new(move || on_interrupt(flag))),
     };
     match polyplug_engine::run(&spec, io) {
         Ok(outcome) => match outcome.verdict() {
@@ -97,15 +99,12 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     Ok(spec)
 }
 
-/// The flag Ctrl-C (or SIGTERM) sets to stop the run; a second one ends the process at
-/// once.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+/// From now on, Ctrl-C (or SIGTERM) sets `stop` to stop the run; a second one ends the
+/// process at once.
+fn on_interrupt(stop: Arc<AtomicBool>) {
     let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        if stop.swap(true, Ordering::SeqCst) {
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
-    stop
 }

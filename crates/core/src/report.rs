@@ -11,7 +11,7 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Every state a computation can be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CompStatus {
     /// A run is computing it (or was killed before its report: see [`CompStatus::Killed`]).
     Running,
@@ -25,6 +25,9 @@ pub enum CompStatus {
     Aborted,
     /// The process ended without writing its report; what it committed is kept.
     Killed,
+    /// A status polyplug does not know, as a store written by an earlier version may
+    /// hold it (its `load` kept any status a report gave); shown as it is.
+    Other(String),
 }
 
 impl CompStatus {
@@ -39,7 +42,7 @@ impl CompStatus {
     ];
 
     /// The name written in reports and kept in the store.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             CompStatus::Running => "running",
             CompStatus::Loading => "loading",
@@ -47,12 +50,18 @@ impl CompStatus {
             CompStatus::Partial => "partial",
             CompStatus::Aborted => "aborted",
             CompStatus::Killed => "killed",
+            CompStatus::Other(name) => name,
         }
     }
 
-    /// The status called `name`.
+    /// The status called `name`, if polyplug knows it.
     pub fn parse(name: &str) -> Option<CompStatus> {
         CompStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status a store keeps as `name`: a known one, else [`CompStatus::Other`].
+    pub fn from_stored(name: &str) -> CompStatus {
+        CompStatus::parse(name).unwrap_or_else(|| CompStatus::Other(name.to_string()))
     }
 }
 
@@ -139,7 +148,7 @@ pub enum ReportError {
     /// A `comp_status` polyplug does not know.
     #[error(
         "{origin}: comp_status '{status}' is not a computation status; expected \
-         completed, partial or aborted"
+         completed, partial or aborted (or running, loading, killed)"
     )]
     BadStatus {
         /// The report file.
@@ -193,18 +202,29 @@ impl Report {
     /// Keys a Prenacs report lacks are `None`; `comp_status` defaults to `completed`
     /// and `parameters` to `{}`.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Report, ReportError> {
+        Report::from_mapping(&Report::mapping(text, origin)?, origin)
+    }
+
+    /// The YAML mapping of a report file, before its fields are read (a caller can
+    /// check some of them first, as `polyplug load` checks the plugin).
+    pub fn mapping(text: &str, origin: &str) -> Result<serde_yaml_ng::Mapping, ReportError> {
         let doc: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(text).map_err(|e| ReportError::Yaml {
                 origin: origin.to_string(),
                 detail: e.to_string(),
             })?;
-        let serde_yaml_ng::Value::Mapping(map) = doc else {
-            return Err(ReportError::NotAMapping {
+        match doc {
+            serde_yaml_ng::Value::Mapping(map) => Ok(map),
+            _ => Err(ReportError::NotAMapping {
                 origin: origin.to_string(),
-            });
-        };
-        let text = |key: &str| crate::yaml::mapping_str(&map, key);
-        let number = |key: &str| crate::yaml::mapping_u64(&map, key);
+            }),
+        }
+    }
+
+    /// Reads the fields of a report's mapping (see [`Report::from_yaml`]).
+    pub fn from_mapping(map: &serde_yaml_ng::Mapping, origin: &str) -> Result<Report, ReportError> {
+        let text = |key: &str| crate::yaml::mapping_str(map, key);
+        let number = |key: &str| crate::yaml::mapping_u64(map, key);
         let uuid_text = text("uuid").ok_or_else(|| ReportError::NoUuid {
             origin: origin.to_string(),
         })?;
@@ -239,11 +259,13 @@ impl Report {
     }
 }
 
-/// A report's UUID: a text UUID, or base64 of its 16 bytes as Prenacs writes it.
+/// A report's UUID: 32 hexadecimal digits (hyphens anywhere), or base64 of its 16
+/// bytes as Prenacs writes it.
 fn parse_uuid(text: &str) -> Option<Uuid> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if let Ok(u) = Uuid::try_parse(&compact) {
-        return Some(u);
+    let hex: String = compact.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Uuid::try_parse(&hex).ok();
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
@@ -333,7 +355,25 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("comp_status 'done'"), "{e}");
         for s in CompStatus::ALL {
-            assert_eq!(CompStatus::parse(s.as_str()), Some(s));
+            assert_eq!(CompStatus::parse(s.as_str()), Some(s.clone()));
+            assert_eq!(CompStatus::from_stored(s.as_str()), s);
         }
+    }
+
+    #[test]
+    fn statuses_a_store_may_hold_from_earlier_versions_are_kept() {
+        // An earlier `polyplug load` kept any status a report gave.
+        let s = CompStatus::from_stored("done");
+        assert_eq!(s, CompStatus::Other("done".into()));
+        assert_eq!(s.to_string(), "done");
+        assert_eq!(CompStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn uuid_hyphens_may_stand_anywhere() {
+        let r = Report::from_yaml("uuid: 0707-07070707070707070707070707-07\n", "r").unwrap();
+        assert_eq!(r.uuid, Uuid::from_bytes([7; 16]));
+        let e = Report::from_yaml("uuid: '{07070707-0707-0707-0707-070707070707}'\n", "r");
+        assert!(e.is_err(), "braces are not a report's UUID");
     }
 }

@@ -136,22 +136,22 @@ fn read_report(
         what: "computation report",
         why: e.to_string(),
     })?;
-    let report = Report::from_yaml(&text, &origin)?;
-    for (key, got, expected) in [
-        ("plugin_id", &report.plugin_id, &meta.id),
-        ("plugin_version", &report.plugin_version, &meta.version),
-    ] {
-        if got != expected {
+    // The plugin first: a report of another plugin is that, whatever else is wrong.
+    let map = Report::mapping(&text, &origin)?;
+    for (key, expected) in [("plugin_id", &meta.id), ("plugin_version", &meta.version)] {
+        let got = polyplug_core::yaml::mapping_str(&map, key).unwrap_or_default();
+        if &got != expected {
             return Err(ImportError::OtherPlugin {
                 report: origin,
                 key,
-                got: got.clone(),
+                got,
                 expected: expected.clone(),
                 plugin: plugin.to_path_buf(),
             }
             .into());
         }
     }
+    let report = Report::from_mapping(&map, &origin)?;
     Ok(Report {
         user_id: report.user_id.clone().or(Some(String::new())),
         system_id: report.system_id.clone().or(Some(String::new())),

@@ -46,6 +46,7 @@ let io = RunIo {
     console: Arc::new(polyplug_engine::core::Silent),
     progress: None,
     stop: Arc::new(AtomicBool::new(false)),
+    started: None,
 };
 let outcome = run(&spec, io)?;
 assert_eq!(outcome.verdict(), Verdict::Completed);

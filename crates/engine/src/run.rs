@@ -53,6 +53,9 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.begin(&report)?;
     }
     let mut recorder = recorder(store.as_mut(), out, log)?;
+    if let Some(started) = io.started.take() {
+        started();
+    }
     let opts = run_options(
         spec,
         &source,

@@ -169,4 +169,8 @@ pub struct RunIo<'a> {
     /// Set from outside (a signal) to stop the run: what was computed is kept, the
     /// workers finalize and the report is written.
     pub stop: Arc<AtomicBool>,
+    /// Called once, when everything is set up and the entities start being computed:
+    /// the command line installs its Ctrl-C handler then (before, an interrupt simply
+    /// ends the process, and nothing was recorded).
+    pub started: Option<Box<dyn FnOnce() + 'a>>,
 }

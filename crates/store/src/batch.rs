@@ -186,6 +186,7 @@ impl Store {
             .map_err(|e| self.ctx(e))
     }
 
+    /// The rows of a computation as a Prenacs results file has them: for each entity
     /// done with values, in the order it was recorded, the values in OUTPUT order.
     pub fn result_rows(
         &mut self,

@@ -67,12 +67,7 @@ fn computation_from(r: &[Cell]) -> Result<Computation, StoreError> {
     let uuid = Uuid::try_parse(&uuid_text).map_err(|_| {
         StoreError::Corrupt(format!("computation UUID '{uuid_text}' is not a UUID"))
     })?;
-    let status = r[13].text().unwrap_or_default();
-    let comp_status = CompStatus::parse(&status).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "computation {uuid_text} has the unknown status '{status}'"
-        ))
-    })?;
+    let comp_status = CompStatus::from_stored(&r[13].text().unwrap_or_default());
     Ok(Computation {
         report: Report {
             uuid,

@@ -115,13 +115,7 @@ impl Store {
             .each(&sql, &args, |r| {
                 let cid = r[7].int();
                 if let std::collections::hash_map::Entry::Vacant(slot) = provenance.entry(cid) {
-                    let status = r[14].text().unwrap_or_default();
-                    let comp_status = CompStatus::parse(&status).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "computation {} has the unknown status '{status}'",
-                            r[0].str()
-                        ))
-                    })?;
+                    let comp_status = CompStatus::from_stored(&r[14].text().unwrap_or_default());
                     slot.insert(Provenance {
                         computation: r[0].text().unwrap_or_default(),
                         plugin_id: r[8].text().unwrap_or_default(),
@@ -247,7 +241,7 @@ impl Grouper {
                 user_id: p.user_id.clone(),
                 system_id: p.system_id.clone(),
                 time_start: p.time_start.clone(),
-                comp_status: p.comp_status,
+                comp_status: p.comp_status.clone(),
             },
             cid,
             n,
