@@ -6,6 +6,7 @@ mod native;
 mod new;
 mod new_more;
 mod python;
+mod reliability;
 mod source;
 mod store;
 mod wasm;

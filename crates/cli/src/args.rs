@@ -274,10 +274,10 @@ pub struct RunArgs {
     /// Number of workers (default: the number of cores).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Per-entity time limit in seconds, for plugins whose loader can stop a running
-    /// compute (not native plugins, which run inside the polyplug process).
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    /// Per-entity time limit in seconds (or `none`), for plugins whose loader can stop
+    /// a running compute (not native plugins, which run inside the polyplug process).
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub timeout: Option<String>,
     /// Let WebAssembly plugins read the folder DIR (DIR:rw: also write). Repeatable.
     #[arg(long, value_name = "DIR[:rw]")]
     pub allow_dir: Vec<String>,

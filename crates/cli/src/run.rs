@@ -6,8 +6,9 @@ use crate::{console, error, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use polyplug_engine::core::DirGrant;
 use polyplug_engine::{Input, RunIo, RunSpec, StoreChoice, Verdict};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Runs `polyplug run` and returns the exit status.
 pub fn run(args: RunArgs) -> i32 {
@@ -19,25 +20,37 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    let signal = Arc::new(AtomicUsize::new(0));
+    let (flag, which) = (stop.clone(), signal.clone());
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| Arc::new(console::Bar::new()) as Arc<dyn polyplug_engine::runner::Progress>);
+    let results = match results_stream(spec.out.is_none()) {
+        Ok(r) => r,
+        Err(message) => {
+            error(message);
+            return EXIT_USAGE;
+        }
+    };
     let io = RunIo {
-        results: Box::new(std::io::stdout().lock()),
+        results,
         log: Box::new(std::io::stderr()),
         report: Box::new(std::io::stderr()),
         console: console::stderr(),
         progress,
         stop,
-        started: Some(Box::new(move || on_interrupt(flag))),
+        started: Some(Box::new(move || on_signals(flag, which))),
     };
     match polyplug_engine::run(&spec, io) {
         Ok(outcome) => match outcome.verdict() {
             Verdict::Completed => 0,
             Verdict::Failed => EXIT_FAILED,
             Verdict::BadInput => EXIT_USAGE,
-            Verdict::Interrupted => EXIT_INTERRUPTED,
+            // 128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM.
+            Verdict::Interrupted => match signal.load(Ordering::SeqCst) {
+                0 => EXIT_INTERRUPTED,
+                code => code as i32,
+            },
         },
         Err(e) => {
             error(e);
@@ -46,14 +59,34 @@ pub fn run(args: RunArgs) -> i32 {
     }
 }
 
+/// `--timeout SECONDS` (`none`: no limit).
+fn timeout(arg: Option<&str>) -> Result<Option<Duration>, String> {
+    let Some(text) = arg else {
+        return Ok(None);
+    };
+    if text.trim() == "none" {
+        return Ok(None);
+    }
+    let seconds: Option<f64> = text.trim().parse().ok();
+    match seconds.filter(|s| *s > 0.0) {
+        Some(s) => Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
+            format!(
+                "--timeout {text}: give a positive number of seconds, at most {} (or none)",
+                u64::MAX
+            )
+        }),
+        None => Err(format!(
+            "--timeout {text}: give a positive number of seconds (or none)"
+        )),
+    }
+}
+
 /// The run the arguments ask for; an argument that makes no sense is an error.
 fn spec(args: RunArgs) -> Result<RunSpec, String> {
-    let timeout = match args.timeout {
-        Some(t) if !(t > 0.0 && t.is_finite()) => {
-            return Err(format!("--timeout {t}: give a positive number of seconds"))
-        }
-        t => t.map(std::time::Duration::from_secs_f64),
-    };
+    let timeout = timeout(args.timeout.as_deref())?;
+    if args.jobs == Some(0) {
+        return Err("--jobs 0: give at least one worker".into());
+    }
     let allow_dirs = args
         .allow_dir
         .iter()
@@ -99,12 +132,32 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     Ok(spec)
 }
 
-/// From now on, Ctrl-C (or SIGTERM) sets `stop` to stop the run; a second one ends the
-/// process at once.
-fn on_interrupt(stop: Arc<AtomicBool>) {
-    let _ = ctrlc::set_handler(move || {
-        if stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    });
+/// From now on, SIGINT (Ctrl-C), SIGTERM or SIGHUP sets `stop` to stop the run, and
+/// `which` to the exit status it asks for (128 + the signal); a second one ends the
+/// process at once, with that status.
+fn on_signals(stop: Arc<AtomicBool>, which: Arc<AtomicUsize>) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        let code = 128 + signal;
+        // The order is the one signal-hook documents: the shutdown checks the flag
+        // before the flag is set, so the first signal only sets it.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, code, stop.clone());
+        let _ = signal_hook::flag::register_usize(signal, which.clone(), code as usize);
+        let _ = signal_hook::flag::register(signal, stop.clone());
+    }
+}
+
+/// Where the results go when no `-o` is given: standard output, which plugin code
+/// must not write into. The stream is moved to a descriptor of its own and file
+/// descriptor 1 is pointed to standard error, so what a native or in-process plugin
+/// prints (even with `write(1, ...)`) goes to stderr and never into the results.
+fn results_stream(to_stdout: bool) -> Result<Box<dyn std::io::Write>, String> {
+    if !to_stdout {
+        return Ok(Box::new(std::io::sink()));
+    }
+    let results = rustix::io::dup(std::io::stdout())
+        .map_err(|e| format!("cannot set up standard output for the results: {e}"))?;
+    rustix::stdio::dup2_stdout(std::io::stderr())
+        .map_err(|e| format!("cannot point standard output to standard error: {e}"))?;
+    Ok(Box::new(std::fs::File::from(results)))
 }

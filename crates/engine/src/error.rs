@@ -112,6 +112,9 @@ pub enum EngineError {
         /// The file.
         path: PathBuf,
     },
+    /// An existing `-o` file that is not a results file of the plugin.
+    #[error(transparent)]
+    NotResults(#[from] polyplug_runner::output::NotResults),
     /// The input (an IDs file, a pattern, the skip list) cannot be read.
     #[error(transparent)]
     Input(#[from] InputError),

@@ -212,7 +212,7 @@ fn parse_rows(
             continue;
         }
         let mut fields = line.split('\t');
-        let id = fields.next().unwrap_or("").to_string();
+        let id = polyplug_runner::output::unescape_id(fields.next().unwrap_or("")).into_owned();
         let fields: Vec<&str> = fields.collect();
         if fields.len() != columns.len() {
             return Err(ImportError::Count {

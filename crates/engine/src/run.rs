@@ -11,7 +11,7 @@ use polyplug_core::{
     Uuid,
 };
 use polyplug_runner::input::{self, Entities, SkipSet, Source};
-use polyplug_runner::output::{open_for_append, TsvWriter};
+use polyplug_runner::output::{check_results_file, open_for_append, RowFields, TsvWriter};
 use polyplug_runner::{Recorder, RunOptions};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -31,11 +31,18 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let console = io.console.clone();
     let plugin = resolve::resolve(&spec.plugin, &load_options(spec, &console))?;
     let params = parameters(spec, plugin.as_ref())?;
+    if let Some(report) = &spec.report {
+        check_writable(report)?;
+    }
     let sha256 = sha256_file(plugin.path())?;
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
     let source = source(spec)?;
     let idsproc = idsproc(spec, &console)?;
+    if let Some(out) = &spec.out {
+        // Before the file is touched (a cut last line) or read as the skip list.
+        check_results_file(out, row_fields(&output, plugin.as_ref()), &plugin.meta().id)?;
+    }
     let out_file = open_output(spec.out.as_deref(), "results", spec, console.as_ref())?;
     if let (Some(s), Some(out)) = (&mut store, &spec.out) {
         s.repair_output(out, console.as_ref(), spec.verbose)?;
@@ -260,6 +267,14 @@ fn idsproc(
     Ok(Some(plugin))
 }
 
+/// The fields of one results row of the plugin: its ID and its values.
+fn row_fields(output: &OutputSpec, plugin: &dyn Plugin) -> RowFields {
+    match output.n_columns() {
+        Some(n) => RowFields::Exactly(1 + n),
+        None => RowFields::AtLeast(1 + plugin.meta().output.len()),
+    }
+}
+
 /// Opens an output file for appending; an incomplete last line a killed run left is
 /// removed first (its entity is computed again).
 fn open_output(
@@ -421,6 +436,28 @@ fn finish_report(
     report.n_skipped = Some(skipped);
     report.comp_status = comp_status(summary);
     report.remarks = remarks(summary, interrupted);
+}
+
+/// Whether the report can be written where asked, found before any work (not after
+/// hours of computing): not a folder, in a folder that exists, writable.
+fn check_writable(path: &Path) -> Result<(), EngineError> {
+    let refuse = |why: String| EngineError::WriteReport {
+        path: path.to_path_buf(),
+        why,
+    };
+    if path.is_dir() {
+        return Err(refuse("it is a folder; give a file name".into()));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| refuse(e.to_string()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// Writes the report to `-r`, else to the caller's writer.

@@ -218,7 +218,8 @@ pub fn read_skip_list(path: &Path) -> Result<SkipSet, InputError> {
 }
 
 /// Calls `each` with every ID of an ID list (one per line, or the first column of a
-/// TSV file; blank lines skipped). A missing file has no IDs.
+/// TSV file, read back as [`crate::output::push_id`] writes IDs; blank lines
+/// skipped). A missing file has no IDs.
 pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), InputError> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -246,7 +247,7 @@ pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), Input
         let text = String::from_utf8_lossy(&line);
         let id = text.trim_end().split('\t').next().unwrap_or("");
         if !id.is_empty() {
-            each(id);
+            each(&crate::output::unescape_id(id));
         }
     }
     Ok(())

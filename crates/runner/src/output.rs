@@ -35,7 +35,7 @@ impl<'a> TsvWriter<'a> {
                 let part = part.strip_suffix('\r').unwrap_or(part);
                 if !part.is_empty() {
                     self.line.clear();
-                    self.line.push_str(id);
+                    push_id(&mut self.line, id);
                     self.line.push('\t');
                     self.line.push_str(part);
                     self.line.push('\n');
@@ -53,7 +53,7 @@ impl Recorder for TsvWriter<'_> {
             EntityResult::Done(out) => {
                 if !out.values.is_empty() {
                     self.line.clear();
-                    self.line.push_str(&entity.id);
+                    push_id(&mut self.line, &entity.id);
                     for v in &out.values {
                         self.line.push('\t');
                         let start = self.line.len();
@@ -84,6 +84,58 @@ impl Recorder for TsvWriter<'_> {
         self.out.flush()?;
         self.log.flush()
     }
+}
+
+/// Appends an entity ID to a row. An ID holding a TAB, newline, carriage return or
+/// backslash is written escaped (`\t`, `\n`, `\r`, `\\`), so that every row is one
+/// line whose first field is the ID; [`unescape_id`] reads it back (a results file
+/// is its own skip list). Other IDs are written as they are, as Prenacs writes them.
+pub fn push_id(line: &mut String, id: &str) {
+    if !id
+        .bytes()
+        .any(|b| matches!(b, b'\t' | b'\n' | b'\r' | b'\\'))
+    {
+        line.push_str(id);
+        return;
+    }
+    for c in id.chars() {
+        match c {
+            '\t' => line.push_str("\\t"),
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\\' => line.push_str("\\\\"),
+            c => line.push(c),
+        }
+    }
+}
+
+/// The ID of a row's first field, as [`push_id`] wrote it.
+pub fn unescape_id(field: &str) -> std::borrow::Cow<'_, str> {
+    if !field.contains('\\') {
+        return std::borrow::Cow::Borrowed(field);
+    }
+    let mut id = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            id.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => id.push('\t'),
+            Some('n') => id.push('\n'),
+            Some('r') => id.push('\r'),
+            Some(other) => {
+                // Not an escape polyplug writes (a file of another tool): as it is.
+                id.push('\\');
+                if other != '\\' {
+                    id.push(other);
+                }
+            }
+            None => id.push('\\'),
+        }
+    }
+    std::borrow::Cow::Owned(id)
 }
 
 /// Opens a results file for appending, as `-o` does. If a previous run was killed in
@@ -120,6 +172,126 @@ pub fn open_for_append(path: &Path) -> std::io::Result<(File, u64)> {
         }
     }
     Ok((file, removed))
+}
+
+/// How many fields a results row of a plugin has: its ID, then its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFields {
+    /// Exactly this many (the attribute definitions fix the columns).
+    Exactly(usize),
+    /// At least this many (one per OUTPUT attribute, an attribute may span more).
+    AtLeast(usize),
+}
+
+impl std::fmt::Display for RowFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowFields::Exactly(n) => write!(f, "exactly {n}"),
+            RowFields::AtLeast(n) => write!(f, "at least {n}"),
+        }
+    }
+}
+
+/// An existing `-o` file that is not a results file of the plugin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotResults {
+    /// Bytes that are not UTF-8 text (or hold NUL).
+    #[error(
+        "{}: line {line}: not a results file (not text); give another -o file",
+        path.display()
+    )]
+    NotText {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line.
+        line: u64,
+    },
+    /// A row with another number of fields.
+    #[error(
+        "{}: line {line}: {found} field(s), a results row of plugin {plugin} has {fields}; \
+         is this another plugin's results file? give another -o file",
+        path.display()
+    )]
+    Fields {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// Fields on the line.
+        found: usize,
+        /// What the plugin's rows have.
+        fields: RowFields,
+        /// The plugin ID.
+        plugin: String,
+    },
+    /// The file cannot be read.
+    #[error("{}: cannot read the results file: {why}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The system's reason.
+        why: String,
+    },
+}
+
+/// Checks, before a run appends to it, that an existing `-o` file holds results rows
+/// of the plugin: text, every complete line with the plugin's number of fields. (An
+/// incomplete last line, left by a killed run, is cut by [`open_for_append`]; it only
+/// has to be text.) A missing or empty file is fine.
+pub fn check_results_file(path: &Path, fields: RowFields, plugin: &str) -> Result<(), NotResults> {
+    use std::io::BufRead;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(NotResults::Read {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })
+        }
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| NotResults::Read {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            })?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let complete = line.last() == Some(&b'\n');
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.contains(&0) || std::str::from_utf8(text).is_err() {
+            return Err(NotResults::NotText {
+                path: path.to_path_buf(),
+                line: number,
+            });
+        }
+        if !complete || text.is_empty() {
+            continue;
+        }
+        let found = memchr::memchr_iter(b'\t', text).count() + 1;
+        let fits = match fields {
+            RowFields::Exactly(k) => found == k,
+            RowFields::AtLeast(k) => found >= k,
+        };
+        if !fits {
+            return Err(NotResults::Fields {
+                path: path.to_path_buf(),
+                line: number,
+                found,
+                fields,
+                plugin: plugin.to_string(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +347,45 @@ mod tests {
         let (_, removed) = open_for_append(&p).unwrap();
         assert_eq!(removed, 7);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+    }
+
+    #[test]
+    fn ids_are_escaped_so_that_rows_stay_whole_and_read_back() {
+        for id in [
+            "plain", "a\tb", "n\nl", "c\rr", "b\\s", "\\t", "\\", "é\t\\\n",
+        ] {
+            let mut line = String::new();
+            push_id(&mut line, id);
+            assert!(!line.contains(['\t', '\n', '\r']), "{line:?}");
+            assert_eq!(unescape_id(&line), id, "{line:?}");
+        }
+        let mut line = String::new();
+        push_id(&mut line, "x y");
+        assert_eq!(line, "x y", "others as they are");
+        assert_eq!(unescape_id("C:\\dir"), "C:\\dir", "unknown escapes stay");
+    }
+
+    #[test]
+    fn results_files_are_told_from_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.tsv");
+        let check = |fields| check_results_file(&p, fields, "gc");
+        assert_eq!(check(RowFields::Exactly(3)), Ok(()), "missing is fine");
+        std::fs::write(&p, "a\t1\t2\nb\t3\t4\r\n\nc\t").unwrap();
+        assert_eq!(check(RowFields::Exactly(3)), Ok(()));
+        assert_eq!(check(RowFields::AtLeast(2)), Ok(()));
+        let e = check(RowFields::Exactly(2)).unwrap_err().to_string();
+        assert!(e.ends_with("line 1: 3 field(s), a results row of plugin gc has exactly 2; is this another plugin's results file? give another -o file"), "{e}");
+        std::fs::write(&p, b"a\t1\n\xff\xfe\n").unwrap();
+        let e = check(RowFields::AtLeast(2)).unwrap_err().to_string();
+        assert!(
+            e.ends_with("line 2: not a results file (not text); give another -o file"),
+            "{e}"
+        );
+        std::fs::write(&p, b"a\t1\nb\0").unwrap();
+        assert!(
+            check(RowFields::AtLeast(2)).is_err(),
+            "NUL in the cut last line"
+        );
     }
 }
