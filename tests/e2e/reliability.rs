@@ -210,3 +210,130 @@ fn an_output_file_that_is_not_a_results_file_is_refused_before_any_work() {
         );
     assert_eq!(t.read("other.tsv"), "x\ty\tz\nw\n");
 }
+
+#[test]
+fn the_same_run_started_twice_does_not_compute_twice() {
+    let t = TestDir::new();
+    let ids: String = (0..60).map(|i| format!("sleep{i}\n")).collect();
+    t.write("ids.txt", &ids);
+    let mut first = t
+        .run(testkit())
+        .args(["ids", "ids.txt", "-o", "out.tsv", "-j1", "--store", "s.db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start polyplug");
+    std::thread::sleep(Duration::from_millis(700));
+    let second = Run::of(
+        t.run(testkit())
+            .args(["ids", "ids.txt", "-o", "out.tsv", "-j1", "--store", "s.db"]),
+    );
+    let status = first.wait().expect("wait");
+    second.code(2).stderr_has(&format!(
+        "out.tsv: another polyplug run (process {}) is appending to this file; wait until it \
+         ends, or give another -o file",
+        first.id()
+    ));
+    assert!(status.success());
+    assert_eq!(t.read("out.tsv").lines().count(), 60, "each entity once");
+}
+
+/// The processes whose working folder is the test's (workers inherit it).
+fn processes_in(t: &TestDir) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let dir = std::fs::canonicalize(t.path()).expect("canonical test dir");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        if std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir) {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            found.push(format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// Starts a run of `plugin` with two workers busy for ever, kills it with SIGKILL once
+/// its workers compute, and checks that nothing of it is left a second later.
+fn killed_parent_leaves_nothing(t: &TestDir, plugin: &str) {
+    t.write("ids.txt", "a\nb\nc\nd\n");
+    let mut child = t
+        .run(plugin)
+        .args(["ids", "ids.txt", "-o", "out.tsv", "-j2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start polyplug");
+    let parent = child.id();
+    // Wait until both workers compute (each compute leaves a started-<entity> file).
+    let computing = || {
+        std::fs::read_dir(t.path())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("started-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut waited = 0;
+    while computing() < 2 && waited < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    assert_eq!(
+        computing(),
+        2,
+        "both workers compute: {:?}",
+        processes_in(t)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(1000));
+    let left = processes_in(t);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    let folders: Vec<String> = std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&format!("polyplug-bash-{parent}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(folders.is_empty(), "folders left behind: {folders:?}");
+}
+
+#[test]
+fn a_killed_run_leaves_no_python_worker_behind() {
+    let t = TestDir::new();
+    t.write(
+        "busy.py",
+        "ID = 'busy'\nVERSION = '1'\nINPUT = 'x'\nOUTPUT = ['n']\n\
+         def compute(entity, **kw):\n    open('started-' + entity, 'w').close()\n    while True:\n        pass\n",
+    );
+    killed_parent_leaves_nothing(&t, "busy.py");
+}
+
+#[test]
+fn a_killed_run_leaves_no_bash_worker_or_folder_behind() {
+    let t = TestDir::new();
+    // The compute also starts a child of its own, which must go too.
+    t.write(
+        "busy.sh",
+        "ID=busy\nVERSION=1\nINPUT=x\nOUTPUT=( n )\n\
+         compute() { : > \"started-$1\"; sleep 300 & while :; do :; done; }\n",
+    );
+    killed_parent_leaves_nothing(&t, "busy.sh");
+    // The next run sweeps folders that runs killed earlier left (none here, but the
+    // sweep must not touch those of live processes: this one's run works).
+    t.write(
+        "ok.sh",
+        "ID=ok\nVERSION=1\nINPUT=x\nOUTPUT=( n )\ncompute() { echo 1; }\n",
+    );
+    Run::of(t.run("ok.sh").args(["ids", "ids.txt"])).ok();
+}

@@ -173,8 +173,11 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The kind of worker: `python`.
+    /// The kind of worker: `python`, or `guard` (of a Bash worker).
     pub kind: String,
+    /// What the worker needs (a guard: the host's PID, a folder, the command).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// Input mode of `run`.

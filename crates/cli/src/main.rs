@@ -35,7 +35,7 @@ fn main() {
         args::Command::Check(a) => info::check(a),
         args::Command::Build(a) => build::build(a),
         args::Command::New(a) => new::new(a),
-        args::Command::Worker(a) => worker(&a.kind),
+        args::Command::Worker(a) => worker(&a.kind, &a.args),
         args::Command::Attrs(a) => stores::attrs(a),
         args::Command::Load(a) => stores::load(a),
         args::Command::Query(a) => stores::query(a),
@@ -45,11 +45,17 @@ fn main() {
     std::process::exit(code);
 }
 
-/// `polyplug __worker <kind>`: a worker process of a parallel run.
-fn worker(kind: &str) -> i32 {
-    match polyplug_engine::worker_main(kind) {
-        Some(Ok(())) => 0,
-        Some(Err(m)) => {
+/// `polyplug __worker <kind> <args>…`: a worker process of a run, or a worker's guard.
+fn worker(kind: &str, args: &[String]) -> i32 {
+    use polyplug_engine::WorkerEnd;
+    match polyplug_engine::worker_main(kind, args) {
+        Some(WorkerEnd::Exit(code)) => code,
+        Some(WorkerEnd::Signal(signal)) => {
+            // End as the guarded worker did: by its signal.
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            128 + signal
+        }
+        Some(WorkerEnd::Failed(m)) => {
             error(format!("{kind} worker: {m}"));
             EXIT_USAGE
         }

@@ -106,6 +106,19 @@ pub enum EngineError {
         /// The system's reason.
         why: String,
     },
+    /// A results file another run is appending to.
+    #[error(
+        "{}: another polyplug run{} is appending to this file; wait until it ends, or give \
+         another -o file",
+        path.display(),
+        holder.map_or(String::new(), |p| format!(" (process {p})"))
+    )]
+    Busy {
+        /// The results file.
+        path: PathBuf,
+        /// The process holding its lock, when it can be told.
+        holder: Option<u32>,
+    },
     /// A `--skip` file that does not exist.
     #[error("{}: the skip list does not exist", path.display())]
     NoSkipList {

@@ -83,11 +83,31 @@ pub use polyplug_runner as runner;
 /// The results store ([`polyplug_store`]): the store commands' data.
 pub use polyplug_store as store;
 
-/// What a `polyplug __worker <kind>` process runs: the worker side of a loader that
-/// runs instances in processes of their own (`python`). `None` for an unknown kind.
-pub fn worker_main(kind: &str) -> Option<Result<(), polyplug_loader_python::WorkerError>> {
-    match kind {
-        "python" => Some(polyplug_loader_python::worker_main()),
-        _ => None,
-    }
+/// How a `polyplug __worker` process must end.
+#[derive(Debug)]
+pub enum WorkerEnd {
+    /// With this status.
+    Exit(i32),
+    /// By this signal (the guarded worker was killed by it).
+    Signal(i32),
+    /// With this error (shown, then a non-zero status).
+    Failed(String),
+}
+
+/// What a `polyplug __worker <kind> <args>…` process runs: the worker side of a
+/// loader that runs instances in processes of their own (`python`), or the guard of
+/// a Bash worker (`guard`). `None` for an unknown kind.
+pub fn worker_main(kind: &str, args: &[String]) -> Option<WorkerEnd> {
+    Some(match kind {
+        "python" => match polyplug_loader_python::worker_main() {
+            Ok(()) => WorkerEnd::Exit(0),
+            Err(e) => WorkerEnd::Failed(e.to_string()),
+        },
+        "guard" => match polyplug_loader_bash::guard_main(args) {
+            Ok(polyplug_loader_bash::GuardEnd::Exited(c)) => WorkerEnd::Exit(c),
+            Ok(polyplug_loader_bash::GuardEnd::Signaled(s)) => WorkerEnd::Signal(s),
+            Err(e) => WorkerEnd::Failed(e),
+        },
+        _ => return None,
+    })
 }

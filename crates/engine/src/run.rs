@@ -291,6 +291,9 @@ fn open_output(
         what,
         why: e.to_string(),
     })?;
+    if what == "results" {
+        lock_output(&file, path)?;
+    }
     if removed > 0 {
         console.note(&format!(
             "{}: removed an incomplete last line ({removed} bytes) left by an interrupted run; \
@@ -301,6 +304,42 @@ fn open_output(
         console.detail(&format!("appending {what} to {}", path.display()));
     }
     Ok(Some(file))
+}
+
+/// Takes the results file for this run: an exclusive lock held until the run ends,
+/// so that the same run started twice does not compute everything twice into it.
+fn lock_output(file: &File, path: &Path) -> Result<(), EngineError> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(EngineError::Busy {
+            path: path.to_path_buf(),
+            holder: lock_holder(file),
+        }),
+        // A file system without locks: nothing to guard with.
+        Err(_) => Ok(()),
+    }
+}
+
+/// The process holding a lock on `file`, from `/proc/locks` (Linux), if it can be told.
+fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let md = file.metadata().ok()?;
+    let dev = md.dev();
+    let key = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev),
+        md.ino()
+    );
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`
+        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&key.as_str()))
+            .then(|| f.get(4).and_then(|p| p.parse().ok()))
+            .flatten()
+    })
 }
 
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless

@@ -93,6 +93,7 @@ impl BashInstance {
                 self.shared.mode,
                 self.shared.timeout,
                 &self.shared.console,
+                self.shared.guard.as_deref(),
             )?;
             forward_stderr(&self.shared, "sourcing", &source_output);
             for word in &self.keywords {

@@ -62,6 +62,7 @@ Bash plugins run with the user's rights; this crate isolates them from polyplug
 */
 #![deny(missing_docs)]
 
+mod guard;
 mod instance;
 mod meta;
 mod text;
@@ -87,6 +88,7 @@ const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(60);
 /// not sandboxed.
 pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
 
+pub use guard::{guard_main, GuardEnd};
 pub use text::keyword_word;
 
 /// What the plugin and all its instances share.
@@ -102,6 +104,8 @@ struct Shared {
     has_finalize: bool,
     /// Where what the script prints on stderr goes.
     console: Arc<dyn Console>,
+    /// The polyplug binary, which runs a worker's guard (`__worker guard`).
+    guard: Option<PathBuf>,
 }
 
 /// A loaded Bash plugin.
@@ -162,6 +166,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
             has_initialize: has("initialize"),
             has_finalize: has("finalize"),
             console: options.console.clone(),
+            guard: options.worker_program.clone(),
         }),
         has_compute: has("compute"),
         has_compute_id: has("compute_id"),
@@ -254,6 +259,7 @@ impl Plugin for BashPlugin {
                     self.shared.mode,
                     self.shared.timeout,
                     &self.shared.console,
+                    self.shared.guard.as_deref(),
                 )
                 .map_err(EntityError::new)?;
                 instance::forward_stderr(&self.shared, "sourcing", &source_output);

@@ -168,8 +168,32 @@ fn work_base() -> PathBuf {
     std::env::temp_dir()
 }
 
+/// Removes the work folders that killed runs left in `base` (`polyplug-bash-<pid>-…`
+/// of a process that is gone).
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("polyplug-bash-")) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        if !pid.is_empty()
+            && pid.chars().all(|c| c.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+            && Path::new("/proc/self").exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn make_work_dir() -> Result<PathBuf, String> {
     let base = work_base();
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| sweep(&base));
     let mut last = None;
     for _ in 0..8 {
         let dir = base.join(format!(
@@ -198,10 +222,23 @@ impl Worker {
         mode: Mode,
         timeout: Option<Duration>,
         console: &Arc<dyn Console>,
+        guard: Option<&Path>,
     ) -> Result<(Worker, Vec<u8>), String> {
         let dir = make_work_dir()?;
         let token = format!("\u{1}pp{}", random_hex());
-        let spawned = Command::new("bash")
+        // With a guard (the polyplug binary), nothing of the worker outlives the host.
+        let mut command = match guard {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(["__worker", "guard"])
+                    .arg(std::process::id().to_string())
+                    .arg(&dir)
+                    .arg("bash");
+                c
+            }
+            None => Command::new("bash"),
+        };
+        let spawned = command
             .arg("--noprofile")
             .arg("--norc")
             .arg("-c")

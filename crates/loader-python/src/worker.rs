@@ -119,6 +119,7 @@ impl WorkerInstance {
         let err = |m: String| PluginError::new(plugin, m);
         let mut child = Command::new(exe)
             .args(["__worker", "python"])
+            .env(PARENT_VARIABLE, std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -355,7 +356,35 @@ fn short(m: &WorkerMsg) -> &'static str {
 /// the protocol. Returns when the host is done; an error is why the worker cannot go
 /// on (the caller shows it and exits non-zero).
 pub fn worker_main() -> Result<(), WorkerError> {
+    watch_host();
     worker_loop().map_err(WorkerError)
+}
+
+/// The variable through which the host tells a worker its process ID.
+const PARENT_VARIABLE: &str = "POLYPLUG_HOST_PID";
+
+/// Starts the thread that ends this worker, with everything the plugin started in
+/// its process group, when the host is gone (killed with SIGKILL while a compute is
+/// busy, say): a worker never outlives its run. The thread needs no GIL, so a compute
+/// stuck in Python or C code does not stop it.
+fn watch_host() {
+    use rustix::process::{getpgrp, getppid, kill_process_group, Pid, Signal};
+    let host = std::env::var(PARENT_VARIABLE)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(Pid::from_raw)
+        .or_else(getppid);
+    let Some(host) = host else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("polyplug-host-watch".into())
+        .spawn(move || loop {
+            if getppid() != Some(host) {
+                let _ = kill_process_group(getpgrp(), Signal::KILL);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
 }
 
 /// Why a worker process cannot go on: the host's messages cannot be read or answered,
