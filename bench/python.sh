@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Python plugin throughput: polyplug at -j1 (in-process) and -j2 (two worker
-# processes) against Prenacs itself, on the same plugin file, in the same run.
+# Python plugin throughput: polyplug at -j1 (one worker process, the default), -j1
+# --in-process (the interpreter inside polyplug) and -j2 (two worker processes)
+# against Prenacs itself, on the same plugin file, in the same run.
 #
 # The plugin (tests/fixtures/python/ids.py) returns the length and the GC count of
 # each ID: the cost measured is the host's, not the plugin's. Prenacs is run on fewer
@@ -45,11 +46,11 @@ head -n "$PN" "$WORK/ids.txt" > "$WORK/ids_prenacs.txt"
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 
-measure_polyplug() { # jobs
-  local out="$WORK/out_j$1.tsv"
+measure_polyplug() { # jobs [name suffix] [options]
+  local out="$WORK/out_j$1${2:-}.tsv"
   local t0 t1
   t0=$(now)
-  "$BIN" run "$PLUGIN" ids "$WORK/ids.txt" -j "$1" -o "$out" -r "$WORK/report_j$1.yaml"
+  "$BIN" run "$PLUGIN" ids "$WORK/ids.txt" -j "$1" -o "$out" -r "$WORK/report_j$1.yaml" "${@:3}"
   t1=$(now)
   local rows
   rows=$(wc -l < "$out")
@@ -58,8 +59,10 @@ measure_polyplug() { # jobs
 }
 
 J1=$(measure_polyplug 1)
+P1=$(measure_polyplug 1 p --in-process)
 J2=$(measure_polyplug 2)
 cmp -s "$WORK/out_j1.tsv" "$WORK/out_j2.tsv" || { echo "-j1 and -j2 results differ" >&2; exit 1; }
+cmp -s "$WORK/out_j1.tsv" "$WORK/out_j1p.tsv" || { echo "-j1 and --in-process results differ" >&2; exit 1; }
 
 : > "$WORK/prenacs.tsv"
 t0=$(now)
@@ -72,7 +75,8 @@ head -n "$PN" "$WORK/out_j1.tsv" | sort > "$WORK/a"; sort "$WORK/prenacs.tsv" > 
 cmp -s "$WORK/a" "$WORK/b" || { echo "Prenacs and polyplug rows differ" >&2; exit 1; }
 
 echo "python plugin, trivial compute (length and GC count of the ID)"
-printf '%-32s %12s entities/s  (%s IDs)\n' "polyplug -j1 (in-process)" "$J1" "$N"
+printf '%-32s %12s entities/s  (%s IDs)\n' "polyplug -j1 (a worker process)" "$J1" "$N"
+printf '%-32s %12s entities/s  (%s IDs)\n' "polyplug -j1 --in-process" "$P1" "$N"
 printf '%-32s %12s entities/s  (%s IDs)\n' "polyplug -j2 (2 worker processes)" "$J2" "$N"
 printf '%-32s %12s entities/s  (%s IDs)\n' "prenacs-batch-compute (parallel)" "$PR" "$PN"
-python3 -c "print(f'ratio -j1 / prenacs: {$J1 / $PR:.0f}x'); print(f'ratio -j2 / prenacs: {$J2 / $PR:.0f}x'); print(f'ratio -j2 / -j1:     {$J2 / $J1:.2f}x'); print('target: at least 100x prenacs')"
+python3 -c "print(f'ratio -j1 / prenacs: {$J1 / $PR:.0f}x'); print(f'ratio -j1 --in-process / prenacs: {$P1 / $PR:.0f}x'); print(f'ratio -j2 / prenacs: {$J2 / $PR:.0f}x'); print(f'ratio -j2 / -j1:     {$J2 / $J1:.2f}x'); print('target: at least 100x prenacs')"

@@ -160,6 +160,43 @@ impl Run {
         }
     }
 
+    /// Runs the command to completion within `limit`; a run still going then is
+    /// killed and the test fails (a hang must not hang the suite).
+    pub fn within(cmd: &mut Command, limit: std::time::Duration) -> Run {
+        use std::io::Read;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run polyplug");
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                String::from_utf8_lossy(&v).into_owned()
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("stdout")));
+        let err = drain(Box::new(child.stderr.take().expect("stderr")));
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait for polyplug") {
+                break s;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("polyplug still ran after {limit:?}: killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
+    }
+
     /// Asserts the exit code, printing everything on failure.
     pub fn code(self, expected: i32) -> Run {
         assert_eq!(

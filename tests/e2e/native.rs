@@ -164,8 +164,9 @@ fn out_file_appends_and_is_the_skip_list() {
     let t = TestDir::new();
     t.write("ids.txt", "aa\nbb\ncc\n");
     t.write("out.tsv", "bb\t2\told row\n");
+    // One instance (-j1): its counter numbers the computes.
     Run::of(t.run(testkit()).args([
-        "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv", "-r", "r.yaml",
+        "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv", "-r", "r.yaml", "-j1",
     ]))
     .ok();
     eqnice!(

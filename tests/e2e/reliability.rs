@@ -337,3 +337,176 @@ fn a_killed_run_leaves_no_bash_worker_or_folder_behind() {
     );
     Run::of(t.run("ok.sh").args(["ids", "ids.txt"])).ok();
 }
+
+/// A C plugin whose compute does what its entity names: `segv`, `abort`, `exit`,
+/// `stack` (overflow), `fpe`, `kill` (itself, SIGKILL), `loop` (for ever); any other
+/// entity gives its length.
+const FAULTS_C: &str = r#"
+#include "polyplug.h"
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+static int deep(int n) { volatile char pad[4096]; pad[0] = (char)n; return deep(n + 1) + pad[0]; }
+static int32_t compute(void *s, const char *e, size_t len, const pp_call *c) {
+    (void)s;
+    if (len >= 4 && memcmp(e, "segv", 4) == 0) { *(volatile int *)0 = 1; }
+    if (len >= 5 && memcmp(e, "abort", 5) == 0) { abort(); }
+    if (len >= 4 && memcmp(e, "exit", 4) == 0) { exit(3); }
+    if (len >= 5 && memcmp(e, "stack", 5) == 0) { pp_push_int(c, deep(0)); return PP_OK; }
+    if (len >= 3 && memcmp(e, "fpe", 3) == 0) { volatile int a = 7, z = 0; pp_push_int(c, a / z); return PP_OK; }
+    if (len >= 4 && memcmp(e, "kill", 4) == 0) { kill(getpid(), SIGKILL); }
+    if (len >= 4 && memcmp(e, "loop", 4) == 0) { for (;;) {} }
+    pp_push_int(c, (int64_t)len);
+    return PP_OK;
+}
+static const char *const OUT[] = {"n"};
+static const pp_plugin P = {
+    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
+    .id = "faults", .version = "1", .input = "a fault to commit",
+    .output = OUT, .n_output = 1, .compute = compute,
+};
+POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
+"#;
+
+#[test]
+fn a_crashing_native_plugin_costs_one_entity_never_the_run() {
+    let t = TestDir::new();
+    let lib = t.compile_c("faults", FAULTS_C);
+    let faults = ["segv", "abort", "exit", "stack", "fpe", "kill", "loop"];
+    let mut ids: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
+    for (k, f) in faults.iter().enumerate() {
+        ids.insert(20 + 25 * k, format!("{f}{k}"));
+    }
+    t.write("ids.txt", ids.join("\n") + "\n");
+    for jobs in ["1", "2"] {
+        let _ = std::fs::remove_file(t.join("out.tsv"));
+        let _ = std::fs::remove_file(t.join("log.tsv"));
+        Run::of(t.run(&lib).args([
+            "ids",
+            "ids.txt",
+            "-o",
+            "out.tsv",
+            "-l",
+            "log.tsv",
+            "-r",
+            "r.yaml",
+            "-j",
+            jobs,
+            "--timeout",
+            "2",
+        ]))
+        .no_panic()
+        .code(1)
+        .stderr_has("7 of 207 entities failed");
+        let out = t.read("out.tsv");
+        let rows: Vec<&str> = out
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or(""))
+            .collect();
+        let expected: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
+        assert_eq!(
+            rows, expected,
+            "every other entity computed once, in order:\n{out}"
+        );
+        let report = t.read("r.yaml");
+        assert!(
+            report.contains("n_units: 200") && report.contains("n_failed: 7"),
+            "{report}"
+        );
+        let log = t.read("log.tsv");
+        for (k, (f, says)) in faults
+            .iter()
+            .zip([
+                "killed by signal 11 while computing this entity (SIGSEGV",
+                "killed by signal 6 while computing this entity (SIGABRT",
+                "exited with status 3 while computing this entity; the worker was replaced",
+                "killed by signal 6 while computing this entity (SIGABRT: the plugin aborted, or \
+                 overflowed its stack)",
+                "killed by signal 8 while computing this entity (SIGFPE",
+                "killed by signal 9 while computing this entity (SIGKILL",
+                "killed by signal 14 at the time limit: the compute took longer than 2 s \
+                 (--timeout); the worker was replaced",
+            ])
+            .enumerate()
+        {
+            let line = log
+                .lines()
+                .find(|l| l.starts_with(&format!("{f}{k}\t")))
+                .unwrap_or_else(|| panic!("no error for {f}{k}:\n{log}"));
+            assert!(
+                line.contains("error: the native worker process (pid ") && line.contains(says),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn in_process_keeps_the_plugin_in_polyplug_with_its_risk() {
+    let t = TestDir::new();
+    let lib = t.compile_c("faults", FAULTS_C);
+    t.write("ids.txt", "ok\nsegv\n");
+    let r = Run::of(t.run(&lib).args(["ids", "ids.txt", "--in-process"]));
+    assert_eq!(r.code, -1, "the segfault ends polyplug itself (a signal)");
+    Run::of(
+        t.run(&lib)
+            .args(["ids", "ids.txt", "--in-process", "--timeout", "1"]),
+    )
+    .code(2)
+    .stderr_has("--timeout cannot stop a native plugin: it runs inside the polyplug process");
+}
+
+const ECHO_C: &str = r#"
+#include "polyplug.h"
+static int32_t compute(void *s, const char *e, size_t len, const pp_call *c) {
+    (void)s;
+    pp_push_strn(c, e, len);
+    pp_push_int(c, (int64_t)len);
+    return PP_OK;
+}
+static const char *const OUT[] = {"echo", "n"};
+static const pp_plugin P = {
+    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
+    .id = "echo", .version = "1", .input = "anything",
+    .output = OUT, .n_output = 2, .compute = compute,
+};
+POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
+"#;
+
+#[test]
+fn ids_larger_than_the_worker_pipe_travel_whole() {
+    // Batches of 100 KB IDs, echoed back: frames both ways exceed what fits in the
+    // pipes to and from a worker. The host keeps the unanswered ones within the
+    // pipe's room (or sends one alone), so neither side waits on the other for ever,
+    // and every row comes back whole, in order.
+    let t = TestDir::new();
+    let lib = t.compile_c("echo", ECHO_C);
+    let ids: Vec<String> = (0..60)
+        .map(|i| {
+            format!(
+                "{}{i}",
+                "GC".repeat(if i % 3 == 0 { 50_000 } else { 4_000 })
+            )
+        })
+        .collect();
+    t.write("ids.txt", ids.join("\n") + "\n");
+    for jobs in ["1", "2"] {
+        let r = Run::within(
+            t.run(&lib).args(["ids", "ids.txt", "-j", jobs]),
+            Duration::from_secs(60),
+        )
+        .ok();
+        let rows: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(rows.len(), ids.len(), "jobs {jobs}");
+        for (row, id) in rows.iter().zip(&ids) {
+            let want = format!("{id}\t{id}\t{}", id.len());
+            assert!(
+                *row == want,
+                "jobs {jobs}: a row differs (length {})",
+                row.len()
+            );
+        }
+    }
+}

@@ -294,6 +294,11 @@ pub struct RunArgs {
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,
+    /// Run native and Python plugins inside the polyplug process instead of worker
+    /// processes: the fastest path, but a crash of the plugin (a segfault, an abort,
+    /// exit) ends the run, and --timeout cannot stop them.
+    #[arg(long)]
+    pub in_process: bool,
     /// Print what is being done on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,

@@ -128,6 +128,7 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     spec.force = args.force;
     spec.replace_plugin_record = args.replace_plugin_record;
     spec.verbose = args.verbose;
+    spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
     Ok(spec)
 }

@@ -129,6 +129,9 @@ pub struct LoadOptions {
     pub cache_dir: Option<PathBuf>,
     /// Compile source plugins again even when the cache has them.
     pub rebuild: bool,
+    /// Run native and Python plugins inside the polyplug process rather than in
+    /// worker processes: the fastest, but a crash of the plugin ends the run.
+    pub in_process: bool,
     /// Where notes and plugin output go.
     pub console: Arc<dyn Console>,
 }
@@ -146,6 +149,7 @@ impl Default for LoadOptions {
             worker_program: None,
             cache_dir: None,
             rebuild: false,
+            in_process: false,
             console: Arc::new(Silent),
         }
     }
@@ -164,6 +168,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("worker_program", &self.worker_program)
             .field("cache_dir", &self.cache_dir)
             .field("rebuild", &self.rebuild)
+            .field("in_process", &self.in_process)
             .finish_non_exhaustive()
     }
 }
@@ -214,8 +219,8 @@ impl LoadOptions {
             return Err(PluginError::new(
                 path,
                 format!(
-                    "{t} cannot stop {kind}: it runs inside the polyplug process; remove {t} \
-                     (it applies to Bash, Python and WebAssembly plugins)"
+                    "{t} cannot stop {kind}: it runs inside the polyplug process; remove {t}, \
+                     or run the plugin in a worker process (without --in-process)"
                 ),
             ));
         }

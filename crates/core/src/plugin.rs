@@ -64,22 +64,36 @@ impl PluginError {
     }
 }
 
-/// One entity as it travels through a run.
+/// One entity as it travels through a run: its ID, and what compute receives when that
+/// is something else (the file path in `files` mode). One allocation when they are
+/// the same, as they are for IDs: a run holds millions of entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entity {
-    /// What compute receives: an ID, or a file path in `files` mode.
-    pub input: String,
     /// The ID written in the outputs and used for skipping.
     pub id: String,
+    /// What compute receives, when it is not the ID.
+    other_input: Option<String>,
 }
 
 impl Entity {
-    /// An entity whose ID is what compute receives (no `--idsproc`).
-    pub fn same(id: &str) -> Entity {
+    /// An entity whose ID is what compute receives.
+    pub fn same(id: impl Into<String>) -> Entity {
         Entity {
-            input: id.to_string(),
-            id: id.to_string(),
+            id: id.into(),
+            other_input: None,
         }
+    }
+
+    /// An entity whose compute receives `input` (a file path) and whose results are
+    /// written under `id`.
+    pub fn with_input(input: String, id: String) -> Entity {
+        let other_input = (input != id).then_some(input);
+        Entity { id, other_input }
+    }
+
+    /// What compute receives: the ID, or the file path in `files` mode.
+    pub fn input(&self) -> &str {
+        self.other_input.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -142,7 +156,7 @@ pub trait Instance: Send {
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         for e in entities {
             let mut out = Outcome::default();
-            let r = self.compute(&e.input, &mut out).map(|()| out);
+            let r = self.compute(e.input(), &mut out).map(|()| out);
             results.push(r);
         }
     }

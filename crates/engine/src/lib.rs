@@ -95,13 +95,17 @@ pub enum WorkerEnd {
 }
 
 /// What a `polyplug __worker <kind> <args>…` process runs: the worker side of a
-/// loader that runs instances in processes of their own (`python`), or the guard of
-/// a Bash worker (`guard`). `None` for an unknown kind.
+/// loader that runs instances in processes of their own (`python`, `native`), or the
+/// guard of a Bash worker (`guard`). `None` for an unknown kind.
 pub fn worker_main(kind: &str, args: &[String]) -> Option<WorkerEnd> {
     Some(match kind {
         "python" => match polyplug_loader_python::worker_main() {
             Ok(()) => WorkerEnd::Exit(0),
             Err(e) => WorkerEnd::Failed(e.to_string()),
+        },
+        "native" => match polyplug_loader_native::worker_main() {
+            Ok(()) => WorkerEnd::Exit(0),
+            Err(e) => WorkerEnd::Failed(e),
         },
         "guard" => match polyplug_loader_bash::guard_main(args) {
             Ok(polyplug_loader_bash::GuardEnd::Exited(c)) => WorkerEnd::Exit(c),

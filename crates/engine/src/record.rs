@@ -188,11 +188,10 @@ impl Recorder for StoreRecorder<'_> {
     fn record(&mut self, entity: &Entity, result: &EntityResult) -> std::io::Result<()> {
         self.tsv.record(entity, result)?;
         match result {
-            EntityResult::Done(o) => self.batch.push(&entity.id, &o.values, &o.logs, None),
-            EntityResult::Failed(e) => {
-                self.batch
-                    .push(&entity.id, &[], &e.logs, Some(e.message.as_str()))
-            }
+            Ok(o) => self.batch.push(&entity.id, &o.values, &o.logs, None),
+            Err(e) => self
+                .batch
+                .push(&entity.id, &[], &e.logs, Some(e.message.as_str())),
         }
         if self.batch.len() >= BATCH_UNITS {
             self.send()?;

@@ -62,8 +62,8 @@ pub const KINDS: &[Kind] = &[
 ];
 
 fn load_native(path: &Path, options: &LoadOptions) -> Result<Box<dyn Plugin>, PluginError> {
-    options.refuse_unsupported(path, "a native plugin", native::SUPPORTED)?;
-    match native::open(path) {
+    native::refuse(path, "a native plugin", options)?;
+    match native::open_with(path, options) {
         Ok(p) => Ok(Box::new(p)),
         // A compiled Prenacs plugin (Nim with nimpy, Rust with pyo3) is a CPython
         // extension module: it runs in the embedded Python.

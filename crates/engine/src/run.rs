@@ -115,6 +115,7 @@ fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
         wasm_memory_mib: spec.wasm_memory_mib,
         fuel: spec.fuel,
         worker_program: spec.worker_program.clone(),
+        in_process: spec.in_process,
         console: console.clone(),
         ..LoadOptions::default()
     }

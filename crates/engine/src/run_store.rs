@@ -252,7 +252,7 @@ impl RunStore {
 
 /// A stored result as the TSV writer takes it.
 pub(crate) fn done(values: &[polyplug_core::Value]) -> EntityResult {
-    EntityResult::Done(Outcome {
+    Ok(Outcome {
         values: values.to_vec(),
         logs: Vec::new(),
     })
@@ -353,11 +353,11 @@ mod tests {
             .recorder(Box::new(file), Box::new(std::io::sink()), Some(hook))
             .unwrap_or_else(|e| panic!("{e}"));
         for i in 0..n {
-            let result = EntityResult::Done(Outcome {
+            let result = Ok(Outcome {
                 values: vec![Value::Int(i as i64)],
                 logs: Vec::new(),
             });
-            r.record(&Entity::same(&format!("e{i}")), &result)?;
+            r.record(&Entity::same(format!("e{i}")), &result)?;
         }
         r.flush()
     }

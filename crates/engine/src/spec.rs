@@ -113,6 +113,9 @@ pub struct RunSpec {
     pub replace_plugin_record: bool,
     /// Say what is being done, on the console (`-v`).
     pub verbose: bool,
+    /// Run native and Python plugins inside the polyplug process (`--in-process`):
+    /// the fastest, but a crash of the plugin ends the run.
+    pub in_process: bool,
     /// The program that runs worker processes (`<program> __worker python`): the
     /// polyplug binary. Without it, Python plugins run in this process and a time
     /// limit on them is refused.
@@ -146,6 +149,7 @@ impl RunSpec {
             force: false,
             replace_plugin_record: false,
             verbose: false,
+            in_process: false,
             worker_program: None,
         }
     }

@@ -155,12 +155,12 @@ impl Instance for BashInstance {
             let mut started = Instant::now();
             while next < entities.len() {
                 while sent < entities.len() {
-                    let size = entities[sent].input.len() + 4;
+                    let size = entities[sent].input().len() + 4;
                     let idle = sent == next;
                     if !idle && (sent - next >= MAX_AHEAD || ahead_bytes + size > MAX_AHEAD_BYTES) {
                         break;
                     }
-                    if w.send_call(Op::Compute, &entities[sent].input).is_err() {
+                    if w.send_call(Op::Compute, entities[sent].input()).is_err() {
                         break; // the worker is gone: receive() says how
                     }
                     if idle {

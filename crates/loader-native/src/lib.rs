@@ -24,11 +24,20 @@ and unloading would turn them into dangling code.
 
 use polyplug_abi as abi;
 use polyplug_core::{
-    CallSink, EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
+    EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
     PluginError, PluginMeta, RawMeta, Value,
 };
+use polyplug_worker::{ProcessInstance, WorkerSpec};
 use std::ffi::{c_char, c_void, CStr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod callbacks;
+mod worker;
+
+use callbacks::{finish, HostSink, HOST_API};
+pub use worker::worker_main;
 
 /// File extensions of native plugin libraries on this platform.
 pub const EXTENSIONS: &[&str] = &["so", "dylib"];
@@ -39,6 +48,8 @@ pub struct NativePlugin {
     meta: PluginMeta,
     desc: &'static abi::PluginDescriptor,
     abi_version: u32,
+    /// How its instances' worker processes start; `None`: in this process.
+    workers: Option<Arc<WorkerSpec>>,
 }
 
 impl std::fmt::Debug for NativePlugin {
@@ -52,25 +63,79 @@ impl NativePlugin {
     pub fn abi_version(&self) -> u32 {
         self.abi_version
     }
+
+    /// Whether instances run in worker processes (else in this process).
+    pub fn isolated(&self) -> bool {
+        self.workers.is_some()
+    }
+
+    /// Runs the instances in worker processes started as `<program> __worker native`
+    /// (see [`worker_main`]), which load the library at `library`.
+    fn isolate(mut self, program: PathBuf, library: &Path, timeout: Option<Duration>) -> Self {
+        self.workers = Some(Arc::new(WorkerSpec {
+            program,
+            kind: "native",
+            label: "native worker",
+            plugin: library.to_path_buf(),
+            python_path: Vec::new(),
+            timeout,
+            // The worker's own clock stops an overrunning entity (SIGALRM); the host
+            // kills a worker that does not even do that, a moment later.
+            kill_slack: Duration::from_secs(1),
+        }));
+        self
+    }
 }
 
-/// The options a native plugin honours: none of [`LoadOption`]. It runs inside the
-/// polyplug process (nothing can stop it from outside) and unsandboxed.
-pub const SUPPORTED: &[LoadOption] = &[];
+/// The options a native plugin honours in a worker process (the default): a time
+/// limit (the worker is killed when an entity overruns it). It is not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
+
+/// The options a native plugin honours in the polyplug process
+/// ([`LoadOptions::in_process`]): none; nothing can stop it from outside.
+pub const SUPPORTED_IN_PROCESS: &[LoadOption] = &[];
+
+/// Whether the options run native instances in worker processes: unless the run asks
+/// for in-process, or the polyplug program is not known.
+pub fn isolated(options: &LoadOptions) -> bool {
+    options.worker_program.is_some() && !options.in_process
+}
 
 /// Loads the native plugin at `path`, refusing the options it cannot honour
-/// (see [`SUPPORTED`]).
+/// (see [`SUPPORTED`] and [`SUPPORTED_IN_PROCESS`]).
 ///
 /// Errors name the file and say what to do: an unsupported option, not a loadable
 /// library, no `polyplug_plugin` symbol, an unsupported ABI version, a descriptor too
 /// small, or metadata problems (all of them listed).
 pub fn load(path: &Path, options: &LoadOptions) -> Result<NativePlugin, PluginError> {
-    options.refuse_unsupported(path, "a native plugin", SUPPORTED)?;
-    open(path)
+    refuse(path, "a native plugin", options)?;
+    open_with(path, options)
 }
 
-/// Opens the library at `path` as a native plugin (no options to check): [`load`]
-/// without its refusals, for loaders built on this one.
+/// Refuses what a native plugin (`kind`, for the message) cannot honour with these
+/// options: for loaders built on this one.
+pub fn refuse(path: &Path, kind: &str, options: &LoadOptions) -> Result<(), PluginError> {
+    let supported = if isolated(options) {
+        SUPPORTED
+    } else {
+        SUPPORTED_IN_PROCESS
+    };
+    options.refuse_unsupported(path, kind, supported)
+}
+
+/// Opens the library at `library` as a native plugin whose instances run as the
+/// options say (in worker processes by default), without checking the options
+/// ([`refuse`]).
+pub fn open_with(library: &Path, options: &LoadOptions) -> Result<NativePlugin, PluginError> {
+    let p = open(library)?;
+    Ok(match (&options.worker_program, isolated(options)) {
+        (Some(program), true) => p.isolate(program.clone(), library, options.timeout),
+        _ => p,
+    })
+}
+
+/// Opens the library at `path` as a native plugin running in this process (no
+/// options): for the worker side and for loaders built on this one.
 pub fn open(path: &Path) -> Result<NativePlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
     // SAFETY: loading a library runs its initializers; running the user's plugin code
@@ -133,6 +198,7 @@ pub fn open(path: &Path) -> Result<NativePlugin, PluginError> {
         meta,
         desc,
         abi_version: version,
+        workers: None,
     })
 }
 
@@ -259,6 +325,9 @@ impl Plugin for NativePlugin {
         params: &Params,
         _spec: &OutputSpec,
     ) -> Result<Box<dyn Instance>, PluginError> {
+        if let Some(spec) = &self.workers {
+            return Ok(Box::new(ProcessInstance::start(spec.clone(), params)?));
+        }
         let args = CallArgs::new(params);
         let mut sink = HostSink::default();
         let mut state: *mut c_void = std::ptr::null_mut();
@@ -450,174 +519,6 @@ impl Instance for NativeInstance {
         result
     }
 }
-
-/// What a plugin pushes during one call; the `Sink` behind the ABI's opaque pointer.
-type HostSink = CallSink;
-
-/// Turns the state of `sink` after a call that returned `status` into its result.
-fn finish(sink: &mut HostSink, status: i32) -> Result<(), EntityError> {
-    match sink.failure(status) {
-        None => Ok(()),
-        Some(message) => Err(EntityError {
-            message,
-            logs: std::mem::take(&mut sink.logs),
-            instance_lost: false,
-        }),
-    }
-}
-
-/// Reads `len` bytes at `ptr` as UTF-8.
-///
-/// # Safety
-/// When `len > 0`, `ptr` must point to `len` readable bytes.
-unsafe fn read_str(ptr: *const c_char, len: usize) -> Result<String, String> {
-    if len == 0 {
-        return Ok(String::new());
-    }
-    if ptr.is_null() {
-        return Err(format!("a string of {len} bytes was passed as NULL"));
-    }
-    // SAFETY: non-null, `len` readable bytes (caller's contract).
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    String::from_utf8(bytes.to_vec()).map_err(|_| "a string is not valid UTF-8".to_string())
-}
-
-/// Recovers the host sink of a callback.
-///
-/// # Safety
-/// `sink` must be the pointer the host put into the `Call` of the running call.
-unsafe fn sink<'a>(sink: *mut abi::Sink) -> Option<&'a mut HostSink> {
-    // SAFETY: the host's `Call.sink` always points to a live `HostSink` (caller's
-    // contract), used by this thread only during the call.
-    unsafe { sink.cast::<HostSink>().as_mut() }
-}
-
-// The host API's callbacks. Each one is `unsafe extern "C"`: the plugin calls it
-// through `HostApi` with the `Call.sink` of the running call.
-
-/// `push_null`: appends a null value to the current result.
-///
-/// # Safety
-/// `s` must be the `Call.sink` of the call that is running on this thread.
-unsafe extern "C" fn push_null(s: *mut abi::Sink) {
-    // SAFETY: callbacks receive the sink of the running call (ABI contract).
-    if let Some(s) = unsafe { sink(s) } {
-        s.push(Value::Null)
-    }
-}
-
-/// `push_bool`: appends a boolean (non-zero is true).
-///
-/// # Safety
-/// As for [`push_null`].
-unsafe extern "C" fn push_bool(s: *mut abi::Sink, v: i32) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        s.push(Value::Bool(v != 0))
-    }
-}
-
-/// `push_int`: appends an integer.
-///
-/// # Safety
-/// As for [`push_null`].
-unsafe extern "C" fn push_int(s: *mut abi::Sink, v: i64) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        s.push(Value::Int(v))
-    }
-}
-
-/// `push_float`: appends a float.
-///
-/// # Safety
-/// As for [`push_null`].
-unsafe extern "C" fn push_float(s: *mut abi::Sink, v: f64) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        s.push(Value::Float(v))
-    }
-}
-
-/// `push_str`: appends the UTF-8 string of `len` bytes at `p` (copied).
-///
-/// # Safety
-/// As for [`push_null`], and when `len > 0`, `p` must point to `len` readable bytes
-/// for the duration of the call.
-unsafe extern "C" fn push_str(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        // SAFETY: `p` has `len` readable bytes (this function's contract).
-        match unsafe { read_str(p, len) } {
-            Ok(v) => s.push(Value::Str(v)),
-            Err(e) => s.misuse(format!("push_str: {e}")),
-        }
-    }
-}
-
-/// `begin_list`: starts a list; the values pushed until `end_list` are its items.
-///
-/// # Safety
-/// As for [`push_null`].
-unsafe extern "C" fn begin_list(s: *mut abi::Sink) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        s.begin_list()
-    }
-}
-
-/// `end_list`: ends the innermost open list.
-///
-/// # Safety
-/// As for [`push_null`].
-unsafe extern "C" fn end_list(s: *mut abi::Sink) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        s.end_list()
-    }
-}
-
-/// `log`: adds the log message of `len` bytes at `p` (copied).
-///
-/// # Safety
-/// As for [`push_str`].
-unsafe extern "C" fn log(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        // SAFETY: `p` has `len` readable bytes (this function's contract).
-        match unsafe { read_str(p, len) } {
-            Ok(v) => s.logs.push(v),
-            Err(e) => s.misuse(format!("log: {e}")),
-        }
-    }
-}
-
-/// `error`: sets the error message of the call (`len` bytes at `p`, copied); the call
-/// then fails its entity.
-///
-/// # Safety
-/// As for [`push_str`].
-unsafe extern "C" fn error(s: *mut abi::Sink, p: *const c_char, len: usize) {
-    // SAFETY: as in `push_null`.
-    if let Some(s) = unsafe { sink(s) } {
-        // SAFETY: `p` has `len` readable bytes (this function's contract).
-        let message = unsafe { read_str(p, len) };
-        s.error = Some(message.unwrap_or_else(|e| format!("(error message: {e})")));
-    }
-}
-
-static HOST_API: abi::HostApi = abi::HostApi {
-    struct_size: std::mem::size_of::<abi::HostApi>() as u32,
-    push_null,
-    push_bool,
-    push_int,
-    push_float,
-    push_str,
-    begin_list,
-    end_list,
-    log,
-    error,
-};
 
 #[cfg(test)]
 mod tests {

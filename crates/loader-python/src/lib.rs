@@ -13,17 +13,17 @@ a `Constants` class).
 
 # Parallelism: worker processes
 
-The GIL lets one Python thread run at a time, so threads would not make a Python
-plugin faster. When the run has several jobs (`-j N`, N > 1) and
-[`LoadOptions::worker_program`] names the polyplug binary, every
-[`polyplug_core::Instance`] is a *worker process*: the polyplug binary itself
-started as `polyplug __worker python` ([`worker_main`]), which embeds its own
-interpreter, imports the plugin and runs `initialize` once, then computes the batches
-of entities the host sends over a pipe ([`protocol`]) and runs `finalize` at the end.
-A worker that dies (a segfault in a C extension, the OOM killer, `kill -9`) fails only
-the entities of the batch it held; the runner then asks for a new instance, which
-starts a replacement worker. Without workers (`-j1`, `--serial`), the plugin runs in
-the polyplug process itself.
+When [`LoadOptions::worker_program`] names the polyplug binary (and the run does not
+ask for the plugin in-process, [`LoadOptions::in_process`]), every
+[`polyplug_core::Instance`] is a *worker process* (`polyplug_worker::ProcessInstance`):
+the polyplug binary itself started as `polyplug __worker python` ([`worker_main`]),
+which embeds its own interpreter, imports the plugin and runs `initialize` once, then
+computes the batches of entities the host sends over a pipe
+(`polyplug_worker::protocol`) and runs `finalize` at the end. Several jobs do not share
+one GIL, and a worker that dies (a segfault in a C extension, `os._exit`, the OOM
+killer, `kill -9`) costs only the entity that killed it: the batch is computed again,
+an entity at a time, in a replacement worker. In-process, the plugin runs in the
+polyplug process itself (the fastest, but a crash ends the run).
 
 A per-entity time limit ([`LoadOptions::timeout`]) also needs worker processes: the
 worker arms `SIGALRM` around each compute, so an overrun raises `TimeoutError` inside
@@ -45,10 +45,9 @@ another Python version is refused with the version to use.
 
 # Unsafe
 
-This crate has three `unsafe` blocks, all at the edge of CPython or of the worker
-process: asking whether the interpreter is initialized and starting it through the
-`PyConfig` C API (which pyo3 does not wrap), both in `interp`, and taking ownership of
-the duplicated protocol file descriptor in a worker.
+This crate has two `unsafe` blocks, both at the edge of CPython: asking whether the
+interpreter is initialized and starting it through the `PyConfig` C API (which pyo3
+does not wrap), in `interp`.
 
 ```no_run
 use polyplug_core::{LoadOptions, Outcome, OutputSpec, Params, Plugin};
@@ -67,7 +66,6 @@ instance.finalize().unwrap();
 mod convert;
 mod interp;
 mod module;
-pub mod protocol;
 mod session;
 mod worker;
 
@@ -76,6 +74,7 @@ use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
     PluginError, PluginMeta,
 };
+use polyplug_worker::{ProcessInstance, WorkerSpec};
 use pyo3::prelude::*;
 use session::Session;
 use std::path::{Path, PathBuf};
@@ -91,37 +90,53 @@ pub const EXTENSIONS: &[&str] = &["py"];
 /// processes). Python plugins are not sandboxed.
 pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
 
+/// Slack added to a batch's time limit before the host kills a worker whose plugin
+/// did not stop at the per-entity alarm (stuck in C code that never checks signals).
+const KILL_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How this plugin's instances run, from the [`LoadOptions`].
 #[derive(Debug, Clone)]
 struct Settings {
     /// Extra import paths (`--python-path`): folders, or virtualenvs whose
     /// site-packages are added.
     python_path: Vec<PathBuf>,
-    /// Run each instance in a worker process started from this program (the polyplug
-    /// binary, which must understand `__worker python`); `None` runs instances in this
-    /// process.
-    workers: Option<PathBuf>,
-    /// Per-entity time limit. Only worker processes can enforce it: a compute that
-    /// overruns gets a `TimeoutError` (SIGALRM in the worker), and a worker stuck in
-    /// C code is killed.
-    timeout: Option<std::time::Duration>,
+    /// How to start the worker process of each instance; `None` runs instances in
+    /// this process.
+    workers: Option<Arc<WorkerSpec>>,
 }
 
 impl Settings {
-    /// Worker processes when the run has several jobs (the GIL serializes threads) or
-    /// a time limit (only a process can be interrupted or killed).
-    fn from_options(options: &LoadOptions) -> Result<Settings, String> {
-        let wanted = options.jobs > 1 || options.timeout.is_some();
-        let workers = options.worker_program.clone().filter(|_| wanted);
-        if options.timeout.is_some() && workers.is_none() {
+    /// Worker processes unless the run asks for the plugin in-process (or polyplug's
+    /// program is not known): a crash of the plugin (or of a C extension) then costs
+    /// one entity, several jobs do not share one GIL, and a time limit can be
+    /// enforced (an overrunning compute gets a `TimeoutError` from SIGALRM in the
+    /// worker; a worker stuck in C code is killed).
+    fn from_options(path: &Path, options: &LoadOptions) -> Result<Settings, String> {
+        let program = options
+            .worker_program
+            .clone()
+            .filter(|_| !options.in_process);
+        if options.timeout.is_some() && program.is_none() {
             return Err(
-                "a time limit needs worker processes: set LoadOptions::worker_program".into(),
+                "a time limit needs worker processes: set LoadOptions::worker_program, and \
+                 do not run the plugin in-process"
+                    .into(),
             );
         }
+        let workers = program.map(|program| {
+            Arc::new(WorkerSpec {
+                program,
+                kind: "python",
+                label: "Python worker",
+                plugin: path.to_path_buf(),
+                python_path: options.python_path.clone(),
+                timeout: options.timeout,
+                kill_slack: KILL_SLACK,
+            })
+        });
         Ok(Settings {
             python_path: options.python_path.clone(),
             workers,
-            timeout: options.timeout,
         })
     }
 }
@@ -147,7 +162,7 @@ impl std::fmt::Debug for PythonPlugin {
 pub fn load(path: &Path, options: &LoadOptions) -> Result<PythonPlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
     options.refuse_unsupported(path, "a Python plugin", SUPPORTED)?;
-    let settings = Settings::from_options(options).map_err(err)?;
+    let settings = Settings::from_options(path, options).map_err(err)?;
     interp::start().map_err(err)?;
     let module =
         Python::with_gil(|py| module::import(py, path, &settings.python_path)).map_err(err)?;
@@ -217,13 +232,7 @@ impl Plugin for PythonPlugin {
         _spec: &OutputSpec,
     ) -> Result<Box<dyn Instance>, PluginError> {
         match &self.settings.workers {
-            Some(exe) => Ok(Box::new(worker::WorkerInstance::start(
-                exe,
-                &self.module.path,
-                &self.settings.python_path,
-                self.settings.timeout,
-                params,
-            )?)),
+            Some(spec) => Ok(Box::new(ProcessInstance::start(spec.clone(), params)?)),
             None => {
                 let session = Python::with_gil(|py| Session::start(py, &self.module, params))
                     .map_err(|m| PluginError::new(&self.module.path, m))?;
@@ -275,7 +284,7 @@ impl Instance for InProcess {
             for e in entities {
                 let mut out = Outcome::default();
                 let r = session
-                    .compute(py, &self.module, &e.input, &mut out)
+                    .compute(py, &self.module, e.input(), &mut out)
                     .map(|()| out);
                 results.push(r);
             }

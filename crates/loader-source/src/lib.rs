@@ -55,8 +55,7 @@ mod sdk;
 mod toolchain;
 
 use polyplug_core::{
-    EntityError, Instance, LoadOption, LoadOptions, OutputSpec, Params, Plugin, PluginError,
-    PluginMeta,
+    EntityError, Instance, LoadOptions, OutputSpec, Params, Plugin, PluginError, PluginMeta,
 };
 use polyplug_loader_native::NativePlugin;
 use std::path::{Path, PathBuf};
@@ -113,10 +112,6 @@ pub struct Built {
 pub fn sdk_version() -> &'static str {
     sdk::version()
 }
-
-/// The options a source plugin honours: none of [`LoadOption`]; once compiled it is a
-/// native plugin (see `polyplug_loader_native::SUPPORTED`).
-pub const SUPPORTED: &[LoadOption] = &[];
 
 /// A valid identifier from the file stem: crate and library name.
 fn ident(path: &Path) -> String {
@@ -227,11 +222,12 @@ pub fn build(source: &Path, opts: &LoadOptions) -> Result<Built, PluginError> {
 }
 
 /// Builds (or finds) `source` and loads it through the native ABI, refusing the
-/// options a compiled plugin cannot honour (see [`SUPPORTED`]).
+/// options a compiled plugin cannot honour: once compiled it is a native plugin (see
+/// `polyplug_loader_native::SUPPORTED`), in a worker process unless in-process.
 pub fn load(source: &Path, opts: &LoadOptions) -> Result<SourcePlugin, PluginError> {
-    opts.refuse_unsupported(source, "a compiled plugin", SUPPORTED)?;
+    polyplug_loader_native::refuse(source, "a compiled plugin", opts)?;
     let built = build(source, opts)?;
-    let inner = polyplug_loader_native::open(&built.library).map_err(|e| {
+    let inner = polyplug_loader_native::open_with(&built.library, opts).map_err(|e| {
         PluginError::new(
             source,
             format!(

@@ -436,9 +436,10 @@ impl Iterator for Entities<'_> {
                     return Some(Err(e));
                 }
             };
-            let id = match self.idsproc {
+            // In files mode compute gets the file name; in ids mode the (processed) ID.
+            let (id, input) = match self.idsproc {
                 Some(p) => match p.compute_id(&unit) {
-                    Ok(id) => id,
+                    Ok(id) => (id, self.files_mode.then_some(unit)),
                     Err(e) => {
                         self.failed = true;
                         let place = match &self.units {
@@ -455,15 +456,16 @@ impl Iterator for Entities<'_> {
                         }));
                     }
                 },
-                None => unit.clone(),
+                None => (unit, None),
             };
             if self.skip.contains(&id) {
                 self.skipped += 1;
                 continue;
             }
-            // In files mode compute gets the file name; in ids mode the (processed) ID.
-            let input = if self.files_mode { unit } else { id.clone() };
-            return Some(Ok(Entity { input, id }));
+            return Some(Ok(match input {
+                Some(input) => Entity::with_input(input, id),
+                None => Entity::same(id),
+            }));
         }
     }
 }

@@ -50,7 +50,7 @@ impl<'a> TsvWriter<'a> {
 impl Recorder for TsvWriter<'_> {
     fn record(&mut self, entity: &Entity, result: &EntityResult) -> std::io::Result<()> {
         match result {
-            EntityResult::Done(out) => {
+            Ok(out) => {
                 if !out.values.is_empty() {
                     self.line.clear();
                     push_id(&mut self.line, &entity.id);
@@ -72,7 +72,7 @@ impl Recorder for TsvWriter<'_> {
                 }
                 self.write_logs(&entity.id, &out.logs)
             }
-            EntityResult::Failed(e) => {
+            Err(e) => {
                 self.write_logs(&entity.id, &e.logs)?;
                 let message = e.message.replace(['\n', '\r'], " ");
                 self.write_logs(&entity.id, &[format!("error: {message}")])
@@ -305,11 +305,8 @@ mod tests {
         let mut log = Vec::new();
         {
             let mut w = TsvWriter::new(Box::new(&mut out), Box::new(&mut log));
-            let e = Entity {
-                input: "x y".into(),
-                id: "x y".into(),
-            };
-            let done = EntityResult::Done(Outcome {
+            let e = Entity::same("x y");
+            let done = Ok(Outcome {
                 values: vec![
                     Value::Int(800),
                     Value::Float(0.41),
@@ -319,10 +316,9 @@ mod tests {
                 logs: vec!["k\tmsg".into(), "two\nlines".into(), String::new()],
             });
             w.record(&e, &done).unwrap();
-            let failed = EntityResult::Failed(EntityError::new("bad\nthing"));
+            let failed = Err(EntityError::new("bad\nthing"));
             w.record(&e, &failed).unwrap();
-            w.record(&e, &EntityResult::Done(Outcome::default()))
-                .unwrap();
+            w.record(&e, &Ok(Outcome::default())).unwrap();
             w.flush().unwrap();
         }
         assert_eq!(

@@ -9,14 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What happened to one entity.
-#[derive(Debug)]
-pub enum EntityResult {
-    /// Computed: values (possibly none) and logs.
-    Done(Outcome),
-    /// Failed: the error, with the logs emitted before it.
-    Failed(EntityError),
-}
+/// What became of one entity: computed (values, possibly none, and logs), or failed
+/// (the error, with the logs emitted before it). The same type as a loader's
+/// `BatchResults` items, so that results move from instance to recorder uncopied.
+pub type EntityResult = Result<Outcome, EntityError>;
 
 /// Receives results in input order. Implemented by the TSV writers and, later, stores.
 pub trait Recorder {
@@ -265,8 +261,8 @@ fn record_batch(
             }
         }
         match result {
-            EntityResult::Done(_) => summary.n_units += 1,
-            EntityResult::Failed(e) => {
+            Ok(_) => summary.n_units += 1,
+            Err(e) => {
                 summary.n_failed += 1;
                 if summary.first_error.is_none() {
                     summary.first_error = Some((entity.id.clone(), e.message.clone()));
@@ -377,14 +373,13 @@ fn work(
             return Ok(Vec::new());
         }
     };
-    let mut raw = Vec::new();
     for batch in work_rx.iter() {
         if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
             continue; // not computed: it will be computed by a rerun
         }
         let started = Instant::now();
-        raw.clear();
-        instance.compute_batch(&batch.entities, &mut raw);
+        let mut results = Vec::with_capacity(batch.entities.len());
+        instance.compute_batch(&batch.entities, &mut results);
         let n = batch.entities.len().max(1) as u64;
         ns_per_entity.store(
             (started.elapsed().as_nanos() as u64 / n).max(1),
@@ -392,27 +387,25 @@ fn work(
         );
         let mut lost = false;
         let mut failed = false;
-        let results = raw
-            .drain(..)
-            .map(|r| match r {
-                Ok(out) => match spec.check(&out.values) {
-                    Ok(()) => EntityResult::Done(out),
-                    Err(mismatch) => {
+        // Checked in place: the outcomes go to the recorder as the instance made them.
+        for r in &mut results {
+            match r {
+                Ok(out) => {
+                    if let Err(mismatch) = spec.check(&out.values) {
                         failed = true;
-                        EntityResult::Failed(EntityError {
+                        *r = Err(EntityError {
                             message: mismatch.to_string(),
-                            logs: out.logs,
+                            logs: std::mem::take(&mut out.logs),
                             instance_lost: false,
-                        })
+                        });
                     }
-                },
+                }
                 Err(e) => {
                     lost |= e.instance_lost;
                     failed = true;
-                    EntityResult::Failed(e)
                 }
-            })
-            .collect();
+            }
+        }
         let done = DoneBatch {
             seq: batch.seq,
             entities: batch.entities,

@@ -1,13 +1,16 @@
-//! The worker protocol: how the host and a Python worker process talk over the
+//! The worker protocol: how the host and a worker process (Python or native) talk over the
 //! worker's stdin and a private copy of its stdout.
 //!
 //! Every message is one *frame*: a little-endian `u32` payload length, then the
 //! payload, whose first byte is the message tag. Entities travel in batches: one
 //! [`HostMsg::Batch`] frame carries many entities and one [`WorkerMsg::Results`] frame
 //! carries all their outcomes, so the cost of a pipe round trip is paid per batch.
+//! The host may send several Batch frames before it reads their Results (a worker
+//! answers each in turn); it keeps the unanswered ones within half the pipe's
+//! capacity, so neither side can block the other.
 //!
 //! ```text
-//! host                              worker (`polyplug __worker python`)
+//! host                              worker (`polyplug __worker python|native`)
 //!  Init{version, plugin, paths,     ->
 //!       timeout, params}
 //!                                   <- Ready | InitFailed{message}
@@ -21,7 +24,7 @@
 //! Values, strings and numbers are encoded with [`polyplug_core::codec`] (a one-byte
 //! kind tag per value; strings and lists carry a varint length). This module does no
 //! I/O beyond reading and writing frames on the streams it is given, and knows nothing
-//! about Python.
+//! about the language the worker runs.
 
 use polyplug_core::codec::{CodecError, Decoder, Encoder as Enc};
 use polyplug_core::{EntityError, Outcome, Value};
@@ -49,7 +52,7 @@ pub struct Init {
     pub version: u32,
     /// The plugin file.
     pub plugin: String,
-    /// Extra import paths (`--python-path`).
+    /// Extra import paths (`--python-path`; Python workers only).
     pub python_path: Vec<String>,
     /// Per-entity time limit in milliseconds; 0 for none.
     pub timeout_ms: u64,
@@ -75,7 +78,7 @@ pub enum WorkerMsg {
     Ready,
     /// Loading or `initialize` failed.
     InitFailed(String),
-    /// The outcome of each entity of the last batch, in order.
+    /// The outcome of each entity of the oldest unanswered batch, in order.
     Results(Vec<Result<Outcome, EntityError>>),
     /// `finalize` ran: its logs, or why it failed.
     Finalized(Result<Vec<String>, String>),
@@ -204,6 +207,74 @@ impl HostMsg {
     }
 }
 
+impl HostMsg {
+    /// The number of entities of a Batch frame, if it is one.
+    pub fn batch_len(data: &[u8]) -> Option<usize> {
+        let mut d = Decoder::new(data);
+        (d.u8().ok()? == T_BATCH).then(|| d.length().ok()).flatten()
+    }
+
+    /// Calls `each` with the entities of a Batch frame, borrowed from the frame (no
+    /// copies): the worker's fast path. `Ok(false)` when the frame is not a Batch
+    /// (decode it with [`HostMsg::decode`] then).
+    pub fn each_batch_entity<'a>(
+        data: &'a [u8],
+        mut each: impl FnMut(&'a str),
+    ) -> Result<bool, ProtocolError> {
+        let mut d = Decoder::new(data);
+        if d.u8()? != T_BATCH {
+            return Ok(false);
+        }
+        for _ in 0..d.length()? {
+            each(d.str_ref()?);
+        }
+        d.end()?;
+        Ok(true)
+    }
+}
+
+/// Writes a Results frame one outcome at a time, as they are computed (the worker
+/// need not hold the batch's outcomes).
+pub struct ResultsWriter<'a>(Enc<'a>);
+
+impl<'a> ResultsWriter<'a> {
+    /// Starts the Results of a batch of `n` entities in `buf` (cleared first).
+    pub fn start(buf: &'a mut Vec<u8>, n: usize) -> ResultsWriter<'a> {
+        buf.clear();
+        let mut e = Enc(buf);
+        e.u8(T_RESULTS);
+        e.length(n);
+        ResultsWriter(e)
+    }
+
+    /// The outcome of the next entity.
+    pub fn push(&mut self, r: &Result<Outcome, EntityError>) {
+        match r {
+            Ok(out) => self.push_ok(out),
+            Err(err) => self.push_err(err),
+        }
+    }
+
+    /// The values and logs of the next entity.
+    pub fn push_ok(&mut self, out: &Outcome) {
+        let e = &mut self.0;
+        e.u8(1);
+        e.length(out.values.len());
+        for v in &out.values {
+            e.value(v);
+        }
+        e.strs(&out.logs);
+    }
+
+    /// The failure of the next entity.
+    pub fn push_err(&mut self, err: &EntityError) {
+        let e = &mut self.0;
+        e.u8(0);
+        e.str(&err.message);
+        e.strs(&err.logs);
+    }
+}
+
 impl WorkerMsg {
     /// Encodes the message as a frame payload into `buf` (cleared first).
     pub fn encode(&self, buf: &mut Vec<u8>) {
@@ -216,24 +287,9 @@ impl WorkerMsg {
                 e.str(m);
             }
             WorkerMsg::Results(results) => {
-                e.u8(T_RESULTS);
-                e.length(results.len());
+                let mut w = ResultsWriter::start(buf, results.len());
                 for r in results {
-                    match r {
-                        Ok(out) => {
-                            e.u8(1);
-                            e.length(out.values.len());
-                            for v in &out.values {
-                                e.value(v);
-                            }
-                            e.strs(&out.logs);
-                        }
-                        Err(err) => {
-                            e.u8(0);
-                            e.str(&err.message);
-                            e.strs(&err.logs);
-                        }
-                    }
+                    w.push(r);
                 }
             }
             WorkerMsg::Finalized(r) => {
@@ -252,6 +308,40 @@ impl WorkerMsg {
         }
     }
 
+    /// Decodes a Results frame straight into `results` (appended): the host's fast
+    /// path. `Ok(None)` when the frame holds another message (decode it with
+    /// [`WorkerMsg::decode`] then); else the number of outcomes appended.
+    pub fn results_into(
+        data: &[u8],
+        results: &mut Vec<Result<Outcome, EntityError>>,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let mut d = Decoder::new(data);
+        if d.u8()? != T_RESULTS {
+            return Ok(None);
+        }
+        let n = d.length()?;
+        results.reserve(n.min(1 << 16));
+        for _ in 0..n {
+            if d.u8()? == 1 {
+                let nv = d.length()?;
+                let mut values = Vec::new();
+                d.values_into(nv, &mut values)?;
+                let logs = d.strs()?;
+                results.push(Ok(Outcome { values, logs }));
+            } else {
+                let message = d.str()?;
+                let logs = d.strs()?;
+                results.push(Err(EntityError {
+                    message,
+                    logs,
+                    instance_lost: false,
+                }));
+            }
+        }
+        d.end()?;
+        Ok(Some(n))
+    }
+
     /// Decodes a frame payload.
     pub fn decode(data: &[u8]) -> Result<WorkerMsg, ProtocolError> {
         let mut d = Decoder::new(data);
@@ -259,28 +349,9 @@ impl WorkerMsg {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),
             T_RESULTS => {
-                let n = d.length()?;
-                let mut results = Vec::with_capacity(n.min(1 << 16));
-                for _ in 0..n {
-                    if d.u8()? == 1 {
-                        let nv = d.length()?;
-                        let mut values = Vec::with_capacity(nv.min(1024));
-                        for _ in 0..nv {
-                            values.push(d.value()?);
-                        }
-                        let logs = d.strs()?;
-                        results.push(Ok(Outcome { values, logs }));
-                    } else {
-                        let message = d.str()?;
-                        let logs = d.strs()?;
-                        results.push(Err(EntityError {
-                            message,
-                            logs,
-                            instance_lost: false,
-                        }));
-                    }
-                }
-                WorkerMsg::Results(results)
+                let mut results = Vec::new();
+                WorkerMsg::results_into(data, &mut results)?;
+                return Ok(WorkerMsg::Results(results));
             }
             T_FINALIZED => {
                 if d.u8()? == 1 {

@@ -1,0 +1,144 @@
+//! The worker side of a native worker process ([`worker_main`], run by the hidden
+//! `polyplug __worker native`): it loads the library, initializes one instance, and
+//! computes the batches the host's `polyplug_worker::ProcessInstance` sends. Whatever
+//! the plugin does to this process (a segfault, an abort, `exit`) the host survives,
+//! and fails only the entity it was computing.
+
+use crate::open;
+use polyplug_core::{Instance, Outcome, OutputSpec, Params, Plugin};
+use polyplug_worker::protocol::{read_frame, write_frame, HostMsg, ResultsWriter, WorkerMsg};
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What `polyplug __worker native` runs. Reads the protocol on stdin, answers on the
+/// stdout it was started with (file descriptor 1 itself is pointed to stderr first,
+/// so the plugin's prints cannot corrupt the protocol), and ends with the host.
+pub fn worker_main() -> Result<(), String> {
+    polyplug_worker::watch_host();
+    let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
+    let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+    let mut frame = Vec::new();
+    let mut reply = Vec::new();
+    let mut send = |out: &mut BufWriter<std::fs::File>, msg: &WorkerMsg| {
+        msg.encode(&mut reply);
+        write_frame(out, &reply)
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot answer the host: {e}"))
+    };
+    if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let init = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+        HostMsg::Init(init) => init,
+        _ => return Err("the host did not start with Init".into()),
+    };
+    let mut instance = match start(Path::new(&init.plugin), init.params) {
+        Ok(i) => i,
+        Err(m) => return send(&mut out, &WorkerMsg::InitFailed(m)),
+    };
+    let clock = (init.timeout_ms > 0).then(|| EntityClock::start(init.timeout_ms));
+    send(&mut out, &WorkerMsg::Ready)?;
+    let mut outcome = Outcome::default();
+    let mut results = Vec::new();
+    loop {
+        if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
+            // The host went away: finalize anyway, as after an interrupt.
+            let _ = instance.finalize();
+            return Ok(());
+        }
+        // The fast path: entities borrowed from the frame, each outcome encoded as
+        // soon as it is computed.
+        let n = HostMsg::batch_len(&frame).unwrap_or(0);
+        let mut w = ResultsWriter::start(&mut results, n);
+        let batch = HostMsg::each_batch_entity(&frame, |entity| {
+            outcome.clear();
+            if let Some(c) = &clock {
+                c.begin();
+            }
+            let r = instance.compute(entity, &mut outcome);
+            if let Some(c) = &clock {
+                c.end();
+            }
+            match r {
+                Ok(()) => w.push_ok(&outcome),
+                Err(e) => w.push_err(&e),
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        if batch {
+            write_frame(&mut out, &results)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot answer the host: {e}"))?;
+            continue;
+        }
+        match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+            HostMsg::Batch(_) => return Err("a batch not read as one".into()),
+            HostMsg::Finalize => {
+                let r = instance.finalize().map_err(|e| e.message);
+                return send(&mut out, &WorkerMsg::Finalized(r));
+            }
+            HostMsg::Init(_) => return Err("Init sent twice".into()),
+        }
+    }
+}
+
+/// The per-entity time limit of a native worker: nothing can interrupt native code,
+/// so a thread of the worker ends the whole process with SIGALRM when one compute
+/// overruns; the host reads that signal as "timed out", fails the entity and starts
+/// another worker.
+struct EntityClock {
+    /// When the running compute started (nanoseconds since `epoch`), 0 between
+    /// computes.
+    started: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl EntityClock {
+    fn start(timeout_ms: u64) -> EntityClock {
+        let started = Arc::new(AtomicU64::new(0));
+        let epoch = Instant::now();
+        let limit = Duration::from_millis(timeout_ms);
+        let watched = started.clone();
+        let _ = std::thread::Builder::new()
+            .name("polyplug-entity-clock".into())
+            .spawn(move || loop {
+                let at = watched.load(Ordering::Acquire);
+                if at != 0 && epoch.elapsed().saturating_sub(Duration::from_nanos(at)) > limit {
+                    let _ = rustix::process::kill_process(
+                        rustix::process::getpid(),
+                        rustix::process::Signal::ALARM,
+                    );
+                }
+                std::thread::sleep(
+                    Duration::from_millis(10).min(limit / 4 + Duration::from_micros(1)),
+                );
+            });
+        EntityClock { started, epoch }
+    }
+
+    fn begin(&self) {
+        let now = self.epoch.elapsed().as_nanos().max(1) as u64;
+        self.started.store(now, Ordering::Release);
+    }
+
+    fn end(&self) {
+        self.started.store(0, Ordering::Release);
+    }
+}
+
+/// Loads the library and runs `initialize`.
+fn start(
+    library: &Path,
+    params: Vec<(String, polyplug_core::Value)>,
+) -> Result<Box<dyn Instance>, String> {
+    let plugin = open(library).map_err(|e| e.message)?;
+    let meta = plugin.meta().clone();
+    let params =
+        Params::resolve(&meta, &params, "the host's parameters").map_err(|e| e.to_string())?;
+    plugin
+        .instantiate(&params, &OutputSpec::untyped(&meta.output))
+        .map_err(|e| e.message)
+}

@@ -1,0 +1,584 @@
+//! The host side: a plugin instance in a worker process ([`ProcessInstance`]), fed
+//! batches over a pipe, killed by a watchdog when it overruns its time limit, and
+//! replaced when it dies — so that a crash costs the entity that caused it, and
+//! nothing else.
+
+use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
+use crate::watch::HOST_VARIABLE;
+use polyplug_core::{
+    compute_as_batch, BatchResults, Entity, EntityError, Instance, LoadOption, Outcome, Params,
+    PluginError,
+};
+use std::io::{BufReader, BufWriter, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// A batch travels to a worker in this many chunks, several in flight: the worker
+/// computes one while the host decodes the results of the one before.
+const CHUNKS_PER_BATCH: usize = 4;
+
+/// How to start (and restart) the worker processes of one plugin.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    /// The program that runs `<program> __worker <kind>` (the polyplug binary).
+    pub program: PathBuf,
+    /// The worker kind (`python`, `native`).
+    pub kind: &'static str,
+    /// What the worker is called in messages (`Python worker`, `native worker`).
+    pub label: &'static str,
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// Extra import paths (Python workers).
+    pub python_path: Vec<PathBuf>,
+    /// Per-entity time limit.
+    pub timeout: Option<Duration>,
+    /// Time added to a batch's limit before the watchdog kills the worker: room for a
+    /// worker that stops overrunning entities itself (Python's alarm) to do so.
+    pub kill_slack: Duration,
+}
+
+/// Kills a worker whose batch overran its deadline (`--timeout`).
+struct Watchdog {
+    state: Mutex<DogState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct DogState {
+    deadline: Option<Instant>,
+    fired: bool,
+    quit: bool,
+}
+
+impl Watchdog {
+    fn start(child: Arc<Mutex<Child>>) -> Arc<Watchdog> {
+        let dog = Arc::new(Watchdog {
+            state: Mutex::new(DogState::default()),
+            cv: Condvar::new(),
+        });
+        let d = dog.clone();
+        std::thread::spawn(move || {
+            let mut s = d.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if s.quit {
+                    return;
+                }
+                match s.deadline {
+                    None => s = d.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                    Some(at) => {
+                        let now = Instant::now();
+                        if now >= at {
+                            // Killed while the lock is held: `disarm` cannot return
+                            // before this, so the host never reaps a worker and then
+                            // kills another process.
+                            let _ = child.lock().unwrap_or_else(|e| e.into_inner()).kill();
+                            s.fired = true;
+                            s.deadline = None;
+                        } else {
+                            s =
+                                d.cv.wait_timeout(s, at - now)
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .0;
+                        }
+                    }
+                }
+            }
+        });
+        dog
+    }
+
+    fn arm(&self, deadline: Instant) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.deadline = Some(deadline);
+        self.cv.notify_all();
+    }
+
+    /// Nothing in flight: no deadline, and a kill already done still reported.
+    fn pause(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.deadline = None;
+        self.cv.notify_all();
+    }
+
+    /// Disarms; returns whether the watchdog killed the worker.
+    fn disarm(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.deadline = None;
+        self.cv.notify_all();
+        std::mem::take(&mut s.fired)
+    }
+
+    fn quit(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.quit = true;
+        self.cv.notify_all();
+    }
+}
+
+/// One running worker process.
+struct Process {
+    child: Arc<Mutex<Child>>,
+    watchdog: Option<Arc<Watchdog>>,
+    to: BufWriter<ChildStdin>,
+    from: BufReader<ChildStdout>,
+    /// Bytes of batch frames at most sent and not yet answered: half the pipe's
+    /// capacity, so that the host never blocks writing while the worker blocks
+    /// writing its results.
+    in_flight_bytes: usize,
+}
+
+/// How a worker was lost during a batch.
+struct Death {
+    /// `the native worker process (pid 12) died, killed by signal 11`.
+    how: String,
+    /// The watchdog killed it (the batch overran its time limit).
+    timed_out: bool,
+}
+
+/// One plugin instance in a worker process. When the worker dies during a batch, the
+/// batch's entities are computed again one at a time in a fresh worker, so that only
+/// the entity that kills it fails; each crash costs a worker restart (`initialize`
+/// runs again in the new one).
+pub struct ProcessInstance {
+    spec: Arc<WorkerSpec>,
+    params: Params,
+    /// `None` after a death, until the next batch starts a new worker.
+    process: Option<Process>,
+    /// The frame received (and the one sent by `exchange`).
+    buf: Vec<u8>,
+    /// The batch frame being sent.
+    out: Vec<u8>,
+}
+
+impl ProcessInstance {
+    /// Starts a worker, loads the plugin there and runs `initialize`.
+    pub fn start(spec: Arc<WorkerSpec>, params: &Params) -> Result<ProcessInstance, PluginError> {
+        let mut i = ProcessInstance {
+            spec,
+            params: params.clone(),
+            process: None,
+            buf: Vec::new(),
+            out: Vec::new(),
+        };
+        i.spawn()?;
+        Ok(i)
+    }
+
+    fn error(&self, message: String) -> PluginError {
+        PluginError::new(&self.spec.plugin, message)
+    }
+
+    /// Starts the worker process and initializes the plugin in it.
+    fn spawn(&mut self) -> Result<(), PluginError> {
+        let spec = self.spec.clone();
+        let mut child = Command::new(&spec.program)
+            .args(["__worker", spec.kind])
+            .env(HOST_VARIABLE, std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            // Its own process group: a Ctrl-C reaches polyplug only, which then
+            // finalizes the workers instead of losing them mid-batch.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                self.error(format!(
+                    "cannot start a {} process ({} __worker {}): {e}",
+                    spec.label,
+                    spec.program.display(),
+                    spec.kind
+                ))
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            return Err(self.error(format!("cannot open the pipes of a {} process", spec.label)));
+        };
+        let in_flight_bytes = rustix::pipe::fcntl_getpipe_size(&stdin).map_or(0, |n| n / 2);
+        let child = Arc::new(Mutex::new(child));
+        self.process = Some(Process {
+            in_flight_bytes,
+            watchdog: spec.timeout.map(|_| Watchdog::start(child.clone())),
+            child,
+            to: BufWriter::with_capacity(1 << 16, stdin),
+            from: BufReader::with_capacity(1 << 16, stdout),
+        });
+        let init = HostMsg::Init(Init {
+            version: PROTOCOL_VERSION,
+            plugin: spec.plugin.display().to_string(),
+            python_path: spec
+                .python_path
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            timeout_ms: spec.timeout.map_or(0, |t| t.as_millis().max(1) as u64),
+            params: self.params.entries().to_vec(),
+        });
+        init.encode(&mut self.buf);
+        match self.exchange(None) {
+            Ok(WorkerMsg::Ready) => Ok(()),
+            Ok(WorkerMsg::InitFailed(m)) => {
+                self.end();
+                Err(self.error(m))
+            }
+            Ok(other) => {
+                self.end();
+                Err(self.error(format!(
+                    "the {} answered {} to its start; this is a polyplug bug",
+                    spec.label,
+                    short(&other)
+                )))
+            }
+            Err(d) => Err(self.error(format!("the {} failed to start: {}", spec.label, d.how))),
+        }
+    }
+
+    /// Sends the message in `buf` and reads the answer, under a deadline; when the
+    /// worker is lost, says how and forgets it.
+    fn exchange(&mut self, deadline: Option<Instant>) -> Result<WorkerMsg, Death> {
+        let Some(p) = self.process.as_mut() else {
+            return Err(Death {
+                how: format!("the {} is gone", self.spec.label),
+                timed_out: false,
+            });
+        };
+        if let (Some(dog), Some(at)) = (&p.watchdog, deadline) {
+            dog.arm(at);
+        }
+        let sent = write_frame(&mut p.to, &self.buf).and_then(|()| p.to.flush());
+        let answer = match sent {
+            Ok(()) => match read_frame(&mut p.from, &mut self.buf) {
+                Ok(true) => WorkerMsg::decode(&self.buf).map_err(|e| e.to_string()),
+                Ok(false) => Err(String::new()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        let timed_out = p.watchdog.as_ref().is_some_and(|d| d.disarm());
+        answer.map_err(|detail| self.death(detail, timed_out))
+    }
+
+    /// Ends the worker process (killing it if needed) and says how it ended.
+    fn end(&mut self) -> String {
+        let Some(p) = self.process.take() else {
+            return "was not running".into();
+        };
+        if let Some(d) = &p.watchdog {
+            d.quit();
+        }
+        let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = child.id();
+        let status = match child.try_wait() {
+            Ok(Some(s)) => Some(s),
+            _ => {
+                // Give a worker that is exiting on its own a moment before killing it.
+                std::thread::sleep(Duration::from_millis(20));
+                match child.try_wait() {
+                    Ok(Some(s)) => Some(s),
+                    _ => {
+                        let _ = child.kill();
+                        child.wait().ok()
+                    }
+                }
+            }
+        };
+        match status {
+            Some(s) => match (s.code(), s.signal()) {
+                (_, Some(sig)) => format!("(pid {pid}) died, killed by signal {sig}"),
+                (Some(c), _) => format!("(pid {pid}) exited with status {c}"),
+                _ => format!("(pid {pid}) ended"),
+            },
+            None => format!("(pid {pid}) was lost"),
+        }
+    }
+
+    /// Computes entities in the running worker (starting one if needed), appending
+    /// their outcomes to `results`. They travel in chunks, several in flight, so that
+    /// the worker computes one while the host decodes the results of another. When the
+    /// worker is lost, the outcomes of the chunks it answered are kept and the error
+    /// says where the unanswered ones start: the culprit is in the first of them.
+    fn try_batch(
+        &mut self,
+        entities: &[Entity],
+        results: &mut BatchResults,
+    ) -> Result<(), (Death, usize)> {
+        if self.process.is_none() {
+            self.spawn().map_err(|e| {
+                let how = format!(
+                    "no {} could be started again: {}",
+                    self.spec.label, e.message
+                );
+                (
+                    Death {
+                        how,
+                        timed_out: false,
+                    },
+                    0,
+                )
+            })?;
+        }
+        if let Some(dog) = self.process.as_ref().and_then(|p| p.watchdog.as_ref()) {
+            dog.disarm(); // a kill after the last batch's answers is no one's fault
+        }
+        let size = entities.len().div_ceil(CHUNKS_PER_BATCH).max(1);
+        let mut chunks = entities.chunks(size).peekable();
+        // Sent and not yet answered: (entities, bytes) per chunk, oldest first.
+        let mut in_flight = std::collections::VecDeque::new();
+        let (mut flying_bytes, mut flying_entities, mut answered) = (0, 0, 0);
+        let mut encoded = false;
+        loop {
+            while let Some(chunk) = chunks.peek() {
+                if !encoded {
+                    HostMsg::encode_batch(chunk.iter().map(|e| e.input()), &mut self.out);
+                    encoded = true;
+                }
+                // A frame is only sent while the pipe has room for every unanswered
+                // one, so that this write never waits for a worker that is itself
+                // waiting to write results (a lone frame of any size is safe: the
+                // worker reads all of it before it answers).
+                let budget = self.process.as_ref().map_or(0, |p| p.in_flight_bytes);
+                if !in_flight.is_empty() && flying_bytes + self.out.len() > budget {
+                    break;
+                }
+                let n = chunk.len();
+                in_flight.push_back((n, self.out.len()));
+                flying_bytes += self.out.len();
+                flying_entities += n;
+                chunks.next();
+                encoded = false;
+                self.arm(flying_entities);
+                if let Err(e) = self.send() {
+                    return Err((self.lost(e.to_string()), answered));
+                }
+            }
+            let Some((n, bytes)) = in_flight.pop_front() else {
+                return Ok(());
+            };
+            let got = self.receive();
+            flying_bytes -= bytes;
+            flying_entities -= n;
+            if let Err(detail) = got {
+                return Err((self.lost(detail), answered));
+            }
+            let before = results.len();
+            match WorkerMsg::results_into(&self.buf, results) {
+                Ok(Some(k)) if k == n => {}
+                other => {
+                    results.truncate(before);
+                    let what = match other {
+                        Ok(None) => WorkerMsg::decode(&self.buf).map_or("garbage", |m| short(&m)),
+                        Ok(Some(_)) => "results of another size",
+                        Err(_) => "garbage",
+                    };
+                    self.end();
+                    let how = format!("the {} answered out of turn ({what})", self.spec.label);
+                    return Err((
+                        Death {
+                            how,
+                            timed_out: false,
+                        },
+                        answered,
+                    ));
+                }
+            }
+            answered += n;
+            self.arm(flying_entities);
+        }
+    }
+
+    /// Sets the watchdog (when there is a time limit) to the deadline of `entities`
+    /// computed from now; none in flight disarms it.
+    fn arm(&self, entities: usize) {
+        let (Some(p), Some(t)) = (&self.process, self.spec.timeout) else {
+            return;
+        };
+        if let Some(dog) = &p.watchdog {
+            if entities == 0 {
+                dog.pause();
+            } else {
+                let n = entities.min(u32::MAX as usize) as u32;
+                dog.arm(Instant::now() + t * n + self.spec.kill_slack);
+            }
+        }
+    }
+
+    /// Writes the frame in `out` to the worker.
+    fn send(&mut self) -> std::io::Result<()> {
+        let Some(p) = self.process.as_mut() else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        write_frame(&mut p.to, &self.out).and_then(|()| p.to.flush())
+    }
+
+    /// Reads the worker's next frame into `buf`; an empty error is the end of the
+    /// stream.
+    fn receive(&mut self) -> Result<(), String> {
+        let Some(p) = self.process.as_mut() else {
+            return Err(String::new());
+        };
+        match read_frame(&mut p.from, &mut self.buf) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(String::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The worker was lost during a batch: whether the watchdog killed it, then how.
+    fn lost(&mut self, detail: String) -> Death {
+        let timed_out = self
+            .process
+            .as_ref()
+            .and_then(|p| p.watchdog.as_ref())
+            .is_some_and(|d| d.disarm());
+        self.death(detail, timed_out)
+    }
+
+    /// The worker was lost: ends it and says how.
+    fn death(&mut self, detail: String, timed_out: bool) -> Death {
+        let how = self.end();
+        let how = if detail.is_empty() || timed_out {
+            format!("the {} process {how}", self.spec.label)
+        } else {
+            format!("the {} process {how} ({detail})", self.spec.label)
+        };
+        Death { how, timed_out }
+    }
+
+    /// The error of the entity that a worker's death is blamed on; when no worker could
+    /// be started to compute it, the instance is lost instead.
+    fn blame(&self, death: Death) -> EntityError {
+        if self.process.is_none() && death.how.starts_with("no ") {
+            return EntityError {
+                message: death.how,
+                logs: Vec::new(),
+                instance_lost: true,
+            };
+        }
+        self.culprit(death)
+    }
+
+    /// The error of the entity that a worker's death is blamed on.
+    fn culprit(&self, death: Death) -> EntityError {
+        let seconds = self.spec.timeout.map_or(0.0, |t| t.as_secs_f64());
+        let message = if self.spec.timeout.is_some() && death.how.ends_with("killed by signal 14") {
+            // The worker's own clock (SIGALRM): this entity overran the limit.
+            format!(
+                "{} at the time limit: the compute took longer than {seconds} s ({}); the \
+                 worker was replaced",
+                death.how,
+                LoadOption::Timeout.flag()
+            )
+        } else if death.timed_out {
+            format!(
+                "{}: its plugin did not stop at {} ({seconds} s per entity), so polyplug \
+                 killed it",
+                death.how,
+                LoadOption::Timeout.flag(),
+            )
+        } else {
+            format!(
+                "{} while computing this entity{}; the worker was replaced",
+                death.how,
+                signal_note(&death.how)
+            )
+        };
+        EntityError::new(message)
+    }
+}
+
+/// What a signal that ended a worker means, for the common ones.
+fn signal_note(how: &str) -> &'static str {
+    let Some(sig) = how.split("killed by signal ").nth(1) else {
+        return "";
+    };
+    match sig.split(|c: char| !c.is_ascii_digit()).next() {
+        Some("4") => " (SIGILL: an illegal instruction)",
+        Some("6") => " (SIGABRT: the plugin aborted, or overflowed its stack)",
+        Some("7") => " (SIGBUS: a bus error)",
+        Some("8") => " (SIGFPE: an arithmetic error)",
+        Some("9") => " (SIGKILL: killed from outside, or by the kernel for memory)",
+        Some("11") => " (SIGSEGV: a segmentation fault)",
+        _ => "",
+    }
+}
+
+impl Drop for ProcessInstance {
+    fn drop(&mut self) {
+        if let Some(p) = self.process.take() {
+            if let Some(d) = &p.watchdog {
+                d.quit();
+            }
+            let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Instance for ProcessInstance {
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+        compute_as_batch(self, entity, out)
+    }
+
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
+        let mut rest = entities;
+        while !rest.is_empty() {
+            let (death, at) = match self.try_batch(rest, results) {
+                Ok(()) => return,
+                Err(lost) => lost,
+            };
+            let size = rest.len().div_ceil(CHUNKS_PER_BATCH).max(1);
+            let suspects = &rest[at..(at + size).min(rest.len())];
+            if suspects.len() == 1 {
+                results.push(Err(self.blame(death)));
+            } else {
+                // One of them killed the worker: each again, alone, in a fresh worker,
+                // so that only the culprit fails.
+                for e in suspects {
+                    if let Err((death, _)) = self.try_batch(std::slice::from_ref(e), results) {
+                        results.push(Err(self.blame(death)));
+                    }
+                }
+            }
+            rest = &rest[at + suspects.len()..];
+        }
+    }
+
+    fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {
+        if self.process.is_none() {
+            // The last worker died with its entity; its replacement never started, so
+            // there is nothing to finalize.
+            return Ok(Vec::new());
+        }
+        HostMsg::Finalize.encode(&mut self.buf);
+        let answer = self.exchange(None);
+        // The worker exits after answering.
+        if let Some(p) = self.process.take() {
+            if let Some(d) = &p.watchdog {
+                d.quit();
+            }
+            let _ = p.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
+        }
+        match answer {
+            Ok(WorkerMsg::Finalized(Ok(logs))) => Ok(logs),
+            Ok(WorkerMsg::Finalized(Err(m))) => Err(self.error(m)),
+            Ok(other) => Err(self.error(format!(
+                "the {} answered out of turn ({})",
+                self.spec.label,
+                short(&other)
+            ))),
+            Err(d) => Err(self.error(format!("finalize: {}", d.how))),
+        }
+    }
+}
+
+fn short(m: &WorkerMsg) -> &'static str {
+    match m {
+        WorkerMsg::Ready => "ready",
+        WorkerMsg::InitFailed(_) => "init failed",
+        WorkerMsg::Results(_) => "results of another size",
+        WorkerMsg::Finalized(_) => "finalized",
+    }
+}
