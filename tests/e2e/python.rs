@@ -561,8 +561,8 @@ fn timeout_interrupts_a_compute_and_kills_a_stuck_worker() {
     assert!(
         log.starts_with("stuck\terror: the Python worker process (pid ")
             && log.contains(
-                "killed by signal 9: its plugin did not stop at --timeout (1 s per entity), \
-                 so polyplug killed it"
+                "killed by signal 9: its plugin did not stop at the time limit of 1 s per \
+                 entity (--timeout), so polyplug killed it"
             ),
         "{log}"
     );

@@ -339,7 +339,7 @@ fn a_killed_run_leaves_no_bash_worker_or_folder_behind() {
 }
 
 /// A C plugin whose compute does what its entity names: `segv`, `abort`, `exit`,
-/// `stack` (overflow), `fpe`, `kill` (itself, SIGKILL), `loop` (for ever); any other
+/// `stack` (overflow), `fpe`, `kill` (itself, SIGKILL), `loop` or `spin` (for ever); any other
 /// entity gives its length.
 const FAULTS_C: &str = r#"
 #include "polyplug.h"
@@ -357,7 +357,7 @@ static int32_t compute(void *s, const char *e, size_t len, const pp_call *c) {
     if (len >= 5 && memcmp(e, "stack", 5) == 0) { pp_push_int(c, deep(0)); return PP_OK; }
     if (len >= 3 && memcmp(e, "fpe", 3) == 0) { volatile int a = 7, z = 0; pp_push_int(c, a / z); return PP_OK; }
     if (len >= 4 && memcmp(e, "kill", 4) == 0) { kill(getpid(), SIGKILL); }
-    if (len >= 4 && memcmp(e, "loop", 4) == 0) { for (;;) {} }
+    if (len >= 4 && (memcmp(e, "loop", 4) == 0 || memcmp(e, "spin", 4) == 0)) { for (;;) {} }
     pp_push_int(c, (int64_t)len);
     return PP_OK;
 }
@@ -509,4 +509,179 @@ fn ids_larger_than_the_worker_pipe_travel_whole() {
             );
         }
     }
+}
+
+const DEFAULT_LIMIT: &str =
+    "the default limit; give more with --timeout SECONDS, or lift it with --timeout none";
+
+#[test]
+fn nothing_hangs_for_ever_by_default() {
+    // The default per-entity limit (600 s) is set to 1 s here with POLYPLUG_TIMEOUT,
+    // as a site would: a compute that never returns fails at it, in every kind of
+    // plugin that can be stopped, and the run goes on.
+    let t = TestDir::new();
+    let native = t.compile_c("faults", FAULTS_C);
+    let python = polyplug_e2e::repo_root().join("tests/fixtures/python/slow.py");
+    let bash = t.write(
+        "hang.sh",
+        "ID=hang\nVERSION=1\nINPUT=x\nOUTPUT=( n )\ncompute() {\n  \
+         [[ $1 == spin ]] && while :; do :; done\n  echo 1\n}\n",
+    );
+    t.write("ids.txt", "0.1\nspin\n0.2\n");
+    for (plugin, says) in [
+        (
+            &native,
+            "killed by signal 14 at the time limit: the compute took longer than 1 s",
+        ),
+        (&python, "TimeoutError: compute took longer than 1 s"),
+        (&bash, "compute timed out after 1s"),
+    ] {
+        let log = t.join("log.tsv");
+        let _ = std::fs::remove_file(&log);
+        let r = Run::within(
+            t.run(plugin)
+                .args(["ids", "ids.txt", "-j1", "-l"])
+                .arg(&log)
+                .env("POLYPLUG_TIMEOUT", "1"),
+            Duration::from_secs(60),
+        )
+        .code(1)
+        .stderr_has("1 of 3 entities failed");
+        assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
+        let log = t.read("log.tsv");
+        let line = log
+            .lines()
+            .find(|l| l.starts_with("spin\terror: "))
+            .unwrap_or_else(|| panic!("{}: no error for spin:\n{log}", plugin.display()));
+        assert!(
+            line.contains(says) && line.contains(DEFAULT_LIMIT),
+            "{line}"
+        );
+    }
+    // `--timeout none` lifts it: a compute of 1.5 s finishes.
+    t.write("ids.txt", "1.5\n");
+    let r = Run::of(
+        t.run(&python)
+            .args(["ids", "ids.txt", "--timeout", "none"])
+            .env("POLYPLUG_TIMEOUT", "1"),
+    )
+    .ok();
+    assert_eq!(r.stdout, "1.5\t1.5\n");
+    // A default that makes no sense is an error before any work.
+    Run::of(
+        t.run(&python)
+            .args(["ids", "ids.txt"])
+            .env("POLYPLUG_TIMEOUT", "soon"),
+    )
+    .code(2)
+    .stderr_has("POLYPLUG_TIMEOUT=soon: give a positive number of seconds (or none)");
+}
+
+#[test]
+fn what_a_plugin_starts_ends_with_its_worker() {
+    // A Python plugin leaves a `sleep` behind when its worker crashes, when its
+    // compute overruns the time limit (in Python, and stuck in C, where the worker is
+    // killed), and when its worker ends normally: none of them outlives the run (each
+    // lived in the worker's process group).
+    let t = TestDir::new();
+    t.write(
+        "spawner.py",
+        r#"import hashlib, os, subprocess, time
+ID = 'spawner'
+VERSION = '1'
+INPUT = 'x'
+OUTPUT = ['n']
+def initialize(**kw):
+    subprocess.Popen(['sleep', '301'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def compute(entity, **kw):
+    subprocess.Popen(['sleep', '302'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if entity == 'crash':
+        os._exit(3)
+    if entity == 'hang':
+        time.sleep(1000)
+    if entity == 'stuck':
+        hashlib.pbkdf2_hmac('sha256', b'x', b's', 10**9)
+    return [1], []
+"#,
+    );
+    t.write("ids.txt", "a\ncrash\nb\nhang\nc\nstuck\nd\n");
+    let r = Run::within(
+        t.run("spawner.py")
+            .args(["ids", "ids.txt", "-j1", "--timeout", "1", "-l", "log.tsv"]),
+        Duration::from_secs(60),
+    )
+    .code(1)
+    .stderr_has("3 of 7 entities failed");
+    assert_eq!(r.stdout, "a\t1\nb\t1\nc\t1\nd\t1\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = processes_in(&t);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn a_broken_library_says_what_is_wrong_with_it() {
+    let t = TestDir::new();
+    let good = std::fs::read(t.compile_c("faults", FAULTS_C)).expect("read the library");
+    let ids = t.write("ids.txt", "a\n");
+    // A library named without a folder is the file in the current folder, not one
+    // in the system's library path.
+    t.write("libgood.so", &good);
+    let r = Run::of(t.run("libgood.so").arg("ids").arg(&ids).arg("--no-store")).ok();
+    assert_eq!(r.stdout, "a\t1\n");
+    let refused = |name: &str, says: &str| {
+        Run::of(t.run(name).arg("ids").arg(&ids))
+            .code(2)
+            .no_panic()
+            .stderr_has(&format!("{name}: cannot load as a shared library: {says}"));
+    };
+    // Cut anywhere, from inside the ELF header to past every loaded segment (dlopen
+    // would map such a file and die of SIGBUS, or say only "file too short").
+    let cuts = [10, 64, 1000, good.len() / 2, good.len() - 1];
+    for n in cuts {
+        t.write(&format!("libcut{n}.so"), &good[..n]);
+        refused(
+            &format!("libcut{n}.so"),
+            &format!("it is truncated: {n} bytes, where "),
+        );
+    }
+    t.write("libtext.so", "#!/bin/sh\necho hello\n");
+    refused(
+        "libtext.so",
+        "it is not a shared library (no ELF header: it starts with \"#!/b\")",
+    );
+    let mut other = good.clone();
+    other[18] = 0xb7; // e_machine: aarch64 (or x86_64 on an aarch64 host)
+    if cfg!(target_arch = "aarch64") {
+        other[18] = 62;
+    }
+    t.write("libother.so", &other);
+    refused("libother.so", "it is built for ");
+    let mut exec = good.clone();
+    exec[16] = 2; // e_type: ET_EXEC
+    t.write("libexec.so", &exec);
+    refused(
+        "libexec.so",
+        "it is a program, not a shared library: link it with -shared",
+    );
+    // What only dlopen can tell, it tells: here a library it needs is missing.
+    t.compile_c("needed", "int needed(void) { return 1; }\n");
+    let user = t.write(
+        "user.c",
+        "int needed(void);\nint polyplug_plugin(void) { return needed(); }\n",
+    );
+    let status = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(t.join("libuser.so"))
+        .arg(&user)
+        .arg("-L")
+        .arg(t.path())
+        .arg("-lneeded")
+        .status()
+        .expect("run cc");
+    assert!(status.success());
+    std::fs::remove_file(t.join("libneeded.so")).expect("remove libneeded.so");
+    refused(
+        "libuser.so",
+        "libneeded.so: cannot open shared object file: No such file or directory",
+    );
 }

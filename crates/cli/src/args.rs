@@ -277,8 +277,9 @@ pub struct RunArgs {
     /// Number of workers (default: the number of cores).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Per-entity time limit in seconds (or `none`), for plugins whose loader can stop
-    /// a running compute (not native plugins, which run inside the polyplug process).
+    /// Per-entity time limit in seconds, or `none` for no limit (default 600, or
+    /// POLYPLUG_TIMEOUT): an entity that overruns it fails and the run goes on.
+    /// Refused for native and Python plugins with --in-process, which nothing can stop.
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub timeout: Option<String>,
     /// Let WebAssembly plugins read the folder DIR (DIR:rw: also write). Repeatable.

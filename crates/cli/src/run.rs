@@ -3,7 +3,7 @@
 
 use crate::args::{Mode, RunArgs};
 use crate::{console, error, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
-use polyplug_engine::core::DirGrant;
+use polyplug_engine::core::{DirGrant, Timeout, TIMEOUT_VARIABLE};
 use polyplug_engine::{Input, RunIo, RunSpec, StoreChoice, Verdict};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,11 +59,28 @@ pub fn run(args: RunArgs) -> i32 {
     }
 }
 
-/// `--timeout SECONDS` (`none`: no limit).
-fn timeout(arg: Option<&str>) -> Result<Option<Duration>, String> {
+/// `--timeout SECONDS` (`none`: no limit); absent, the default limit, which
+/// `POLYPLUG_TIMEOUT` may set (seconds, or `none`).
+fn timeout(arg: Option<&str>) -> Result<Timeout, String> {
     let Some(text) = arg else {
-        return Ok(None);
+        let Ok(text) = std::env::var(TIMEOUT_VARIABLE) else {
+            return Ok(Timeout::default());
+        };
+        return match seconds(&text) {
+            Ok(Some(d)) => Ok(Timeout::Default(d)),
+            Ok(None) => Ok(Timeout::Unlimited),
+            Err(fix) => Err(format!("{TIMEOUT_VARIABLE}={text}: {fix}")),
+        };
     };
+    match seconds(text) {
+        Ok(Some(d)) => Ok(Timeout::Given(d)),
+        Ok(None) => Ok(Timeout::Unlimited),
+        Err(fix) => Err(format!("--timeout {text}: {fix}")),
+    }
+}
+
+/// A time limit in seconds, or `none` (`Ok(None)`); else what to give instead.
+fn seconds(text: &str) -> Result<Option<Duration>, String> {
     if text.trim() == "none" {
         return Ok(None);
     }
@@ -71,13 +88,11 @@ fn timeout(arg: Option<&str>) -> Result<Option<Duration>, String> {
     match seconds.filter(|s| *s > 0.0) {
         Some(s) => Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
             format!(
-                "--timeout {text}: give a positive number of seconds, at most {} (or none)",
+                "give a positive number of seconds, at most {} (or none)",
                 u64::MAX
             )
         }),
-        None => Err(format!(
-            "--timeout {text}: give a positive number of seconds (or none)"
-        )),
+        None => Err("give a positive number of seconds (or none)".into()),
     }
 }
 

@@ -57,7 +57,7 @@ pub use attrs::{
 pub use meta::{MetaProblems, ParamDef, ParamType, PluginMeta, RawMeta, STRING_LIMITS};
 pub use options::{
     CacheRoot, CacheRootError, Console, DirGrant, DirGrantError, LoadOption, LoadOptions, Silent,
-    CACHE_VARIABLE,
+    Timeout, CACHE_VARIABLE, DEFAULT_TIMEOUT, TIMEOUT_VARIABLE,
 };
 pub use params::{Params, ParamsError};
 pub use plugin::{

@@ -36,6 +36,67 @@ impl LoadOption {
     }
 }
 
+/// The per-entity time limit of a run without `--timeout`, for every plugin kind that
+/// can be stopped (all but a native plugin run `--in-process`): so that nothing hangs
+/// for ever unless the user says so (`--timeout none`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The name of the environment variable that sets the default limit (seconds, or
+/// `none`) in place of [`DEFAULT_TIMEOUT`]: for a site, or a test.
+pub const TIMEOUT_VARIABLE: &str = "POLYPLUG_TIMEOUT";
+
+/// The per-entity time limit a run asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// No `--timeout`: the default limit ([`DEFAULT_TIMEOUT`] unless
+    /// [`TIMEOUT_VARIABLE`] says otherwise), wherever a compute can be stopped.
+    Default(Duration),
+    /// `--timeout none`: no limit.
+    Unlimited,
+    /// `--timeout SECONDS`.
+    Given(Duration),
+}
+
+impl Default for Timeout {
+    fn default() -> Self {
+        Timeout::Default(DEFAULT_TIMEOUT)
+    }
+}
+
+impl Timeout {
+    /// The limit to enforce, if any.
+    pub fn limit(self) -> Option<Duration> {
+        match self {
+            Timeout::Default(d) => Some(d),
+            Timeout::Unlimited => None,
+            Timeout::Given(d) => Some(d),
+        }
+    }
+
+    /// Whether the limit is the default one.
+    pub fn is_default(self) -> bool {
+        matches!(self, Timeout::Default(_))
+    }
+
+    /// Whether the user gave a limit (`--timeout SECONDS`).
+    pub fn given(self) -> Option<Duration> {
+        match self {
+            Timeout::Given(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Where the limit comes from, for the message of an entity that overran it.
+    pub fn source(self) -> &'static str {
+        match self {
+            Timeout::Default(_) => {
+                "the default limit; give more with --timeout SECONDS, or lift it with --timeout none"
+            }
+            _ => "--timeout",
+        }
+    }
+}
+
 /// Where loaders send what is meant for the user while a plugin loads or runs. The
 /// host decides where it goes (polyplug prints it on its standard error); library
 /// code never prints.
@@ -105,8 +166,8 @@ pub struct DirGrantError {
 /// honour ([`LoadOptions::refuse_unsupported`]).
 #[derive(Clone)]
 pub struct LoadOptions {
-    /// Per-call time limit (`--timeout`).
-    pub timeout: Option<Duration>,
+    /// Per-call time limit (`--timeout`, or the default).
+    pub timeout: Timeout,
     /// Workers of the run (0 or 1: one). A loader may run each worker's instance in a
     /// process of its own when this is above 1.
     pub jobs: usize,
@@ -139,7 +200,7 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            timeout: None,
+            timeout: Timeout::default(),
             jobs: 1,
             python_path: Vec::new(),
             entity_files: false,
@@ -184,7 +245,7 @@ impl LoadOptions {
     /// The options of [`LoadOption`] that are given.
     pub fn given(&self) -> Vec<LoadOption> {
         let mut v = Vec::new();
-        if self.timeout.is_some() {
+        if self.timeout.given().is_some() {
             v.push(LoadOption::Timeout);
         }
         if !self.allow_dirs.is_empty() {
@@ -323,8 +384,12 @@ mod tests {
     #[test]
     fn unsupported_options_are_refused_by_name() {
         let p = Path::new("p.so");
+        // The default limit is not the user's: it applies where it can, silently.
+        assert!(LoadOptions::default()
+            .refuse_unsupported(p, "a native plugin", &[])
+            .is_ok());
         let mut o = LoadOptions {
-            timeout: Some(Duration::from_secs(1)),
+            timeout: Timeout::Given(Duration::from_secs(1)),
             ..LoadOptions::default()
         };
         let e = o

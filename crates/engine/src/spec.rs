@@ -1,13 +1,12 @@
 //! What a run is asked to do ([`RunSpec`], plain data, the arguments of `polyplug run`)
 //! and what it is given to talk to the world with ([`RunIo`]).
 
-use polyplug_core::{Console, DirGrant};
+use polyplug_core::{Console, DirGrant, Timeout};
 use polyplug_runner::Progress;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Where the entities of a run come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +92,9 @@ pub struct RunSpec {
     pub reason: Option<Reason>,
     /// Workers; `None`: the number of cores.
     pub jobs: Option<usize>,
-    /// Per-entity time limit (`--timeout`).
-    pub timeout: Option<Duration>,
+    /// Per-entity time limit (`--timeout`; by default [`polyplug_core::DEFAULT_TIMEOUT`]
+    /// wherever a compute can be stopped).
+    pub timeout: Timeout,
     /// Folders a sandboxed plugin may use (`--allow-dir`).
     pub allow_dirs: Vec<DirGrant>,
     /// Memory cap of a sandboxed instance, MiB (`--wasm-memory`).
@@ -139,7 +139,7 @@ impl RunSpec {
             system: None,
             reason: None,
             jobs: None,
-            timeout: None,
+            timeout: Timeout::default(),
             allow_dirs: Vec::new(),
             wasm_memory_mib: None,
             fuel: None,

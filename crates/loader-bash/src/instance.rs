@@ -91,7 +91,7 @@ impl BashInstance {
             let (mut w, source_output) = Worker::spawn(
                 &self.shared.source_path,
                 self.shared.mode,
-                self.shared.timeout,
+                self.shared.timeout.limit(),
                 &self.shared.console,
                 self.shared.guard.as_deref(),
             )?;
@@ -111,7 +111,7 @@ impl BashInstance {
 
     /// One call that is not a compute (initialize, finalize).
     fn call(&mut self, op: Op, arg: &str) -> Result<CallOutput, PluginError> {
-        let timeout = self.shared.timeout;
+        let timeout = self.shared.timeout.limit();
         self.ensure_worker().map_err(|m| self.error(m))?;
         let Some(w) = self.worker.as_mut() else {
             return Err(self.error("no bash worker".into()));
@@ -130,7 +130,7 @@ impl Instance for BashInstance {
     }
 
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
-        let timeout = self.shared.timeout;
+        let timeout = self.shared.timeout.limit();
         let mut next = 0; // the entity whose answer comes next
         while next < entities.len() {
             if let Err(m) = self.ensure_worker() {

@@ -43,11 +43,11 @@ running `compute_id` for `--idsproc`); its instances each own one worker process
 the protocol. Names starting with `__pp_` are reserved for them.
 
 ```no_run
-use polyplug_core::{LoadOptions, OutputSpec, Params, Plugin};
+use polyplug_core::{LoadOptions, OutputSpec, Params, Plugin, Timeout};
 use polyplug_loader_bash::load;
 use std::time::Duration;
 
-let options = LoadOptions { timeout: Some(Duration::from_secs(5)), ..LoadOptions::default() };
+let options = LoadOptions { timeout: Timeout::Given(Duration::from_secs(5)), ..LoadOptions::default() };
 let plugin = load("plugins/wc.sh".as_ref(), &options)?;
 let spec = OutputSpec::untyped(&plugin.meta().output);
 let mut instance = plugin.instantiate(&Params::empty(), &spec)?;
@@ -70,7 +70,7 @@ mod worker;
 
 use polyplug_core::{
     ColumnKind, Console, EntityError, Instance, LoadOption, LoadOptions, OutputSpec, Params,
-    Plugin, PluginError, PluginMeta,
+    Plugin, PluginError, PluginMeta, Timeout,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -99,7 +99,8 @@ struct Shared {
     source_path: PathBuf,
     id: String,
     mode: Mode,
-    timeout: Option<Duration>,
+    /// The run's time limit (enforced per call: `timeout.limit()`).
+    timeout: Timeout,
     has_initialize: bool,
     has_finalize: bool,
     /// Where what the script prints on stderr goes.
@@ -152,7 +153,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
     let scanned = meta::scan(
         &source_path,
         path,
-        options.timeout.unwrap_or(DEFAULT_SCAN_TIMEOUT),
+        options.timeout.given().unwrap_or(DEFAULT_SCAN_TIMEOUT),
     )
     .map_err(err)?;
     let has = |f: &str| scanned.functions.iter().any(|g| g == f);
@@ -257,7 +258,7 @@ impl Plugin for BashPlugin {
                 let (w, source_output) = Worker::spawn(
                     &self.shared.source_path,
                     self.shared.mode,
-                    self.shared.timeout,
+                    self.shared.timeout.limit(),
                     &self.shared.console,
                     self.shared.guard.as_deref(),
                 )
@@ -266,7 +267,7 @@ impl Plugin for BashPlugin {
                 guard.insert(w)
             }
         };
-        let out = w.call(Op::ComputeId, unit, self.shared.timeout);
+        let out = w.call(Op::ComputeId, unit, self.shared.timeout.limit());
         if w.ended() {
             *guard = None;
         }

@@ -4,7 +4,7 @@
 //! everything it started, and a Ctrl-C at the terminal reaches polyplug only (which
 //! then finalizes its workers properly).
 
-use polyplug_core::{Console, LoadOption};
+use polyplug_core::{Console, Timeout};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::hash::{BuildHasher, Hasher};
@@ -79,7 +79,7 @@ impl Ending {
     }
 
     /// What went wrong, for messages: `exited with status 3`.
-    pub(crate) fn describe(self, timeout: Option<Duration>) -> String {
+    pub(crate) fn describe(self, timeout: Timeout) -> String {
         use std::os::unix::process::ExitStatusExt;
         match self {
             Ending::Returned(s) => format!("exited with status {s}"),
@@ -96,8 +96,8 @@ impl Ending {
             },
             Ending::TimedOut => format!(
                 "timed out after {}s ({}); its bash worker was killed and replaced",
-                timeout.map_or(0.0, |t| t.as_secs_f64()),
-                LoadOption::Timeout.flag()
+                timeout.limit().map_or(0.0, |t| t.as_secs_f64()),
+                timeout.source()
             ),
         }
     }

@@ -25,7 +25,7 @@ and unloading would turn them into dangling code.
 use polyplug_abi as abi;
 use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
-    PluginError, PluginMeta, RawMeta, Value,
+    PluginError, PluginMeta, RawMeta, Timeout, Value,
 };
 use polyplug_worker::{ProcessInstance, WorkerSpec};
 use std::ffi::{c_char, c_void, CStr};
@@ -34,6 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod callbacks;
+#[cfg(target_os = "linux")]
+mod elf;
 mod worker;
 
 use callbacks::{finish, HostSink, HOST_API};
@@ -71,7 +73,7 @@ impl NativePlugin {
 
     /// Runs the instances in worker processes started as `<program> __worker native`
     /// (see [`worker_main`]), which load the library at `library`.
-    fn isolate(mut self, program: PathBuf, library: &Path, timeout: Option<Duration>) -> Self {
+    fn isolate(mut self, program: PathBuf, library: &Path, timeout: Timeout) -> Self {
         self.workers = Some(Arc::new(WorkerSpec {
             program,
             kind: "native",
@@ -138,11 +140,23 @@ pub fn open_with(library: &Path, options: &LoadOptions) -> Result<NativePlugin, 
 /// options): for the worker side and for loaders built on this one.
 pub fn open(path: &Path) -> Result<NativePlugin, PluginError> {
     let err = |m: String| PluginError::new(path, m);
+    #[cfg(target_os = "linux")]
+    elf::check(path).map_err(|m| {
+        err(format!(
+            "cannot load as a shared library: {m}; a native plugin is a .so built \
+             against polyplug.h or with polyplug-sdk"
+        ))
+    })?;
+    // A name without a folder would be searched for in the system's library path:
+    // dlopen is given the file meant.
+    let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     // SAFETY: loading a library runs its initializers; running the user's plugin code
     // with the user's rights is the documented contract of native plugins.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+    let lib = unsafe { libloading::Library::new(&file) }.map_err(|e| {
+        // libloading keeps the system's description in the error's source.
+        let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
         err(format!(
-            "cannot load as a shared library: {e}; a native plugin must be a .so/.dylib \
+            "cannot load as a shared library: {why}; a native plugin must be a .so/.dylib \
              built against polyplug.h or with polyplug-sdk"
         ))
     })?;

@@ -116,7 +116,7 @@ impl Settings {
             .worker_program
             .clone()
             .filter(|_| !options.in_process);
-        if options.timeout.is_some() && program.is_none() {
+        if options.timeout.given().is_some() && program.is_none() {
             return Err(
                 "a time limit needs worker processes: set LoadOptions::worker_program, and \
                  do not run the plugin in-process"

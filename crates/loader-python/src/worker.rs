@@ -15,12 +15,12 @@ use std::path::PathBuf;
 /// Installs a SIGALRM handler raising `TimeoutError` in the running compute, and
 /// returns the functions that arm and disarm the per-entity alarm. The worker computes
 /// on its main thread, where Python runs signal handlers.
-fn alarm(py: Python<'_>, ms: u64) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+fn alarm(py: Python<'_>, ms: u64, source: &str) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
     let secs = ms as f64 / 1000.0;
     let code = std::ffi::CString::new(format!(
         "import signal, functools\n\
          def _polyplug_timeout(signum, frame):\n    \
-             raise TimeoutError('compute took longer than {secs} s (--timeout)')\n\
+             raise TimeoutError('compute took longer than {secs} s ({source})')\n\
          signal.signal(signal.SIGALRM, _polyplug_timeout)\n\
          arm = functools.partial(signal.setitimer, signal.ITIMER_REAL, {secs})\n\
          disarm = functools.partial(signal.setitimer, signal.ITIMER_REAL, 0)\n"
@@ -73,9 +73,15 @@ fn worker_loop() -> Result<(), String> {
     if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let (plugin, python_path, timeout_ms, params) =
+    let (plugin, python_path, timeout_ms, default_timeout, params) =
         match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Init(init) => (init.plugin, init.python_path, init.timeout_ms, init.params),
+            HostMsg::Init(init) => (
+                init.plugin,
+                init.python_path,
+                init.timeout_ms,
+                init.default_timeout,
+                init.params,
+            ),
             _ => return Err("the host did not start with Init".into()),
         };
     interp::start()?;
@@ -102,8 +108,14 @@ fn worker_loop() -> Result<(), String> {
     let alarm = match timeout_ms {
         0 => None,
         ms => Some(
-            Python::with_gil(|py| alarm(py, ms))
-                .map_err(|e| format!("cannot set up --timeout: {e}"))?,
+            Python::with_gil(|py| {
+                let source = match default_timeout {
+                    true => polyplug_core::Timeout::default().source(),
+                    false => "--timeout",
+                };
+                alarm(py, ms, source)
+            })
+            .map_err(|e| format!("cannot set up --timeout: {e}"))?,
         ),
     };
     send(&mut out, &WorkerMsg::Ready, &mut reply)?;

@@ -44,11 +44,11 @@ cache holds machine code that polyplug runs: it must be as trusted as the polypl
 binary (it is in the user's own folder by default).
 
 ```no_run
-use polyplug_core::{LoadOptions, OutputSpec, Params, Plugin};
+use polyplug_core::{LoadOptions, OutputSpec, Params, Plugin, Timeout};
 use std::time::Duration;
 
 let options = LoadOptions {
-    timeout: Some(Duration::from_secs(5)),
+    timeout: Timeout::Given(Duration::from_secs(5)),
     entity_files: true,
     ..LoadOptions::default()
 };

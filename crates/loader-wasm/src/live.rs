@@ -151,9 +151,9 @@ fn trap_message(e: &wasmtime::Error, settings: &Settings) -> String {
     let timeout = LoadOption::Timeout.flag();
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) if settings.default_timeout => format!(
-            "timed out after {} s, the default time limit of a WebAssembly call; give more \
-             with {timeout} SECONDS",
-            settings.timeout.as_secs_f64()
+            "timed out after {} s ({})",
+            settings.timeout.as_secs_f64(),
+            polyplug_core::Timeout::default().source()
         ),
         Some(Trap::Interrupt) => format!(
             "timed out after {} s ({timeout})",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The options a WebAssembly plugin honours: all of them. Every call has a time limit
-/// ([`DEFAULT_TIMEOUT`] unless given), a memory cap ([`DEFAULT_MEMORY_MIB`] unless
+/// ([`DEFAULT_TIMEOUT`] unless given, none with `--timeout none`), a memory cap ([`DEFAULT_MEMORY_MIB`] unless
 /// given) and optional fuel; folders are granted one by one.
 pub const SUPPORTED: &[LoadOption] = &[
     LoadOption::Timeout,
@@ -17,9 +17,7 @@ pub const SUPPORTED: &[LoadOption] = &[
     LoadOption::Fuel,
 ];
 
-/// Time limit of one call when the run sets none: a WebAssembly plugin does not run
-/// forever unless the user grants it (with a larger `--timeout`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+pub use polyplug_core::DEFAULT_TIMEOUT;
 
 /// Default memory cap of one instance, in MiB.
 pub const DEFAULT_MEMORY_MIB: u64 = 512;
@@ -79,8 +77,12 @@ impl Settings {
             });
         }
         Ok(Settings {
-            timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            default_timeout: options.timeout.is_none(),
+            // `--timeout none`: a limit no run reaches (epochs need one).
+            timeout: options
+                .timeout
+                .limit()
+                .unwrap_or(Duration::from_secs(u32::MAX.into())),
+            default_timeout: options.timeout.is_default(),
             max_memory: memory_mib << 20,
             fuel: options.fuel,
             dirs,

@@ -6,9 +6,10 @@
 use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
 use crate::watch::HOST_VARIABLE;
 use polyplug_core::{
-    compute_as_batch, BatchResults, Entity, EntityError, Instance, LoadOption, Outcome, Params,
-    PluginError,
+    compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Params, PluginError,
+    Timeout,
 };
+use rustix::process::{kill_process_group, Pid, Signal};
 use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ pub struct WorkerSpec {
     /// Extra import paths (Python workers).
     pub python_path: Vec<PathBuf>,
     /// Per-entity time limit.
-    pub timeout: Option<Duration>,
+    pub timeout: Timeout,
     /// Time added to a batch's limit before the watchdog kills the worker: room for a
     /// worker that stops overrunning entities itself (Python's alarm) to do so.
     pub kill_slack: Duration,
@@ -74,7 +75,7 @@ impl Watchdog {
                             // Killed while the lock is held: `disarm` cannot return
                             // before this, so the host never reaps a worker and then
                             // kills another process.
-                            let _ = child.lock().unwrap_or_else(|e| e.into_inner()).kill();
+                            kill_group(&mut child.lock().unwrap_or_else(|e| e.into_inner()));
                             s.fired = true;
                             s.deadline = None;
                         } else {
@@ -200,7 +201,7 @@ impl ProcessInstance {
         let child = Arc::new(Mutex::new(child));
         self.process = Some(Process {
             in_flight_bytes,
-            watchdog: spec.timeout.map(|_| Watchdog::start(child.clone())),
+            watchdog: spec.timeout.limit().map(|_| Watchdog::start(child.clone())),
             child,
             to: BufWriter::with_capacity(1 << 16, stdin),
             from: BufReader::with_capacity(1 << 16, stdout),
@@ -213,7 +214,11 @@ impl ProcessInstance {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            timeout_ms: spec.timeout.map_or(0, |t| t.as_millis().max(1) as u64),
+            timeout_ms: spec
+                .timeout
+                .limit()
+                .map_or(0, |t| t.as_millis().clamp(1, u64::MAX as u128) as u64),
+            default_timeout: spec.timeout.is_default(),
             params: self.params.entries().to_vec(),
         });
         init.encode(&mut self.buf);
@@ -278,12 +283,14 @@ impl ProcessInstance {
                 match child.try_wait() {
                     Ok(Some(s)) => Some(s),
                     _ => {
-                        let _ = child.kill();
+                        kill_group(&mut child);
                         child.wait().ok()
                     }
                 }
             }
         };
+        // What the plugin started in the worker's group goes with it.
+        kill_leftovers(pid);
         match status {
             Some(s) => match (s.code(), s.signal()) {
                 (_, Some(sig)) => format!("(pid {pid}) died, killed by signal {sig}"),
@@ -391,7 +398,7 @@ impl ProcessInstance {
     /// Sets the watchdog (when there is a time limit) to the deadline of `entities`
     /// computed from now; none in flight disarms it.
     fn arm(&self, entities: usize) {
-        let (Some(p), Some(t)) = (&self.process, self.spec.timeout) else {
+        let (Some(p), Some(t)) = (&self.process, self.spec.timeout.limit()) else {
             return;
         };
         if let Some(dog) = &p.watchdog {
@@ -461,21 +468,21 @@ impl ProcessInstance {
 
     /// The error of the entity that a worker's death is blamed on.
     fn culprit(&self, death: Death) -> EntityError {
-        let seconds = self.spec.timeout.map_or(0.0, |t| t.as_secs_f64());
-        let message = if self.spec.timeout.is_some() && death.how.ends_with("killed by signal 14") {
+        let limit = self.spec.timeout.limit();
+        let seconds = limit.map_or(0.0, |t| t.as_secs_f64());
+        let source = self.spec.timeout.source();
+        let message = if limit.is_some() && death.how.ends_with("killed by signal 14") {
             // The worker's own clock (SIGALRM): this entity overran the limit.
             format!(
-                "{} at the time limit: the compute took longer than {seconds} s ({}); the \
-                 worker was replaced",
+                "{} at the time limit: the compute took longer than {seconds} s ({source}); \
+                 the worker was replaced",
                 death.how,
-                LoadOption::Timeout.flag()
             )
         } else if death.timed_out {
             format!(
-                "{}: its plugin did not stop at {} ({seconds} s per entity), so polyplug \
-                 killed it",
+                "{}: its plugin did not stop at the time limit of {seconds} s per entity \
+                 ({source}), so polyplug killed it",
                 death.how,
-                LoadOption::Timeout.flag(),
             )
         } else {
             format!(
@@ -511,7 +518,7 @@ impl Drop for ProcessInstance {
                 d.quit();
             }
             let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = child.kill();
+            kill_group(&mut child);
             let _ = child.wait();
         }
     }
@@ -559,7 +566,9 @@ impl Instance for ProcessInstance {
             if let Some(d) = &p.watchdog {
                 d.quit();
             }
-            let _ = p.child.lock().unwrap_or_else(|e| e.into_inner()).wait();
+            let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = child.wait();
+            kill_leftovers(child.id());
         }
         match answer {
             Ok(WorkerMsg::Finalized(Ok(logs))) => Ok(logs),
@@ -571,6 +580,24 @@ impl Instance for ProcessInstance {
             ))),
             Err(d) => Err(self.error(format!("finalize: {}", d.how))),
         }
+    }
+}
+
+/// Kills a worker not yet reaped and everything in its process group (the worker
+/// leads its own group, see [`ProcessInstance::spawn`]): what the plugin started dies
+/// with it. Before the worker is reaped its ID cannot name another group.
+fn kill_group(child: &mut Child) {
+    if kill_process_group(Pid::from_child(child), Signal::KILL).is_err() {
+        let _ = child.kill();
+    }
+}
+
+/// Kills what is left of the process group of a worker that has ended and been
+/// reaped: processes the plugin started and did not stop. The group's ID stays
+/// reserved while any of them lives, so this reaches them or no one.
+fn kill_leftovers(pid: u32) {
+    if let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(group, Signal::KILL);
     }
 }
 

@@ -32,7 +32,7 @@ use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
 /// (an old worker binary on the path) is refused clearly rather than misread.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame accepted (1 GiB): a larger length means a corrupted stream.
 const MAX_FRAME: u32 = 1 << 30;
@@ -56,6 +56,8 @@ pub struct Init {
     pub python_path: Vec<String>,
     /// Per-entity time limit in milliseconds; 0 for none.
     pub timeout_ms: u64,
+    /// The limit is the default one, not the user's `--timeout` (for messages).
+    pub default_timeout: bool,
     /// The run's parameters.
     pub params: Vec<(String, Value)>,
 }
@@ -144,6 +146,7 @@ impl HostMsg {
                 e.str(&init.plugin);
                 e.strs(&init.python_path);
                 e.u64(init.timeout_ms);
+                e.u8(init.default_timeout as u8);
                 e.length(init.params.len());
                 for (k, v) in &init.params {
                     e.str(k);
@@ -184,6 +187,7 @@ impl HostMsg {
                 let plugin = d.str()?;
                 let python_path = d.strs()?;
                 let timeout_ms = d.u64()?;
+                let default_timeout = d.u8()? != 0;
                 let n = d.length()?;
                 let mut params = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
@@ -195,6 +199,7 @@ impl HostMsg {
                     plugin,
                     python_path,
                     timeout_ms,
+                    default_timeout,
                     params,
                 })
             }
@@ -394,6 +399,7 @@ mod tests {
             plugin: "/p/x.py".into(),
             python_path: vec!["/venv".into()],
             timeout_ms: 1500,
+            default_timeout: true,
             params: vec![
                 ("k".into(), Value::Int(-3)),
                 (
@@ -448,6 +454,7 @@ mod tests {
                 plugin: String::new(),
                 python_path: vec![],
                 timeout_ms: 0,
+                default_timeout: false,
                 params: vec![],
             })
             .encode(&mut b);
