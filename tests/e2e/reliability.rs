@@ -685,3 +685,171 @@ fn a_broken_library_says_what_is_wrong_with_it() {
         "libneeded.so: cannot open shared object file: No such file or directory",
     );
 }
+
+/// A Python plugin whose entities fail as they say: `bad*` always, `flakyN` on its
+/// first N attempts (counted in files), `crash1` kills its worker on the first attempt.
+const FLAKY_PY: &str = r#"import os
+ID = 'flaky'
+VERSION = '1'
+INPUT = 'x'
+OUTPUT = ['n']
+def compute(entity, **kw):
+    if entity.startswith('bad'):
+        raise ValueError('bad entity ' + entity)
+    if entity.startswith('flaky'):
+        f = 'tries-' + entity
+        t = int(open(f).read()) if os.path.exists(f) else 0
+        open(f, 'w').write(str(t + 1))
+        if t < int(entity[5:]):
+            raise RuntimeError('try %d fails' % (t + 1))
+    if entity == 'crash1' and not os.path.exists('crashed'):
+        open('crashed', 'w').close()
+        os._exit(3)
+    return [len(entity)], []
+"#;
+
+#[test]
+fn retries_compute_a_failed_entity_again_and_the_log_keeps_every_attempt() {
+    let t = TestDir::new();
+    t.write("flaky.py", FLAKY_PY);
+    t.write("ids.txt", "a\nflaky2\ncrash1\nbad1\nb\n");
+    let r = Run::of(t.run("flaky.py").args([
+        "ids",
+        "ids.txt",
+        "-j1",
+        "--retries",
+        "2",
+        "-l",
+        "log.tsv",
+        "--no-store",
+    ]))
+    .code(1)
+    .stderr_has("1 of 5 entities failed");
+    assert_eq!(r.stdout, "a\t1\nflaky2\t6\ncrash1\t6\nb\t1\n");
+    let log = t.read("log.tsv");
+    for line in [
+        "flaky2\tattempt 1 of 3 failed: RuntimeError: try 1 fails",
+        "flaky2\tattempt 2 of 3 failed: RuntimeError: try 2 fails",
+        "crash1\tattempt 1 of 3 failed: the Python worker process (pid ",
+        "bad1\tattempt 1 of 3 failed: ValueError: bad entity bad1",
+        "bad1\tattempt 2 of 3 failed: ValueError: bad entity bad1",
+        "bad1\terror: ValueError: bad entity bad1",
+    ] {
+        assert!(log.contains(line), "no {line:?} in the log:\n{log}");
+    }
+    assert!(log.contains("(attempt 3 of 3)"), "{log}");
+    assert!(!log.contains("flaky2\terror"), "{log}");
+    assert_eq!(t.read("tries-flaky2"), "3");
+    // Without --retries each of them fails once.
+    for f in ["tries-flaky2", "crashed"] {
+        std::fs::remove_file(t.join(f)).expect("remove the attempt counter");
+    }
+    let r = Run::of(
+        t.run("flaky.py")
+            .args(["ids", "ids.txt", "-j1", "--no-store"]),
+    )
+    .code(1)
+    .stderr_has("3 of 5 entities failed");
+    assert_eq!(r.stdout, "a\t1\nb\t1\n");
+    // A native plugin that crashes every time: each attempt in a fresh worker.
+    let native = t.compile_c("faults", FAULTS_C);
+    t.write("ids.txt", "x\nsegv\ny\n");
+    let r = Run::of(t.run(&native).args([
+        "ids",
+        "ids.txt",
+        "--retries",
+        "1",
+        "-l",
+        "log.tsv",
+        "--no-store",
+    ]))
+    .code(1)
+    .stderr_has("1 of 3 entities failed");
+    assert_eq!(r.stdout, "x\t1\ny\t1\n");
+    let log = t.read("log.tsv");
+    assert!(
+        log.contains("segv\tattempt 1 of 2 failed: the native worker process (pid ")
+            && log.contains("killed by signal 11 while computing this entity"),
+        "{log}"
+    );
+}
+
+#[test]
+fn max_failures_and_halt_on_error_stop_the_run_and_say_where() {
+    let t = TestDir::new();
+    t.write("flaky.py", FLAKY_PY);
+    let mut ids: Vec<String> = (0..10).map(|i| format!("good{i}")).collect();
+    ids.extend((1..=5).map(|i| format!("bad{i}")));
+    ids.extend((10..400).map(|i| format!("good{i}")));
+    t.write("ids.txt", ids.join("\n") + "\n");
+    Run::of(t.run("flaky.py").args([
+        "ids",
+        "ids.txt",
+        "-j1",
+        "--max-failures",
+        "3",
+        "-o",
+        "out.tsv",
+        "-r",
+        "r.yaml",
+    ]))
+    .code(1)
+    .stderr_has("stopped by --max-failures 3 at the failure of \"bad3\" (see the log); in all ");
+    let report = t.read("r.yaml");
+    assert!(
+        report.contains("stopped_by: '--max-failures 3'")
+            && report.contains("stopped_at: bad3")
+            && report.contains("comp_status: partial"),
+        "{report}"
+    );
+    let first = t.read("out.tsv").lines().count();
+    assert!(first < 400, "the run went on: {first} rows");
+    // A rerun computes the rest, each entity once.
+    Run::of(
+        t.run("flaky.py")
+            .args(["ids", "ids.txt", "-j1", "-o", "out.tsv"]),
+    )
+    .code(1)
+    .stderr_has(" entities failed (see the log)");
+    let out = t.read("out.tsv");
+    assert_eq!(out.lines().count(), 400, "{out}");
+    // A share: every other entity fails; judged from 100 entities on.
+    let ids: Vec<String> = (0..300)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("bad{i}")
+            } else {
+                format!("ok{i}")
+            }
+        })
+        .collect();
+    t.write("half.txt", ids.join("\n") + "\n");
+    Run::of(t.run("flaky.py").args([
+        "ids",
+        "half.txt",
+        "-j1",
+        "--max-failures",
+        "40%",
+        "--no-store",
+    ]))
+    .code(1)
+    .stderr_has("stopped by --max-failures 40% at the failure of \"bad100\"");
+    // --halt-on-error says the same of the first failure.
+    Run::of(
+        t.run("flaky.py")
+            .args(["ids", "half.txt", "-j1", "--halt-on-error", "--no-store"]),
+    )
+    .code(1)
+    .stderr_has("stopped by --halt-on-error at the failure of \"bad0\" (see the log); in all ")
+    .stderr_has("the entities after them were not computed: rerun to compute them");
+    for bad in ["0", "0%", "101%", "x", "-3", "5%%"] {
+        Run::of(
+            t.run("flaky.py")
+                .args(["ids", "half.txt", "--max-failures", bad]),
+        )
+        .code(2)
+        .stderr_has(&format!(
+            "--max-failures {bad}: give a number of entities (at least 1) or a percentage"
+        ));
+    }
+}

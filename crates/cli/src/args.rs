@@ -295,6 +295,14 @@ pub struct RunArgs {
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,
+    /// Compute a failed entity again up to N times before it counts as failed (on a
+    /// fresh plugin instance after a crash); the log keeps every attempt.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Stop once N entities failed, or P% of those computed so far (judged from 100
+    /// entities on); the rest is left for a rerun.
+    #[arg(long, value_name = "N|P%", allow_hyphen_values = true)]
+    pub max_failures: Option<String>,
     /// Run native and Python plugins inside the polyplug process instead of worker
     /// processes: the fastest path, but a crash of the plugin (a segfault, an abort,
     /// exit) ends the run, and --timeout cannot stop them.

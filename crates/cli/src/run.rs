@@ -4,6 +4,7 @@
 use crate::args::{Mode, RunArgs};
 use crate::{console, error, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use polyplug_engine::core::{DirGrant, Timeout, TIMEOUT_VARIABLE};
+use polyplug_engine::runner::FailureBudget;
 use polyplug_engine::{Input, RunIo, RunSpec, StoreChoice, Verdict};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -79,6 +80,28 @@ fn timeout(arg: Option<&str>) -> Result<Timeout, String> {
     }
 }
 
+/// `--max-failures N` or `--max-failures P%`.
+fn failure_budget(text: &str) -> Result<FailureBudget, String> {
+    let refuse = || {
+        format!(
+            "--max-failures {text}: give a number of entities (at least 1) or a percentage \
+             above 0 and at most 100, such as 10 or 5%"
+        )
+    };
+    let text = text.trim();
+    if let Some(percent) = text.strip_suffix('%') {
+        match percent.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(FailureBudget::Share(p)),
+            _ => Err(refuse()),
+        }
+    } else {
+        match text.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(FailureBudget::Count(n)),
+            _ => Err(refuse()),
+        }
+    }
+}
+
 /// A time limit in seconds, or `none` (`Ok(None)`); else what to give instead.
 fn seconds(text: &str) -> Result<Option<Duration>, String> {
     if text.trim() == "none" {
@@ -135,6 +158,12 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     spec.fuel = args.fuel;
     spec.python_path = args.python_path;
     spec.halt_on_error = args.halt_on_error;
+    spec.retries = args.retries;
+    spec.max_failures = args
+        .max_failures
+        .as_deref()
+        .map(failure_budget)
+        .transpose()?;
     spec.store = match (args.no_store, args.store.store) {
         (true, _) => StoreChoice::Off,
         (false, Some(url)) => StoreChoice::Url(url),

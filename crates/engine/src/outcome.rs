@@ -3,6 +3,7 @@
 //! status.
 
 use polyplug_core::report::error_remarks;
+use polyplug_core::yaml::scalar_str;
 use polyplug_core::{CompStatus, Report};
 use polyplug_runner::RunSummary;
 
@@ -75,7 +76,15 @@ pub(crate) fn remarks(s: &RunSummary, interrupted: bool) -> Option<String> {
     } else if let Some(e) = s.plugin_errors.first() {
         Some(error_remarks("", "PluginError", &e.message, s.n_failed))
     } else if let Some((id, message)) = &s.first_error {
-        Some(error_remarks(id, "EntityError", message, s.n_failed))
+        let mut r = error_remarks(id, "EntityError", message, s.n_failed);
+        if let Some(halt) = &s.halt {
+            r.push_str(&format!(
+                "stopped_by: {}\nstopped_at: {}\n",
+                scalar_str(&halt.by.to_string()),
+                scalar_str(&halt.entity)
+            ));
+        }
+        Some(r)
     } else if interrupted {
         Some(error_remarks(
             "",

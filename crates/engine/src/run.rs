@@ -88,7 +88,14 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.finish(&report)?;
     }
     write_report(&report, spec.report.as_deref(), &mut io.report)?;
-    if summary.n_failed > 0 {
+    if let Some(halt) = &summary.halt {
+        console.note(&format!(
+            "stopped by {} at the failure of {:?} (see the log); in all {} computed and {} \
+             failed (what was under way was finished and kept); the entities after them \
+             were not computed: rerun to compute them (computed entities are skipped)",
+            halt.by, halt.entity, summary.n_units, summary.n_failed
+        ));
+    } else if summary.n_failed > 0 {
         console.note(&format!(
             "{} of {} entities failed (see the log); rerun to retry them: computed entities \
              are skipped",
@@ -442,6 +449,8 @@ fn run_options(
     RunOptions {
         jobs,
         halt_on_error: spec.halt_on_error,
+        retries: spec.retries,
+        max_failures: spec.max_failures,
         progress: progress.clone(),
         stop: stop.clone(),
         ..RunOptions::default()

@@ -2,7 +2,7 @@
 //! and what it is given to talk to the world with ([`RunIo`]).
 
 use polyplug_core::{Console, DirGrant, Timeout};
-use polyplug_runner::Progress;
+use polyplug_runner::{FailureBudget, Progress};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -105,6 +105,10 @@ pub struct RunSpec {
     pub python_path: Vec<PathBuf>,
     /// Stop at the first failing entity (`--halt-on-error`).
     pub halt_on_error: bool,
+    /// Compute a failed entity again up to this many times (`--retries`).
+    pub retries: u32,
+    /// Stop once this many entities failed (`--max-failures`).
+    pub max_failures: Option<FailureBudget>,
     /// The results store.
     pub store: StoreChoice,
     /// Recompute what the store has (`--force`).
@@ -145,6 +149,8 @@ impl RunSpec {
             fuel: None,
             python_path: Vec::new(),
             halt_on_error: false,
+            retries: 0,
+            max_failures: None,
             store: StoreChoice::FromEnv,
             force: false,
             replace_plugin_record: false,

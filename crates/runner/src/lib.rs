@@ -26,4 +26,6 @@ pub mod input;
 pub mod output;
 mod run;
 
-pub use run::{run, EntityResult, Progress, Recorder, RunOptions, RunSummary};
+pub use run::{
+    run, EntityResult, FailureBudget, Halt, HaltBy, Progress, Recorder, RunOptions, RunSummary,
+};

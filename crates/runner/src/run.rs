@@ -41,6 +41,11 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Stop at the first failed entity.
     pub halt_on_error: bool,
+    /// Compute a failed entity again up to this many times (on a fresh instance when
+    /// the failure cost the instance) before it counts as failed.
+    pub retries: u32,
+    /// Stop once this many entities failed (after their retries).
+    pub max_failures: Option<FailureBudget>,
     /// Told of every batch recorded.
     pub progress: Option<std::sync::Arc<dyn Progress>>,
     /// Set from outside (a signal) to stop feeding entities; what was computed is kept.
@@ -54,6 +59,8 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("jobs", &self.jobs)
             .field("halt_on_error", &self.halt_on_error)
+            .field("retries", &self.retries)
+            .field("max_failures", &self.max_failures)
             .field("progress", &self.progress.is_some())
             .field("stop", &self.stop)
             .field("max_batch", &self.max_batch)
@@ -66,9 +73,72 @@ impl Default for RunOptions {
         RunOptions {
             jobs: 1,
             halt_on_error: false,
+            retries: 0,
+            max_failures: None,
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
             max_batch: 1024,
+        }
+    }
+}
+
+/// How many failed entities stop a run (`--max-failures`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureBudget {
+    /// Stop at the N-th failure.
+    Count(u64),
+    /// Stop once failures reach this share (percent, above 0 and at most 100) of the
+    /// entities recorded so far, judged from [`FailureBudget::MIN_SAMPLE`] entities on.
+    Share(f64),
+}
+
+impl FailureBudget {
+    /// Entities recorded before a share is judged.
+    pub const MIN_SAMPLE: u64 = 100;
+
+    /// Whether `failed` failures among `seen` recorded entities exhaust the budget.
+    pub fn exhausted(&self, failed: u64, seen: u64) -> bool {
+        match *self {
+            FailureBudget::Count(n) => failed >= n,
+            FailureBudget::Share(percent) => {
+                seen >= Self::MIN_SAMPLE && failed as f64 >= percent / 100.0 * seen as f64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FailureBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureBudget::Count(n) => write!(f, "--max-failures {n}"),
+            FailureBudget::Share(p) => write!(f, "--max-failures {p}%"),
+        }
+    }
+}
+
+/// Why a run stopped before its input ended, and at which entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Halt {
+    /// The option that stopped it: `--halt-on-error` or `--max-failures`.
+    pub by: HaltBy,
+    /// The failed entity at which it stopped.
+    pub entity: String,
+}
+
+/// The option that stopped a run; displayed as the option.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HaltBy {
+    /// `--halt-on-error`: the first failure.
+    HaltOnError,
+    /// `--max-failures`: the budget was spent.
+    MaxFailures(FailureBudget),
+}
+
+impl std::fmt::Display for HaltBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HaltBy::HaltOnError => f.write_str("--halt-on-error"),
+            HaltBy::MaxFailures(b) => b.fmt(f),
         }
     }
 }
@@ -82,8 +152,10 @@ pub struct RunSummary {
     pub n_failed: u64,
     /// The first failure: entity ID and message.
     pub first_error: Option<(String, String)>,
-    /// Whether the run stopped early (interrupt or `--halt-on-error`).
+    /// Whether the run stopped early (interrupt, `--halt-on-error`, `--max-failures`).
     pub stopped: bool,
+    /// Why a failure stopped the run, when one did.
+    pub halt: Option<Halt>,
     /// A problem with the input that stopped the run.
     pub input_error: Option<InputError>,
     /// Log messages of each worker's finalize.
@@ -164,15 +236,7 @@ where
             let halted = &halted;
             workers.push(scope.spawn(move || {
                 work(
-                    plugin,
-                    params,
-                    spec,
-                    work_rx,
-                    done_tx,
-                    ns,
-                    stop,
-                    halted,
-                    opts.halt_on_error,
+                    plugin, params, spec, work_rx, done_tx, ns, stop, halted, opts,
                 )
             }));
         }
@@ -196,13 +260,7 @@ where
             while let Some(batch) = pending.remove(&next_seq) {
                 next_seq += 1;
                 let _ = token_tx.try_send(());
-                if record_batch(
-                    &batch,
-                    recorder,
-                    &mut summary,
-                    &mut io_result,
-                    opts.halt_on_error,
-                ) {
+                if record_batch(&batch, recorder, &mut summary, &mut io_result, Some(opts)) {
                     halted.store(true, Ordering::SeqCst);
                 }
                 if let Some(p) = progress {
@@ -216,7 +274,7 @@ where
         }
         // Batches after a hole left by a stop are still recorded: nothing computed is lost.
         for (_, batch) in std::mem::take(&mut pending) {
-            record_batch(&batch, recorder, &mut summary, &mut io_result, false);
+            record_batch(&batch, recorder, &mut summary, &mut io_result, None);
         }
         if let Some(p) = progress {
             p.finish();
@@ -243,14 +301,15 @@ where
 }
 
 /// Records one finished batch and counts its results. Returns whether the run must
-/// halt: the outputs cannot be written, or an entity failed under `halt_on_error`. After
-/// a write error nothing more is written; the error is kept for the caller.
+/// halt: the outputs cannot be written, or a failure exhausted `--halt-on-error` or
+/// `--max-failures` (`opts`; `None` for what is recorded after a stop). After a write
+/// error nothing more is written; the error is kept for the caller.
 fn record_batch(
     batch: &DoneBatch,
     recorder: &mut dyn Recorder,
     summary: &mut RunSummary,
     io_result: &mut std::io::Result<()>,
-    halt_on_error: bool,
+    opts: Option<&RunOptions>,
 ) -> bool {
     let mut halt = false;
     for (entity, result) in batch.entities.iter().zip(&batch.results) {
@@ -267,7 +326,22 @@ fn record_batch(
                 if summary.first_error.is_none() {
                     summary.first_error = Some((entity.id.clone(), e.message.clone()));
                 }
-                halt |= halt_on_error;
+                let by = opts.and_then(|o| {
+                    let seen = summary.n_units + summary.n_failed;
+                    match o.max_failures {
+                        Some(b) if b.exhausted(summary.n_failed, seen) => {
+                            Some(HaltBy::MaxFailures(b))
+                        }
+                        _ => o.halt_on_error.then_some(HaltBy::HaltOnError),
+                    }
+                });
+                if let (Some(by), None) = (by, &summary.halt) {
+                    summary.halt = Some(Halt {
+                        by,
+                        entity: entity.id.clone(),
+                    });
+                }
+                halt |= by.is_some();
             }
         }
     }
@@ -362,7 +436,7 @@ fn work(
     ns_per_entity: &AtomicU64,
     stop: &AtomicBool,
     halted: &AtomicBool,
-    halt_on_error: bool,
+    opts: &RunOptions,
 ) -> Result<Vec<String>, PluginError> {
     let mut instance = match plugin.instantiate(params, spec) {
         Ok(i) => i,
@@ -373,8 +447,9 @@ fn work(
             return Ok(Vec::new());
         }
     };
+    let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
     for batch in work_rx.iter() {
-        if stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst) {
+        if stopped() {
             continue; // not computed: it will be computed by a rerun
         }
         let started = Instant::now();
@@ -385,33 +460,40 @@ fn work(
             (started.elapsed().as_nanos() as u64 / n).max(1),
             Ordering::Relaxed,
         );
-        let mut lost = false;
-        let mut failed = false;
-        // Checked in place: the outcomes go to the recorder as the instance made them.
-        for r in &mut results {
-            match r {
-                Ok(out) => {
-                    if let Err(mismatch) = spec.check(&out.values) {
-                        failed = true;
-                        *r = Err(EntityError {
-                            message: mismatch.to_string(),
-                            logs: std::mem::take(&mut out.logs),
-                            instance_lost: false,
-                        });
-                    }
-                }
+        let mut lost = check(spec, &mut results);
+        if opts.retries > 0 && results.iter().any(Result::is_err) {
+            let again = retry(
+                plugin,
+                params,
+                spec,
+                &mut instance,
+                lost,
+                &batch.entities,
+                &mut results,
+                opts.retries,
+                &stopped,
+            );
+            match again {
+                Ok(still_lost) => lost = still_lost,
                 Err(e) => {
-                    lost |= e.instance_lost;
-                    failed = true;
+                    let _ = done_tx.send(WorkerMsg::Done(DoneBatch {
+                        seq: batch.seq,
+                        entities: batch.entities,
+                        results,
+                    }));
+                    let _ = done_tx.send(WorkerMsg::Fatal(e));
+                    for _ in work_rx.iter() {}
+                    return Ok(Vec::new());
                 }
             }
         }
+        let failed = results.iter().any(Result::is_err);
         let done = DoneBatch {
             seq: batch.seq,
             entities: batch.entities,
             results,
         };
-        if failed && halt_on_error {
+        if failed && opts.halt_on_error {
             // Stop the other workers now, not when the writer gets to this batch.
             halted.store(true, Ordering::SeqCst);
         }
@@ -420,8 +502,7 @@ fn work(
         }
         if lost {
             // The instance cannot go on (a crashed worker process, a trapped sandbox).
-            let _ = instance.finalize();
-            instance = match plugin.instantiate(params, spec) {
+            instance = match replace(plugin, params, spec, instance) {
                 Ok(i) => i,
                 Err(e) => {
                     let _ = done_tx.send(WorkerMsg::Fatal(e));
@@ -432,4 +513,100 @@ fn work(
         }
     }
     instance.finalize()
+}
+
+/// Checks the values of each result against the output spec, in place: the outcomes
+/// go to the recorder as the instance made them. Returns whether a failure cost the
+/// instance.
+fn check(spec: &OutputSpec, results: &mut [EntityResult]) -> bool {
+    let mut lost = false;
+    for r in results {
+        match r {
+            Ok(out) => {
+                if let Err(mismatch) = spec.check(&out.values) {
+                    *r = Err(EntityError {
+                        message: mismatch.to_string(),
+                        logs: std::mem::take(&mut out.logs),
+                        instance_lost: false,
+                    });
+                }
+            }
+            Err(e) => lost |= e.instance_lost,
+        }
+    }
+    lost
+}
+
+/// A fresh instance for one that was lost.
+fn replace(
+    plugin: &dyn Plugin,
+    params: &Params,
+    spec: &OutputSpec,
+    old: Box<dyn polyplug_core::Instance>,
+) -> Result<Box<dyn polyplug_core::Instance>, PluginError> {
+    let _ = old.finalize();
+    plugin.instantiate(params, spec)
+}
+
+/// Computes each failed entity of a batch again, alone, up to `retries` times, on a
+/// fresh instance whenever the last failure cost the instance. What each failed
+/// attempt said stays in the entity's logs (`attempt 1 of 3 failed: ...`). Returns
+/// whether the instance is lost at the end; `Err` when no fresh instance starts.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the worker loop's state, lent for the retries"
+)]
+fn retry(
+    plugin: &dyn Plugin,
+    params: &Params,
+    spec: &OutputSpec,
+    instance: &mut Box<dyn polyplug_core::Instance>,
+    mut lost: bool,
+    entities: &[Entity],
+    results: &mut [EntityResult],
+    retries: u32,
+    stopped: &dyn Fn() -> bool,
+) -> Result<bool, PluginError> {
+    let attempts = retries + 1;
+    for (entity, result) in entities.iter().zip(results.iter_mut()) {
+        let mut earlier: Vec<String> = Vec::new();
+        let mut tried = 1;
+        for attempt in 1..attempts {
+            let Err(e) = result else { break };
+            if stopped() {
+                break;
+            }
+            earlier.append(&mut e.logs);
+            earlier.push(format!(
+                "attempt {attempt} of {attempts} failed: {}",
+                e.message.replace(['\n', '\r'], " ")
+            ));
+            if std::mem::take(&mut lost) {
+                let old = std::mem::replace(instance, plugin.instantiate(params, spec)?);
+                let _ = old.finalize();
+            }
+            let mut again = Vec::with_capacity(1);
+            instance.compute_batch(std::slice::from_ref(entity), &mut again);
+            lost = check(spec, &mut again);
+            tried += 1;
+            *result = again.pop().unwrap_or_else(|| {
+                Err(EntityError::new(
+                    "the plugin's instance gave no result for this entity; this is a \
+                     polyplug bug",
+                ))
+            });
+        }
+        if !earlier.is_empty() {
+            let logs = match result {
+                Ok(out) => &mut out.logs,
+                Err(e) => {
+                    e.message = format!("{} (attempt {tried} of {attempts})", e.message);
+                    &mut e.logs
+                }
+            };
+            earlier.append(logs);
+            *logs = earlier;
+        }
+    }
+    Ok(lost)
 }
