@@ -853,3 +853,102 @@ fn max_failures_and_halt_on_error_stop_the_run_and_say_where() {
         ));
     }
 }
+
+#[test]
+fn max_memory_fails_the_entity_that_allocates_too_much() {
+    // Each plugin allocates 2 GiB for `hog` and nothing much otherwise; under
+    // --max-memory 100 only `hog` fails, named as out of memory, and the run goes on.
+    let t = TestDir::new();
+    let python = t.write(
+        "hog.py",
+        "ID = 'hog'\nVERSION = '1'\nINPUT = 'x'\nOUTPUT = ['n']\n\
+         def compute(entity, **kw):\n    if entity == 'hog':\n        x = bytearray(2 << 30)\n\
+         \x20   return [1], []\n",
+    );
+    let native = t.compile_c(
+        "hog",
+        r#"
+#include "polyplug.h"
+#include <stdlib.h>
+#include <string.h>
+static int32_t compute(void *s, const char *e, size_t len, const pp_call *c) {
+    (void)s;
+    if (len == 3 && memcmp(e, "hog", 3) == 0) {
+        char *p = malloc((size_t)2 << 30);
+        if (!p) return pp_error(c, "malloc of 2 GiB failed");
+        memset(p, 1, (size_t)2 << 30);
+        pp_push_int(c, p[12345]);
+        free(p);
+        return PP_OK;
+    }
+    pp_push_int(c, 1);
+    return PP_OK;
+}
+static const char *const OUT[] = {"n"};
+static const pp_plugin P = {
+    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
+    .id = "hog", .version = "1", .input = "x", .output = OUT, .n_output = 1,
+    .compute = compute,
+};
+POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
+"#,
+    );
+    let bash = t.write(
+        "hog.sh",
+        "ID=hog\nVERSION=1\nINPUT=x\nOUTPUT=( n )\ncompute() {\n  \
+         if [[ $1 == hog ]]; then python3 -c 'x = bytearray(2 << 30)' || return 1; fi\n  \
+         echo 1\n}\n",
+    );
+    t.write("ids.txt", "a\nhog\nb\n");
+    for (plugin, says) in [
+        (
+            &python,
+            "hog\terror: out of memory: the worker is limited to 100 MiB (--max-memory); \
+             MemoryError",
+        ),
+        (&native, "hog\terror: malloc of 2 GiB failed"),
+        (&bash, "hog\tMemoryError"),
+    ] {
+        let log = t.join("log.tsv");
+        let _ = std::fs::remove_file(&log);
+        let r = Run::within(
+            t.run(plugin)
+                .args([
+                    "ids",
+                    "ids.txt",
+                    "-j1",
+                    "--no-store",
+                    "--max-memory",
+                    "100",
+                    "-l",
+                ])
+                .arg(&log),
+            Duration::from_secs(60),
+        )
+        .code(1)
+        .stderr_has("1 of 3 entities failed");
+        assert_eq!(r.stdout, "a\t1\nb\t1\n", "{}", plugin.display());
+        let log = t.read("log.tsv");
+        assert!(log.contains(says), "{}: {log}", plugin.display());
+    }
+    // Without the limit the same entity computes (the machine has the memory): the
+    // limit, not the plugin, failed it.
+    let r = Run::of(t.run(&python).args(["ids", "ids.txt", "-j1", "--no-store"])).ok();
+    assert_eq!(r.stdout, "a\t1\nhog\t1\nb\t1\n");
+    // Inside the polyplug process nothing can be limited: refused, not ignored.
+    for plugin in [&python, &native] {
+        Run::of(t.run(plugin).args([
+            "ids",
+            "ids.txt",
+            "--in-process",
+            "-j1",
+            "--max-memory",
+            "100",
+        ]))
+        .code(2)
+        .stderr_has("--max-memory cannot");
+    }
+    Run::of(t.run(&python).args(["ids", "ids.txt", "--max-memory", "0"]))
+        .code(2)
+        .stderr_has("--max-memory 0: give a positive number of MiB");
+}

@@ -16,6 +16,9 @@ fn wasm_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let out = target_dir().join("wasm-e2e");
         std::fs::create_dir_all(&out).expect("create the wasm output folder");
+        // One build at a time: test processes run side by side (cargo nextest).
+        let lock = std::fs::File::create(out.join(".build-lock")).expect("create the lock");
+        lock.lock().expect("lock the wasm output folder");
         for script in [
             "examples-plugins/wasm/build.sh",
             "tests/fixtures/wasm/build.sh",
@@ -544,6 +547,20 @@ fn unbounded_allocation_hits_the_memory_cap() {
     assert!(
         logs.contains(
             "hog\terror: the plugin reached its memory limit of 16 MiB (raise it with --wasm-memory MIB)"
+        ),
+        "{logs}"
+    );
+}
+
+#[test]
+fn max_memory_caps_an_instance_too() {
+    let t = TestDir::new();
+    let (r, logs) = misbehave(&t, "a\nhog\nb\n", &["--max-memory", "16"]);
+    let r = r.code(1);
+    eqnice!("a\t1\nb\t1\n", r.stdout);
+    assert!(
+        logs.contains(
+            "hog\terror: the plugin reached its memory limit of 16 MiB (raise it with --max-memory MIB)"
         ),
         "{logs}"
     );

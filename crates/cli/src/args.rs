@@ -295,6 +295,11 @@ pub struct RunArgs {
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,
+    /// Memory limit of each worker process, in MiB (native, Python and Bash plugins;
+    /// the instance cap of WebAssembly ones): an allocation past it fails its entity
+    /// as out of memory instead of the machine swapping.
+    #[arg(long, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// Compute a failed entity again up to N times before it counts as failed (on a
     /// fresh plugin instance after a crash); the log keeps every attempt.
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -22,6 +22,8 @@ pub enum LoadOption {
     WasmMemory,
     /// The instruction budget of a sandboxed call.
     Fuel,
+    /// The memory limit of a worker (or of a sandboxed instance).
+    MaxMemory,
 }
 
 impl LoadOption {
@@ -32,6 +34,7 @@ impl LoadOption {
             LoadOption::AllowDir => "--allow-dir",
             LoadOption::WasmMemory => "--wasm-memory",
             LoadOption::Fuel => "--fuel",
+            LoadOption::MaxMemory => "--max-memory",
         }
     }
 }
@@ -182,6 +185,9 @@ pub struct LoadOptions {
     pub wasm_memory_mib: Option<u64>,
     /// Instruction budget of each sandboxed call (`--fuel`).
     pub fuel: Option<u64>,
+    /// Memory limit of each worker process, or of each sandboxed instance, in MiB
+    /// (`--max-memory`).
+    pub max_memory_mib: Option<u64>,
     /// The program that runs worker processes as `<program> __worker <kind>` (the
     /// polyplug binary); loaders that need worker processes refuse to start without.
     pub worker_program: Option<PathBuf>,
@@ -207,6 +213,7 @@ impl Default for LoadOptions {
             allow_dirs: Vec::new(),
             wasm_memory_mib: None,
             fuel: None,
+            max_memory_mib: None,
             worker_program: None,
             cache_dir: None,
             rebuild: false,
@@ -229,6 +236,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("worker_program", &self.worker_program)
             .field("cache_dir", &self.cache_dir)
             .field("rebuild", &self.rebuild)
+            .field("max_memory_mib", &self.max_memory_mib)
             .field("in_process", &self.in_process)
             .finish_non_exhaustive()
     }
@@ -257,6 +265,9 @@ impl LoadOptions {
         if self.fuel.is_some() {
             v.push(LoadOption::Fuel);
         }
+        if self.max_memory_mib.is_some() {
+            v.push(LoadOption::MaxMemory);
+        }
         v
     }
 
@@ -275,15 +286,21 @@ impl LoadOptions {
             .into_iter()
             .filter(|o| !supported.contains(o))
             .collect();
-        if refused.contains(&LoadOption::Timeout) {
-            let t = LoadOption::Timeout.flag();
-            return Err(PluginError::new(
-                path,
-                format!(
-                    "{t} cannot stop {kind}: it runs inside the polyplug process; remove {t}, \
-                     or run the plugin in a worker process (without --in-process)"
-                ),
-            ));
+        for (option, cannot) in [
+            (LoadOption::Timeout, "stop"),
+            (LoadOption::MaxMemory, "limit"),
+        ] {
+            if refused.contains(&option) {
+                let t = option.flag();
+                return Err(PluginError::new(
+                    path,
+                    format!(
+                        "{t} cannot {cannot} {kind}: it runs inside the polyplug process; \
+                         remove {t}, or run the plugin in a worker process (without \
+                         --in-process)"
+                    ),
+                ));
+            }
         }
         let sandbox: Vec<&str> = SANDBOX
             .iter()

@@ -121,6 +121,7 @@ fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
         allow_dirs: spec.allow_dirs.clone(),
         wasm_memory_mib: spec.wasm_memory_mib,
         fuel: spec.fuel,
+        max_memory_mib: spec.max_memory_mib,
         worker_program: spec.worker_program.clone(),
         in_process: spec.in_process,
         console: console.clone(),

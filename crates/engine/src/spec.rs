@@ -105,6 +105,9 @@ pub struct RunSpec {
     pub python_path: Vec<PathBuf>,
     /// Stop at the first failing entity (`--halt-on-error`).
     pub halt_on_error: bool,
+    /// Memory limit of each worker process (or WebAssembly instance), in MiB
+    /// (`--max-memory`).
+    pub max_memory_mib: Option<u64>,
     /// Compute a failed entity again up to this many times (`--retries`).
     pub retries: u32,
     /// Stop once this many entities failed (`--max-failures`).
@@ -149,6 +152,7 @@ impl RunSpec {
             fuel: None,
             python_path: Vec::new(),
             halt_on_error: false,
+            max_memory_mib: None,
             retries: 0,
             max_failures: None,
             store: StoreChoice::FromEnv,

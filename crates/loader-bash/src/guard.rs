@@ -40,6 +40,16 @@ pub fn guard_main(args: &[String]) -> Result<GuardEnd, String> {
         .args(rest)
         .spawn()
         .map_err(|e| format!("cannot start {program}: {e}"))?;
+    // `--max-memory`: bash, and everything it starts from now on.
+    if let Some(mib) = std::env::var(polyplug_worker::MEMORY_VARIABLE)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if let Err(e) = crate::worker::limit_bash_memory(Pid::from_child(&worker), mib) {
+            let _ = worker.kill();
+            return Err(format!("cannot limit bash's memory to {mib} MiB: {e}"));
+        }
+    }
     // The worker holds the pipes to the host now: the guard lets go of its copies,
     // so that the host sees the worker's end of them close when the worker ends.
     if let Ok(null) = std::fs::File::open("/dev/null") {

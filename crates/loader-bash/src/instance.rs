@@ -57,7 +57,8 @@ impl BashInstance {
             if !out.ending.success() {
                 return Err(inst.error(format!(
                     "initialize {}{}",
-                    out.ending.describe(inst.shared.timeout),
+                    out.ending
+                        .describe(inst.shared.timeout, inst.shared.max_memory_mib),
                     shown_output(&out.stderr)
                 )));
             }
@@ -92,6 +93,7 @@ impl BashInstance {
                 &self.shared.source_path,
                 self.shared.mode,
                 self.shared.timeout.limit(),
+                self.shared.max_memory_mib,
                 &self.shared.console,
                 self.shared.guard.as_deref(),
             )?;
@@ -199,7 +201,8 @@ impl Instance for BashInstance {
                 }
                 Ok(out) => Err(self.error(format!(
                     "finalize {}{}",
-                    out.ending.describe(self.shared.timeout),
+                    out.ending
+                        .describe(self.shared.timeout, self.shared.max_memory_mib),
                     shown_output(&out.stderr)
                 ))),
                 Err(e) => Err(e),
@@ -243,7 +246,10 @@ fn finish(
         return Ok(outcome);
     }
     let logs = text::lines(&out.stderr);
-    let mut message = format!("compute {}", out.ending.describe(shared.timeout));
+    let mut message = format!(
+        "compute {}",
+        out.ending.describe(shared.timeout, shared.max_memory_mib)
+    );
     if let (Ending::Returned(_), Some(last)) = (out.ending, logs.last()) {
         message.push_str(": ");
         message.push_str(last);

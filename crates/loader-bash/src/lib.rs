@@ -84,9 +84,9 @@ pub const EXTENSIONS: &[&str] = &["sh"];
 const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The options a Bash plugin honours: a time limit on every call (a call that takes
-/// longer has its worker killed and replaced, and fails its entity). Bash plugins are
-/// not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
+/// longer has its worker killed and replaced, and fails its entity) and a memory
+/// limit on each worker (and what it starts). Bash plugins are not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
 
 pub use guard::{guard_main, GuardEnd};
 pub use text::keyword_word;
@@ -101,6 +101,8 @@ struct Shared {
     mode: Mode,
     /// The run's time limit (enforced per call: `timeout.limit()`).
     timeout: Timeout,
+    /// The memory limit of each worker, in MiB (`--max-memory`).
+    max_memory_mib: Option<u64>,
     has_initialize: bool,
     has_finalize: bool,
     /// Where what the script prints on stderr goes.
@@ -164,6 +166,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
             id: scanned.meta.id.clone(),
             mode: scanned.mode,
             timeout: options.timeout,
+            max_memory_mib: options.max_memory_mib,
             has_initialize: has("initialize"),
             has_finalize: has("finalize"),
             console: options.console.clone(),
@@ -259,6 +262,7 @@ impl Plugin for BashPlugin {
                     &self.shared.source_path,
                     self.shared.mode,
                     self.shared.timeout.limit(),
+                    self.shared.max_memory_mib,
                     &self.shared.console,
                     self.shared.guard.as_deref(),
                 )
@@ -273,7 +277,11 @@ impl Plugin for BashPlugin {
         }
         if !out.ending.success() {
             let logs = text::lines(&out.stderr);
-            let mut message = format!("compute_id {}", out.ending.describe(self.shared.timeout));
+            let mut message = format!(
+                "compute_id {}",
+                out.ending
+                    .describe(self.shared.timeout, self.shared.max_memory_mib)
+            );
             if let (Ending::Returned(_), Some(last)) = (out.ending, logs.last()) {
                 message.push_str(": ");
                 message.push_str(last);

@@ -5,8 +5,9 @@
 //! then finalizes its workers properly).
 
 use polyplug_core::{Console, Timeout};
+use polyplug_worker::MEMORY_VARIABLE;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::process::{kill_process_group, prlimit, Pid, Resource, Rlimit, Signal};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -79,18 +80,23 @@ impl Ending {
     }
 
     /// What went wrong, for messages: `exited with status 3`.
-    pub(crate) fn describe(self, timeout: Timeout) -> String {
+    pub(crate) fn describe(self, timeout: Timeout, max_memory_mib: Option<u64>) -> String {
         use std::os::unix::process::ExitStatusExt;
+        let memory = max_memory_mib.map_or(String::new(), |m| {
+            format!(
+                ", or bash ran out of memory (each worker is limited to {m} MiB by --max-memory)"
+            )
+        });
         match self {
             Ending::Returned(s) => format!("exited with status {s}"),
             Ending::ShellEnded(s) => match (s.code(), s.signal()) {
                 (Some(c), _) => format!(
-                    "ended its bash worker with status {c} (`exit` or `set -e` in the script); \
-                     the worker was replaced"
+                    "ended its bash worker with status {c} (`exit` or `set -e` in the script\
+                     {memory}); the worker was replaced"
                 ),
                 (None, Some(sig)) => format!(
-                    "was cut short: its bash worker was killed by signal {sig}; the worker \
-                     was replaced"
+                    "was cut short: its bash worker was killed by signal {sig}{memory}; the \
+                     worker was replaced"
                 ),
                 _ => "was cut short: its bash worker ended; the worker was replaced".to_string(),
             },
@@ -221,6 +227,7 @@ impl Worker {
         source_path: &Path,
         mode: Mode,
         timeout: Option<Duration>,
+        max_memory_mib: Option<u64>,
         console: &Arc<dyn Console>,
         guard: Option<&Path>,
     ) -> Result<(Worker, Vec<u8>), String> {
@@ -254,6 +261,11 @@ impl Worker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            // The guard limits bash once it has started it (`--max-memory`).
+            .env(
+                MEMORY_VARIABLE,
+                max_memory_mib.map_or(String::new(), |m| m.to_string()),
+            )
             .process_group(0)
             .spawn();
         let mut child = match spawned {
@@ -271,6 +283,15 @@ impl Worker {
             let _ = std::fs::remove_dir_all(&dir);
             return Err("cannot talk to bash: its pipes were not set up".into());
         };
+        if let (Some(mib), None) = (max_memory_mib, guard) {
+            // No guard: bash is limited from here, before it computes anything.
+            if let Err(e) = limit_bash_memory(Pid::from_child(&child), mib) {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!("cannot limit bash's memory to {mib} MiB: {e}"));
+            }
+        }
         let mut w = Worker {
             child,
             stdin: Some(stdin),
@@ -550,4 +571,21 @@ pub(crate) fn shown_output(bytes: &[u8]) -> String {
         s.push_str(l);
     }
     s
+}
+
+/// What bash itself may hold beyond a plugin's `--max-memory`.
+const BASH_ALLOWANCE_MIB: u64 = 16;
+
+/// Limits bash, started as `pid`, and every program it starts from now on (each on
+/// its own) to `mib` MiB of data segment (`RLIMIT_DATA`) beyond bash's own few:
+/// `--max-memory` for a Bash plugin. Set from outside (by the guard, or the host),
+/// since the polyplug binary that starts bash holds far more than bash will.
+pub(crate) fn limit_bash_memory(pid: Pid, mib: u64) -> std::io::Result<()> {
+    let bytes = (mib + BASH_ALLOWANCE_MIB).saturating_mul(1 << 20);
+    let limit = Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
+    };
+    prlimit(Some(pid), Resource::Data, limit)?;
+    Ok(())
 }

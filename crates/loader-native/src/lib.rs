@@ -25,7 +25,7 @@ and unloading would turn them into dangling code.
 use polyplug_abi as abi;
 use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
-    PluginError, PluginMeta, RawMeta, Timeout, Value,
+    PluginError, PluginMeta, RawMeta, Value,
 };
 use polyplug_worker::{ProcessInstance, WorkerSpec};
 use std::ffi::{c_char, c_void, CStr};
@@ -73,14 +73,15 @@ impl NativePlugin {
 
     /// Runs the instances in worker processes started as `<program> __worker native`
     /// (see [`worker_main`]), which load the library at `library`.
-    fn isolate(mut self, program: PathBuf, library: &Path, timeout: Timeout) -> Self {
+    fn isolate(mut self, program: PathBuf, library: &Path, options: &LoadOptions) -> Self {
         self.workers = Some(Arc::new(WorkerSpec {
             program,
             kind: "native",
             label: "native worker",
             plugin: library.to_path_buf(),
             python_path: Vec::new(),
-            timeout,
+            timeout: options.timeout,
+            max_memory_mib: options.max_memory_mib,
             // The worker's own clock stops an overrunning entity (SIGALRM); the host
             // kills a worker that does not even do that, a moment later.
             kill_slack: Duration::from_secs(1),
@@ -90,8 +91,9 @@ impl NativePlugin {
 }
 
 /// The options a native plugin honours in a worker process (the default): a time
-/// limit (the worker is killed when an entity overruns it). It is not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
+/// limit (the worker is killed when an entity overruns it) and a memory limit (the
+/// worker's). It is not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
 
 /// The options a native plugin honours in the polyplug process
 /// ([`LoadOptions::in_process`]): none; nothing can stop it from outside.
@@ -131,7 +133,7 @@ pub fn refuse(path: &Path, kind: &str, options: &LoadOptions) -> Result<(), Plug
 pub fn open_with(library: &Path, options: &LoadOptions) -> Result<NativePlugin, PluginError> {
     let p = open(library)?;
     Ok(match (&options.worker_program, isolated(options)) {
-        (Some(program), true) => p.isolate(program.clone(), library, options.timeout),
+        (Some(program), true) => p.isolate(program.clone(), library, options),
         _ => p,
     })
 }

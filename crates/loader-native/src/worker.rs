@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 /// so the plugin's prints cannot corrupt the protocol), and ends with the host.
 pub fn worker_main() -> Result<(), String> {
     polyplug_worker::watch_host();
+    polyplug_worker::limit_memory()?;
     let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
     let mut input = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
     let mut frame = Vec::new();

@@ -86,9 +86,9 @@ pub use worker::{worker_main, WorkerError};
 /// File extension of Python plugins.
 pub const EXTENSIONS: &[&str] = &["py"];
 
-/// The options a Python plugin honours: a per-entity time limit (enforced in worker
-/// processes). Python plugins are not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout];
+/// The options a Python plugin honours: a per-entity time limit and a memory limit
+/// (enforced in worker processes). Python plugins are not sandboxed.
+pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
 
 /// Slack added to a batch's time limit before the host kills a worker whose plugin
 /// did not stop at the per-entity alarm (stuck in C code that never checks signals).
@@ -116,12 +116,22 @@ impl Settings {
             .worker_program
             .clone()
             .filter(|_| !options.in_process);
-        if options.timeout.given().is_some() && program.is_none() {
-            return Err(
-                "a time limit needs worker processes: set LoadOptions::worker_program, and \
-                 do not run the plugin in-process"
-                    .into(),
-            );
+        if program.is_none() {
+            // Nothing can stop or limit a plugin inside this process.
+            let flags: Vec<&str> = options
+                .given()
+                .into_iter()
+                .filter(|o| [LoadOption::Timeout, LoadOption::MaxMemory].contains(o))
+                .map(LoadOption::flag)
+                .collect();
+            if !flags.is_empty() {
+                return Err(format!(
+                    "{} cannot stop or limit a Python plugin inside the polyplug process: \
+                     remove {}, or run the plugin in a worker process (without --in-process)",
+                    flags.join(" and "),
+                    if flags.len() > 1 { "them" } else { "it" }
+                ));
+            }
         }
         let workers = program.map(|program| {
             Arc::new(WorkerSpec {
@@ -131,6 +141,7 @@ impl Settings {
                 plugin: path.to_path_buf(),
                 python_path: options.python_path.clone(),
                 timeout: options.timeout,
+                max_memory_mib: options.max_memory_mib,
                 kill_slack: KILL_SLACK,
             })
         });

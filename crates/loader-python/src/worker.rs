@@ -44,6 +44,7 @@ fn alarm(py: Python<'_>, ms: u64, source: &str) -> PyResult<(Py<PyAny>, Py<PyAny
 /// on (the caller shows it and exits non-zero).
 pub fn worker_main() -> Result<(), WorkerError> {
     polyplug_worker::watch_host();
+    polyplug_worker::limit_memory().map_err(WorkerError)?;
     worker_loop().map_err(WorkerError)
 }
 

@@ -138,7 +138,7 @@ fn memory_note(settings: &Settings) -> String {
     format!(
         "the plugin reached its memory limit of {} MiB (raise it with {} MIB)",
         settings.memory_mib(),
-        LoadOption::WasmMemory.flag()
+        settings.memory_flag
     )
 }
 

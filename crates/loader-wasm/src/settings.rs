@@ -15,6 +15,7 @@ pub const SUPPORTED: &[LoadOption] = &[
     LoadOption::AllowDir,
     LoadOption::WasmMemory,
     LoadOption::Fuel,
+    LoadOption::MaxMemory,
 ];
 
 pub use polyplug_core::DEFAULT_TIMEOUT;
@@ -32,6 +33,8 @@ pub(crate) struct Settings {
     /// The timeout is [`DEFAULT_TIMEOUT`], not one the user gave.
     pub(crate) default_timeout: bool,
     pub(crate) max_memory: u64,
+    /// The flag that set `max_memory` (`--wasm-memory`, or `--max-memory`).
+    pub(crate) memory_flag: &'static str,
     pub(crate) fuel: Option<u64>,
     /// Granted folders, canonical.
     pub(crate) dirs: Vec<DirGrant>,
@@ -76,6 +79,14 @@ impl Settings {
                 writable: grant.writable,
             });
         }
+        // `--max-memory` caps an instance too (within what wasm32 can address); the
+        // smaller of the two caps holds, and its flag is the one to raise.
+        let memory = match options.max_memory_mib.map(|m| m.clamp(1, MAX_MEMORY_MIB)) {
+            Some(m) if options.wasm_memory_mib.is_none_or(|w| m < w) => {
+                (m, LoadOption::MaxMemory.flag())
+            }
+            _ => (memory_mib, LoadOption::WasmMemory.flag()),
+        };
         Ok(Settings {
             // `--timeout none`: a limit no run reaches (epochs need one).
             timeout: options
@@ -83,7 +94,8 @@ impl Settings {
                 .limit()
                 .unwrap_or(Duration::from_secs(u32::MAX.into())),
             default_timeout: options.timeout.is_default(),
-            max_memory: memory_mib << 20,
+            max_memory: memory.0 << 20,
+            memory_flag: memory.1,
             fuel: options.fuel,
             dirs,
             entity_files: options.entity_files,

@@ -4,7 +4,7 @@
 //! nothing else.
 
 use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
-use crate::watch::HOST_VARIABLE;
+use crate::watch::{HOST_VARIABLE, MEMORY_VARIABLE};
 use polyplug_core::{
     compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Params, PluginError,
     Timeout,
@@ -36,6 +36,8 @@ pub struct WorkerSpec {
     pub python_path: Vec<PathBuf>,
     /// Per-entity time limit.
     pub timeout: Timeout,
+    /// Memory limit of the worker process, in MiB (`--max-memory`).
+    pub max_memory_mib: Option<u64>,
     /// Time added to a batch's limit before the watchdog kills the worker: room for a
     /// worker that stops overrunning entities itself (Python's alarm) to do so.
     pub kill_slack: Duration,
@@ -178,6 +180,10 @@ impl ProcessInstance {
         let mut child = Command::new(&spec.program)
             .args(["__worker", spec.kind])
             .env(HOST_VARIABLE, std::process::id().to_string())
+            .env(
+                MEMORY_VARIABLE,
+                spec.max_memory_mib.map_or(String::new(), |m| m.to_string()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -486,12 +492,42 @@ impl ProcessInstance {
             )
         } else {
             format!(
-                "{} while computing this entity{}; the worker was replaced",
+                "{} while computing this entity{}{}; the worker was replaced",
                 death.how,
-                signal_note(&death.how)
+                signal_note(&death.how),
+                self.memory_note()
             )
         };
         EntityError::new(message)
+    }
+
+    /// For a worker under `--max-memory`: that an allocation past the limit may be
+    /// what ended it (a Rust plugin aborts, a C plugin may use a null pointer).
+    fn memory_note(&self) -> String {
+        self.spec.max_memory_mib.map_or(String::new(), |m| {
+            format!(
+                " (the worker is limited to {m} MiB by --max-memory: it may have run out \
+                 of memory)"
+            )
+        })
+    }
+
+    /// A `MemoryError` (Python) in a worker under `--max-memory` is the limit at work:
+    /// the message says so.
+    fn explain_memory_errors(&self, results: &mut [Result<Outcome, EntityError>]) {
+        let Some(m) = self.spec.max_memory_mib else {
+            return;
+        };
+        for r in results {
+            if let Err(e) = r {
+                if e.message.starts_with("MemoryError") {
+                    e.message = format!(
+                        "out of memory: the worker is limited to {m} MiB (--max-memory); {}",
+                        e.message
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -524,12 +560,10 @@ impl Drop for ProcessInstance {
     }
 }
 
-impl Instance for ProcessInstance {
-    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
-        compute_as_batch(self, entity, out)
-    }
-
-    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
+impl ProcessInstance {
+    /// Computes the batch; when a worker dies, computes again one at a time what it
+    /// held, so that only the culprit fails.
+    fn compute_all(&mut self, entities: &[Entity], results: &mut BatchResults) {
         let mut rest = entities;
         while !rest.is_empty() {
             let (death, at) = match self.try_batch(rest, results) {
@@ -551,6 +585,18 @@ impl Instance for ProcessInstance {
             }
             rest = &rest[at + suspects.len()..];
         }
+    }
+}
+
+impl Instance for ProcessInstance {
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+        compute_as_batch(self, entity, out)
+    }
+
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
+        let start = results.len();
+        self.compute_all(entities, results);
+        self.explain_memory_errors(&mut results[start..]);
     }
 
     fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {

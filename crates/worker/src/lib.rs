@@ -10,8 +10,9 @@ does — crash, abort, exit, hang — costs the entity it was computing and noth
   time limit; when a worker dies during a batch, the batch's entities are computed
   again one at a time in a fresh worker, so that only the entity that killed it fails,
   with a message naming how (signal, exit status, time limit).
-- [`watch_host`] and [`protocol_output`] (module `watch`): what every worker does
-  first — never outlive the host, and keep plugin output off the protocol pipe.
+- [`watch_host`], [`protocol_output`] and [`limit_memory`] (module `watch`): what
+  every worker does first — never outlive the host, keep plugin output off the
+  protocol pipe, and stay within `--max-memory`.
 
 The loaders own the worker side of their kind (`polyplug_loader_python` for Python,
 `polyplug_loader_native` for compiled plugins): this crate knows no language.
@@ -23,4 +24,4 @@ pub mod protocol;
 mod watch;
 
 pub use host::{ProcessInstance, WorkerSpec};
-pub use watch::{protocol_output, watch_host, HOST_VARIABLE};
+pub use watch::{limit_memory, protocol_output, watch_host, HOST_VARIABLE, MEMORY_VARIABLE};
