@@ -75,7 +75,8 @@ echo "ratio = host time / direct-loop time (targets at -j1: default <= 1.5, --in
 
 # Memory stays flat: peak RSS for 10x more IDs.
 big="$work/ids10x.txt"
-for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$work/ids.txt"; done > "$big"
+# (Each copy with a suffix of its own: an input that repeats an ID is refused.)
+for k in 1 2 3 4 5 6 7 8 9 10; do awk -v k="$k" '{ print $0 "-" k }' "$work/ids.txt"; done > "$big"
 rm -f "$work/out.tsv"
 /usr/bin/time -f %M -o "$work/rss1" "$bin" run "$lib" ids "$work/ids.txt" -o "$work/out.tsv" -r "$work/r.yaml" -j2 >/dev/null 2>&1
 rm -f "$work/out.tsv"

@@ -27,7 +27,8 @@ python3 - "$N" > "$work/ids.txt" <<'EOF'
 import random, sys
 random.seed(7)
 for i in range(int(sys.argv[1])):
-    print("".join(random.choice("ACGTacgtN") for _ in range(random.randint(20, 40))))
+    # (numbered: an input that repeats an ID is refused)
+    print("".join(random.choice("ACGTacgtN") for _ in range(random.randint(20, 40))) + f"_{i}")
 EOF
 
 cat > "$work/id_stats_nim.nim" <<'EOF'

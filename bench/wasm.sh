@@ -31,7 +31,8 @@ import random, sys
 random.seed(1)
 n = int(sys.argv[1])
 for i in range(n):
-    print("".join(random.choice("ACGT") for _ in range(random.randint(8, 24))))
+    # (numbered: an input that repeats an ID is refused)
+    print("".join(random.choice("ACGT") for _ in range(random.randint(8, 24))) + f"_{i}")
 PY
 export POLYPLUG_CACHE_DIR="$work/cache"
 

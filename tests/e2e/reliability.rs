@@ -952,3 +952,56 @@ POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
         .code(2)
         .stderr_has("--max-memory 0: give a positive number of MiB");
 }
+
+#[test]
+fn duplicate_ids_are_refused_before_any_work_or_computed_once() {
+    let t = TestDir::new();
+    let lib = t.compile_c("faults", FAULTS_C);
+    let mut ids: Vec<String> = (0..20_000).map(|i| format!("id{i}")).collect();
+    ids.push("id7".into());
+    ids.push("id19999".into());
+    ids.push("id7".into());
+    t.write("ids.txt", ids.join("\n") + "\n");
+    let r = Run::of(t.run(&lib).args(["ids", "ids.txt", "-o", "out.tsv"]))
+        .code(2)
+        .stderr_has(
+            "ids.txt: 2 IDs appear more than once: \"id7\" (lines 8, 20001, 20003), \
+             \"id19999\" (lines 20000, 20002); polyplug computes each entity once: remove \
+             the repeats (sort -u, say), or give --allow-duplicates to compute each of them \
+             once",
+        );
+    assert_eq!(r.stdout, "");
+    assert!(!t.join("polyplug.db").exists() || !t.read("out.tsv").contains("id"));
+    // Many repeats: the first five are listed, and how many more.
+    let many: Vec<String> = (0..8)
+        .flat_map(|i| [format!("r{i}"), format!("r{i}")])
+        .collect();
+    t.write("many.txt", many.join("\n") + "\n");
+    Run::of(t.run(&lib).args(["ids", "many.txt", "--no-store"]))
+        .code(2)
+        .stderr_has("many.txt: 8 IDs appear more than once: \"r0\" (lines 1, 2), ")
+        .stderr_has("\"r4\" (lines 9, 10), and 3 more;");
+    // --allow-duplicates: each computed once, in the order of its first appearance.
+    let r = Run::of(t.run(&lib).args([
+        "ids",
+        "ids.txt",
+        "-o",
+        "out.tsv",
+        "--allow-duplicates",
+        "-r",
+        "r.yaml",
+    ]))
+    .ok()
+    .stderr_has("3 repeated appearances of IDs skipped: each entity computed once");
+    let out = t.read("out.tsv");
+    assert_eq!(out.lines().count(), 20_000);
+    assert_eq!(out.matches("id7\t").count(), 1, "id7 once");
+    assert!(r.stderr.is_empty() || !r.stderr.contains("panicked"));
+    // A rerun computes nothing twice.
+    Run::of(
+        t.run(&lib)
+            .args(["ids", "ids.txt", "-o", "out.tsv", "--allow-duplicates"]),
+    )
+    .ok();
+    assert_eq!(t.read("out.tsv").lines().count(), 20_000);
+}

@@ -295,6 +295,10 @@ pub struct RunArgs {
     /// Stop at the first entity that fails (default: record it and go on).
     #[arg(long)]
     pub halt_on_error: bool,
+    /// Compute an ID the input gives more than once only once (default: refuse such
+    /// an input before any work, listing the repeats).
+    #[arg(long)]
+    pub allow_duplicates: bool,
     /// Memory limit of each worker process, in MiB (native, Python and Bash plugins;
     /// the instance cap of WebAssembly ones): an allocation past it fails its entity
     /// as out of memory instead of the machine swapping.

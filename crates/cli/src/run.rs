@@ -159,6 +159,7 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     spec.python_path = args.python_path;
     spec.halt_on_error = args.halt_on_error;
     spec.retries = args.retries;
+    spec.allow_duplicates = args.allow_duplicates;
     spec.max_memory_mib = match args.max_memory {
         Some(0) => return Err("--max-memory 0: give a positive number of MiB".into()),
         m => m,

@@ -51,7 +51,11 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if spec.verbose {
         console.detail(&format!("skipping up to {} units already done", skip.len()));
     }
-    let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?;
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref())?;
+    if !repeats.is_empty() && !spec.allow_duplicates {
+        return Err(repeats.error(&source).into());
+    }
+    let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?.once(repeats);
     let log_file = open_output(spec.log.as_deref(), "log", spec, console.as_ref())?;
     let out = writer(out_file, io.results, 1 << 16);
     let log = writer(log_file, io.log, 8 << 10);
@@ -88,6 +92,14 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.finish(&report)?;
     }
     write_report(&report, spec.report.as_deref(), &mut io.report)?;
+    if entities.repeated > 0 {
+        console.note(&format!(
+            "{} repeated appearance{} of IDs skipped: each entity computed once \
+             (--allow-duplicates)",
+            entities.repeated,
+            if entities.repeated == 1 { "" } else { "s" }
+        ));
+    }
     if let Some(halt) = &summary.halt {
         console.note(&format!(
             "stopped by {} at the failure of {:?} (see the log); in all {} computed and {} \

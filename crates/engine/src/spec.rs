@@ -108,6 +108,9 @@ pub struct RunSpec {
     /// Memory limit of each worker process (or WebAssembly instance), in MiB
     /// (`--max-memory`).
     pub max_memory_mib: Option<u64>,
+    /// Compute an ID the input gives more than once only once, instead of refusing
+    /// the input (`--allow-duplicates`).
+    pub allow_duplicates: bool,
     /// Compute a failed entity again up to this many times (`--retries`).
     pub retries: u32,
     /// Stop once this many entities failed (`--max-failures`).
@@ -153,6 +156,7 @@ impl RunSpec {
             python_path: Vec::new(),
             halt_on_error: false,
             max_memory_mib: None,
+            allow_duplicates: false,
             retries: 0,
             max_failures: None,
             store: StoreChoice::FromEnv,

@@ -22,6 +22,22 @@ pub enum InputError {
         /// The system's reason.
         why: String,
     },
+    /// IDs given more than once, found before the run.
+    #[error(
+        "{place}: {count} ID{plural} appear{verb} more than once: {listed}; polyplug computes \
+         each entity once: remove the repeats (sort -u, say), or give --allow-duplicates to \
+         compute each of them once",
+        plural = if *count == 1 { "" } else { "s" },
+        verb = if *count == 1 { "s" } else { "" }
+    )]
+    Repeated {
+        /// The IDs file, or the pattern.
+        place: String,
+        /// How many distinct IDs repeat.
+        count: usize,
+        /// The first few, with their lines.
+        listed: String,
+    },
     /// Column 0 asked for.
     #[error("the ID column is 1-based: use 1 for the first column")]
     ColumnZero,
@@ -286,6 +302,12 @@ pub struct Entities<'a> {
     pub skipped: u64,
     files_mode: bool,
     failed: bool,
+    /// The line of the last unit given out (0 in files mode).
+    last_line: u64,
+    /// Repeated IDs to give out once (`--allow-duplicates`).
+    repeats: Option<crate::repeats::Repeats>,
+    /// Number of units skipped because their ID was given out before.
+    pub repeated: u64,
 }
 
 enum Units {
@@ -357,7 +379,22 @@ impl<'a> Entities<'a> {
             skipped: 0,
             files_mode: matches!(source, Source::Files { .. }),
             failed: false,
+            last_line: 0,
+            repeats: None,
+            repeated: 0,
         })
+    }
+
+    /// Gives each of the `repeats` IDs out once: their later appearances are skipped
+    /// and counted in [`Entities::repeated`].
+    pub fn once(mut self, repeats: crate::repeats::Repeats) -> Self {
+        self.repeats = (!repeats.is_empty()).then_some(repeats);
+        self
+    }
+
+    /// The line of the IDs file the last entity came from (0 in files mode).
+    pub fn line(&self) -> u64 {
+        self.last_line
     }
 
     /// The next unit and its line number (0 in files mode).
@@ -458,9 +495,16 @@ impl Iterator for Entities<'_> {
                 },
                 None => (unit, None),
             };
+            self.last_line = line_no;
             if self.skip.contains(&id) {
                 self.skipped += 1;
                 continue;
+            }
+            if let Some(r) = &mut self.repeats {
+                if r.seen_before(&id) {
+                    self.repeated += 1;
+                    continue;
+                }
             }
             return Some(Ok(match input {
                 Some(input) => Entity::with_input(input, id),

@@ -11,6 +11,8 @@ The runner does not know which language a plugin is written in: it sees only the
   (initialize once, compute per entity, finalize once, also after failures), feeds
   them batches sized to the plugin's speed, checks every result against the
   [`polyplug_core::OutputSpec`], and hands results in input order to a [`Recorder`].
+- [`repeats`] finds the IDs an input gives more than once, before the run, in
+  memory that does not grow with the input.
 - [`output`] is the Prenacs TSV format ([`output::TsvWriter`], one [`Recorder`]).
 
 It does not print: progress goes to a [`Progress`] the caller gives, everything else
@@ -24,6 +26,7 @@ from the [`RunSummary`].
 
 pub mod input;
 pub mod output;
+pub mod repeats;
 mod run;
 
 pub use run::{

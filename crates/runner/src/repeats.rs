@@ -1,0 +1,256 @@
+//! IDs that appear more than once in a run's input, found before the run, exactly, in
+//! bounded memory: 64-bit keyed hashes of the IDs are sorted (at most [`PART`] at a
+//! time, 32 MiB), and the few suspects equal hashes name are checked against the
+//! IDs themselves.
+
+use crate::input::{Entities, InputError, SkipSet, Source};
+use polyplug_core::Plugin;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::Read;
+
+/// How many repeated IDs an error lists.
+pub const LISTED: usize = 5;
+
+/// The IDs of an input that appear more than once.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    /// Each repeated ID with the places (line numbers, or 0 for a file of a pattern)
+    /// where it appears, the first few IDs in input order.
+    pub first: Vec<(String, Vec<u64>)>,
+    /// How many distinct IDs appear more than once.
+    pub count: usize,
+    /// The repeated IDs, for a run that computes each once.
+    ids: HashMap<String, bool>,
+}
+
+impl Repeats {
+    /// Whether no ID appears twice.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The error of a run that does not allow repeats: the first few, with their lines.
+    pub fn error(&self, source: &Source) -> InputError {
+        let place = match source {
+            Source::Ids { path, .. } => path.display().to_string(),
+            Source::Files { pattern } => pattern.clone(),
+        };
+        let mut listed: Vec<String> = self
+            .first
+            .iter()
+            .map(|(id, places)| {
+                let lines: Vec<String> = places.iter().map(u64::to_string).collect();
+                match places.first() {
+                    Some(0) => format!("{id:?} ({} files)", places.len()),
+                    _ => format!("{id:?} (lines {})", lines.join(", ")),
+                }
+            })
+            .collect();
+        if self.count > self.first.len() {
+            listed.push(format!("and {} more", self.count - self.first.len()));
+        }
+        InputError::Repeated {
+            place,
+            count: self.count,
+            listed: listed.join(", "),
+        }
+    }
+
+    /// Whether `id` is a repeat of an ID already given out (and marks it given out
+    /// when it is its first appearance).
+    pub(crate) fn seen_before(&mut self, id: &str) -> bool {
+        match self.ids.get_mut(id) {
+            Some(seen) => std::mem::replace(seen, true),
+            None => false,
+        }
+    }
+}
+
+/// At most this many hashes are held at once (8 bytes each: 32 MiB); a larger input
+/// is looked at in parts, one pass over it per part.
+const PART: u64 = 4 << 20;
+
+/// Finds the IDs of `source` (after `idsproc`) that appear more than once: each ID's
+/// 64-bit keyed hash is collected and sorted (in parts of [`PART`] hashes), equal
+/// neighbours name the suspects, and only when there are any does one more pass
+/// check them exactly (so that two IDs sharing a hash are never called repeats).
+/// Stops quietly at an input error: the run meets it in its turn.
+pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, InputError> {
+    if matches!(source, Source::Files { .. }) && idsproc.is_none() {
+        // A pattern gives each file once.
+        return Ok(Repeats::default());
+    }
+    let key = foldhash::fast::RandomState::default();
+    // How many IDs at most: from the file's size (a line of an ID is 8 bytes or more,
+    // mostly), else counted.
+    let n = match (source, idsproc) {
+        (Source::Ids { path, .. }, None) => std::fs::metadata(path).map_or(0, |m| m.len() / 8),
+        _ => crate::input::count_units(source).unwrap_or(0),
+    };
+    let parts = n.div_ceil(PART).max(1);
+    let mut hashes: Vec<u64> = Vec::new();
+    let mut suspects: HashSet<u64> = HashSet::new();
+    for part in 0..parts {
+        hashes.clear();
+        each_id(source, idsproc, |id, _| {
+            let h = key.hash_one(id);
+            if h % parts == part {
+                hashes.push(h);
+            }
+        })?;
+        hashes.sort_unstable();
+        suspects.extend(hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+    }
+    drop(hashes);
+    if suspects.is_empty() {
+        return Ok(Repeats::default());
+    }
+    // The suspects, exactly, in the order of their first appearance.
+    let mut places: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    each_id(source, idsproc, |id, line| {
+        if suspects.contains(&key.hash_one(id)) {
+            let at = places.entry(id.to_string()).or_insert_with(|| {
+                order.push(id.to_string());
+                Vec::new()
+            });
+            at.push(line);
+        }
+    })?;
+    let mut repeats = Repeats::default();
+    for id in order {
+        let at = places.remove(&id).unwrap_or_default();
+        if at.len() < 2 {
+            continue; // two IDs that share a hash
+        }
+        repeats.count += 1;
+        if repeats.first.len() < LISTED {
+            repeats.first.push((id.clone(), at));
+        }
+        repeats.ids.insert(id, false);
+    }
+    Ok(repeats)
+}
+
+/// Calls `f` with each ID of the source and its line (0 for a file of a pattern), up
+/// to the first input error. An IDs file without `--idsproc` is scanned as bytes,
+/// with the rules of [`Entities`] (blank lines skipped, trailing whitespace cut, the
+/// column split on TABs), without an allocation per ID.
+fn each_id(
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    mut f: impl FnMut(&str, u64),
+) -> Result<(), InputError> {
+    if let (Source::Ids { path, column }, None) = (source, idsproc) {
+        let Ok(mut file) = File::open(path) else {
+            return Ok(()); // the run says why
+        };
+        let mut no = 0u64;
+        // Whole lines of a large buffer, found with memchr; a line cut by the end of
+        // the buffer is moved to its start.
+        let mut buf = vec![0u8; 1 << 20];
+        let mut kept = 0;
+        loop {
+            if kept == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+            }
+            let read = match file.read(&mut buf[kept..]) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return Ok(()),
+            };
+            let end = kept + read;
+            let mut start = 0;
+            let last = read == 0;
+            loop {
+                let line = match memchr::memchr(b'\n', &buf[start..end]) {
+                    Some(i) => {
+                        let l = start..start + i;
+                        start += i + 1;
+                        l
+                    }
+                    None if last && start < end => {
+                        let l = start..end;
+                        start = end;
+                        l
+                    }
+                    None => break,
+                };
+                no += 1;
+                let Ok(text) = std::str::from_utf8(&buf[line]) else {
+                    return Ok(());
+                };
+                let text = text.trim_end();
+                if text.is_empty() {
+                    continue;
+                }
+                match text.split('\t').nth(column.saturating_sub(1)) {
+                    Some(id) => f(id, no),
+                    None => return Ok(()),
+                }
+            }
+            if last {
+                return Ok(());
+            }
+            buf.copy_within(start..end, 0);
+            kept = end - start;
+        }
+    }
+    let mut entities = Entities::open(source, idsproc, SkipSet::default())?;
+    while let Some(Ok(e)) = entities.next() {
+        f(&e.id, entities.line());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_repeat_is_found_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ids.txt");
+        // Longer than the scan's buffer (lines cut by its end), blank lines, CRLF, a
+        // second column, no final newline.
+        let mut text = String::from("\n");
+        for i in 0..200_000 {
+            text.push_str(&format!("id{i}\tx\r\n"));
+        }
+        text.push_str("id7\nid199999\n\nid7");
+        std::fs::write(&path, &text).expect("write ids");
+        let source = Source::Ids { path, column: 1 };
+        let r = find(&source, None).expect("read");
+        assert_eq!(r.count, 2);
+        assert_eq!(
+            r.first,
+            vec![
+                ("id7".to_string(), vec![9, 200_002, 200_005]),
+                ("id199999".to_string(), vec![200_001, 200_003]),
+            ]
+        );
+        // The same lines as the run reads them.
+        let mut e = Entities::open(&source, None, SkipSet::default()).expect("open");
+        let mut lines = Vec::new();
+        while let Some(Ok(x)) = e.next() {
+            if x.id == "id7" {
+                lines.push(e.line());
+            }
+        }
+        assert_eq!(lines, vec![9, 200_002, 200_005]);
+        let r = find(
+            &Source::Ids {
+                path: dir.path().join("ids.txt"),
+                column: 2,
+            },
+            None,
+        )
+        .expect("read");
+        assert_eq!(
+            r.count, 1,
+            "the second column: x (and the lines without one end the scan)"
+        );
+    }
+}
