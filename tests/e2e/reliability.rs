@@ -3,6 +3,7 @@
 //! plugins that print on stdout, an `-o` file that is not a results file).
 
 use polyplug_e2e::{plugin_lib, Run, TestDir};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -374,73 +375,39 @@ POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
 fn a_crashing_native_plugin_costs_one_entity_never_the_run() {
     let t = TestDir::new();
     let lib = t.compile_c("faults", FAULTS_C);
-    let faults = ["segv", "abort", "exit", "stack", "fpe", "kill", "loop"];
-    let mut ids: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
-    for (k, f) in faults.iter().enumerate() {
-        ids.insert(20 + 25 * k, format!("{f}{k}"));
-    }
-    t.write("ids.txt", ids.join("\n") + "\n");
-    for jobs in ["1", "2"] {
-        let _ = std::fs::remove_file(t.join("out.tsv"));
-        let _ = std::fs::remove_file(t.join("log.tsv"));
-        Run::of(t.run(&lib).args([
-            "ids",
-            "ids.txt",
-            "-o",
-            "out.tsv",
-            "-l",
-            "log.tsv",
-            "-r",
-            "r.yaml",
-            "-j",
-            jobs,
-            "--timeout",
-            "2",
-        ]))
-        .no_panic()
-        .code(1)
-        .stderr_has("7 of 207 entities failed");
-        let out = t.read("out.tsv");
-        let rows: Vec<&str> = out
-            .lines()
-            .map(|l| l.split('\t').next().unwrap_or(""))
-            .collect();
-        let expected: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
-        assert_eq!(
-            rows, expected,
-            "every other entity computed once, in order:\n{out}"
-        );
-        let report = t.read("r.yaml");
-        assert!(
-            report.contains("n_units: 200") && report.contains("n_failed: 7"),
-            "{report}"
-        );
-        let log = t.read("log.tsv");
-        for (k, (f, says)) in faults
-            .iter()
-            .zip([
+    faults_cost_their_entity_only(
+        &t,
+        &lib,
+        &[
+            (
+                "segv",
                 "killed by signal 11 while computing this entity (SIGSEGV",
+            ),
+            (
+                "abort",
                 "killed by signal 6 while computing this entity (SIGABRT",
-                "exited with status 3 while computing this entity; the worker was replaced",
-                "killed by signal 6 while computing this entity (SIGABRT: the plugin aborted, or \
-                 overflowed its stack)",
+            ),
+            ("exit", "exited with status 3 while computing this entity"),
+            (
+                "stack",
+                "killed by signal 6 while computing this entity (SIGABRT: the plugin aborted, \
+                 or overflowed its stack)",
+            ),
+            (
+                "fpe",
                 "killed by signal 8 while computing this entity (SIGFPE",
+            ),
+            (
+                "kill",
                 "killed by signal 9 while computing this entity (SIGKILL",
+            ),
+            (
+                "loop",
                 "killed by signal 14 at the time limit: the compute took longer than 2 s \
                  (--timeout); the worker was replaced",
-            ])
-            .enumerate()
-        {
-            let line = log
-                .lines()
-                .find(|l| l.starts_with(&format!("{f}{k}\t")))
-                .unwrap_or_else(|| panic!("no error for {f}{k}:\n{log}"));
-            assert!(
-                line.contains("error: the native worker process (pid ") && line.contains(says),
-                "{line}"
-            );
-        }
-    }
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -1004,4 +971,193 @@ fn duplicate_ids_are_refused_before_any_work_or_computed_once() {
     )
     .ok();
     assert_eq!(t.read("out.tsv").lines().count(), 20_000);
+}
+
+/// Runs `plugin` over 200 good IDs with `faults` spread among them, at -j1 and -j2, and
+/// checks that every good entity is computed once, in order, and that each fault
+/// fails its entity alone with a message that says what happened.
+fn faults_cost_their_entity_only(t: &TestDir, plugin: &Path, faults: &[(&str, &str)]) {
+    let mut ids: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
+    for (k, (f, _)) in faults.iter().enumerate() {
+        ids.insert(10 + 15 * k, format!("{f}{k}"));
+    }
+    t.write("ids.txt", ids.join("\n") + "\n");
+    for jobs in ["1", "2"] {
+        for f in ["out.tsv", "log.tsv", "polyplug.db"] {
+            let _ = std::fs::remove_file(t.join(f));
+        }
+        let r = Run::within(
+            t.run(plugin).args([
+                "ids",
+                "ids.txt",
+                "-o",
+                "out.tsv",
+                "-l",
+                "log.tsv",
+                "-r",
+                "r.yaml",
+                "-j",
+                jobs,
+                "--timeout",
+                "2",
+                "--max-memory",
+                "200",
+            ]),
+            Duration::from_secs(120),
+        )
+        .no_panic()
+        .code(1)
+        .stderr_has(&format!(
+            "{} of {} entities failed",
+            faults.len(),
+            ids.len()
+        ));
+        let out = t.read("out.tsv");
+        let rows: Vec<&str> = out
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or(""))
+            .collect();
+        let expected: Vec<String> = (0..200).map(|i| format!("ok{i}")).collect();
+        assert_eq!(
+            rows, expected,
+            "-j{jobs}: every other entity once, in order"
+        );
+        let report = t.read("r.yaml");
+        assert!(
+            report.contains("n_units: 200\n")
+                && report.contains(&format!("n_failed: {}\n", faults.len())),
+            "{report}"
+        );
+        let log = t.read("log.tsv");
+        for (k, (f, says)) in faults.iter().enumerate() {
+            let line = log
+                .lines()
+                .find(|l| l.starts_with(&format!("{f}{k}\terror: ")))
+                .unwrap_or_else(|| panic!("-j{jobs}: no error for {f}{k}:\n{log}\n{}", r.stderr));
+            assert!(line.contains(says), "-j{jobs}: {line}");
+        }
+    }
+}
+
+#[test]
+fn python_faults_cost_their_entity_only() {
+    let t = TestDir::new();
+    let plugin = t.write(
+        "faults.py",
+        r#"import ctypes, os, signal, sys
+ID = 'pyfaults'
+VERSION = '1'
+INPUT = 'a fault to commit'
+OUTPUT = ['n']
+def deep(n):
+    return deep(n + 1) + 1
+def compute(entity, **kw):
+    f = entity.rstrip('0123456789')
+    if f == 'segv':
+        ctypes.string_at(0)
+    if f == 'abort':
+        os.abort()
+    if f == 'exit':
+        os._exit(3)
+    if f == 'recursion':
+        deep(0)
+    if f == 'kill':
+        os.kill(os.getpid(), signal.SIGKILL)
+    if f == 'loop':
+        while True:
+            pass
+    if f == 'hog':
+        x = bytearray(2 << 30)
+    if f == 'flood':
+        sys.stdout.write('x' * (256 << 10))
+        sys.stderr.write('y' * (128 << 10))
+        raise ValueError('flooded')
+    if f == 'closeout':
+        os.close(1)
+        raise ValueError('closed stdout')
+    if f == 'surrogate':
+        return ['not utf-8: \udcff'], []
+    return [len(entity)], []
+"#,
+    );
+    faults_cost_their_entity_only(
+        &t,
+        &plugin,
+        &[
+            (
+                "segv",
+                "killed by signal 11 while computing this entity (SIGSEGV",
+            ),
+            (
+                "abort",
+                "killed by signal 6 while computing this entity (SIGABRT",
+            ),
+            ("exit", "exited with status 3 while computing this entity"),
+            (
+                "recursion",
+                "RecursionError: maximum recursion depth exceeded",
+            ),
+            (
+                "kill",
+                "killed by signal 9 while computing this entity (SIGKILL",
+            ),
+            (
+                "loop",
+                "TimeoutError: compute took longer than 2 s (--timeout)",
+            ),
+            (
+                "hog",
+                "out of memory: the worker is limited to 200 MiB (--max-memory)",
+            ),
+            ("flood", "ValueError: flooded"),
+            ("closeout", "ValueError: closed stdout"),
+            (
+                "surrogate",
+                "UnicodeEncodeError: 'utf-8' codec can't encode character",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn bash_faults_cost_their_entity_only() {
+    let t = TestDir::new();
+    let plugin = t.write(
+        "faults.sh",
+        r#"ID=bashfaults
+VERSION=1
+INPUT="a fault to commit"
+OUTPUT=( n )
+compute() {
+  case ${1%%[0-9]*} in
+    segv) kill -SEGV $BASHPID ;;
+    exit) exit 3 ;;
+    fail) echo "no good" >&2; return 4 ;;
+    loop) while :; do :; done ;;
+    hog) python3 -c 'x = bytearray(2 << 30)' || return 1 ;;
+    flood) head -c 300000 /dev/zero | tr '\0' x; echo; return 5 ;;
+    closeout) exec 1>&-; return 6 ;;
+    child) sleep 300 & return 7 ;;
+    *) echo ${#1} ;;
+  esac
+}
+"#,
+    );
+    faults_cost_their_entity_only(
+        &t,
+        &plugin,
+        &[
+            ("segv", "killed by signal 11"),
+            ("exit", "ended its bash worker with status 3"),
+            ("fail", "compute exited with status 4"),
+            ("loop", "timed out after 2s (--timeout)"),
+            ("hog", "MemoryError"),
+            ("flood", "compute exited with status 5"),
+            ("closeout", "compute exited with status 6"),
+            ("child", "compute exited with status 7"),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let left = processes_in(&t);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
 }

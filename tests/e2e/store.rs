@@ -1025,3 +1025,108 @@ fn postgres_server_unreachable_is_explained() {
     ))
     .no_panic();
 }
+
+/// The same run started twice into one store (other `-o` files, or none): the second
+/// is refused while the first runs, naming it; another plugin, or the same one over
+/// other IDs, runs beside it; once the first ends (or is killed), the second runs and
+/// computes only the rest.
+fn the_same_computation_runs_once_at_a_time(s: &Store) {
+    let t = TestDir::new();
+    let slow = repo_root().join("tests/fixtures/python/slow.py");
+    let ids: Vec<String> = (0..8).map(|i| format!("0.3{i:02}")).collect();
+    t.write("ids.txt", ids.join("\n") + "\n");
+    let start = |out: &str| {
+        let mut c = s.cmd(&t);
+        c.arg("run")
+            .arg(&slow)
+            .args(["ids", "ids.txt", "-j1", "-o", out])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(t.join(&format!("{out}.err"))).expect("stderr file"));
+        c.spawn().expect("start polyplug")
+    };
+    // Computations running now (none while the store does not exist yet).
+    let running = || {
+        let o = s
+            .cmd(&t)
+            .args(["runs", "list"])
+            .output()
+            .expect("runs list");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.split('\t').any(|f| f == "running"))
+            .count()
+    };
+    let wait_running = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while running() != 1 {
+            assert!(
+                Instant::now() < deadline,
+                "not one run running: {} running\n{}\n{}",
+                running(),
+                std::fs::read_to_string(t.join("a.tsv.err")).unwrap_or_default(),
+                String::from_utf8_lossy(
+                    &s.cmd(&t)
+                        .args(["runs", "list"])
+                        .output()
+                        .expect("runs")
+                        .stdout
+                )
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut first = start("a.tsv");
+    wait_running();
+    let pid = first.id();
+    let again = || {
+        let mut c = s.cmd(&t);
+        c.arg("run")
+            .arg(&slow)
+            .args(["ids", "ids.txt", "-j1", "-o", "b.tsv"]);
+        c
+    };
+    Run::of(&mut again())
+        .code(2)
+        .stderr_has("the same run is already going on (computation ")
+        .stderr_has(&format!(", process {pid} on "))
+        .stderr_has(
+            "plugin slow 1 with the same parameters over the same input; wait until it ends",
+        );
+    // The same computation over other IDs (a split list) runs beside it.
+    t.write("other-ids.txt", "0.011\n");
+    Run::of(
+        s.cmd(&t)
+            .arg("run")
+            .arg(&slow)
+            .args(["ids", "other-ids.txt"]),
+    )
+    .ok();
+    // Another plugin (here the same file under another ID) is not held up.
+    let other = t.write(
+        "other.py",
+        std::fs::read_to_string(&slow)
+            .expect("read slow.py")
+            .replace("ID = \"slow\"", "ID = \"other\""),
+    );
+    t.write("quick.txt", "0.01\n");
+    Run::of(s.cmd(&t).arg("run").arg(&other).args(["ids", "quick.txt"])).ok();
+    assert!(first.wait().expect("wait").success());
+    // Once it is done, the same run computes nothing again.
+    Run::of(&mut again()).ok();
+    assert_eq!(
+        t.read("b.tsv"),
+        "",
+        "everything was computed by the first run"
+    );
+    // A run killed with SIGKILL does not hold the next one up.
+    let more: Vec<String> = (0..8).map(|i| format!("0.2{i:02}")).collect();
+    t.write("ids.txt", more.join("\n") + "\n");
+    let mut killed = start("c.tsv");
+    wait_running();
+    let _ = killed.kill();
+    let _ = killed.wait();
+    Run::of(&mut again()).ok();
+    let out = t.read("b.tsv");
+    assert!(!out.is_empty(), "the rest was computed");
+}
+both!(the_same_computation_runs_once_at_a_time);

@@ -119,6 +119,27 @@ pub enum EngineError {
         /// The process holding its lock, when it can be told.
         holder: Option<u32>,
     },
+    /// The same run (plugin, VERSION, parameters, input) is running into the same
+    /// store in another process.
+    #[error(
+        "store {store}: the same run is already going on{}: plugin {plugin} {version} \
+         with the same parameters over the same input; wait until it ends, or stop it \
+         (runs of other plugins, parameters or inputs share the store freely)",
+        running.as_ref().map_or(String::new(), |r| format!(
+            " (computation {}, process {} on {}, started {})",
+            r.uuid, r.pid, r.host, r.started
+        ))
+    )]
+    AlreadyRunning {
+        /// The store.
+        store: String,
+        /// The plugin ID.
+        plugin: String,
+        /// Its VERSION.
+        version: String,
+        /// The other run's computation, when the store tells it.
+        running: Option<polyplug_store::RunningComputation>,
+    },
     /// A `--skip` file that does not exist.
     #[error("{}: the skip list does not exist", path.display())]
     NoSkipList {

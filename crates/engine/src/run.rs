@@ -47,6 +47,9 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let (Some(s), Some(out)) = (&mut store, &spec.out) {
         s.repair_output(out, console.as_ref(), spec.verbose)?;
     }
+    if let Some(s) = &mut store {
+        s.lock(&input_identity(&source, spec))?;
+    }
     let skip = skip_set(spec, store.as_mut())?;
     if spec.verbose {
         console.detail(&format!("skipping up to {} units already done", skip.len()));
@@ -325,6 +328,23 @@ fn open_output(
         console.detail(&format!("appending {what} to {}", path.display()));
     }
     Ok(Some(file))
+}
+
+/// What names a run's entities, for its lock: the canonical IDs file and column, or
+/// the pattern (absolute), and the `--idsproc` plugin.
+fn input_identity(source: &Source, spec: &RunSpec) -> String {
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let input = match source {
+        Source::Ids { path, column } => format!("ids {} {column}", absolute(path).display()),
+        Source::Files { pattern } => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            format!("files {}", cwd.join(pattern).display())
+        }
+    };
+    match &spec.idsproc {
+        Some(p) => format!("{input} idsproc {}", absolute(Path::new(p)).display()),
+        None => input,
+    }
 }
 
 /// Takes the results file for this run: an exclusive lock held until the run ends,

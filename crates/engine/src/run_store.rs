@@ -59,6 +59,9 @@ pub(crate) struct RunStore {
     computation: Option<ComputationId>,
     out_path: Option<String>,
     host: String,
+    /// The lock file that keeps the same run from starting twice on this host
+    /// (SQLite stores; PostgreSQL holds a session lock instead).
+    _run_lock: Option<std::fs::File>,
 }
 
 impl RunStore {
@@ -99,6 +102,52 @@ impl RunStore {
             computation: None,
             out_path: None,
             host,
+            _run_lock: None,
+        })
+    }
+
+    /// Takes the lock of this run — its computation key and its `input` (what names
+    /// the entities: the canonical IDs file and column, the pattern, the `--idsproc`)
+    /// in this store — for as long as the run lasts, so that the same run started
+    /// twice does not compute everything twice, whatever its `-o`. Taken before the
+    /// store is asked what is done. Runs of the same key over other inputs (a lab's
+    /// split ID lists) go on side by side.
+    pub(crate) fn lock(&mut self, input: &str) -> Result<(), EngineError> {
+        let key = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{input}",
+            self.key.0, self.key.1, self.key.2
+        );
+        let (held, location) = {
+            let mut db = self.db();
+            (db.try_run_lock(&key)?, db.location().to_string())
+        };
+        let busy = if !held {
+            true
+        } else if self.db().backend() == polyplug_store::Backend::Sqlite {
+            match lock_file(&location, &key) {
+                Some(Ok(file)) => {
+                    self._run_lock = Some(file);
+                    false
+                }
+                Some(Err(())) => true,
+                None => false, // no place for lock files: nothing to guard with
+            }
+        } else {
+            false
+        };
+        if !busy {
+            return Ok(());
+        }
+        let running = self
+            .db()
+            .running_computation(&self.key.0, &self.key.1, &self.key.2)
+            .ok()
+            .flatten();
+        Err(EngineError::AlreadyRunning {
+            store: location,
+            plugin: self.key.0.clone(),
+            version: self.key.1.clone(),
+            running,
         })
     }
 
@@ -256,6 +305,49 @@ pub(crate) fn done(values: &[polyplug_core::Value]) -> EntityResult {
         values: values.to_vec(),
         logs: Vec::new(),
     })
+}
+
+/// Locks the file that stands for run `key` in the SQLite store at `location`, in a
+/// folder of this user's (`$XDG_RUNTIME_DIR/polyplug-locks`, else
+/// `/tmp/polyplug-locks-<uid>`): `Some(Ok(file))` holding the lock, `Some(Err(()))`
+/// when another process holds it, `None` when no lock file can be made.
+fn lock_file(location: &str, key: &str) -> Option<Result<std::fs::File, ()>> {
+    use rustix::fs::{flock, FlockOperation};
+    use sha2::Digest;
+    use std::os::unix::fs::DirBuilderExt;
+    let db = std::fs::canonicalize(location).unwrap_or_else(|_| location.into());
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => std::path::PathBuf::from(d).join("polyplug-locks"),
+        _ => std::env::temp_dir().join(format!(
+            "polyplug-locks-{}",
+            rustix::process::getuid().as_raw()
+        )),
+    };
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    let mut digest = sha2::Sha256::new();
+    digest.update(db.to_string_lossy().as_bytes());
+    digest.update([0x1f]);
+    digest.update(key.as_bytes());
+    let name: String = digest
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{name}.lock")))
+        .ok()?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Some(Ok(file)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Some(Err(())),
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -518,12 +518,17 @@ impl Worker {
         self.buf.contains(&b'\n')
     }
 
-    /// Kills the worker's whole process group (the shell and everything it started).
+    /// Kills the worker's whole process group (the shell and everything it started),
+    /// also when the shell has ended already.
     pub(crate) fn kill(&mut self) {
+        let pid = Pid::from_child(&self.child);
         if self.ended {
+            // The shell is gone; what the plugin started in its group (a `cmd &`)
+            // goes too. The group's ID stays reserved while any of them lives, so
+            // this reaches them or no one.
+            let _ = kill_process_group(pid, Signal::KILL);
             return;
         }
-        let pid = Pid::from_child(&self.child);
         if kill_process_group(pid, Signal::KILL).is_err() {
             let _ = self.child.kill();
         }

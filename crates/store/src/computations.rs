@@ -4,7 +4,7 @@
 
 use crate::db::{Cell, Param};
 use crate::store::{opt, opt_int};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use polyplug_core::{CompStatus, Report, Uuid};
 
 /// The identity of a computation inside a store.
@@ -342,5 +342,69 @@ impl Store {
                 count,
             })),
         }
+    }
+}
+/// A computation running now, as the store knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningComputation {
+    /// Its UUID.
+    pub uuid: String,
+    /// Its host.
+    pub host: String,
+    /// Its process.
+    pub pid: i64,
+    /// When it started.
+    pub started: String,
+}
+
+impl Store {
+    /// Takes the run lock named `key` for as long as this store stays open, where the
+    /// store can hold one: PostgreSQL, with a session advisory lock (released when
+    /// the run ends or dies, on whatever host). `Ok(false)`: another session holds it.
+    /// SQLite has no such lock (`Ok(true)`): the caller locks a file on this host.
+    pub fn try_run_lock(&mut self, key: &str) -> Result<bool, StoreError> {
+        match self.db.backend() {
+            Backend::Sqlite => Ok(true),
+            Backend::Postgres => {
+                let got = self
+                    .db
+                    .row(
+                        "SELECT pg_try_advisory_lock(hashtextextended($1, 7057550513))::int",
+                        &[key.into()],
+                    )
+                    .map_err(|e| self.ctx(e))?;
+                Ok(got.is_some_and(|g| g[0].int() == 1))
+            }
+        }
+    }
+
+    /// The latest computation of this key (plugin, VERSION, canonical parameters)
+    /// still running, to name it.
+    pub fn running_computation(
+        &mut self,
+        plugin_id: &str,
+        plugin_version: &str,
+        params_key: &str,
+    ) -> Result<Option<RunningComputation>, StoreError> {
+        let row = self
+            .db
+            .row(
+                "SELECT uuid, host, pid, time_start FROM computation WHERE comp_status = $1 \
+                 AND origin = 'run' AND plugin_id = $2 AND plugin_version = $3 \
+                 AND params_key = $4 ORDER BY id DESC LIMIT 1",
+                &[
+                    CompStatus::Running.as_str().into(),
+                    plugin_id.into(),
+                    plugin_version.into(),
+                    params_key.into(),
+                ],
+            )
+            .map_err(|e| self.ctx(e))?;
+        Ok(row.map(|r| RunningComputation {
+            uuid: r[0].text().unwrap_or_default(),
+            host: r[1].text().unwrap_or_default(),
+            pid: r[2].int(),
+            started: r[3].text().unwrap_or_default(),
+        }))
     }
 }

@@ -71,7 +71,7 @@ mod store;
 
 pub use attributes::{StoredAttribute, SyncOptions, SyncSummary};
 pub use batch::{Layout, UnitBatch, UnitStatus};
-pub use computations::{Computation, ComputationId, Provenance, UnitCounts};
+pub use computations::{Computation, ComputationId, Provenance, RunningComputation, UnitCounts};
 pub use db::Backend;
 pub use error::{RefusedChange, StoreError};
 pub use json::{params_key, value_to_json};

@@ -451,7 +451,9 @@ impl ProcessInstance {
     /// The worker was lost: ends it and says how.
     fn death(&mut self, detail: String, timed_out: bool) -> Death {
         let how = self.end();
-        let how = if detail.is_empty() || timed_out {
+        // How the pipe broke says nothing more once the signal or status is known.
+        let known = how.contains("killed by signal") || how.contains("exited with status");
+        let how = if detail.is_empty() || timed_out || known {
             format!("the {} process {how}", self.spec.label)
         } else {
             format!("the {} process {how} ({detail})", self.spec.label)
