@@ -2,7 +2,7 @@
 //! (bad numbers, outputs that cannot be written, signals, IDs that would break a row,
 //! plugins that print on stdout, an `-o` file that is not a results file).
 
-use polyplug_e2e::{plugin_lib, Run, TestDir};
+use polyplug_e2e::{plugin_lib, polyplug_bin, Run, TestDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -1160,4 +1160,32 @@ compute() {
     std::thread::sleep(Duration::from_millis(300));
     let left = processes_in(&t);
     assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn ids_from_a_pipe_are_read_once_by_the_run() {
+    // `ids <(cut -f1 table.tsv)`: a pipe can be read only once, so nothing reads it
+    // ahead of the run (neither the repeat check nor the progress count).
+    let t = TestDir::new();
+    let lib = t.compile_c("faults", FAULTS_C);
+    let script = format!(
+        "{} run {} ids <(printf 'a\\nbb\\nccc\\n') --no-store",
+        polyplug_bin().display(),
+        lib.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(t.path())
+        .env("POLYPLUG_STORE", "none")
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a\t1\nbb\t2\nccc\t3\n"
+    );
 }

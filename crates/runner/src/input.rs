@@ -273,6 +273,7 @@ pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), Input
 /// progress bars. Cheap: one pass over the IDs file without decoding.
 pub fn count_units(source: &Source) -> Option<u64> {
     match source {
+        Source::Ids { path, .. } if !rereadable(path) => None,
         Source::Ids { path, .. } => {
             let mut reader = BufReader::with_capacity(1 << 20, File::open(path).ok()?);
             let mut n = 0u64;
@@ -291,6 +292,12 @@ pub fn count_units(source: &Source) -> Option<u64> {
         }
         Source::Files { pattern } => Some(glob::glob(pattern).ok()?.count() as u64),
     }
+}
+
+/// Whether the IDs file at `path` can be read more than once: a regular file, not a
+/// pipe (`<(cut -f1 table.tsv)`) or a terminal, which a first reading would empty.
+pub fn rereadable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// An iterator over the entities of a run, in input order.

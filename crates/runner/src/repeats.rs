@@ -76,11 +76,17 @@ const PART: u64 = 4 << 20;
 /// 64-bit keyed hash is collected and sorted (in parts of [`PART`] hashes), equal
 /// neighbours name the suspects, and only when there are any does one more pass
 /// check them exactly (so that two IDs sharing a hash are never called repeats).
-/// Stops quietly at an input error: the run meets it in its turn.
+/// Stops quietly at an input error: the run meets it in its turn. An IDs file that
+/// is a pipe is not looked at (the run reads it, once).
 pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, InputError> {
-    if matches!(source, Source::Files { .. }) && idsproc.is_none() {
+    match source {
         // A pattern gives each file once.
-        return Ok(Repeats::default());
+        Source::Files { .. } if idsproc.is_none() => return Ok(Repeats::default()),
+        // A pipe can be read only once, by the run.
+        Source::Ids { path, .. } if !crate::input::rereadable(path) => {
+            return Ok(Repeats::default())
+        }
+        _ => {}
     }
     let key = foldhash::fast::RandomState::default();
     // How many IDs at most: from the file's size (a line of an ID is 8 bytes or more,
