@@ -117,23 +117,20 @@ impl RunStore {
             "{}\u{1f}{}\u{1f}{}\u{1f}{input}",
             self.key.0, self.key.1, self.key.2
         );
-        let (held, location) = {
-            let mut db = self.db();
-            (db.try_run_lock(&key)?, db.location().to_string())
+        let (backend, location) = {
+            let db = self.db();
+            (db.backend(), db.location().to_string())
         };
-        let busy = if !held {
-            true
-        } else if self.db().backend() == polyplug_store::Backend::Sqlite {
-            match lock_file(&location, &key) {
+        let busy = match backend {
+            polyplug_store::Backend::Postgres => !self.db().try_run_lock(&key)?,
+            polyplug_store::Backend::Sqlite => match lock_file(&location, &key) {
                 Some(Ok(file)) => {
                     self._run_lock = Some(file);
                     false
                 }
                 Some(Err(())) => true,
                 None => false, // no place for lock files: nothing to guard with
-            }
-        } else {
-            false
+            },
         };
         if !busy {
             return Ok(());

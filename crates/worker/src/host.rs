@@ -139,6 +139,32 @@ struct Death {
     how: String,
     /// The watchdog killed it (the batch overran its time limit).
     timed_out: bool,
+    /// The signal that ended the worker, when one did.
+    signal: Option<i32>,
+    /// No worker could be started to compute the batch at all.
+    no_worker: bool,
+}
+
+impl Death {
+    /// A loss told by `how` alone (no signal, not a failed start).
+    fn plain(how: String) -> Death {
+        Death {
+            how,
+            timed_out: false,
+            signal: None,
+            no_worker: false,
+        }
+    }
+}
+
+/// How a worker process ended ([`ProcessInstance::end`]).
+struct Ending {
+    /// `(pid 12) died, killed by signal 11`.
+    text: String,
+    /// The signal that ended it.
+    signal: Option<i32>,
+    /// Its signal or exit status is known.
+    known: bool,
 }
 
 /// One plugin instance in a worker process. When the worker dies during a batch, the
@@ -250,31 +276,37 @@ impl ProcessInstance {
     /// worker is lost, says how and forgets it.
     fn exchange(&mut self, deadline: Option<Instant>) -> Result<WorkerMsg, Death> {
         let Some(p) = self.process.as_mut() else {
-            return Err(Death {
-                how: format!("the {} is gone", self.spec.label),
-                timed_out: false,
-            });
+            return Err(Death::plain(format!("the {} is gone", self.spec.label)));
         };
         if let (Some(dog), Some(at)) = (&p.watchdog, deadline) {
             dog.arm(at);
         }
         let sent = write_frame(&mut p.to, &self.buf).and_then(|()| p.to.flush());
         let answer = match sent {
-            Ok(()) => match read_frame(&mut p.from, &mut self.buf) {
-                Ok(true) => WorkerMsg::decode(&self.buf).map_err(|e| e.to_string()),
-                Ok(false) => Err(String::new()),
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(()) => self
+                .receive()
+                .and_then(|()| WorkerMsg::decode(&self.buf).map_err(|e| e.to_string())),
             Err(e) => Err(e.to_string()),
         };
-        let timed_out = p.watchdog.as_ref().is_some_and(|d| d.disarm());
-        answer.map_err(|detail| self.death(detail, timed_out))
+        match answer {
+            Ok(m) => {
+                if let Some(dog) = self.process.as_ref().and_then(|p| p.watchdog.as_ref()) {
+                    dog.disarm();
+                }
+                Ok(m)
+            }
+            Err(detail) => Err(self.lost(detail)),
+        }
     }
 
     /// Ends the worker process (killing it if needed) and says how it ended.
-    fn end(&mut self) -> String {
+    fn end(&mut self) -> Ending {
         let Some(p) = self.process.take() else {
-            return "was not running".into();
+            return Ending {
+                text: "was not running".into(),
+                signal: None,
+                known: false,
+            };
         };
         if let Some(d) = &p.watchdog {
             d.quit();
@@ -297,13 +329,17 @@ impl ProcessInstance {
         };
         // What the plugin started in the worker's group goes with it.
         kill_leftovers(pid);
-        match status {
-            Some(s) => match (s.code(), s.signal()) {
-                (_, Some(sig)) => format!("(pid {pid}) died, killed by signal {sig}"),
-                (Some(c), _) => format!("(pid {pid}) exited with status {c}"),
-                _ => format!("(pid {pid}) ended"),
-            },
-            None => format!("(pid {pid}) was lost"),
+        let (code, signal) = status.map_or((None, None), |s| (s.code(), s.signal()));
+        let text = match (status, code, signal) {
+            (_, _, Some(sig)) => format!("(pid {pid}) died, killed by signal {sig}"),
+            (_, Some(c), _) => format!("(pid {pid}) exited with status {c}"),
+            (Some(_), None, None) => format!("(pid {pid}) ended"),
+            (None, ..) => format!("(pid {pid}) was lost"),
+        };
+        Ending {
+            text,
+            signal,
+            known: code.is_some() || signal.is_some(),
         }
     }
 
@@ -325,8 +361,8 @@ impl ProcessInstance {
                 );
                 (
                     Death {
-                        how,
-                        timed_out: false,
+                        no_worker: true,
+                        ..Death::plain(how)
                     },
                     0,
                 )
@@ -387,13 +423,7 @@ impl ProcessInstance {
                     };
                     self.end();
                     let how = format!("the {} answered out of turn ({what})", self.spec.label);
-                    return Err((
-                        Death {
-                            how,
-                            timed_out: false,
-                        },
-                        answered,
-                    ));
+                    return Err((Death::plain(how), answered));
                 }
             }
             answered += n;
@@ -450,21 +480,25 @@ impl ProcessInstance {
 
     /// The worker was lost: ends it and says how.
     fn death(&mut self, detail: String, timed_out: bool) -> Death {
-        let how = self.end();
+        let ending = self.end();
+        let label = self.spec.label;
         // How the pipe broke says nothing more once the signal or status is known.
-        let known = how.contains("killed by signal") || how.contains("exited with status");
-        let how = if detail.is_empty() || timed_out || known {
-            format!("the {} process {how}", self.spec.label)
+        let how = if detail.is_empty() || timed_out || ending.known {
+            format!("the {label} process {}", ending.text)
         } else {
-            format!("the {} process {how} ({detail})", self.spec.label)
+            format!("the {label} process {} ({detail})", ending.text)
         };
-        Death { how, timed_out }
+        Death {
+            timed_out,
+            signal: ending.signal,
+            ..Death::plain(how)
+        }
     }
 
     /// The error of the entity that a worker's death is blamed on; when no worker could
     /// be started to compute it, the instance is lost instead.
     fn blame(&self, death: Death) -> EntityError {
-        if self.process.is_none() && death.how.starts_with("no ") {
+        if self.process.is_none() && death.no_worker {
             return EntityError {
                 message: death.how,
                 logs: Vec::new(),
@@ -479,7 +513,7 @@ impl ProcessInstance {
         let limit = self.spec.timeout.limit();
         let seconds = limit.map_or(0.0, |t| t.as_secs_f64());
         let source = self.spec.timeout.source();
-        let message = if limit.is_some() && death.how.ends_with("killed by signal 14") {
+        let message = if limit.is_some() && death.signal == Some(14) {
             // The worker's own clock (SIGALRM): this entity overran the limit.
             format!(
                 "{} at the time limit: the compute took longer than {seconds} s ({source}); \
@@ -496,7 +530,7 @@ impl ProcessInstance {
             format!(
                 "{} while computing this entity{}{}; the worker was replaced",
                 death.how,
-                signal_note(&death.how),
+                signal_note(death.signal),
                 self.memory_note()
             )
         };
@@ -534,17 +568,14 @@ impl ProcessInstance {
 }
 
 /// What a signal that ended a worker means, for the common ones.
-fn signal_note(how: &str) -> &'static str {
-    let Some(sig) = how.split("killed by signal ").nth(1) else {
-        return "";
-    };
-    match sig.split(|c: char| !c.is_ascii_digit()).next() {
-        Some("4") => " (SIGILL: an illegal instruction)",
-        Some("6") => " (SIGABRT: the plugin aborted, or overflowed its stack)",
-        Some("7") => " (SIGBUS: a bus error)",
-        Some("8") => " (SIGFPE: an arithmetic error)",
-        Some("9") => " (SIGKILL: killed from outside, or by the kernel for memory)",
-        Some("11") => " (SIGSEGV: a segmentation fault)",
+fn signal_note(signal: Option<i32>) -> &'static str {
+    match signal {
+        Some(4) => " (SIGILL: an illegal instruction)",
+        Some(6) => " (SIGABRT: the plugin aborted, or overflowed its stack)",
+        Some(7) => " (SIGBUS: a bus error)",
+        Some(8) => " (SIGFPE: an arithmetic error)",
+        Some(9) => " (SIGKILL: killed from outside, or by the kernel for memory)",
+        Some(11) => " (SIGSEGV: a segmentation fault)",
         _ => "",
     }
 }
