@@ -1130,3 +1130,82 @@ fn the_same_computation_runs_once_at_a_time(s: &Store) {
     assert!(!out.is_empty(), "the rest was computed");
 }
 both!(the_same_computation_runs_once_at_a_time);
+
+/// A query's answer larger than its sort memory is sorted in temporary files and
+/// merged: the same rows, in the same order, as when it fits; and a TMPDIR that
+/// cannot take them is one clear error (which also shows that the files were used).
+fn query_sorts_a_large_answer_in_bounded_memory(s: &Store) {
+    let t = TestDir::new();
+    let n = 20_000;
+    // Not in entity order; many IDs share their first 8 bytes.
+    let ids: String = (0..n)
+        .map(|i| format!("sample-{:05}\n", (i * 7919) % n))
+        .collect();
+    t.write("ids.txt", &ids);
+    let run = |extra: &[&str]| {
+        Run::of(
+            s.cmd(&t)
+                .arg("run")
+                .arg(plugin_lib("id_stats"))
+                .args(["ids", "ids.txt"])
+                .args(extra),
+        )
+        .ok();
+    };
+    run(&[]);
+    run(&["--force"]);
+    let query = |args: &[&str]| Run::of(s.cmd(&t).arg("query").args(args)).ok().stdout;
+    for args in [&[][..], &["--history"], &["-a", "length"]] {
+        let fits = query(args);
+        let spilled = query(&[args, &["--sort-memory", "1"]].concat());
+        assert!(fits == spilled, "query {args:?}: spilled answer differs");
+        let rows: Vec<&str> = fits.lines().skip(1).collect();
+        let per_entity = match args {
+            [] => 2,
+            ["--history"] => 4,
+            _ => 1,
+        };
+        assert_eq!(rows.len(), per_entity * n, "query {args:?}");
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| {
+                let mut f = r.split('\t');
+                (f.next().unwrap(), f.next().unwrap())
+            })
+            .collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] <= w[1]),
+            "query {args:?}: not sorted"
+        );
+    }
+    // The current values are the second computation's.
+    let last = &runs(s, &t)[1]["uuid"];
+    let current = query_cols(s, &t, &["--sort-memory", "1"], &["computation"]);
+    assert!(
+        current.lines().all(|c| c == last),
+        "not all current values from {last}"
+    );
+
+    let gone = t.join("no-such-tmp");
+    let r = Run::of(
+        s.cmd(&t)
+            .env("TMPDIR", &gone)
+            .args(["query", "--sort-memory", "1"]),
+    )
+    .code(2);
+    assert!(
+        r.stderr
+            .contains("cannot sort the answer in temporary files")
+            && r.stderr.contains("set TMPDIR"),
+        "{}",
+        r.stderr
+    );
+    // An answer that fits needs no temporary file.
+    Run::of(
+        s.cmd(&t)
+            .env("TMPDIR", &gone)
+            .args(["query", "-a", "length"]),
+    )
+    .ok();
+}
+both!(query_sorts_a_large_answer_in_bounded_memory);

@@ -137,6 +137,11 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "tsv")]
     pub format: Format,
+    /// Memory for sorting the answer, in MiB; a larger answer is sorted in
+    /// temporary files (in TMPDIR) and merged.
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub sort_memory: u64,
     #[command(flatten)]
     pub store: StoreOpt,
 }

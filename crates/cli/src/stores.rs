@@ -6,8 +6,9 @@ use crate::args::{
 };
 use crate::{console, error, finish};
 use polyplug_engine::core::yaml::scalar_str;
-use polyplug_engine::core::{AttributeDefinitions, Value};
+use polyplug_engine::core::AttributeDefinitions;
 use polyplug_engine::import::LoadSpec;
+use polyplug_engine::runner::output::push_id;
 use polyplug_engine::store::{value_to_json, Computation, Filter, Record, StoreError, SyncOptions};
 use polyplug_engine::{stores, EngineError};
 use std::io::Write;
@@ -130,39 +131,43 @@ const QUERY_COLUMNS: [&str; 10] = [
     "time_start",
 ];
 
-fn record_fields(r: &Record) -> [String; 10] {
-    let value = r
-        .values
-        .iter()
-        .map(Value::to_py_str)
-        .collect::<Vec<_>>()
-        .join(";");
+/// The fields of a record, in [`QUERY_COLUMNS`] order (with `value` joined by `;`).
+fn record_fields<'r>(r: &'r Record, value: &'r mut String) -> [&'r str; 10] {
+    value.clear();
+    for (i, v) in r.values.iter().enumerate() {
+        if i > 0 {
+            value.push(';');
+        }
+        value.push_str(&v.to_py_str());
+    }
+    let o = &r.origin;
     [
-        r.entity.clone(),
-        r.attribute.clone(),
+        &r.entity,
+        &r.attribute,
         value,
-        r.computation.clone(),
-        r.plugin_id.clone(),
-        r.plugin_version.clone(),
-        r.parameters.clone(),
-        r.user_id.clone(),
-        r.system_id.clone(),
-        r.time_start.clone(),
+        &o.computation,
+        &o.plugin_id,
+        &o.plugin_version,
+        &o.parameters,
+        &o.user_id,
+        &o.system_id,
+        &o.time_start,
     ]
 }
 
-fn tsv_field(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
+/// A TSV field, escaped as results TSV IDs and values are (backslash, TAB, newline,
+/// CR: see `push_id`).
+fn tsv_field(line: &mut String, s: &str) {
+    push_id(line, s);
 }
 
-fn csv_field(s: &str) -> String {
+fn csv_field(line: &mut String, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        line.push('"');
+        line.push_str(&s.replace('"', "\"\""));
+        line.push('"');
     } else {
-        s.to_string()
+        line.push_str(s);
     }
 }
 
@@ -172,19 +177,19 @@ fn record_json(r: &Record) -> String {
         many => serde_json::Value::Array(many.iter().map(value_to_json).collect()),
     };
     let parameters: serde_json::Value =
-        serde_json::from_str(&r.parameters).unwrap_or(serde_json::Value::Null);
+        serde_json::from_str(&r.origin.parameters).unwrap_or(serde_json::Value::Null);
     serde_json::json!({
         "entity": r.entity,
         "attribute": r.attribute,
         "value": value,
-        "computation": r.computation,
-        "plugin_id": r.plugin_id,
-        "plugin_version": r.plugin_version,
+        "computation": r.origin.computation,
+        "plugin_id": r.origin.plugin_id,
+        "plugin_version": r.origin.plugin_version,
         "parameters": parameters,
-        "user_id": r.user_id,
-        "system_id": r.system_id,
-        "time_start": r.time_start,
-        "comp_status": r.comp_status.as_str(),
+        "user_id": r.origin.user_id,
+        "system_id": r.origin.system_id,
+        "time_start": r.origin.time_start,
+        "comp_status": r.origin.comp_status.as_str(),
     })
     .to_string()
 }
@@ -207,27 +212,36 @@ fn filter(a: &QueryArgs) -> Result<Filter, EngineError> {
 
 fn query_inner(a: QueryArgs) -> Result<(), EngineError> {
     let filter = filter(&a)?;
+    let memory = usize::try_from(a.sort_memory << 20).unwrap_or(usize::MAX);
     let mut store = stores::open_existing(store_arg(&a.store))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let io = |e: std::io::Error| StoreError::Write(e.to_string());
     match a.format {
         Format::Tsv | Format::Csv => {
-            let (sep, field): (&str, fn(&str) -> String) = if a.format == Format::Tsv {
-                ("\t", tsv_field)
+            let (sep, field): (char, fn(&mut String, &str)) = if a.format == Format::Tsv {
+                ('\t', tsv_field)
             } else {
-                (",", csv_field)
+                (',', csv_field)
             };
-            let _ = writeln!(out, "{}", QUERY_COLUMNS.join(sep));
-            store.query(&filter, |r| {
-                let f: Vec<String> = record_fields(r).iter().map(|s| field(s)).collect();
-                writeln!(out, "{}", f.join(sep)).map_err(io)
+            let _ = writeln!(out, "{}", QUERY_COLUMNS.join(&sep.to_string()));
+            let (mut value, mut line) = (String::new(), String::new());
+            store.query(&filter, memory, |r| {
+                line.clear();
+                for (i, f) in record_fields(r, &mut value).iter().enumerate() {
+                    if i > 0 {
+                        line.push(sep);
+                    }
+                    field(&mut line, f);
+                }
+                line.push('\n');
+                out.write_all(line.as_bytes()).map_err(io)
             })?;
         }
         Format::Json => {
             let _ = write!(out, "[");
             let mut first = true;
-            store.query(&filter, |r| {
+            store.query(&filter, memory, |r| {
                 let sep = if first { "\n" } else { ",\n" };
                 first = false;
                 write!(out, "{sep}{}", record_json(r)).map_err(io)

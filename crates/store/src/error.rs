@@ -179,6 +179,12 @@ pub enum StoreError {
     /// A catalog row that does not read as what it must be (changed outside polyplug).
     #[error("{0}; the store was changed outside polyplug")]
     Corrupt(String),
+    /// A query's answer could not be sorted in temporary files.
+    #[error(
+        "cannot sort the answer in temporary files: {0}; set TMPDIR to a folder with \
+         free space, or narrow the query"
+    )]
+    Spill(String),
     /// The caller's output failed while it was given stored records.
     #[error("cannot write: {0}")]
     Write(String),

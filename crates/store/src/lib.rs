@@ -67,6 +67,7 @@ mod location;
 mod plugins;
 mod query;
 mod schema;
+mod spill;
 mod store;
 
 pub use attributes::{StoredAttribute, SyncOptions, SyncSummary};
@@ -77,7 +78,7 @@ pub use error::{RefusedChange, StoreError};
 pub use json::{params_key, value_to_json};
 pub use location::Location;
 pub use plugins::{PluginRecord, PluginRegistration};
-pub use query::{Filter, Record};
+pub use query::{Filter, Origin, Record, QUERY_MEMORY};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 

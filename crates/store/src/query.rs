@@ -2,9 +2,11 @@
 
 use crate::batch::{damaged, read_block, BLOCK_COLUMNS};
 use crate::db::Param;
+use crate::spill::{self, Sorter, SpillError};
 use crate::{Store, StoreError, UnitStatus};
 use polyplug_core::{CompStatus, Value};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// Which values [`Store::query`] gives. Empty lists mean "all".
 #[derive(Debug, Clone, Default)]
@@ -23,6 +25,10 @@ pub struct Filter {
     pub history: bool,
 }
 
+/// How much memory a query uses for sorting its answer, by default (64 MiB); beyond
+/// it, sorted parts are written to temporary files and merged.
+pub const QUERY_MEMORY: usize = crate::spill::DEFAULT_BUDGET;
+
 /// One value of one attribute of one entity, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -32,6 +38,13 @@ pub struct Record {
     pub attribute: String,
     /// The attribute's columns (one for most attributes).
     pub values: Vec<Value>,
+    /// The computation that stored it.
+    pub origin: Rc<Origin>,
+}
+
+/// The computation a [`Record`] comes from: shared by all its records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
     /// Computation UUID.
     pub computation: String,
     /// Plugin ID.
@@ -56,12 +69,16 @@ impl Store {
     /// value of each (entity, attribute) among the matching ones: the one from the
     /// latest computation (in start order) that has it.
     ///
-    /// Values are stored in blocks (see the `block` module): the matching
-    /// computations' blocks are read and decoded here, and the matching values are
-    /// sorted in memory before they are given out.
+    /// Values are stored in blocks (see the `block` module), in each run's input
+    /// order: the matching computations' blocks are read and decoded here, and their
+    /// matching units sorted by entity in at most `memory` bytes (more is sorted in
+    /// temporary files and merged, see the `spill` module), so that memory stays flat
+    /// whatever the size of the answer. Each entity's values are then ordered by
+    /// attribute and computation.
     pub fn query(
         &mut self,
         filter: &Filter,
+        memory: usize,
         mut each: impl FnMut(&Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let computation = match &filter.computation {
@@ -108,15 +125,14 @@ impl Store {
             conds.join(" AND ")
         );
 
-        let mut provenance: HashMap<i64, Provenance> = HashMap::new();
-        let mut units: Vec<String> = Vec::new();
-        let mut found: Vec<Found> = Vec::new();
+        let mut origins: HashMap<i64, Rc<Origin>> = HashMap::new();
+        let mut sorter = Sorter::new(memory);
         self.db
             .each(&sql, &args, |r| {
                 let cid = r[7].int();
-                if let std::collections::hash_map::Entry::Vacant(slot) = provenance.entry(cid) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = origins.entry(cid) {
                     let comp_status = CompStatus::from_stored(&r[14].text().unwrap_or_default());
-                    slot.insert(Provenance {
+                    slot.insert(Rc::new(Origin {
                         computation: r[0].text().unwrap_or_default(),
                         plugin_id: r[8].text().unwrap_or_default(),
                         plugin_version: r[9].text().unwrap_or_default(),
@@ -125,7 +141,7 @@ impl Store {
                         system_id: r[12].text().unwrap_or_default(),
                         time_start: r[13].text().unwrap_or_default(),
                         comp_status,
-                    });
+                    }));
                 }
                 for u in read_block(r)? {
                     let u = u?;
@@ -134,72 +150,71 @@ impl Store {
                     {
                         continue;
                     }
-                    let mut unit = None;
-                    for (attr, col, value) in u.values().map_err(|e| damaged(r, e))? {
-                        let Some(attr) = rank.get(&attr) else {
-                            continue;
-                        };
-                        let entity = *unit.get_or_insert_with(|| {
-                            units.push(u.entity.to_string());
-                            units.len() as u32 - 1
-                        });
-                        found.push(Found {
-                            entity,
-                            attr: *attr,
-                            cid,
-                            n: u.n,
-                            col,
-                            value,
-                        });
+                    let values: Vec<(u32, u32, Value)> = u
+                        .values()
+                        .map_err(|e| damaged(r, e))?
+                        .into_iter()
+                        .filter_map(|(attr, col, v)| Some((*rank.get(&attr)?, col as u32, v)))
+                        .collect();
+                    if !values.is_empty() {
+                        sorter
+                            .push(spill::Unit::new(u.entity.to_string(), cid, u.n, values))
+                            .map_err(spilled)?;
                     }
                 }
                 Ok(())
             })
             .map_err(|e| self.ctx(e))?;
-        found.sort_by(|a, b| {
-            units[a.entity as usize]
-                .cmp(&units[b.entity as usize])
-                .then(a.attr.cmp(&b.attr))
-                .then(a.cid.cmp(&b.cid))
-                .then(a.n.cmp(&b.n))
-                .then(a.col.cmp(&b.col))
-        });
 
         let mut grouper = Grouper {
             history: filter.history,
             current: None,
             pending: None,
         };
-        for f in found {
-            let p = &provenance[&f.cid];
-            let (entity, attr) = (f.entity as usize, f.attr as usize);
-            grouper.value(&units[entity], &names[attr].0, f, p, &mut each)?;
+        // The values of one entity, from all its units: (attribute, computation, unit,
+        // column, value), then sorted.
+        let mut entity = String::new();
+        let mut group: Vec<(u32, i64, i64, u32, Value)> = Vec::new();
+        let mut flush = |entity: &str,
+                         group: &mut Vec<(u32, i64, i64, u32, Value)>,
+                         grouper: &mut Grouper|
+         -> Result<(), StoreError> {
+            group.sort_unstable_by_key(|a| (a.0, a.1, a.2, a.3));
+            for (attr, cid, n, _, value) in group.drain(..) {
+                let origin = &origins[&cid];
+                grouper.value(
+                    entity,
+                    &names[attr as usize].0,
+                    (cid, n),
+                    value,
+                    origin,
+                    &mut each,
+                )?;
+            }
+            Ok(())
+        };
+        for u in sorter.sorted().map_err(spilled)? {
+            let u = u.map_err(spilled)?;
+            if u.entity != entity {
+                flush(&entity, &mut group, &mut grouper)?;
+                entity = u.entity;
+            }
+            group.extend(
+                u.values
+                    .into_iter()
+                    .map(|(a, col, v)| (a, u.cid, u.n, col, v)),
+            );
         }
+        flush(&entity, &mut group, &mut grouper)?;
         grouper.finish(&mut each)
     }
 }
 
-/// A matching value: its unit's entity (index), attribute (rank), computation id,
-/// unit number and column.
-struct Found {
-    entity: u32,
-    attr: u32,
-    cid: i64,
-    n: i64,
-    col: i64,
-    value: Value,
-}
-
-/// Where the values of one computation came from.
-struct Provenance {
-    computation: String,
-    plugin_id: String,
-    plugin_version: String,
-    parameters: String,
-    user_id: String,
-    system_id: String,
-    time_start: String,
-    comp_status: CompStatus,
+fn spilled(e: SpillError) -> StoreError {
+    StoreError::Spill(match e {
+        SpillError::Io(e) => e.to_string(),
+        SpillError::Codec(e) => format!("a temporary file read back damaged ({e})"),
+    })
 }
 
 /// Turns values (one per column, sorted) into records, and keeps only the last
@@ -213,17 +228,18 @@ struct Grouper {
 }
 
 impl Grouper {
+    /// One value of `entity`'s `attribute` from unit `n` of computation `cid`.
     fn value(
         &mut self,
         entity: &str,
         attribute: &str,
-        f: Found,
-        p: &Provenance,
+        (cid, n): (i64, i64),
+        value: Value,
+        origin: &Rc<Origin>,
         each: &mut dyn FnMut(&Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let (cid, n, value) = (f.cid, f.n, f.value);
         if let Some((rec, c, un)) = &mut self.current {
-            if rec.entity == entity && rec.attribute == attribute && *c == cid && *un == n {
+            if *c == cid && *un == n && rec.attribute == attribute && rec.entity == entity {
                 rec.values.push(value);
                 return Ok(());
             }
@@ -234,14 +250,7 @@ impl Grouper {
                 entity: entity.to_string(),
                 attribute: attribute.to_string(),
                 values: vec![value],
-                computation: p.computation.clone(),
-                plugin_id: p.plugin_id.clone(),
-                plugin_version: p.plugin_version.clone(),
-                parameters: p.parameters.clone(),
-                user_id: p.user_id.clone(),
-                system_id: p.system_id.clone(),
-                time_start: p.time_start.clone(),
-                comp_status: p.comp_status.clone(),
+                origin: origin.clone(),
             },
             cid,
             n,
