@@ -4,6 +4,7 @@
 # polyplug binary, the example and fixture plugins), then runs all tests.
 #
 # Usage: tests/run-all.sh [extra cargo test arguments]
+#        FUZZ_SECONDS=60 tests/run-all.sh   (each fuzz target longer; default 15 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +27,7 @@ fi
 
 cargo build --workspace
 cargo test --workspace "$@"
+
+# Every fuzz target for a short fixed time (nightly and cargo-fuzz, installed when
+# missing): a crash fails the suite with its input in fuzz/artifacts/.
+fuzz/run.sh "${FUZZ_SECONDS:-15}"

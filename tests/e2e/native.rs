@@ -470,6 +470,18 @@ fn wrong_result_count_or_type_names_the_attribute() {
     )
     .code(2)
     .stderr_has("broken.yaml: attribute 'a': datatype 'Integr': unknown type 'Integr'");
+    // Found by fuzzing (fuzz/ datatype): a huge column count used to allocate until
+    // the machine ran out of memory.
+    t.write(
+        "huge.yaml",
+        "a:\n  datatype: Float[66666666666666666]\nb:\n  datatype: Integer\n",
+    );
+    Run::of(
+        t.run(testkit())
+            .args(["ids", "ids.txt", "--defs", "huge.yaml"]),
+    )
+    .code(2)
+    .stderr_has("datatype 'Float[66666666666666666]': element 'Float[66666666666666666]': at most 65536 columns per attribute");
 }
 
 #[test]

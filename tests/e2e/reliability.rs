@@ -410,6 +410,76 @@ fn a_crashing_native_plugin_costs_one_entity_never_the_run() {
     );
 }
 
+/// The faults a native plugin can commit, with what the log must say of each.
+const NATIVE_FAULTS: [(&str, &str); 5] = [
+    (
+        "segv",
+        "killed by signal 11 while computing this entity (SIGSEGV",
+    ),
+    (
+        "abort",
+        "killed by signal 6 while computing this entity (SIGABRT",
+    ),
+    (
+        "stack",
+        "(SIGABRT: the plugin aborted, or overflowed its stack)",
+    ),
+    ("exit", "exited with status 3 while computing this entity"),
+    (
+        "loop",
+        "at the time limit: the compute took longer than 2 s (--timeout)",
+    ),
+];
+
+#[test]
+fn a_crashing_rust_plugin_costs_one_entity_never_the_run() {
+    let t = TestDir::new();
+    faults_cost_their_entity_only(&t, &plugin_lib("testkit"), &NATIVE_FAULTS);
+}
+
+/// A Nim source plugin committing the same faults.
+const FAULTS_NIM: &str = r#"import polyplug
+import std/strutils
+
+const
+  ID* = "nimfaults"
+  VERSION* = "1"
+  INPUT* = "a fault to commit"
+  OUTPUT* = ["n"]
+
+proc c_abort() {.importc: "abort", header: "<stdlib.h>".}
+
+proc deep(n: int): int =
+  var pad: array[4096, byte]
+  pad[0] = byte(n and 255)
+  result = deep(n + 1) + int(pad[0])
+
+proc compute(entity: string, params: Params): Computed =
+  if entity.startsWith("segv"):
+    let p = cast[ptr int](0)
+    p[] = 1
+  if entity.startsWith("abort"): c_abort()
+  if entity.startsWith("stack"): result.add deep(0)
+  if entity.startsWith("exit"): quit(3)
+  if entity.startsWith("loop"):
+    var i = 0
+    while true: inc i
+  result.add entity.len
+
+exportPlugin()
+"#;
+
+#[test]
+fn a_crashing_nim_plugin_costs_one_entity_never_the_run() {
+    let t = TestDir::new();
+    let nim = t.write("plugins/nimfaults.nim", FAULTS_NIM);
+    // Nim's runtime catches SIGSEGV itself, before the guard-page check that tells a
+    // stack overflow: the overflow ends as the segmentation fault it is.
+    let mut faults = NATIVE_FAULTS;
+    faults[2].1 = "killed by signal 11 while computing this entity (SIGSEGV";
+    faults_cost_their_entity_only(&t, &nim, &faults);
+}
+
 #[test]
 fn in_process_keeps_the_plugin_in_polyplug_with_its_risk() {
     let t = TestDir::new();
@@ -1188,4 +1258,182 @@ fn ids_from_a_pipe_are_read_once_by_the_run() {
         String::from_utf8_lossy(&out.stdout),
         "a\t1\nbb\t2\nccc\t3\n"
     );
+}
+
+#[test]
+fn odd_inputs_run_or_get_one_clear_error() {
+    let t = TestDir::new();
+    let lib = t.compile_c("faults", FAULTS_C);
+    // CRLF line ends: the IDs are read without the CR, and a rerun recognizes them.
+    t.write("crlf.txt", "a1\r\nb2\r\n\r\nc3\r\n");
+    let run = |ids: &str| {
+        let mut c = t.run(&lib);
+        c.args(["ids", ids, "-o", "out.tsv", "--no-store"]);
+        c
+    };
+    Run::of(&mut run("crlf.txt")).ok();
+    let out = t.read("out.tsv");
+    let ids: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(ids, ["a1", "b2", "c3"], "{out:?}");
+    Run::of(&mut run("crlf.txt")).ok();
+    assert_eq!(
+        t.read("out.tsv").lines().count(),
+        3,
+        "the rerun computed again"
+    );
+    // A 1 MB line is one ID, computed and recognized by a rerun.
+    let long = "x".repeat(1 << 20);
+    t.write("long.txt", format!("short\n{long}\nend\n"));
+    std::fs::remove_file(t.join("out.tsv")).unwrap();
+    Run::of(&mut run("long.txt")).ok();
+    Run::of(&mut run("long.txt")).ok();
+    let out = t.read("out.tsv");
+    assert_eq!(out.lines().count(), 3);
+    assert!(out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with(&format!("{long}\t")));
+    // Found by fuzzing (fuzz/ ids_reader): two lines with an empty ID column were
+    // reported as the ID "" appearing twice; the first empty column is the error.
+    t.write("empty-col.tsv", "x\t1\n\ta\n\tb\ny\t2\n");
+    Run::of(&mut run("empty-col.tsv"))
+        .code(2)
+        .stderr_has("empty-col.tsv: line 2: column 1 is empty");
+    // Not UTF-8: the line is named.
+    t.write("latin1.txt", b"ok\ncaf\xe9\n".as_slice());
+    Run::of(&mut run("latin1.txt"))
+        .code(2)
+        .stderr_has("latin1.txt: line 2");
+    // An empty list and a glob that matches nothing.
+    t.write("empty.txt", "");
+    Run::of(&mut run("empty.txt")).ok();
+    Run::of(
+        t.run(&lib)
+            .args(["files", "nothing-here/*.fa", "--no-store"]),
+    )
+    .code(2)
+    .stderr_has("nothing-here/*.fa");
+}
+
+/// A C plugin whose initialize or finalize fails or crashes, as `LIFE_FAULT` says.
+const LIFE_C: &str = r#"
+#include "polyplug.h"
+#include <stdlib.h>
+#include <string.h>
+static const char *fault(void) { const char *f = getenv("LIFE_FAULT"); return f ? f : ""; }
+static int32_t initialize(const pp_call *c, void **state) {
+    (void)state;
+    if (strcmp(fault(), "init-error") == 0) { pp_error(c, "no licence server"); return PP_ERROR; }
+    if (strcmp(fault(), "init-segv") == 0) { *(volatile int *)0 = 1; }
+    if (strcmp(fault(), "init-exit") == 0) { exit(5); }
+    return PP_OK;
+}
+static int32_t compute(void *s, const char *e, size_t len, const pp_call *c) {
+    (void)s; (void)e; pp_push_int(c, (int64_t)len); return PP_OK;
+}
+static int32_t finalize(void *s, const pp_call *c) {
+    (void)s;
+    if (strcmp(fault(), "fin-error") == 0) { pp_error(c, "cannot flush the cache"); return PP_ERROR; }
+    if (strcmp(fault(), "fin-segv") == 0) { *(volatile int *)0 = 1; }
+    return PP_OK;
+}
+static const char *const OUT[] = {"n"};
+static const pp_plugin P = {
+    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
+    .id = "life", .version = "1", .input = "x", .output = OUT, .n_output = 1,
+    .initialize = initialize, .compute = compute, .finalize = finalize,
+};
+POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
+"#;
+
+const LIFE_PY: &str = "import os\nID = 'life_py'\nVERSION = '1'\nINPUT = 'x'\nOUTPUT = ['n']\n\
+def initialize(**kwargs):\n    if os.environ.get('LIFE_FAULT') == 'init-error':\n        \
+raise ValueError('no licence server')\n    if os.environ.get('LIFE_FAULT') == 'init-exit':\n        \
+os._exit(5)\n    return {}\ndef compute(entity, state, **kwargs):\n    return [len(entity)], []\n\
+def finalize(state):\n    if os.environ.get('LIFE_FAULT') == 'fin-error':\n        \
+raise RuntimeError('cannot flush the cache')\n    if os.environ.get('LIFE_FAULT') == 'fin-segv':\n        \
+import ctypes; ctypes.string_at(0)\n";
+
+const LIFE_SH: &str = "ID=\"life_sh\"\nVERSION=\"1\"\nINPUT=\"x\"\nOUTPUT=( \"n\" )\n\
+initialize() { case $LIFE_FAULT in init-error) echo 'no licence server' >&2; return 3;; \
+init-exit) exit 5;; esac; }\n\
+compute() { echo \"${#1}\"; }\n\
+finalize() { case $LIFE_FAULT in fin-error) echo 'cannot flush the cache' >&2; return 4;; \
+fin-segv) kill -SEGV $$;; esac; }\n";
+
+/// Initialize failing or crashing stops the run before any entity, with the plugin's
+/// message; finalize failing or crashing keeps every computed row, marks the run
+/// partial and says why; for C, Python and Bash, at -j1 and -j2.
+#[test]
+fn a_failing_initialize_or_finalize_is_named_and_keeps_what_was_computed() {
+    let t = TestDir::new();
+    t.write("ids.txt", "a\nbb\nccc\n");
+    let c = t.compile_c("life", LIFE_C);
+    let py = t.write("life.py", LIFE_PY);
+    let sh = t.write("life.sh", LIFE_SH);
+    let cases: [(&Path, &str, &str); 13] = [
+        (&c, "init-error", "initialize failed: no licence server"),
+        (&c, "init-segv", "killed by signal 11"),
+        (&c, "init-exit", "exited with status 5"),
+        (&c, "fin-error", "finalize failed: cannot flush the cache"),
+        (&c, "fin-segv", "finalize: the native worker process"),
+        (
+            &py,
+            "init-error",
+            "initialize failed: ValueError: no licence server",
+        ),
+        (&py, "init-exit", "exited with status 5"),
+        (
+            &py,
+            "fin-error",
+            "finalize failed: RuntimeError: cannot flush the cache",
+        ),
+        (&py, "fin-segv", "killed by signal 11"),
+        (
+            &sh,
+            "init-error",
+            "initialize exited with status 3; bash said:\n    no licence server",
+        ),
+        (&sh, "init-exit", "status 5"),
+        (
+            &sh,
+            "fin-error",
+            "finalize exited with status 4; bash said:\n    cannot flush the cache",
+        ),
+        (&sh, "fin-segv", "finalize"),
+    ];
+    for (plugin, fault, message) in cases {
+        for jobs in ["1", "2"] {
+            let _ = std::fs::remove_file(t.join("out.tsv"));
+            let r = Run::of(
+                t.run(plugin)
+                    .env("LIFE_FAULT", fault)
+                    .args([
+                        "ids",
+                        "ids.txt",
+                        "-o",
+                        "out.tsv",
+                        "-r",
+                        "r.yaml",
+                        "--no-store",
+                    ])
+                    .args(["-j", jobs]),
+            )
+            .no_panic();
+            let what = format!("{} {fault} -j{jobs}:\n{}", plugin.display(), r.stderr);
+            assert!(r.stderr.contains(message), "{what}");
+            let rows = std::fs::read_to_string(t.join("out.tsv")).unwrap_or_default();
+            let report = t.read("r.yaml");
+            if fault.starts_with("init") {
+                assert_eq!(r.code, 2, "{what}");
+                assert_eq!(rows, "", "{what}");
+                assert!(report.contains("comp_status: aborted"), "{what}\n{report}");
+            } else {
+                assert_eq!(r.code, 1, "{what}");
+                assert_eq!(rows, "a\t1\nbb\t2\nccc\t3\n", "{what}");
+                assert!(report.contains("comp_status: partial"), "{what}\n{report}");
+            }
+        }
+    }
 }

@@ -760,12 +760,41 @@ both!(export_round_trips_through_load);
 
 fn sigkill_and_rerun_compute_each_entity_once(s: &Store) {
     let t = TestDir::new();
+    killed_twice_then_rerun(s, &t, &plugin_lib("testkit"));
+}
+both!(sigkill_and_rerun_compute_each_entity_once);
+
+/// A Python plugin that takes a while per entity and gives its attribute `a`.
+const SLOW_PY: &str = "import time\nID = 'slow_a'\nVERSION = '1.0'\nINPUT = 'an ID'\n\
+OUTPUT = ['a']\n\ndef compute(entity, **kwargs):\n    time.sleep(0.01)\n    \
+return [len(entity)], []\n";
+
+/// The same in Bash.
+const SLOW_SH: &str = "ID=\"slow_a_bash\"\nVERSION=\"1.0\"\nINPUT=\"an ID\"\n\
+OUTPUT=( \"a\" )\ncompute() { sleep 0.01; echo \"${#1}\"; }\n";
+
+fn sigkill_and_rerun_python_each_entity_once(s: &Store) {
+    let t = TestDir::new();
+    killed_twice_then_rerun(s, &t, &t.write("slow_a.py", SLOW_PY));
+}
+both!(sigkill_and_rerun_python_each_entity_once);
+
+fn sigkill_and_rerun_bash_each_entity_once(s: &Store) {
+    let t = TestDir::new();
+    killed_twice_then_rerun(s, &t, &t.write("slow_a.sh", SLOW_SH));
+}
+both!(sigkill_and_rerun_bash_each_entity_once);
+
+/// Runs `plugin` (attribute `a`) over 240 IDs at -j4, killed with SIGKILL twice (after
+/// its first row, after 60), then to the end: every entity once in `-o` and in the
+/// store, and the killed runs recorded as killed.
+fn killed_twice_then_rerun(s: &Store, t: &TestDir, plugin: &Path) {
     let n = 240;
     let ids: String = (0..n).map(|i| format!("sleep{i:04}\n")).collect();
     t.write("ids.txt", &ids);
     let run = || {
-        let mut c = s.cmd(&t);
-        c.arg("run").arg(plugin_lib("testkit")).args([
+        let mut c = s.cmd(t);
+        c.arg("run").arg(plugin).args([
             "ids", "ids.txt", "-o", "out.tsv", "-l", "log.tsv", "-j", "4",
         ]);
         c
@@ -802,24 +831,20 @@ fn sigkill_and_rerun_compute_each_entity_once(s: &Store) {
     ids.dedup();
     assert_eq!(ids.len(), n, "duplicated rows in out.tsv");
     // ... and once in the store, over all computations of the key.
-    let history = query_cols(s, &t, &["--history", "-a", "a"], &["entity"]);
+    let history = query_cols(s, t, &["--history", "-a", "a"], &["entity"]);
     assert_eq!(history.lines().count(), n, "values of 'a' in the store");
     let mut entities: Vec<&str> = history.lines().collect();
     entities.sort();
     entities.dedup();
     assert_eq!(entities.len(), n, "entities with a value of 'a'");
-    let units = s.sql(
-        &t,
-        "SELECT SUM(n_units - n_no_result - n_failed) FROM block",
-    );
+    let units = s.sql(t, "SELECT SUM(n_units - n_no_result - n_failed) FROM block");
     eqnice!(format!("{n}\n"), units);
-    let list = runs(s, &t);
+    let list = runs(s, t);
     assert_eq!(list.len(), 3);
     assert_eq!(list[0]["comp_status"], "killed");
     assert_eq!(list[1]["comp_status"], "killed");
     assert_eq!(list[2]["comp_status"], "completed");
 }
-both!(sigkill_and_rerun_compute_each_entity_once);
 
 fn killed_after_commit_before_writing_the_file(s: &Store) {
     // A fault hook makes the run abort right after its first commit, before the

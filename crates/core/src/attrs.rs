@@ -65,8 +65,12 @@ fn kind_of(type_name: &str) -> Option<ColumnKind> {
 #[error("{0}")]
 pub struct DatatypeError(String);
 
+/// The most columns one attribute may have (an embedding of 4096 floats is 4096).
+pub const MAX_COLUMNS: usize = 65_536;
+
 /// Parses a datatype definition: `;`-separated elements `TypeName[(args)][[n]]`, for
-/// example `Float;Integer[3]` (four columns) or `String(12)`.
+/// example `Float;Integer[3]` (four columns) or `String(12)`; at most
+/// [`MAX_COLUMNS`] columns in all.
 pub fn parse_datatype(def: &str) -> Result<Vec<ColumnType>, DatatypeError> {
     parse_elements(def).map_err(DatatypeError)
 }
@@ -89,6 +93,11 @@ fn parse_elements(def: &str) -> Result<Vec<ColumnType>, String> {
                     .map_err(|_| format!("element '{elem}': '[{n}]' is not a positive count"))?;
                 if n == 0 {
                     return Err(format!("element '{elem}': the count must be at least 1"));
+                }
+                if n > MAX_COLUMNS - cols.len() {
+                    return Err(format!(
+                        "element '{elem}': at most {MAX_COLUMNS} columns per attribute"
+                    ));
                 }
                 (base, n)
             }
@@ -122,6 +131,11 @@ fn parse_elements(def: &str) -> Result<Vec<ColumnType>, String> {
                 }
                 _ => None,
             };
+        if cols.len() == MAX_COLUMNS {
+            return Err(format!(
+                "element '{elem}': at most {MAX_COLUMNS} columns per attribute"
+            ));
+        }
         for _ in 0..count {
             cols.push(ColumnType {
                 name: name.to_string(),
@@ -471,6 +485,12 @@ mod tests {
             .to_string()
             .contains("unknown type 'Flaot'"));
         assert!(parse_datatype("Integer[x]").is_err());
+        // Found by fuzzing: a huge count is refused, not allocated.
+        let e = parse_datatype("float[66666666666666666 ]").unwrap_err();
+        assert!(e.to_string().contains("at most 65536 columns"), "{e}");
+        assert_eq!(parse_datatype("Float[65536]").unwrap().len(), MAX_COLUMNS);
+        assert!(parse_datatype("Float[65535];Integer;Text").is_err());
+        assert!(parse_datatype("Float[65536];Integer").is_err());
     }
 
     #[test]

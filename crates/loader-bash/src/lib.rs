@@ -91,6 +91,17 @@ pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemor
 pub use guard::{guard_main, GuardEnd};
 pub use text::keyword_word;
 
+/// Reads a Bash compute's answer (its standard output) as the worker does: for the
+/// fuzz targets (`fuzz/`), not an API.
+#[doc(hidden)]
+pub fn fuzz_parse_output(
+    stdout: &[u8],
+    kinds: Option<&[polyplug_core::ColumnKind]>,
+) -> Result<polyplug_core::Outcome, String> {
+    let mut out = polyplug_core::Outcome::default();
+    text::parse_output(stdout, kinds, &mut out).map(|()| out)
+}
+
 /// What the plugin and all its instances share.
 struct Shared {
     /// The script as the user named it.

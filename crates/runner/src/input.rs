@@ -233,6 +233,40 @@ pub fn read_skip_list(path: &Path) -> Result<SkipSet, InputError> {
     Ok(skip)
 }
 
+/// What one line of an IDs file holds (without its newline), by Prenacs' rules:
+/// trailing whitespace stripped, then split on TABs, the 1-based `column` taken.
+/// The one place these rules live: the run's reader and the repeated-ID check both
+/// read lines with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineId<'l> {
+    /// Nothing but whitespace: no ID, not an error.
+    Blank,
+    /// The ID.
+    Id(&'l str),
+    /// Not UTF-8 text.
+    NotUtf8,
+    /// Fewer fields than `column`: this many.
+    Columns(usize),
+    /// The field is empty.
+    EmptyColumn,
+}
+
+/// Reads one line of an IDs file (see [`LineId`]).
+pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return LineId::NotUtf8;
+    };
+    let text = text.trim_end();
+    if text.is_empty() {
+        return LineId::Blank;
+    }
+    match text.split('\t').nth(column.saturating_sub(1)) {
+        Some("") => LineId::EmptyColumn,
+        Some(field) => LineId::Id(field),
+        None => LineId::Columns(text.split('\t').count()),
+    }
+}
+
 /// Calls `each` with every ID of an ID list (one per line, or the first column of a
 /// TSV file, read back as [`crate::output::push_id`] writes IDs; blank lines
 /// skipped). A missing file has no IDs.
@@ -427,38 +461,31 @@ impl<'a> Entities<'a> {
                     }
                 }
                 *line_no += 1;
-                let text = match std::str::from_utf8(buf) {
-                    Ok(t) => t,
-                    Err(_) => {
+                let field = match line_id(buf, *column) {
+                    LineId::Blank => continue, // blank lines hold no ID
+                    LineId::Id(f) => f,
+                    LineId::NotUtf8 => {
                         return Some(Err(InputError::Utf8 {
                             path: path.clone(),
                             line: *line_no,
                         }))
                     }
-                };
-                // Prenacs strips trailing whitespace, then splits on TABs.
-                let text = text.trim_end();
-                if text.is_empty() {
-                    continue; // blank lines hold no ID
-                }
-                let field = match text.split('\t').nth(*column - 1) {
-                    Some(f) => f,
-                    None => {
+                    LineId::Columns(found) => {
                         return Some(Err(InputError::Columns {
                             path: path.clone(),
                             line: *line_no,
-                            found: text.split('\t').count(),
+                            found,
+                            column: *column,
+                        }))
+                    }
+                    LineId::EmptyColumn => {
+                        return Some(Err(InputError::EmptyColumn {
+                            path: path.clone(),
+                            line: *line_no,
                             column: *column,
                         }))
                     }
                 };
-                if field.is_empty() {
-                    return Some(Err(InputError::EmptyColumn {
-                        path: path.clone(),
-                        line: *line_no,
-                        column: *column,
-                    }));
-                }
                 return Some(Ok((field.to_string(), *line_no)));
             },
         }

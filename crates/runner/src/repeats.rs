@@ -3,7 +3,7 @@
 //! time, 32 MiB), and the few suspects equal hashes name are checked against the
 //! IDs themselves.
 
-use crate::input::{Entities, InputError, SkipSet, Source};
+use crate::input::{Entities, InputError, LineId, SkipSet, Source};
 use polyplug_core::Plugin;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -185,16 +185,11 @@ fn each_id(
                     None => break,
                 };
                 no += 1;
-                let Ok(text) = std::str::from_utf8(&buf[line]) else {
-                    return Ok(());
-                };
-                let text = text.trim_end();
-                if text.is_empty() {
-                    continue;
-                }
-                match text.split('\t').nth(column.saturating_sub(1)) {
-                    Some(id) => f(id, no),
-                    None => return Ok(()),
+                // An error line ends the check: the run meets it in its turn.
+                match crate::input::line_id(&buf[line], *column) {
+                    LineId::Blank => {}
+                    LineId::Id(id) => f(id, no),
+                    _ => return Ok(()),
                 }
             }
             if last {

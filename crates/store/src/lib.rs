@@ -82,4 +82,25 @@ pub use query::{Filter, Origin, Record, QUERY_MEMORY};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 
+/// Decodes a block's data as a query does, every unit and value, and a sort run's
+/// frame (see `spill`): for the fuzz targets (`fuzz/`), not an API. Gives the number
+/// of units read, or the first error.
+#[doc(hidden)]
+pub fn fuzz_decode_block(data: &[u8], n0: i64, counts: [i64; 4]) -> Result<usize, String> {
+    let _ = spill::fuzz_decode(data);
+    let row = block::Counts {
+        units: counts[0],
+        no_result: counts[1],
+        failed: counts[2],
+        values: counts[3],
+    };
+    let mut n = 0;
+    for u in block::units(data, n0, row).map_err(|e| e.to_string())? {
+        let u = u.map_err(|e| e.to_string())?;
+        u.values().map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub(crate) use json::json_to_value;

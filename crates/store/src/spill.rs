@@ -103,6 +103,15 @@ impl Unit {
     }
 }
 
+/// A run's frame decoded, for the fuzz targets.
+pub(crate) fn fuzz_decode(frame: &[u8]) -> Result<(), CodecError> {
+    let (mut once, mut twice) = (Vec::new(), Vec::new());
+    Unit::decode(frame)?.encode(&mut once);
+    Unit::decode(&once[4..])?.encode(&mut twice);
+    assert_eq!(once, twice, "a frame must read back as it was written");
+    Ok(())
+}
+
 fn small(v: u64) -> Result<u32, CodecError> {
     u32::try_from(v).map_err(|_| CodecError(format!("number {v} out of range")))
 }

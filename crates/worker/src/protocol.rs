@@ -121,9 +121,17 @@ pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
             format!("frame of {len} bytes announced: the stream is corrupted"),
         ));
     }
+    // Memory grows with the bytes that come, not with the length announced: a peer
+    // that announces 1 GiB and stops costs what it sent (found by fuzzing).
     buf.clear();
-    buf.resize(len as usize, 0);
-    r.read_exact(buf)?;
+    buf.reserve((len as usize).min(1 << 20));
+    let got = r.take(u64::from(len)).read_to_end(buf)?;
+    if got < len as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("frame of {len} bytes cut after {got}"),
+        ));
+    }
     Ok(true)
 }
 
@@ -390,6 +398,30 @@ mod tests {
         let mut buf = Vec::new();
         m.encode(&mut buf);
         assert_eq!(WorkerMsg::decode(&buf).unwrap(), m);
+    }
+
+    #[test]
+    fn a_frame_cut_short_costs_what_was_sent() {
+        let mut stream: Vec<u8> = (1u32 << 30).to_le_bytes().to_vec();
+        stream.extend_from_slice(b"abc");
+        let mut buf = Vec::new();
+        let e = read_frame(&mut stream.as_slice(), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(e.to_string().contains("cut after 3"), "{e}");
+        assert!(
+            buf.capacity() <= 2 << 20,
+            "{} bytes allocated",
+            buf.capacity()
+        );
+        let mut whole = Vec::new();
+        write_frame(&mut whole, b"hello").unwrap();
+        write_frame(&mut whole, b"").unwrap();
+        let mut r = whole.as_slice();
+        assert!(read_frame(&mut r, &mut buf).unwrap());
+        assert_eq!(buf, b"hello");
+        assert!(read_frame(&mut r, &mut buf).unwrap());
+        assert!(buf.is_empty());
+        assert!(!read_frame(&mut r, &mut buf).unwrap());
     }
 
     #[test]
