@@ -766,12 +766,12 @@ both!(sigkill_and_rerun_compute_each_entity_once);
 
 /// A Python plugin that takes a while per entity and gives its attribute `a`.
 const SLOW_PY: &str = "import time\nID = 'slow_a'\nVERSION = '1.0'\nINPUT = 'an ID'\n\
-OUTPUT = ['a']\n\ndef compute(entity, **kwargs):\n    time.sleep(0.01)\n    \
+OUTPUT = ['a']\n\ndef compute(entity, **kwargs):\n    time.sleep(0.03)\n    \
 return [len(entity)], []\n";
 
 /// The same in Bash.
 const SLOW_SH: &str = "ID=\"slow_a_bash\"\nVERSION=\"1.0\"\nINPUT=\"an ID\"\n\
-OUTPUT=( \"a\" )\ncompute() { sleep 0.01; echo \"${#1}\"; }\n";
+OUTPUT=( \"a\" )\ncompute() { sleep 0.03; echo \"${#1}\"; }\n";
 
 fn sigkill_and_rerun_python_each_entity_once(s: &Store) {
     let t = TestDir::new();
@@ -799,8 +799,16 @@ fn killed_twice_then_rerun(s: &Store, t: &TestDir, plugin: &Path) {
         ]);
         c
     };
-    // Kill twice, at different moments, then finish.
+    // Kill twice, at different moments (just after a run's first row, and after 60
+    // rows in all), then finish. Each run is killed only once it wrote a row of its
+    // own: so it has begun its computation, however slowly the machine starts it.
+    let rows_now = || {
+        std::fs::read_to_string(t.join("out.tsv"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
     for wait_rows in [1, 60] {
+        let before = rows_now();
         let mut child = run()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -808,10 +816,8 @@ fn killed_twice_then_rerun(s: &Store, t: &TestDir, plugin: &Path) {
             .unwrap();
         let start = Instant::now();
         loop {
-            let rows = std::fs::read_to_string(t.join("out.tsv"))
-                .map(|s| s.lines().count())
-                .unwrap_or(0);
-            if rows >= wait_rows || start.elapsed() > Duration::from_secs(60) {
+            let rows = rows_now();
+            if (rows > before && rows >= wait_rows) || start.elapsed() > Duration::from_secs(60) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));

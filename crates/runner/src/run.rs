@@ -77,7 +77,7 @@ impl Default for RunOptions {
             max_failures: None,
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
-            max_batch: 1024,
+            max_batch: 4096,
         }
     }
 }

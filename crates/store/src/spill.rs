@@ -20,6 +20,11 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 /// How many bytes of units a query keeps in memory before it writes a sorted run.
 pub(crate) const DEFAULT_BUDGET: usize = 64 << 20;
 
+/// At most this many runs are kept open: when there are more, they are merged into
+/// one (so a huge answer needs few file descriptors, and reads each unit about
+/// log₁₂₈ of the number of runs times).
+const MAX_RUNS: usize = 128;
+
 /// The matching values of one stored unit.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Unit {
@@ -180,15 +185,15 @@ impl Sorter {
 
     fn spill(&mut self) -> Result<(), SpillError> {
         self.units.sort_unstable_by(Unit::order);
-        let mut w = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-        for u in self.units.drain(..) {
-            u.encode(&mut self.buf);
-            w.write_all(&self.buf)?;
-        }
-        let mut f = w.into_inner().map_err(|e| e.into_error())?;
-        f.seek(SeekFrom::Start(0))?;
-        self.runs.push(f);
+        let units = std::mem::take(&mut self.units);
+        let run = write_run(units.into_iter().map(Ok), &mut self.buf)?;
+        self.runs.push(run);
         self.bytes = 0;
+        if self.runs.len() >= MAX_RUNS {
+            let merged = merge(std::mem::take(&mut self.runs))?;
+            let run = write_run(merged, &mut self.buf)?;
+            self.runs.push(run);
+        }
         Ok(())
     }
 
@@ -201,22 +206,41 @@ impl Sorter {
         if !self.units.is_empty() {
             self.spill()?;
         }
-        let mut runs: Vec<Run> = self
-            .runs
-            .into_iter()
-            .map(|f| Run {
-                r: BufReader::with_capacity(1 << 16, f),
-                frame: Vec::new(),
-            })
-            .collect();
-        let mut heap = BinaryHeap::with_capacity(runs.len());
-        for (i, run) in runs.iter_mut().enumerate() {
-            if let Some(unit) = run.next()? {
-                heap.push(Head { unit, run: i });
-            }
-        }
-        Ok(Sorted::Merge { runs, heap })
+        merge(self.runs)
     }
+}
+
+/// Writes sorted units to a new run, ready to be read from its start.
+fn write_run(
+    units: impl Iterator<Item = Result<Unit, SpillError>>,
+    buf: &mut Vec<u8>,
+) -> Result<File, SpillError> {
+    let mut w = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+    for u in units {
+        u?.encode(buf);
+        w.write_all(buf)?;
+    }
+    let mut f = w.into_inner().map_err(|e| e.into_error())?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
+}
+
+/// The units of sorted runs, merged in order.
+fn merge(files: Vec<File>) -> Result<Sorted, SpillError> {
+    let mut runs: Vec<Run> = files
+        .into_iter()
+        .map(|f| Run {
+            r: BufReader::with_capacity(1 << 16, f),
+            frame: Vec::new(),
+        })
+        .collect();
+    let mut heap = BinaryHeap::with_capacity(runs.len());
+    for (i, run) in runs.iter_mut().enumerate() {
+        if let Some(unit) = run.next()? {
+            heap.push(Head { unit, run: i });
+        }
+    }
+    Ok(Sorted::Merge { runs, heap })
 }
 
 /// A sorted run being read back.
@@ -350,6 +374,21 @@ mod tests {
             (a.entity.as_bytes(), a.cid, a.n).cmp(&(b.entity.as_bytes(), b.cid, b.n))
         });
         assert_eq!(merged, expect);
+    }
+
+    #[test]
+    fn more_runs_than_may_stay_open_are_merged_on_the_way() {
+        let units: Vec<Unit> = (0..4000i64)
+            .map(|i| unit(&format!("e{}", (i * 7919) % 4000), 1, i))
+            .collect();
+        let mut s = Sorter::new(1);
+        for u in &units {
+            s.push(u.clone()).unwrap();
+            assert!(s.runs() < MAX_RUNS, "{} runs open", s.runs());
+        }
+        let merged: Vec<Unit> = s.sorted().unwrap().map(Result::unwrap).collect();
+        let (memory, _) = sorted(&units, usize::MAX);
+        assert_eq!(merged, memory);
     }
 
     #[test]
