@@ -139,7 +139,8 @@ pub struct QueryArgs {
     pub format: Format,
     /// Memory for sorting the answer, in MiB; a larger answer is sorted in
     /// temporary files (in TMPDIR) and merged.
-    #[arg(long, value_name = "MIB", default_value_t = 64,
+    #[arg(long, value_name = "MIB",
+          default_value_t = (polyplug_engine::store::QUERY_MEMORY >> 20) as u64,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub sort_memory: u64,
     #[command(flatten)]

@@ -155,12 +155,6 @@ fn record_fields<'r>(r: &'r Record, value: &'r mut String) -> [&'r str; 10] {
     ]
 }
 
-/// A TSV field, escaped as results TSV IDs and values are (backslash, TAB, newline,
-/// CR: see `push_id`).
-fn tsv_field(line: &mut String, s: &str) {
-    push_id(line, s);
-}
-
 fn csv_field(line: &mut String, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
         line.push('"');
@@ -220,7 +214,8 @@ fn query_inner(a: QueryArgs) -> Result<(), EngineError> {
     match a.format {
         Format::Tsv | Format::Csv => {
             let (sep, field): (char, fn(&mut String, &str)) = if a.format == Format::Tsv {
-                ('\t', tsv_field)
+                // TSV fields are escaped as results TSV IDs and values are.
+                ('\t', push_id)
             } else {
                 (',', csv_field)
             };
