@@ -252,18 +252,49 @@ pub enum LineId<'l> {
 }
 
 /// Reads one line of an IDs file (see [`LineId`]).
+/// The rules are those of `str::trim_end` and `str::split('\t')`; trailing ASCII
+/// whitespace is cut as bytes and the fields are found with memchr first, because the
+/// run and the repeat check read every line with it.
 pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
-    let Ok(text) = std::str::from_utf8(line) else {
+    // What `char::is_whitespace` says of ASCII (vertical tab included).
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+        end -= 1;
+    }
+    // The bytes cut are ASCII, so the rest is UTF-8 exactly when the line is.
+    let Ok(mut text) = std::str::from_utf8(&line[..end]) else {
         return LineId::NotUtf8;
     };
-    let text = text.trim_end();
+    if end > 0 && line[end - 1] >= 0x80 {
+        text = text.trim_end(); // other Unicode whitespace
+    }
     if text.is_empty() {
         return LineId::Blank;
     }
-    match text.split('\t').nth(column.saturating_sub(1)) {
-        Some("") => LineId::EmptyColumn,
-        Some(field) => LineId::Id(field),
-        None => LineId::Columns(text.split('\t').count()),
+    // A TAB is one byte that no multi-byte character contains, so its offsets are
+    // character boundaries.
+    let wanted = column.saturating_sub(1);
+    let mut start = 0;
+    let mut fields = 0;
+    for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
+        if fields == wanted {
+            return field(&text[start..tab]);
+        }
+        fields += 1;
+        start = tab + 1;
+    }
+    if fields == wanted {
+        field(&text[start..])
+    } else {
+        LineId::Columns(fields + 1)
+    }
+}
+
+fn field(text: &str) -> LineId<'_> {
+    if text.is_empty() {
+        LineId::EmptyColumn
+    } else {
+        LineId::Id(text)
     }
 }
 
@@ -551,6 +582,64 @@ impl Iterator for Entities<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line rule as first written, with `str` methods only: [`line_id`] must agree
+    /// with it on every line.
+    fn line_id_by_str(line: &[u8], column: usize) -> LineId<'_> {
+        let Ok(text) = std::str::from_utf8(line) else {
+            return LineId::NotUtf8;
+        };
+        let text = text.trim_end();
+        if text.is_empty() {
+            return LineId::Blank;
+        }
+        match text.split('\t').nth(column.saturating_sub(1)) {
+            Some("") => LineId::EmptyColumn,
+            Some(field) => LineId::Id(field),
+            None => LineId::Columns(text.split('\t').count()),
+        }
+    }
+
+    #[test]
+    fn line_rule_agrees_with_the_str_methods() {
+        // Every line of up to 4 symbols from an alphabet of the cases that matter:
+        // TABs, each kind of ASCII and non-ASCII whitespace, multi-byte characters,
+        // a lone continuation byte and a cut multi-byte character.
+        let alphabet: [&[u8]; 12] = [
+            b"a",
+            b"\t",
+            b" ",
+            b"\r",
+            b"\x0b",
+            b"\x0c",
+            "\u{3000}".as_bytes(),
+            "\u{a0}".as_bytes(),
+            "\u{e9}".as_bytes(),
+            b"\x80",
+            b"\xe2\x80",
+            b"\n",
+        ];
+        let mut line = Vec::new();
+        let mut tried = 0;
+        for n in 0..=4u32 {
+            for mut k in 0..alphabet.len().pow(n) {
+                line.clear();
+                for _ in 0..n {
+                    line.extend_from_slice(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                for column in 0..4 {
+                    assert_eq!(
+                        line_id(&line, column),
+                        line_id_by_str(&line, column),
+                        "{line:?} column {column}"
+                    );
+                    tried += 1;
+                }
+            }
+        }
+        assert!(tried > 80_000);
+    }
 
     #[test]
     fn skip_sets_hold_ids_by_hash() {

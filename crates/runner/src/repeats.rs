@@ -8,7 +8,8 @@ use polyplug_core::Plugin;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// How many repeated IDs an error lists.
 pub const LISTED: usize = 5;
@@ -72,12 +73,16 @@ impl Repeats {
 /// is looked at in parts, one pass over it per part.
 const PART: u64 = 4 << 20;
 
+/// An IDs file larger than this is hashed by several threads, each over its own
+/// byte range (the check runs before the run, when the cores are idle).
+const PARALLEL_BYTES: u64 = 1 << 20;
+
 /// Finds the IDs of `source` (after `idsproc`) that appear more than once: each ID's
 /// 64-bit keyed hash is collected and sorted (in parts of [`PART`] hashes), equal
-/// neighbours name the suspects, and only when there are any does one more pass
-/// check them exactly (so that two IDs sharing a hash are never called repeats).
-/// Stops quietly at an input error: the run meets it in its turn. An IDs file that
-/// is a pipe is not looked at (the run reads it, once).
+/// hashes name the suspects, and only when there are any does one more pass check
+/// them exactly (so that two IDs sharing a hash are never called repeats). Stops
+/// quietly at an input error: the run meets it in its turn. An IDs file that is a
+/// pipe is not looked at (the run reads it, once).
 pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, InputError> {
     match source {
         // A pattern gives each file once.
@@ -89,27 +94,10 @@ pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, In
         _ => {}
     }
     let key = foldhash::fast::RandomState::default();
-    // How many IDs at most: from the file's size (a line of an ID is 8 bytes or more,
-    // mostly), else counted.
-    let n = match (source, idsproc) {
-        (Source::Ids { path, .. }, None) => std::fs::metadata(path).map_or(0, |m| m.len() / 8),
-        _ => crate::input::count_units(source).unwrap_or(0),
+    let suspects = match (source, idsproc) {
+        (Source::Ids { path, column }, None) => suspects_of_file(path, *column, &key),
+        _ => suspects_of_units(source, idsproc, &key)?,
     };
-    let parts = n.div_ceil(PART).max(1);
-    let mut hashes: Vec<u64> = Vec::new();
-    let mut suspects: HashSet<u64> = HashSet::new();
-    for part in 0..parts {
-        hashes.clear();
-        each_id(source, idsproc, |id, _| {
-            let h = key.hash_one(id);
-            if h % parts == part {
-                hashes.push(h);
-            }
-        })?;
-        hashes.sort_unstable();
-        suspects.extend(hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
-    }
-    drop(hashes);
     if suspects.is_empty() {
         return Ok(Repeats::default());
     }
@@ -140,64 +128,123 @@ pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, In
     Ok(repeats)
 }
 
+type Key = foldhash::fast::RandomState;
+
+/// The hashes that more than one ID of an IDs file has. The file is split into byte
+/// ranges, one thread each, which hash and sort the IDs of the lines starting in
+/// their range; equal neighbours within a range and equal hashes across ranges are
+/// the suspects. Hashes beyond the first error line only add suspects, which the
+/// exact pass (it stops there) then clears.
+fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    // A line of an ID is 8 bytes or more, mostly; a file that may hold more than
+    // a part's hashes has its lines counted.
+    let lines = if len / 8 > PART {
+        crate::input::count_units(&Source::Ids {
+            path: path.to_path_buf(),
+            column,
+        })
+        .unwrap_or(len / 8)
+    } else {
+        len / 8
+    };
+    let parts = lines.div_ceil(PART).max(1);
+    let threads = if len > PARALLEL_BYTES {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u64
+    } else {
+        1
+    };
+    let ranges: Vec<std::ops::Range<u64>> = (0..threads)
+        .map(|t| len * t / threads..len * (t + 1) / threads)
+        .collect();
+    let mut suspects = HashSet::new();
+    for part in 0..parts {
+        let sorted: Vec<Vec<u64>> = std::thread::scope(|scope| {
+            let hashers: Vec<_> = ranges
+                .iter()
+                .map(|range| {
+                    let range = range.clone();
+                    scope.spawn(move || {
+                        let room = ((range.end - range.start) / 8).min(PART / threads);
+                        let mut hashes = Vec::with_capacity(room as usize);
+                        scan(path, column, range, |id, _| {
+                            let h = key.hash_one(id);
+                            if h % parts == part {
+                                hashes.push(h);
+                            }
+                        });
+                        hashes.sort_unstable();
+                        hashes
+                    })
+                })
+                .collect();
+            // A thread that panicked gave no hashes; the run then reads what it can.
+            hashers
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (i, a) in sorted.iter().enumerate() {
+            suspects.extend(a.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+            for b in &sorted[i + 1..] {
+                common(a, b, &mut suspects);
+            }
+        }
+    }
+    suspects
+}
+
+/// Adds the values that both sorted lists hold to `into`.
+fn common(a: &[u64], b: &[u64], into: &mut HashSet<u64>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                into.insert(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+}
+
+/// The hashes that more than one unit of a pattern or of an idsproc plugin has.
+fn suspects_of_units(
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    key: &Key,
+) -> Result<HashSet<u64>, InputError> {
+    let n = crate::input::count_units(source).unwrap_or(0);
+    let parts = n.div_ceil(PART).max(1);
+    let mut hashes: Vec<u64> = Vec::new();
+    let mut suspects = HashSet::new();
+    for part in 0..parts {
+        hashes.clear();
+        each_id(source, idsproc, |id, _| {
+            let h = key.hash_one(id);
+            if h % parts == part {
+                hashes.push(h);
+            }
+        })?;
+        hashes.sort_unstable();
+        suspects.extend(hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+    }
+    Ok(suspects)
+}
+
 /// Calls `f` with each ID of the source and its line (0 for a file of a pattern), up
-/// to the first input error. An IDs file without `--idsproc` is scanned as bytes,
-/// with the rules of [`Entities`] (blank lines skipped, trailing whitespace cut, the
-/// column split on TABs), without an allocation per ID.
+/// to the first input error. An IDs file without `--idsproc` is scanned as bytes
+/// ([`scan`]).
 fn each_id(
     source: &Source,
     idsproc: Option<&dyn Plugin>,
     mut f: impl FnMut(&str, u64),
 ) -> Result<(), InputError> {
     if let (Source::Ids { path, column }, None) = (source, idsproc) {
-        let Ok(mut file) = File::open(path) else {
-            return Ok(()); // the run says why
-        };
-        let mut no = 0u64;
-        // Whole lines of a large buffer, found with memchr; a line cut by the end of
-        // the buffer is moved to its start.
-        let mut buf = vec![0u8; 1 << 20];
-        let mut kept = 0;
-        loop {
-            if kept == buf.len() {
-                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
-            }
-            let read = match file.read(&mut buf[kept..]) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return Ok(()),
-            };
-            let end = kept + read;
-            let mut start = 0;
-            let last = read == 0;
-            loop {
-                let line = match memchr::memchr(b'\n', &buf[start..end]) {
-                    Some(i) => {
-                        let l = start..start + i;
-                        start += i + 1;
-                        l
-                    }
-                    None if last && start < end => {
-                        let l = start..end;
-                        start = end;
-                        l
-                    }
-                    None => break,
-                };
-                no += 1;
-                // An error line ends the check: the run meets it in its turn.
-                match crate::input::line_id(&buf[line], *column) {
-                    LineId::Blank => {}
-                    LineId::Id(id) => f(id, no),
-                    _ => return Ok(()),
-                }
-            }
-            if last {
-                return Ok(());
-            }
-            buf.copy_within(start..end, 0);
-            kept = end - start;
-        }
+        scan(path, *column, 0..u64::MAX, f);
+        return Ok(());
     }
     let mut entities = Entities::open(source, idsproc, SkipSet::default())?;
     while let Some(Ok(e)) = entities.next() {
@@ -206,9 +253,125 @@ fn each_id(
     Ok(())
 }
 
+/// Calls `f` with the ID of each line of the IDs file at `path` that starts at a
+/// byte offset in `range`, and the line's number counted from the range's first
+/// line, with the rules of [`Entities`] ([`crate::input::line_id`]), up to the first
+/// line that is an input error, without an allocation per ID. A file that cannot
+/// be read has no IDs here: the run says why.
+fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&str, u64)) {
+    let Ok(mut file) = File::open(path) else {
+        return;
+    };
+    // A range that starts inside a line leaves that line to the range before: the
+    // reading starts one byte early and drops everything up to the first newline.
+    let mut at = range.start.saturating_sub(1); // the file offset of buf[0]
+    let mut partial = range.start > 0;
+    if partial && file.seek(SeekFrom::Start(at)).is_err() {
+        return;
+    }
+    let mut no = 0u64;
+    // Whole lines of a large buffer, found with memchr; a line cut by the end of
+    // the buffer is moved to its start.
+    let mut buf = vec![0u8; 1 << 20];
+    let mut kept = 0;
+    loop {
+        if kept == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+        }
+        let read = match file.read(&mut buf[kept..]) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let end = kept + read;
+        let mut start = 0;
+        let last = read == 0;
+        loop {
+            let begins = at + start as u64;
+            let line = match memchr::memchr(b'\n', &buf[start..end]) {
+                Some(i) => {
+                    let l = start..start + i;
+                    start += i + 1;
+                    l
+                }
+                None if last && start < end => {
+                    let l = start..end;
+                    start = end;
+                    l
+                }
+                None => break,
+            };
+            if std::mem::take(&mut partial) {
+                continue;
+            }
+            if begins >= range.end {
+                return;
+            }
+            no += 1;
+            // An error line ends the check: the run meets it in its turn.
+            match crate::input::line_id(&buf[line], column) {
+                LineId::Blank => {}
+                LineId::Id(id) => f(id, no),
+                _ => return,
+            }
+        }
+        if last {
+            return;
+        }
+        buf.copy_within(start..end, 0);
+        at += start as u64;
+        kept = end - start;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_split_anywhere_give_each_line_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ids.txt");
+        let text = "a\n\nbb\tx\r\n\n\nccc\n d \ne\u{e9}\nf";
+        std::fs::write(&path, text).expect("write ids");
+        let ids = |range: std::ops::Range<u64>| {
+            let mut v = Vec::new();
+            scan(&path, 1, range, |id, _| v.push(id.to_string()));
+            v
+        };
+        let all = ids(0..u64::MAX);
+        assert_eq!(all, ["a", "bb", "ccc", " d", "e\u{e9}", "f"]);
+        let len = text.len() as u64;
+        for k in 0..=len {
+            for m in k..=len {
+                let mut parts = ids(0..k);
+                parts.extend(ids(k..m));
+                parts.extend(ids(m..len));
+                assert_eq!(parts, all, "split at {k} and {m}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeats_across_the_threads_ranges_are_found() {
+        // Larger than PARALLEL_BYTES: hashed by several threads; repeats within the
+        // first range, across ranges, and within the last.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ids.txt");
+        let mut text = String::new();
+        for i in 0..300_000 {
+            text.push_str(&format!("id{i}\n"));
+        }
+        text.push_str("id3\nid299998\nid150000\n");
+        text.push_str("id4\nid4\n");
+        std::fs::write(&path, &text).expect("write ids");
+        assert!(text.len() as u64 > PARALLEL_BYTES);
+        let r = find(&Source::Ids { path, column: 1 }, None).expect("read");
+        assert_eq!(r.count, 4);
+        let firsts: Vec<&str> = r.first.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(firsts, ["id3", "id4", "id150000", "id299998"]);
+        assert_eq!(r.first[1].1, vec![5, 300_004, 300_005]);
+    }
 
     #[test]
     fn every_repeat_is_found_and_nothing_else() {
