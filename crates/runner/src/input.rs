@@ -339,24 +339,28 @@ pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), Input
 pub fn count_units(source: &Source) -> Option<u64> {
     match source {
         Source::Ids { path, .. } if !rereadable(path) => None,
-        Source::Ids { path, .. } => {
-            let mut reader = BufReader::with_capacity(1 << 20, File::open(path).ok()?);
-            let mut n = 0u64;
-            let mut last = b'\n';
-            loop {
-                let buf = reader.fill_buf().ok()?;
-                if buf.is_empty() {
-                    break;
-                }
-                n += memchr::memchr_iter(b'\n', buf).count() as u64;
-                last = buf[buf.len() - 1];
-                let len = buf.len();
-                reader.consume(len);
-            }
-            Some(if last == b'\n' { n } else { n + 1 })
-        }
+        Source::Ids { path, .. } => count_lines(path),
         Source::Files { pattern } => Some(glob::glob(pattern).ok()?.count() as u64),
     }
+}
+
+/// The number of lines of the file at `path` (a last line without a newline counts),
+/// or `None` when it cannot be read.
+pub fn count_lines(path: &Path) -> Option<u64> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).ok()?);
+    let mut n = 0u64;
+    let mut last = b'\n';
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        if buf.is_empty() {
+            break;
+        }
+        n += memchr::memchr_iter(b'\n', buf).count() as u64;
+        last = buf[buf.len() - 1];
+        let len = buf.len();
+        reader.consume(len);
+    }
+    Some(if last == b'\n' { n } else { n + 1 })
 }
 
 /// Whether the IDs file at `path` can be read more than once: a regular file, not a

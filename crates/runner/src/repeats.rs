@@ -140,11 +140,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
     // A line of an ID is 8 bytes or more, mostly; a file that may hold more than
     // a part's hashes has its lines counted.
     let lines = if len / 8 > PART {
-        crate::input::count_units(&Source::Ids {
-            path: path.to_path_buf(),
-            column,
-        })
-        .unwrap_or(len / 8)
+        crate::input::count_lines(path).unwrap_or(len / 8)
     } else {
         len / 8
     };
@@ -185,13 +181,18 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
                 .collect()
         });
         for (i, a) in sorted.iter().enumerate() {
-            suspects.extend(a.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+            repeated(a, &mut suspects);
             for b in &sorted[i + 1..] {
                 common(a, b, &mut suspects);
             }
         }
     }
     suspects
+}
+
+/// Adds the values that a sorted list holds more than once to `into`.
+fn repeated(sorted: &[u64], into: &mut HashSet<u64>) {
+    into.extend(sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
 }
 
 /// Adds the values that both sorted lists hold to `into`.
@@ -229,7 +230,7 @@ fn suspects_of_units(
             }
         })?;
         hashes.sort_unstable();
-        suspects.extend(hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
+        repeated(&hashes, &mut suspects);
     }
     Ok(suspects)
 }
