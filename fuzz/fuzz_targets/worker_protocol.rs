@@ -35,7 +35,7 @@ fn decode(payload: &[u8]) {
     let _ = HostMsg::batch_len(payload);
     let _ = HostMsg::each_batch_entity(payload, |_| {});
     let _ = WorkerMsg::decode(payload);
-    let mut results = Vec::new();
+    let mut results = polyplug_core::BatchResults::new();
     if let Ok(Some(n)) = WorkerMsg::results_into(payload, &mut results) {
         assert_eq!(n, results.len());
     }

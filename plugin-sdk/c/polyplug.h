@@ -195,8 +195,8 @@ typedef struct pp_call {
  *  pp_error and return PP_ERROR: the run stops with that message. Optional. */
 typedef int32_t (*pp_initialize_fn)(const pp_call *call, void **state_out);
 
-/** compute: compute one entity (len UTF-8 bytes at entity, borrowed, not
- *  NUL-terminated). Push the result values in OUTPUT order, and any logs. Pushing no
+/** compute: compute one entity (len bytes of valid UTF-8 at entity, borrowed, not
+ *  NUL-terminated; the host guarantees the UTF-8). Push the result values in OUTPUT order, and any logs. Pushing no
  *  value means "no result for this entity" (logs are kept). Return PP_OK, or call
  *  pp_error and return PP_ERROR to fail this entity only. Required. */
 typedef int32_t (*pp_compute_fn)(void *state, const char *entity, size_t len,

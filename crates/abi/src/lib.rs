@@ -195,6 +195,8 @@ pub struct Call {
 pub type InitializeFn = unsafe extern "C" fn(call: *const Call, state_out: *mut *mut c_void) -> i32;
 /// `compute(state, entity, entity_len, call)`: computes one entity; pushes the values
 /// in OUTPUT order and any logs. Pushing no value means "no result for this entity".
+/// The entity is always `entity_len` bytes of valid UTF-8 (the host guarantees it; a
+/// plugin need not check).
 pub type ComputeFn = unsafe extern "C" fn(
     state: *mut c_void,
     entity: *const c_char,

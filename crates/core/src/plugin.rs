@@ -97,8 +97,107 @@ impl Entity {
     }
 }
 
-/// The results of a batch, one per entity, in order.
-pub type BatchResults = Vec<Result<Outcome, EntityError>>;
+/// The results of a batch, one per entity, in order, and a pool of spare outcomes
+/// whose allocations the next results reuse.
+///
+/// A run of a million trivial entities would otherwise allocate (in the thread that
+/// computes) and free (in the thread that records) one `Vec` of values per entity;
+/// the runner hands each recorded batch's results back instead ([`recycle`]), so the
+/// computing thread fills the same outcomes again ([`outcome`]).
+///
+/// [`recycle`]: BatchResults::recycle
+/// [`outcome`]: BatchResults::outcome
+#[derive(Debug, Default)]
+pub struct BatchResults {
+    results: Vec<Result<Outcome, EntityError>>,
+    /// Results of an earlier batch whose outcomes serve again ([`BatchResults::outcome`]);
+    /// failures among them are dropped when met.
+    spare: Vec<Result<Outcome, EntityError>>,
+}
+
+impl BatchResults {
+    /// No results and no spare outcomes.
+    pub fn new() -> BatchResults {
+        BatchResults::default()
+    }
+
+    /// No results, room for `n` without growing.
+    pub fn with_capacity(n: usize) -> BatchResults {
+        BatchResults {
+            results: Vec::with_capacity(n),
+            spare: Vec::new(),
+        }
+    }
+
+    /// An empty outcome to compute into: a spare one (its allocations kept) when
+    /// there is one.
+    pub fn outcome(&mut self) -> Outcome {
+        while let Some(r) = self.spare.pop() {
+            if let Ok(mut out) = r {
+                out.clear();
+                return out;
+            }
+        }
+        Outcome::default()
+    }
+
+    /// Appends the result of the next entity.
+    pub fn push(&mut self, result: Result<Outcome, EntityError>) {
+        self.results.push(result);
+    }
+
+    /// Removes the last result.
+    pub fn pop(&mut self) -> Option<Result<Outcome, EntityError>> {
+        self.results.pop()
+    }
+
+    /// Keeps the first `len` results; the outcomes of the others become spare.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.results.len() {
+            self.spare.extend(self.results.drain(len..));
+        }
+    }
+
+    /// Makes room for `n` more results.
+    pub fn reserve(&mut self, n: usize) {
+        self.results.reserve(n);
+    }
+
+    /// Empties the results for the next batch; their outcomes become spare, cleared
+    /// and with their allocations kept. Called by the thread that just read them,
+    /// while they are in its cache.
+    pub fn recycle(&mut self) {
+        for r in &mut self.results {
+            if let Ok(out) = r {
+                out.clear();
+            }
+        }
+        if self.spare.is_empty() {
+            std::mem::swap(&mut self.results, &mut self.spare);
+        } else {
+            self.spare.append(&mut self.results);
+        }
+    }
+
+    /// The results, to take away (the spare outcomes stay).
+    pub fn take(&mut self) -> Vec<Result<Outcome, EntityError>> {
+        std::mem::take(&mut self.results)
+    }
+}
+
+impl std::ops::Deref for BatchResults {
+    type Target = [Result<Outcome, EntityError>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.results
+    }
+}
+
+impl std::ops::DerefMut for BatchResults {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.results
+    }
+}
 
 /// A loaded plugin, in any language. Shared by all workers of a run.
 ///
@@ -155,7 +254,7 @@ pub trait Instance: Send {
     /// to send one message per batch. Results are pushed in order.
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         for e in entities {
-            let mut out = Outcome::default();
+            let mut out = results.outcome();
             let r = self.compute(e.input(), &mut out).map(|()| out);
             results.push(r);
         }
@@ -173,7 +272,7 @@ pub fn compute_as_batch<I: Instance + ?Sized>(
     entity: &str,
     out: &mut Outcome,
 ) -> Result<(), EntityError> {
-    let mut results = Vec::with_capacity(1);
+    let mut results = BatchResults::with_capacity(1);
     instance.compute_batch(std::slice::from_ref(&Entity::same(entity)), &mut results);
     match results.pop() {
         Some(Ok(o)) => {

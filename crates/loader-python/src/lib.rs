@@ -293,7 +293,7 @@ impl Instance for InProcess {
         // One GIL acquisition per batch.
         Python::with_gil(|py| {
             for e in entities {
-                let mut out = Outcome::default();
+                let mut out = results.outcome();
                 let r = session
                     .compute(py, &self.module, e.input(), &mut out)
                     .map(|()| out);

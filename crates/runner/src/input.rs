@@ -484,44 +484,60 @@ impl<'a> Entities<'a> {
                 line_no,
                 buf,
             } => loop {
-                buf.clear();
-                match reader.read_until(b'\n', buf) {
-                    Ok(0) => return None,
-                    Ok(_) => {}
+                // A line whole in the reader's buffer is read there (found with the
+                // vectorized memchr); only one that crosses the buffer's end is
+                // gathered into `buf`.
+                let whole = match reader.fill_buf() {
+                    Ok(avail) => memchr::memchr(b'\n', avail).map(|i| (i + 1, avail)),
                     Err(e) => {
                         return Some(Err(InputError::Read {
                             path: path.clone(),
                             why: e.to_string(),
                         }))
                     }
-                }
-                *line_no += 1;
-                let field = match line_id(buf, *column) {
-                    LineId::Blank => continue, // blank lines hold no ID
-                    LineId::Id(f) => f,
-                    LineId::NotUtf8 => {
-                        return Some(Err(InputError::Utf8 {
-                            path: path.clone(),
-                            line: *line_no,
-                        }))
-                    }
-                    LineId::Columns(found) => {
-                        return Some(Err(InputError::Columns {
-                            path: path.clone(),
-                            line: *line_no,
-                            found,
-                            column: *column,
-                        }))
-                    }
-                    LineId::EmptyColumn => {
-                        return Some(Err(InputError::EmptyColumn {
-                            path: path.clone(),
-                            line: *line_no,
-                            column: *column,
-                        }))
+                };
+                let (line, used) = match whole {
+                    Some((n, avail)) => (&avail[..n], n),
+                    None => {
+                        buf.clear();
+                        match reader.read_until(b'\n', buf) {
+                            Ok(0) => return None,
+                            Ok(_) => {}
+                            Err(e) => {
+                                return Some(Err(InputError::Read {
+                                    path: path.clone(),
+                                    why: e.to_string(),
+                                }))
+                            }
+                        }
+                        (&buf[..], 0)
                     }
                 };
-                return Some(Ok((field.to_string(), *line_no)));
+                *line_no += 1;
+                let unit = match line_id(line, *column) {
+                    LineId::Blank => None, // blank lines hold no ID
+                    LineId::Id(f) => Some(Ok(f.to_string())),
+                    LineId::NotUtf8 => Some(Err(InputError::Utf8 {
+                        path: path.clone(),
+                        line: *line_no,
+                    })),
+                    LineId::Columns(found) => Some(Err(InputError::Columns {
+                        path: path.clone(),
+                        line: *line_no,
+                        found,
+                        column: *column,
+                    })),
+                    LineId::EmptyColumn => Some(Err(InputError::EmptyColumn {
+                        path: path.clone(),
+                        line: *line_no,
+                        column: *column,
+                    })),
+                };
+                reader.consume(used);
+                match unit {
+                    None => continue,
+                    Some(u) => return Some(u.map(|id| (id, *line_no))),
+                }
             },
         }
     }

@@ -1,7 +1,7 @@
 //! Prenacs' output formats: results TSV `<id>\t<v1>\t<v2>…`, logs TSV `<id>\t<message>`.
 
 use crate::run::{EntityResult, Recorder};
-use polyplug_core::Entity;
+use polyplug_core::{Entity, Value};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -58,7 +58,10 @@ impl Recorder for TsvWriter<'_> {
                         self.line.push('\t');
                         let start = self.line.len();
                         v.write_py_str(&mut self.line);
-                        if self.line[start..].contains(['\t', '\n', '\r']) {
+                        // Only text can hold a TAB or a line break (numbers, None and
+                        // booleans cannot).
+                        let text = matches!(v, Value::Str(_) | Value::List(_));
+                        if text && self.line[start..].contains(['\t', '\n', '\r']) {
                             let escaped = self.line[start..]
                                 .replace('\t', "\\t")
                                 .replace('\n', "\\n")
@@ -91,10 +94,11 @@ impl Recorder for TsvWriter<'_> {
 /// line whose first field is the ID; [`unescape_id`] reads it back (a results file
 /// is its own skip list). Other IDs are written as they are, as Prenacs writes them.
 pub fn push_id(line: &mut String, id: &str) {
-    if !id
-        .bytes()
-        .any(|b| matches!(b, b'\t' | b'\n' | b'\r' | b'\\'))
-    {
+    // Every byte looked at, without an early exit: the loop vectorizes, and most IDs
+    // need no escape.
+    if !id.bytes().fold(false, |any, b| {
+        any | matches!(b, b'\t' | b'\n' | b'\r' | b'\\')
+    }) {
         line.push_str(id);
         return;
     }

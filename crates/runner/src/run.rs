@@ -3,7 +3,9 @@
 
 use crate::input::InputError;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use polyplug_core::{Entity, EntityError, Outcome, OutputSpec, Params, Plugin, PluginError};
+use polyplug_core::{
+    BatchResults, Entity, EntityError, Outcome, OutputSpec, Params, Plugin, PluginError,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -172,7 +174,31 @@ struct Batch {
 struct DoneBatch {
     seq: u64,
     entities: Vec<Entity>,
-    results: Vec<EntityResult>,
+    results: BatchResults,
+}
+
+/// Where recorded batches go back to, so that their allocations serve again in the
+/// thread that made them: the entities to the reader (which frees their IDs and
+/// refills the vector), the results to the workers (which compute into the same
+/// outcomes). Freeing millions of small allocations in the recording thread, which
+/// did not make them, cost more than writing the rows.
+struct Recycle {
+    entities: Sender<Vec<Entity>>,
+    results: Sender<BatchResults>,
+}
+
+impl Recycle {
+    fn give(&self, batch: DoneBatch) {
+        let DoneBatch {
+            entities,
+            mut results,
+            ..
+        } = batch;
+        results.recycle();
+        // Full (the threads have enough) or gone (the run is ending): dropped here.
+        let _ = self.results.try_send(results);
+        let _ = self.entities.try_send(entities);
+    }
 }
 
 enum WorkerMsg {
@@ -203,6 +229,12 @@ where
     let (done_tx, done_rx) = bounded::<WorkerMsg>(window);
     // One token per batch in flight: bounds memory whatever the speed of each worker.
     let (token_tx, token_rx) = bounded::<()>(window);
+    let (used_entities_tx, used_entities_rx) = bounded::<Vec<Entity>>(window);
+    let (used_results_tx, used_results_rx) = bounded::<BatchResults>(window);
+    let recycle = Recycle {
+        entities: used_entities_tx,
+        results: used_results_tx,
+    };
     for _ in 0..window {
         let _ = token_tx.send(());
     }
@@ -221,6 +253,7 @@ where
                     entities,
                     work_tx,
                     token_rx,
+                    used_entities_rx,
                     ns,
                     stop,
                     halted,
@@ -232,16 +265,18 @@ where
         for _ in 0..jobs {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
+            let spare = used_results_rx.clone();
             let ns = &ns_per_entity;
             let halted = &halted;
             workers.push(scope.spawn(move || {
                 work(
-                    plugin, params, spec, work_rx, done_tx, ns, stop, halted, opts,
+                    plugin, params, spec, work_rx, done_tx, spare, ns, stop, halted, opts,
                 )
             }));
         }
         drop(work_rx);
         drop(done_tx);
+        drop(used_results_rx);
 
         let mut pending: BTreeMap<u64, DoneBatch> = BTreeMap::new();
         let mut next_seq = 0u64;
@@ -266,6 +301,7 @@ where
                 if let Some(p) = progress {
                     p.advance(batch.results.len() as u64);
                 }
+                recycle.give(batch);
             }
             if last_flush.elapsed().as_millis() > 500 && io_result.is_ok() {
                 io_result = recorder.flush();
@@ -312,7 +348,7 @@ fn record_batch(
     opts: Option<&RunOptions>,
 ) -> bool {
     let mut halt = false;
-    for (entity, result) in batch.entities.iter().zip(&batch.results) {
+    for (entity, result) in batch.entities.iter().zip(batch.results.iter()) {
         if io_result.is_ok() {
             if let Err(e) = recorder.record(entity, result) {
                 *io_result = Err(e);
@@ -352,10 +388,15 @@ fn record_batch(
 /// entity at a time for slow plugins (so every worker gets work and a stop takes
 /// effect soon), up to `max_batch` for trivial ones (so channel costs vanish). Returns
 /// the input error that stopped it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal reader loop, called once"
+)]
 fn feed<I>(
     entities: I,
     work_tx: Sender<Batch>,
     tokens: Receiver<()>,
+    used: Receiver<Vec<Entity>>,
     ns_per_entity: &AtomicU64,
     stop: &AtomicBool,
     halted: &AtomicBool,
@@ -393,7 +434,16 @@ where
             .map_or(1, |n| n.clamp(1, max_batch as u64) as usize);
         let size = target.min(last_size * 2);
         last_size = size;
-        let mut batch = Vec::with_capacity(size);
+        // A recorded batch's vector, emptied here: its IDs are freed by the thread
+        // that allocated them.
+        let mut batch = match used.try_recv() {
+            Ok(mut v) => {
+                v.clear();
+                v.reserve(size);
+                v
+            }
+            Err(_) => Vec::with_capacity(size),
+        };
         let mut error = None;
         while batch.len() < size {
             match entities.next() {
@@ -433,6 +483,7 @@ fn work(
     spec: &OutputSpec,
     work_rx: Receiver<Batch>,
     done_tx: Sender<WorkerMsg>,
+    spare: Receiver<BatchResults>,
     ns_per_entity: &AtomicU64,
     stop: &AtomicBool,
     halted: &AtomicBool,
@@ -453,7 +504,9 @@ fn work(
             continue; // not computed: it will be computed by a rerun
         }
         let started = Instant::now();
-        let mut results = Vec::with_capacity(batch.entities.len());
+        // A recorded batch's results, their outcomes to be filled again.
+        let mut results = spare.try_recv().unwrap_or_default();
+        results.reserve(batch.entities.len());
         instance.compute_batch(&batch.entities, &mut results);
         let n = batch.entities.len().max(1) as u64;
         ns_per_entity.store(
@@ -585,7 +638,7 @@ fn retry(
                 let old = std::mem::replace(instance, plugin.instantiate(params, spec)?);
                 let _ = old.finalize();
             }
-            let mut again = Vec::with_capacity(1);
+            let mut again = BatchResults::with_capacity(1);
             instance.compute_batch(std::slice::from_ref(entity), &mut again);
             lost = check(spec, &mut again);
             tried += 1;

@@ -27,7 +27,7 @@
 //! about the language the worker runs.
 
 use polyplug_core::codec::{CodecError, Decoder, Encoder as Enc};
-use polyplug_core::{EntityError, Outcome, Value};
+use polyplug_core::{BatchResults, EntityError, Outcome, Value};
 use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
@@ -324,9 +324,12 @@ impl WorkerMsg {
     /// Decodes a Results frame straight into `results` (appended): the host's fast
     /// path. `Ok(None)` when the frame holds another message (decode it with
     /// [`WorkerMsg::decode`] then); else the number of outcomes appended.
+    ///
+    /// Each outcome is decoded into one of `results`' spare outcomes when it has
+    /// one, so a run's steady state allocates nothing per entity here.
     pub fn results_into(
         data: &[u8],
-        results: &mut Vec<Result<Outcome, EntityError>>,
+        results: &mut BatchResults,
     ) -> Result<Option<usize>, ProtocolError> {
         let mut d = Decoder::new(data);
         if d.u8()? != T_RESULTS {
@@ -337,10 +340,13 @@ impl WorkerMsg {
         for _ in 0..n {
             if d.u8()? == 1 {
                 let nv = d.length()?;
-                let mut values = Vec::new();
-                d.values_into(nv, &mut values)?;
-                let logs = d.strs()?;
-                results.push(Ok(Outcome { values, logs }));
+                let mut out = results.outcome();
+                d.values_into(nv, &mut out.values)?;
+                let logs = d.length()?;
+                for _ in 0..logs {
+                    out.logs.push(d.str()?);
+                }
+                results.push(Ok(out));
             } else {
                 let message = d.str()?;
                 let logs = d.strs()?;
@@ -362,9 +368,9 @@ impl WorkerMsg {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),
             T_RESULTS => {
-                let mut results = Vec::new();
+                let mut results = BatchResults::new();
                 WorkerMsg::results_into(data, &mut results)?;
-                return Ok(WorkerMsg::Results(results));
+                return Ok(WorkerMsg::Results(results.take()));
             }
             T_FINALIZED => {
                 if d.u8()? == 1 {
