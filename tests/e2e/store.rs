@@ -785,6 +785,12 @@ fn sigkill_and_rerun_bash_each_entity_once(s: &Store) {
 }
 both!(sigkill_and_rerun_bash_each_entity_once);
 
+fn sigkill_and_rerun_wasm_each_entity_once(s: &Store) {
+    let t = TestDir::new();
+    killed_twice_then_rerun(s, &t, &crate::wasm::wasm("slow_a"));
+}
+both!(sigkill_and_rerun_wasm_each_entity_once);
+
 /// Runs `plugin` (attribute `a`) over 240 IDs at -j4, killed with SIGKILL twice (after
 /// its first row, after 60), then to the end: every entity once in `-o` and in the
 /// store, and the killed runs recorded as killed.

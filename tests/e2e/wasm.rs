@@ -40,7 +40,7 @@ fn wasm_dir() -> &'static Path {
 }
 
 /// A built module.
-fn wasm(name: &str) -> PathBuf {
+pub(crate) fn wasm(name: &str) -> PathBuf {
     let p = wasm_dir().join(format!("{name}.wasm"));
     assert!(p.is_file(), "{} was not built", p.display());
     p
