@@ -38,6 +38,19 @@ pub fn polyplug_bin() -> PathBuf {
     p
 }
 
+/// The variables Slurm and Kubernetes set for a task, which polyplug reads.
+pub const SCHEDULER_VARIABLES: [&str; 9] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_JOB_ID",
+    "SLURM_JOB_ID",
+    "SLURMD_NODENAME",
+    "JOB_COMPLETION_INDEX",
+    "HOSTNAME",
+];
+
 /// Path of a plugin library built by the workspace (`lib<name>.so`).
 pub fn plugin_lib(name: &str) -> PathBuf {
     let p = target_dir().join(format!("lib{name}.so"));
@@ -107,6 +120,10 @@ impl TestDir {
             .env("USER", "tester")
             .env("LOGNAME", "tester")
             .stdin(Stdio::null());
+        // A test run inside a scheduler's job must not be taken for one of its tasks.
+        for v in SCHEDULER_VARIABLES {
+            c.env_remove(v);
+        }
         c
     }
 

@@ -2,6 +2,7 @@
 //! temporary folder. One test target, one module per topic.
 
 mod bash;
+mod cluster;
 mod native;
 mod new;
 mod new_more;

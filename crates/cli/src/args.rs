@@ -318,6 +318,20 @@ pub struct RunArgs {
     /// entities on); the rest is left for a rerun.
     #[arg(long, value_name = "N|P%", allow_hyphen_values = true)]
     pub max_failures: Option<String>,
+    /// Compute only shard I of N (0-based): the entities whose ID hashes to I
+    /// (XXH3-64 of the ID, mod N), whatever their order; the N shards cover every
+    /// entity once. Default: the Slurm array task (SLURM_ARRAY_TASK_ID of
+    /// SLURM_ARRAY_TASK_COUNT) when run as one; `all` computes every entity.
+    #[arg(long, value_name = "I/N|all")]
+    pub shard: Option<String>,
+    /// The number of shards when the scheduler gives only the index (a Kubernetes
+    /// Indexed Job's JOB_COMPLETION_INDEX, or a Slurm array split in parts).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// The logical run this computation is part of, recorded with it: the same for
+    /// every shard of one submission (`polyplug slurm submit` sets it).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
     /// Run native and Python plugins inside the polyplug process instead of worker
     /// processes: the fastest path, but a crash of the plugin (a segfault, an abort,
     /// exit) ends the run, and --timeout cannot stop them.

@@ -3,9 +3,9 @@
 
 use crate::args::{Mode, RunArgs};
 use crate::{console, error, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
-use polyplug_engine::core::{DirGrant, Timeout, TIMEOUT_VARIABLE};
+use polyplug_engine::core::{DirGrant, Shard, Timeout, TIMEOUT_VARIABLE};
 use polyplug_engine::runner::FailureBudget;
-use polyplug_engine::{Input, RunIo, RunSpec, StoreChoice, Verdict};
+use polyplug_engine::{Input, RunIo, RunSpec, ShardChoice, StoreChoice, Verdict};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -169,6 +169,8 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
         .as_deref()
         .map(failure_budget)
         .transpose()?;
+    spec.shard = shard_choice(args.shard.as_deref(), args.shards)?;
+    spec.run_id = args.run_id;
     spec.store = match (args.no_store, args.store.store) {
         (true, _) => StoreChoice::Off,
         (false, Some(url)) => StoreChoice::Url(url),
@@ -180,6 +182,29 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
     spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
     Ok(spec)
+}
+
+/// `--shard I/N|all` and `--shards N`.
+fn shard_choice(shard: Option<&str>, shards: Option<u32>) -> Result<ShardChoice, String> {
+    let given = match shard.map(str::trim) {
+        None => None,
+        Some("all") => Some(ShardChoice::All),
+        Some(text) => Some(ShardChoice::Given(
+            Shard::parse(text).map_err(|e| format!("--shard {text}: {e}"))?,
+        )),
+    };
+    match (given, shards) {
+        (_, Some(0)) => Err("--shards 0: a run is split into at least 1 shard".into()),
+        (None, None) => Ok(ShardChoice::FromScheduler),
+        (None, Some(n)) => Ok(ShardChoice::Shards(n)),
+        (Some(ShardChoice::Given(s)), Some(n)) if s.count() != n => Err(format!(
+            "--shard {s} and --shards {n} disagree on the number of shards: give one of them"
+        )),
+        (Some(ShardChoice::All), Some(n)) => Err(format!(
+            "--shard all and --shards {n} contradict each other: give one of them"
+        )),
+        (Some(choice), _) => Ok(choice),
+    }
 }
 
 /// From now on, SIGINT (Ctrl-C), SIGTERM or SIGHUP sets `stop` to stop the run, and

@@ -262,7 +262,8 @@ fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
     let _ = writeln!(
         out,
         "uuid\tplugin_id\tplugin_version\tcomp_status\tn_units\tn_failed\tn_skipped\t\
-         time_start\ttime_end\tuser_id\tsystem_id\tshard\torigin"
+         time_start\ttime_end\tuser_id\tsystem_id\tshard\torigin\trun_id\tscheduler\tjob_id\t\
+         task_id\thost"
     );
     for c in store.computations()? {
         let (r, p) = (&c.report, &c.provenance);
@@ -270,7 +271,7 @@ fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
         let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.uuid.hyphenated(),
             r.plugin_id,
             r.plugin_version,
@@ -283,7 +284,12 @@ fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
             o(&r.user_id),
             o(&r.system_id),
             o(&p.shard),
-            p.origin
+            p.origin,
+            o(&p.run_id),
+            o(&p.scheduler),
+            o(&p.job_id),
+            o(&p.task_id),
+            o(&p.host),
         );
     }
     Ok(())
@@ -297,7 +303,7 @@ fn show(c: &Computation) -> String {
     let number = |v: Option<String>| v.unwrap_or_else(|| "null".into());
     let n = |v: Option<u64>| number(v.map(|v| v.to_string()));
     let uuid = r.uuid.hyphenated().to_string();
-    let rows: [(&str, String); 21] = [
+    let rows: [(&str, String); 25] = [
         ("uuid", scalar_str(&uuid)),
         ("plugin_id", scalar_str(&r.plugin_id)),
         ("plugin_version", scalar_str(&r.plugin_version)),
@@ -310,6 +316,10 @@ fn show(c: &Computation) -> String {
         ("host", text(p.host.as_deref())),
         ("pid", number(p.pid.map(|v| v.to_string()))),
         ("shard", text(p.shard.as_deref())),
+        ("run_id", text(p.run_id.as_deref())),
+        ("scheduler", text(p.scheduler.as_deref())),
+        ("job_id", text(p.job_id.as_deref())),
+        ("task_id", text(p.task_id.as_deref())),
         ("time_start", text(r.time_start.as_deref())),
         ("time_end", text(r.time_end.as_deref())),
         ("n_units", n(r.n_units)),

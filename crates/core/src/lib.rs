@@ -46,6 +46,7 @@ mod options;
 mod params;
 mod plugin;
 pub mod report;
+mod shard;
 mod sink;
 mod value;
 pub mod yaml;
@@ -64,6 +65,7 @@ pub use plugin::{
     compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Plugin, PluginError,
 };
 pub use report::{CompStatus, Report, ReportError};
+pub use shard::{Shard, ShardError};
 pub use sink::CallSink;
 pub use uuid::Uuid;
 pub use value::{write_py_float, Value};

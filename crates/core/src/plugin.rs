@@ -167,10 +167,8 @@ impl BatchResults {
     /// and with their allocations kept. Called by the thread that just read them,
     /// while they are in its cache.
     pub fn recycle(&mut self) {
-        for r in &mut self.results {
-            if let Ok(out) = r {
-                out.clear();
-            }
+        for out in self.results.iter_mut().flatten() {
+            out.clear();
         }
         if self.spare.is_empty() {
             std::mem::swap(&mut self.results, &mut self.spare);

@@ -54,6 +54,13 @@ pub enum EngineError {
         /// The system's reason.
         why: String,
     },
+    /// The shard of a run cannot be told (`--shard`, `--shards`, the scheduler's
+    /// variables).
+    #[error("cannot tell which shard to compute: {why}")]
+    Shard {
+        /// What is wrong, and what to give instead.
+        why: String,
+    },
     /// Parameters refused.
     #[error(transparent)]
     Params(#[from] ParamsError),

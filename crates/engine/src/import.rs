@@ -97,6 +97,7 @@ pub fn load(
             pid: Some(i64::from(std::process::id())),
             out_path: None,
             origin: "load".into(),
+            ..Provenance::default()
         },
     )?;
     let n = rows.len();

@@ -57,6 +57,7 @@ assert_eq!(String::from_utf8(results)?, "ab\t2\nabc\t3\n");
 */
 #![deny(missing_docs)]
 
+pub mod cluster;
 mod error;
 pub mod export;
 pub mod import;
@@ -70,6 +71,7 @@ mod run_store;
 mod spec;
 pub mod stores;
 
+pub use cluster::{Placement, Scheduler, ShardChoice};
 pub use error::{EngineError, ImportError, ResolveError};
 pub use outcome::{RunOutcome, Verdict};
 pub use polyplug_core::Console;

@@ -38,6 +38,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
     let source = source(spec)?;
+    let placement = crate::Placement::of_process(spec.shard)?;
     let idsproc = idsproc(spec, &console)?;
     if let Some(out) = &spec.out {
         // Before the file is touched (a cut last line) or read as the skip list.
@@ -58,13 +59,16 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if !repeats.is_empty() && !spec.allow_duplicates {
         return Err(repeats.error(&source).into());
     }
-    let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?.once(repeats);
+    let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?
+        .once(repeats)
+        .shard(placement.shard);
+    tell_shard(&placement, console.as_ref());
     let log_file = open_output(spec.log.as_deref(), "log", spec, console.as_ref())?;
     let out = writer(out_file, io.results, 1 << 16);
     let log = writer(log_file, io.log, 8 << 10);
     let mut report = start_report(spec, plugin.as_ref(), &params, sha256);
     if let Some(s) = &mut store {
-        s.begin(&report)?;
+        s.begin(&report, &placement, spec.run_id.as_deref())?;
     }
     let mut recorder = recorder(store.as_mut(), out, log)?;
     if let Some(started) = io.started.take() {
@@ -72,7 +76,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     }
     let opts = run_options(
         spec,
-        &source,
+        placement.shard.is_none().then_some(&source),
         &io.progress,
         &io.stop,
         plugin.as_ref(),
@@ -459,7 +463,7 @@ fn fault_hook() -> Option<AfterCommit> {
 /// The runner's options; says what is being run (`-v`) and starts the progress.
 fn run_options(
     spec: &RunSpec,
-    source: &Source,
+    source: Option<&Source>,
     progress: &Option<Arc<dyn polyplug_runner::Progress>>,
     stop: &Arc<std::sync::atomic::AtomicBool>,
     plugin: &dyn Plugin,
@@ -477,7 +481,8 @@ fn run_options(
         }
     }
     if let Some(p) = progress {
-        p.start(input::count_units(source));
+        // A shard's share of the input is not known before it is read.
+        p.start(source.and_then(input::count_units));
     }
     RunOptions {
         jobs,
@@ -487,6 +492,16 @@ fn run_options(
         progress: progress.clone(),
         stop: stop.clone(),
         ..RunOptions::default()
+    }
+}
+
+/// Says which shard is computed when the scheduler chose it: a run that is a task of
+/// someone else's job array would otherwise compute a part of its input unawares.
+fn tell_shard(placement: &crate::Placement, console: &dyn Console) {
+    if let (Some(shard), Some(from)) = (placement.shard, placement.shard_from) {
+        console.note(&format!(
+            "computing shard {shard} (from {from}): the entities whose ID hashes to it;              --shard all computes every entity"
+        ));
     }
 }
 

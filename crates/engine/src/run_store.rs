@@ -251,13 +251,22 @@ impl RunStore {
     }
 
     /// Records the start of the computation (its report as known at the start).
-    pub(crate) fn begin(&mut self, report: &Report) -> Result<(), EngineError> {
+    pub(crate) fn begin(
+        &mut self,
+        report: &Report,
+        placement: &crate::Placement,
+        run_id: Option<&str>,
+    ) -> Result<(), EngineError> {
         let provenance = Provenance {
-            shard: None,
-            host: Some(self.host.clone()),
+            shard: placement.shard.map(|s| s.to_string()),
+            host: Some(placement.node.clone().unwrap_or_else(|| self.host.clone())),
             pid: Some(i64::from(std::process::id())),
             out_path: self.out_path.clone(),
             origin: "run".into(),
+            scheduler: placement.scheduler.map(|s| s.as_str().to_string()),
+            job_id: placement.job_id.clone(),
+            task_id: placement.task_id.clone(),
+            run_id: run_id.map(str::to_string),
         };
         let params = self.key.2.clone();
         let id = self.db().begin_computation(report, &params, &provenance)?;
@@ -428,7 +437,8 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         s.repair_output(out, &Silent, false)
             .unwrap_or_else(|e| panic!("{e}"));
-        s.begin(&report(plugin)).unwrap_or_else(|e| panic!("{e}"));
+        s.begin(&report(plugin), &crate::Placement::default(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         s
     }
 

@@ -115,6 +115,12 @@ pub struct RunSpec {
     pub retries: u32,
     /// Stop once this many entities failed (`--max-failures`).
     pub max_failures: Option<FailureBudget>,
+    /// Which part of the entities to compute (`--shard`, `--shards`, or the
+    /// scheduler's task index).
+    pub shard: crate::ShardChoice,
+    /// The logical run this computation is part of, shared by the shards of one
+    /// submission (`--run-id`); recorded with the computation.
+    pub run_id: Option<String>,
     /// The results store.
     pub store: StoreChoice,
     /// Recompute what the store has (`--force`).
@@ -159,6 +165,8 @@ impl RunSpec {
             allow_duplicates: false,
             retries: 0,
             max_failures: None,
+            shard: crate::ShardChoice::FromScheduler,
+            run_id: None,
             store: StoreChoice::FromEnv,
             force: false,
             replace_plugin_record: false,

@@ -2,11 +2,9 @@
 //! file or file names from a glob pattern, optionally mapped by an idsproc plugin's
 //! `compute_id`, minus a skip list. Streamed: IDs are read as the run consumes them.
 
-use polyplug_core::{Entity, Plugin};
-use std::collections::hash_map::RandomState;
-use std::collections::HashSet;
+pub use crate::skip::{Prehashed, SkipSet};
+use polyplug_core::{Entity, Plugin, Shard};
 use std::fs::File;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -149,80 +147,6 @@ pub enum Source {
         /// The pattern.
         pattern: String,
     },
-}
-
-/// The IDs a run skips, kept as 128-bit hashes rather than strings: a rerun over ten
-/// million entities holds about 200 MB instead of gigabytes. The two 64-bit SipHash
-/// keys are random per process, so two different IDs share a hash with probability
-/// about n²/2¹²⁹ (10⁻²⁵ for ten million IDs), and no input can be crafted to collide.
-#[derive(Debug, Clone)]
-pub struct SkipSet {
-    keys: (RandomState, RandomState),
-    hashes: HashSet<u128, BuildHasherDefault<Prehashed>>,
-}
-
-impl Default for SkipSet {
-    fn default() -> SkipSet {
-        SkipSet {
-            keys: (RandomState::new(), RandomState::new()),
-            hashes: HashSet::default(),
-        }
-    }
-}
-
-impl SkipSet {
-    fn hash(&self, id: &str) -> u128 {
-        let a = self.keys.0.hash_one(id);
-        let b = self.keys.1.hash_one(id);
-        (u128::from(a) << 64) | u128::from(b)
-    }
-
-    /// Adds an ID.
-    pub fn insert(&mut self, id: &str) {
-        let h = self.hash(id);
-        self.hashes.insert(h);
-    }
-
-    /// Whether the ID is in the set.
-    pub fn contains(&self, id: &str) -> bool {
-        !self.hashes.is_empty() && self.hashes.contains(&self.hash(id))
-    }
-
-    /// Number of IDs.
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-}
-
-impl<'s> Extend<&'s str> for SkipSet {
-    fn extend<I: IntoIterator<Item = &'s str>>(&mut self, ids: I) {
-        for id in ids {
-            self.insert(id);
-        }
-    }
-}
-
-/// A hasher for keys that are already uniformly random hashes: it passes them on.
-#[derive(Debug, Default)]
-pub struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
-    }
 }
 
 /// Reads a skip list: one ID per line, or a TSV file with the IDs in the first column
@@ -384,6 +308,10 @@ pub struct Entities<'a> {
     repeats: Option<crate::repeats::Repeats>,
     /// Number of units skipped because their ID was given out before.
     pub repeated: u64,
+    /// The shard whose entities are given out (`--shard`); the others are passed over.
+    shard: Option<Shard>,
+    /// Number of units passed over because they belong to another shard.
+    pub other_shards: u64,
 }
 
 enum Units {
@@ -458,6 +386,8 @@ impl<'a> Entities<'a> {
             last_line: 0,
             repeats: None,
             repeated: 0,
+            shard: None,
+            other_shards: 0,
         })
     }
 
@@ -465,6 +395,13 @@ impl<'a> Entities<'a> {
     /// and counted in [`Entities::repeated`].
     pub fn once(mut self, repeats: crate::repeats::Repeats) -> Self {
         self.repeats = (!repeats.is_empty()).then_some(repeats);
+        self
+    }
+
+    /// Gives out only the entities of `shard` (by ID, see [`Shard`]); the others are
+    /// counted in [`Entities::other_shards`].
+    pub fn shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard.filter(|s| s.count() > 1);
         self
     }
 
@@ -581,6 +518,10 @@ impl Iterator for Entities<'_> {
                 None => (unit, None),
             };
             self.last_line = line_no;
+            if self.shard.is_some_and(|s| !s.contains(&id)) {
+                self.other_shards += 1;
+                continue;
+            }
             if self.skip.contains(&id) {
                 self.skipped += 1;
                 continue;

@@ -28,6 +28,7 @@ pub mod input;
 pub mod output;
 pub mod repeats;
 mod run;
+mod skip;
 
 pub use run::{
     run, EntityResult, FailureBudget, Halt, HaltBy, Progress, Recorder, RunOptions, RunSummary,

@@ -24,6 +24,15 @@ pub struct Provenance {
     pub out_path: Option<String>,
     /// `run` or `load`.
     pub origin: String,
+    /// The scheduler the run ran under (`slurm`, `kubernetes`), if any.
+    pub scheduler: Option<String>,
+    /// The scheduler's job: Slurm's array job ID (or job ID), a Kubernetes pod name.
+    pub job_id: Option<String>,
+    /// The scheduler's task: Slurm's array task ID, a Kubernetes completion index.
+    pub task_id: Option<String>,
+    /// The logical run the computation is part of: shared by every shard of one
+    /// submission (`--run-id`).
+    pub run_id: Option<String>,
 }
 
 /// A stored computation: its report, its computation key's parameters and its
@@ -54,7 +63,8 @@ pub struct UnitCounts {
 
 const COMPUTATION_COLUMNS: &str = "uuid, plugin_id, plugin_version, parameters, params_key, \
      user_id, system_id, reason, time_start, time_end, n_units, n_failed, n_skipped, \
-     comp_status, remarks, plugin_sha256, host_version, shard, host, pid, out_path, origin, id";
+     comp_status, remarks, plugin_sha256, host_version, shard, host, pid, out_path, origin, id, \
+     scheduler, job_id, task_id, run_id";
 
 /// A count column as the report has it.
 fn count(c: &Cell) -> Option<u64> {
@@ -94,6 +104,10 @@ fn computation_from(r: &[Cell]) -> Result<Computation, StoreError> {
             pid: opt_int(&r[19]),
             out_path: opt(&r[20]),
             origin: r[21].text().unwrap_or_default(),
+            scheduler: opt(&r[23]),
+            job_id: opt(&r[24]),
+            task_id: opt(&r[25]),
+            run_id: opt(&r[26]),
         },
     })
 }
@@ -131,9 +145,10 @@ impl Store {
                 db.row(
                     "INSERT INTO computation (uuid, plugin_id, plugin_version, parameters, \
                      params_key, user_id, system_id, reason, time_start, comp_status, \
-                     plugin_sha256, host_version, shard, host, pid, out_path, origin) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                     RETURNING id",
+                     plugin_sha256, host_version, shard, host, pid, out_path, origin, \
+                     scheduler, job_id, task_id, run_id) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                     $18, $19, $20, $21) RETURNING id",
                     &[
                         uuid.as_str().into(),
                         r.plugin_id.as_str().into(),
@@ -152,6 +167,10 @@ impl Store {
                         p.pid.into(),
                         p.out_path.as_deref().into(),
                         p.origin.as_str().into(),
+                        p.scheduler.as_deref().into(),
+                        p.job_id.as_deref().into(),
+                        p.task_id.as_deref().into(),
+                        p.run_id.as_deref().into(),
                     ],
                 )
             })

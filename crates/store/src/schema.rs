@@ -61,7 +61,7 @@ fn render(ddl: &str, backend: Backend) -> String {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 2's table (see [`render`]; in PostgreSQL the data is stored uncompressed:
 /// blocks are written far more often than they are read).
@@ -165,6 +165,17 @@ CREATE TABLE value (
         version: 2,
         ddl: "",
         convert: Some(v1_to_blocks),
+    },
+    // Where on a cluster a computation ran, and the logical run it is part of.
+    Migration {
+        version: 3,
+        ddl: "
+ALTER TABLE computation ADD COLUMN scheduler TEXT;
+ALTER TABLE computation ADD COLUMN job_id TEXT;
+ALTER TABLE computation ADD COLUMN task_id TEXT;
+ALTER TABLE computation ADD COLUMN run_id TEXT;
+",
+        convert: None,
     },
 ];
 
