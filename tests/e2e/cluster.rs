@@ -223,3 +223,160 @@ fn shards_that_cannot_be_told_are_clear_errors() {
         "SLURM_ARRAY_TASK_ID: shard 7 of 4 does not exist",
     );
 }
+
+/// A Python plugin whose entity `sample_00007` fails while the file `flaky` exists.
+const FLAKY_PY: &str = "import os\nID = 'flaky_len'\nVERSION = '1.0'\nINPUT = 'an ID'\n\
+OUTPUT = ['length']\n\ndef compute(entity, **kwargs):\n    \
+if entity == 'sample_00007' and os.path.exists('flaky'):\n        \
+raise ValueError('not today')\n    return [len(entity) * 2], ['seen ' + entity]\n";
+
+#[test]
+fn shards_in_a_run_folder_merge_into_the_single_run() {
+    let t = TestDir::new();
+    t.write("ids.txt", ids(3000));
+    let plugin = plugin_lib("id_stats");
+    Run::of(t.run(&plugin).args(["ids", "ids.txt", "-o", "single.tsv"])).ok();
+    // Four shards side by side, as the tasks of an array would run.
+    let mut children: Vec<_> = (0..4)
+        .map(|i| {
+            t.run(&plugin)
+                .args([
+                    "ids",
+                    "ids.txt",
+                    "--run-dir",
+                    "rd",
+                    "--shard",
+                    &format!("{i}/4"),
+                ])
+                .args(["--run-id", "survey-1"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    let manifest = t.read("rd/run.yaml");
+    assert!(
+        manifest.contains("run_id: survey-1") && manifest.contains("shards: 4"),
+        "{manifest}"
+    );
+    Run::of(t.cmd().args(["merge", "rd"]))
+        .ok()
+        .stderr_has("merged from 4 of 4 shards of run survey-1: 3000 rows into rd/results.tsv");
+    // Byte for byte the rows of the single run, in input order.
+    eqnice!(t.read("single.tsv"), t.read("rd/results.tsv"));
+    let report = t.read("rd/report.yaml");
+    for field in [
+        "n_units: 3000\n",
+        "n_failed: 0\n",
+        "comp_status: completed\n",
+    ] {
+        assert!(report.contains(field), "{field:?} not in\n{report}");
+    }
+    // A shard of another run is refused before any work.
+    t.write("other.txt", ids(10));
+    Run::of(
+        t.run(&plugin)
+            .args(["ids", "other.txt", "--run-dir", "rd", "--shard", "0/4"]),
+    )
+    .code(2)
+    .stderr_has("run folder rd: it holds another run (id_stats 1.0 over")
+    .stderr_has("give this run its own --run-dir");
+    Run::of(
+        t.run(&plugin)
+            .args(["ids", "ids.txt", "--run-dir", "rd", "-o", "x.tsv"]),
+    )
+    .code(2)
+    .stderr_has("cannot be used with");
+}
+
+#[test]
+fn a_merge_waits_for_every_shard_and_takes_rows_a_rerun_appended() {
+    let t = TestDir::new();
+    t.write("ids.txt", ids(40));
+    let plugin = t.write("flaky_len.py", FLAKY_PY);
+    Run::of(
+        t.run(&plugin)
+            .args(["ids", "ids.txt", "-o", "single.tsv", "-l", "single.log"]),
+    )
+    .ok();
+    let shard_of_7 = (0..3)
+        .find(|i| {
+            let r = Run::of(t.run(&plugin).args([
+                "ids",
+                "ids.txt",
+                "-o",
+                "probe.tsv",
+                "--shard",
+                &format!("{i}/3"),
+            ]))
+            .ok();
+            drop(r);
+            let hit = t.read("probe.tsv").contains("sample_00007\t");
+            std::fs::remove_file(t.join("probe.tsv")).unwrap();
+            hit
+        })
+        .expect("sample_00007 in a shard");
+    // Every shard but one; the one with sample_00007 fails it.
+    let missing = (shard_of_7 + 1) % 3;
+    t.write("flaky", "");
+    for i in (0..3).filter(|i| *i != missing) {
+        let shard = format!("{i}/3");
+        let r =
+            Run::of(
+                t.run(&plugin)
+                    .args(["ids", "ids.txt", "--run-dir", "rd", "--shard", &shard]),
+            );
+        assert_eq!(r.code, if i == shard_of_7 { 1 } else { 0 }, "{}", r.stderr);
+    }
+    Run::of(t.cmd().args(["merge", "rd"]))
+        .code(2)
+        .stderr_has(&format!(
+            "1 of 3 shards did not finish ({missing} (not started))"
+        ))
+        .stderr_has("--run-dir rd --shard I/3");
+    Run::of(t.cmd().args(["merge", "rd", "--partial"]))
+        .ok()
+        .stderr_has(&format!("shards [{missing}] had not finished"));
+    assert!(t.read("rd/report.yaml").contains("comp_status: partial\n"));
+    // The missing shard, and a rerun of the failed entity's shard: its row comes last
+    // in that shard's file, and the merge still puts it in input order.
+    std::fs::remove_file(t.join("flaky")).unwrap();
+    for i in [missing, shard_of_7] {
+        let shard = format!("{i}/3");
+        Run::of(
+            t.run(&plugin)
+                .args(["ids", "ids.txt", "--run-dir", "rd", "--shard", &shard]),
+        )
+        .ok();
+    }
+    let shard_rows = t.read(&format!("rd/shard-{shard_of_7}/results.tsv"));
+    assert!(
+        shard_rows
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("sample_00007\t"),
+        "{shard_rows}"
+    );
+    Run::of(t.cmd().args(["merge", "rd"])).ok();
+    eqnice!(t.read("single.tsv"), t.read("rd/results.tsv"));
+    // Every shard's log is in the merged one.
+    let log = t.read("rd/log.tsv");
+    for i in 0..40 {
+        assert!(
+            log.contains(&format!("sample_{i:05}\tseen sample_{i:05}\n")),
+            "{i}"
+        );
+    }
+    assert!(
+        log.contains("sample_00007\terror: ValueError: not today"),
+        "{log}"
+    );
+    Run::of(t.cmd().args(["merge", "nowhere"]))
+        .code(2)
+        .stderr_has("run folder nowhere: it has no run.yaml: it is not a run folder");
+}

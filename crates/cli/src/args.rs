@@ -43,6 +43,9 @@ pub enum Command {
     Runs(RunsCommand),
     /// Write a stored computation back as a Prenacs results file and report.
     Export(ExportArgs),
+    /// Combine the shards of a run folder (`run --run-dir`) into the outputs of one
+    /// run: results in input order, each entity once; the logs; one report.
+    Merge(MergeArgs),
 }
 
 /// Where the results store is: `--store URL`, else `POLYPLUG_STORE`, else
@@ -175,6 +178,25 @@ pub struct ExportArgs {
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The run folder the shards wrote into (`polyplug run ... --run-dir DIR`).
+    pub dir: PathBuf,
+    /// Write the merged results here (default: DIR/results.tsv).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the merged logs here (default: DIR/log.tsv).
+    #[arg(short = 'l', long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Write the merged report here (default: DIR/report.yaml).
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Merge what there is when some shards did not finish (the report says
+    /// `partial`); default: refuse, naming them.
+    #[arg(long)]
+    pub partial: bool,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +350,12 @@ pub struct RunArgs {
     /// Indexed Job's JOB_COMPLETION_INDEX, or a Slurm array split in parts).
     #[arg(long, value_name = "N")]
     pub shards: Option<u32>,
+    /// Write the outputs into the run folder DIR, in DIR/shard-I/ (results.tsv,
+    /// log.tsv, report.yaml, and store.db when no --store is given), for `polyplug
+    /// merge DIR`; DIR/run.yaml records what the run is, so that shards of another
+    /// run are refused. Replaces -o, -l and -r.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "log", "report"])]
+    pub run_dir: Option<PathBuf>,
     /// The logical run this computation is part of, recorded with it: the same for
     /// every shard of one submission (`polyplug slurm submit` sets it).
     #[arg(long, value_name = "ID")]

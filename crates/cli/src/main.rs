@@ -41,6 +41,7 @@ fn main() {
         args::Command::Query(a) => stores::query(a),
         args::Command::Runs(a) => stores::runs(a),
         args::Command::Export(a) => stores::export(a),
+        args::Command::Merge(a) => stores::merge(a),
     };
     std::process::exit(code);
 }

@@ -171,6 +171,7 @@ fn spec(args: RunArgs) -> Result<RunSpec, String> {
         .transpose()?;
     spec.shard = shard_choice(args.shard.as_deref(), args.shards)?;
     spec.run_id = args.run_id;
+    spec.run_dir = args.run_dir;
     spec.store = match (args.no_store, args.store.store) {
         (true, _) => StoreChoice::Off,
         (false, Some(url)) => StoreChoice::Url(url),

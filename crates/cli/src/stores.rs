@@ -2,7 +2,8 @@
 //! done by the store and the engine; this module prints what they return.
 
 use crate::args::{
-    AttrsCommand, AttrsSyncArgs, ExportArgs, Format, LoadArgs, QueryArgs, RunsCommand, StoreOpt,
+    AttrsCommand, AttrsSyncArgs, ExportArgs, Format, LoadArgs, MergeArgs, QueryArgs, RunsCommand,
+    StoreOpt,
 };
 use crate::{console, error, finish};
 use polyplug_engine::core::yaml::scalar_str;
@@ -360,4 +361,44 @@ pub fn export(a: ExportArgs) -> i32 {
         )
         .map(drop),
     )
+}
+
+/// `polyplug merge`: one line on stderr says what was merged, and where it went.
+pub fn merge(a: MergeArgs) -> i32 {
+    let spec = polyplug_engine::merge::MergeSpec {
+        dir: a.dir,
+        out: a.out,
+        log: a.log,
+        report: a.report,
+        partial: a.partial,
+    };
+    finish(polyplug_engine::merge::merge(&spec).map(|m| {
+        let r = &m.report;
+        let n = |v: Option<u64>| v.unwrap_or(0);
+        eprintln!(
+            "polyplug: merged {}: {} rows into {} ({} computed, {} failed, {} skipped; log {}, \
+             report {})",
+            r.remarks.as_deref().unwrap_or("the shards"),
+            m.rows,
+            m.outputs[0].display(),
+            n(r.n_units),
+            n(r.n_failed),
+            n(r.n_skipped),
+            m.outputs[1].display(),
+            m.outputs[2].display()
+        );
+        if !m.unfinished.is_empty() {
+            eprintln!(
+                "polyplug: shards {:?} had not finished: the merged report says partial",
+                m.unfinished
+            );
+        }
+        if m.strays > 0 {
+            eprintln!(
+                "polyplug: {} rows of the shards are of entities the input no longer has: \
+                 left out",
+                m.strays
+            );
+        }
+    }))
 }

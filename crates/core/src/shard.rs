@@ -38,6 +38,9 @@ pub enum ShardError {
 }
 
 impl Shard {
+    /// `0/1`: every entity.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
     /// The most shards a run can be split into.
     pub const MAX_COUNT: u32 = 1 << 20;
 

@@ -64,6 +64,11 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// The shard computed, `0/1` for all entities.
+    pub fn shard_or_whole(&self) -> Shard {
+        self.shard.unwrap_or(Shard::WHOLE)
+    }
+
     /// The placement of this process (its environment) for `choice`.
     pub fn of_process(choice: ShardChoice) -> Result<Placement, EngineError> {
         Placement::from_env(choice, |name| {

@@ -61,6 +61,14 @@ pub enum EngineError {
         /// What is wrong, and what to give instead.
         why: String,
     },
+    /// A run folder (`--run-dir`, `polyplug merge`) that cannot be used.
+    #[error("run folder {}: {why}", dir.display())]
+    RunDir {
+        /// The folder.
+        dir: PathBuf,
+        /// What is wrong, and what to do.
+        why: String,
+    },
     /// Parameters refused.
     #[error(transparent)]
     Params(#[from] ParamsError),

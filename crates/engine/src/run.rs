@@ -28,6 +28,15 @@ use std::sync::Arc;
 /// plugin that cannot load, a missing file, a store that cannot be written); what was
 /// computed until then is kept.
 pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError> {
+    let placement = crate::Placement::of_process(spec.shard)?;
+    let in_dir;
+    let spec = match &spec.run_dir {
+        Some(dir) => {
+            in_dir = in_run_dir(spec, dir, &placement)?;
+            &in_dir
+        }
+        None => spec,
+    };
     let console = io.console.clone();
     let plugin = resolve::resolve(&spec.plugin, &load_options(spec, &console))?;
     let params = parameters(spec, plugin.as_ref())?;
@@ -38,8 +47,19 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
     let source = source(spec)?;
-    let placement = crate::Placement::of_process(spec.shard)?;
     let idsproc = idsproc(spec, &console)?;
+    let run_id = match &spec.run_dir {
+        Some(dir) => Some(settle_manifest(
+            spec,
+            dir,
+            &placement,
+            plugin.as_ref(),
+            &params,
+            &sha256,
+            idsproc.as_deref(),
+        )?),
+        None => spec.run_id.clone(),
+    };
     if let Some(out) = &spec.out {
         // Before the file is touched (a cut last line) or read as the skip list.
         check_results_file(out, row_fields(&output, plugin.as_ref()), &plugin.meta().id)?;
@@ -68,7 +88,18 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let log = writer(log_file, io.log, 8 << 10);
     let mut report = start_report(spec, plugin.as_ref(), &params, sha256);
     if let Some(s) = &mut store {
-        s.begin(&report, &placement, spec.run_id.as_deref())?;
+        s.begin(&report, &placement, run_id.as_deref())?;
+    }
+    let state = spec
+        .run_dir
+        .as_deref()
+        .map(|d| crate::run_dir::ShardOutputs::of(d, placement.shard_or_whole()).state);
+    if let Some(path) = &state {
+        let running = format!("running {} {}", std::process::id(), host_name());
+        crate::run_dir::ShardState::write(path, &running).map_err(|e| EngineError::Create {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
     }
     let mut recorder = recorder(store.as_mut(), out, log)?;
     if let Some(started) = io.started.take() {
@@ -99,6 +130,18 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.finish(&report)?;
     }
     write_report(&report, spec.report.as_deref(), &mut io.report)?;
+    if let Some(path) = &state {
+        // After the report: a shard is finished once its report says what it did.
+        let whole = !summary.stopped
+            && !interrupted
+            && summary.input_error.is_none()
+            && summary.plugin_errors.is_empty();
+        let text = if whole { "finished" } else { "stopped" };
+        crate::run_dir::ShardState::write(path, text).map_err(|e| EngineError::Create {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+    }
     if entities.repeated > 0 {
         console.note(&format!(
             "{} repeated appearance{} of IDs skipped: each entity computed once \
@@ -128,6 +171,81 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         summary,
         interrupted,
     })
+}
+
+/// The run as it is in a run folder: its outputs (and, when no store is given, its
+/// store) in the folder of its shard.
+fn in_run_dir(
+    spec: &RunSpec,
+    dir: &Path,
+    placement: &crate::Placement,
+) -> Result<RunSpec, EngineError> {
+    let shard = placement.shard_or_whole();
+    let outputs = crate::run_dir::ShardOutputs::of(dir, shard);
+    let shard_dir = crate::run_dir::shard_dir(dir, shard.index());
+    std::fs::create_dir_all(&shard_dir).map_err(|e| EngineError::RunDir {
+        dir: dir.to_path_buf(),
+        why: format!("cannot create {}: {e}", shard_dir.display()),
+    })?;
+    let mut spec = spec.clone();
+    spec.out = Some(outputs.results);
+    spec.log = Some(outputs.log);
+    spec.report = Some(outputs.report);
+    if spec.store == crate::StoreChoice::FromEnv && std::env::var_os("POLYPLUG_STORE").is_none() {
+        spec.store = crate::StoreChoice::Url(outputs.store.display().to_string());
+    }
+    Ok(spec)
+}
+
+/// Writes the run folder's manifest, or checks this shard against it; returns the
+/// run ID.
+fn settle_manifest(
+    spec: &RunSpec,
+    dir: &Path,
+    placement: &crate::Placement,
+    plugin: &dyn Plugin,
+    params: &Params,
+    sha256: &str,
+    idsproc: Option<&dyn Plugin>,
+) -> Result<String, EngineError> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (mode, input, column) = match &spec.input {
+        Input::Ids { path, column } => ("ids", absolute(path).display().to_string(), *column),
+        Input::Files { pattern, .. } => (
+            "files",
+            absolute(Path::new(pattern)).display().to_string(),
+            None,
+        ),
+    };
+    let meta = plugin.meta();
+    let mine = crate::run_dir::Manifest {
+        run_id: spec
+            .run_id
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().hyphenated().to_string()),
+        shards: placement.shard.map_or(1, |s| s.count()),
+        plugin: absolute(plugin.path()),
+        plugin_id: meta.id.clone(),
+        plugin_version: meta.version.clone(),
+        plugin_sha256: sha256.to_string(),
+        parameters: params.to_yaml(),
+        mode: mode.into(),
+        input,
+        column,
+        idsproc: idsproc.map(|p| absolute(p.path())),
+    };
+    let there = mine.settle(dir)?;
+    match &spec.run_id {
+        Some(id) if *id != there.run_id => Err(EngineError::RunDir {
+            dir: dir.to_path_buf(),
+            why: format!(
+                "it is run {}, not --run-id {id}: drop --run-id, or give this run its own \
+                 --run-dir",
+                there.run_id
+            ),
+        }),
+        _ => Ok(there.run_id),
+    }
 }
 
 /// What the plugin's loader is asked for.

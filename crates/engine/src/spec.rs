@@ -121,6 +121,9 @@ pub struct RunSpec {
     /// The logical run this computation is part of, shared by the shards of one
     /// submission (`--run-id`); recorded with the computation.
     pub run_id: Option<String>,
+    /// A run folder (`--run-dir`): the outputs go to its `shard-I/` folder (and the
+    /// store too, when none is given), and its manifest says what the run is.
+    pub run_dir: Option<PathBuf>,
     /// The results store.
     pub store: StoreChoice,
     /// Recompute what the store has (`--force`).
@@ -167,6 +170,7 @@ impl RunSpec {
             max_failures: None,
             shard: crate::ShardChoice::FromScheduler,
             run_id: None,
+            run_dir: None,
             store: StoreChoice::FromEnv,
             force: false,
             replace_plugin_record: false,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmark: the cost of splitting a run into shards and merging them, without a
+# scheduler (the Slurm figures come with `polyplug slurm submit`). The trivial native
+# plugin id_stats over N IDs (default 1,000,000) and the trivial Python plugin over
+# N/10 IDs, each as one run and as 8 `--shard I/8 --run-dir` processes (2 at a time:
+# this machine has 2 cores), then `polyplug merge`. Prints the sharded time (runs +
+# merge) as a ratio to the single run, and the merge's own time per million rows.
+# Targets: merge at most 10% of the single run; sharded within 1.3x of it.
+#
+# Usage: bench/shards.sh [N_IDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export POLYPLUG_STORE=none
+N=${1:-1000000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release -q -p polyplug-cli -p id_stats
+bin=$PWD/target/release/polyplug
+cat > "$work/trivial.py" <<'PY'
+ID = 'trivial_py'
+VERSION = '1.0'
+INPUT = 'an ID'
+OUTPUT = ['length']
+
+def compute(entity, **kwargs):
+    return [len(entity)], []
+PY
+
+python3 - "$N" "$work/ids.txt" <<'PY'
+import random, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+rng = random.Random(42)
+with open(path, "w") as f:
+    for i in range(n):
+        f.write("".join(rng.choice("ACGT") for _ in range(12)) + f"_{i}\n")
+PY
+head -n $((N / 10)) "$work/ids.txt" > "$work/ids10.txt"
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l; }
+
+bench() { # name plugin idsfile
+  local name=$1 plugin=$2 ids=$3 rows
+  rows=$(wc -l < "$ids")
+  rm -rf "$work/rd" "$work/single.tsv"
+  local s; s=$(now)
+  "$bin" run "$plugin" ids "$ids" -o "$work/single.tsv" -r "$work/single.yaml" -j2 2>/dev/null
+  local single; single=$(since "$s")
+  s=$(now)
+  seq 0 7 | xargs -P 2 -I{} "$bin" run "$plugin" ids "$ids" --run-dir "$work/rd" \
+    --shard {}/8 -j1 2>/dev/null
+  local shards; shards=$(since "$s")
+  s=$(now)
+  "$bin" merge "$work/rd" 2>/dev/null
+  local merge; merge=$(since "$s")
+  cmp -s "$work/single.tsv" "$work/rd/results.tsv" || { echo "$name: merged rows differ" >&2; exit 1; }
+  printf "%-22s %9d %9.3f %9.3f %9.3f %8.2f %8.2f %10.3f\n" "$name" "$rows" "$single" "$shards" \
+    "$merge" "$(echo "($shards + $merge) / $single" | bc -l)" "$(echo "$merge / $single" | bc -l)" \
+    "$(echo "$merge * 1000000 / $rows" | bc -l)"
+}
+
+printf "%-22s %9s %9s %9s %9s %8s %8s %10s\n" "plugin" "IDs" "single" "8 shards" "merge" \
+  "sharded" "merge" "merge s/M"
+bench "native id_stats" "$PWD/target/release/libid_stats.so" "$work/ids.txt"
+bench "python trivial" "$work/trivial.py" "$work/ids10.txt"
+echo "seconds; sharded = (8 shards + merge) / single, merge = merge / single"
+echo "(targets: sharded <= 1.3, merge <= 0.10)"

@@ -1,0 +1,376 @@
+//! `polyplug merge <run folder>`: the shards of a run folder combined into the
+//! outputs of one run.
+//!
+//! - **Results** in input order, each entity once: the input is read again, and each
+//!   entity's row is taken from the results file of its shard (the shard is a
+//!   function of the ID). A shard's rows are mostly in input order already; a row a
+//!   rerun appended later (a retried failure) is found by reading ahead, and rows read
+//!   ahead wait in memory until their entity comes. Which IDs have a row at all is
+//!   known first (a 128-bit hash per row), so an entity without one costs no search.
+//! - **Logs**: every shard's log, in shard order.
+//! - **Report**: one report whose counts are the sums of the shards', from the first
+//!   start to the last end, `completed` when every shard is.
+
+use crate::run_dir::{Manifest, ShardOutputs, ShardState};
+use crate::{resolve, EngineError};
+use polyplug_core::{CompStatus, LoadOptions, Plugin, Report, Shard, Uuid};
+use polyplug_runner::input::{Entities, SkipSet, Source};
+use polyplug_runner::output::unescape_id;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// What to merge, and where to.
+#[derive(Debug, Clone)]
+pub struct MergeSpec {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The merged results; default `DIR/results.tsv`.
+    pub out: Option<PathBuf>,
+    /// The merged logs; default `DIR/log.tsv`.
+    pub log: Option<PathBuf>,
+    /// The merged report; default `DIR/report.yaml`.
+    pub report: Option<PathBuf>,
+    /// Merge what the shards have, also when some did not finish.
+    pub partial: bool,
+}
+
+/// What a merge did.
+#[derive(Debug)]
+pub struct MergeOutcome {
+    /// The merged report.
+    pub report: Report,
+    /// Rows written to the merged results.
+    pub rows: u64,
+    /// The shards that had not finished (merged anyway with `partial`).
+    pub unfinished: Vec<u32>,
+    /// Rows of the shards' results whose entity the input no longer has.
+    pub strays: u64,
+    /// Where the merged results, logs and report are.
+    pub outputs: [PathBuf; 3],
+}
+
+/// Merges the shards of `spec.dir`.
+pub fn merge(spec: &MergeSpec) -> Result<MergeOutcome, EngineError> {
+    let dir = &spec.dir;
+    let manifest = Manifest::read(dir)?;
+    let shards: Vec<ShardOutputs> = (0..manifest.shards)
+        .map(|i| {
+            Shard::new(i.into(), manifest.shards.into())
+                .map(|s| ShardOutputs::of(dir, s))
+                .map_err(|e| EngineError::RunDir {
+                    dir: dir.clone(),
+                    why: format!("its manifest is damaged: {e}"),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let reports = shard_reports(dir, &manifest, &shards)?;
+    let states: Vec<ShardState> = shards.iter().map(|s| ShardState::read(&s.state)).collect();
+    // A shard whose entities failed has finished (the failures are listed); one that
+    // stopped early, or never ended, has not.
+    let unfinished: Vec<u32> = (0..manifest.shards)
+        .filter(|i| reports[*i as usize].is_none() || states[*i as usize] != ShardState::Finished)
+        .collect();
+    if !unfinished.is_empty() && !spec.partial {
+        return Err(EngineError::RunDir {
+            dir: dir.clone(),
+            why: format!(
+                "{} of {} shards did not finish ({}): rerun them (polyplug run ... --run-dir \
+                 {} --shard I/{}, which computes only what each misses), or merge what there \
+                 is with --partial",
+                unfinished.len(),
+                manifest.shards,
+                list(&unfinished, &reports, &states),
+                dir.display(),
+                manifest.shards
+            ),
+        });
+    }
+    let out = spec.out.clone().unwrap_or_else(|| dir.join("results.tsv"));
+    let log = spec.log.clone().unwrap_or_else(|| dir.join("log.tsv"));
+    let report_path = spec
+        .report
+        .clone()
+        .unwrap_or_else(|| dir.join("report.yaml"));
+    let (rows, strays) = merge_results(dir, &manifest, &shards, &out)?;
+    concatenate(dir, shards.iter().map(|s| &s.log), &log)?;
+    let report = merged_report(&manifest, &reports, !unfinished.is_empty())?;
+    write_atomically(dir, &report_path, report.to_yaml().as_bytes())?;
+    Ok(MergeOutcome {
+        report,
+        rows,
+        unfinished,
+        strays,
+        outputs: [out, log, report_path],
+    })
+}
+
+/// The shards named in a message: `2 (not started), 5 (stopped)`.
+fn list(shards: &[u32], reports: &[Option<Report>], states: &[ShardState]) -> String {
+    shards
+        .iter()
+        .map(|i| {
+            let why = match (&states[*i as usize], &reports[*i as usize]) {
+                (ShardState::NotStarted, _) => "not started".to_string(),
+                (ShardState::Running(who), _) => format!("running or killed: {who}"),
+                (ShardState::Stopped, _) => "stopped before the end of its input".into(),
+                (ShardState::Finished, None) => "no report".into(),
+                (ShardState::Finished, Some(_)) => "finished".into(),
+            };
+            format!("{i} ({why})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each shard's report, if it wrote one; a report of another plugin or parameters is
+/// an error.
+fn shard_reports(
+    dir: &Path,
+    manifest: &Manifest,
+    shards: &[ShardOutputs],
+) -> Result<Vec<Option<Report>>, EngineError> {
+    let mut reports = Vec::new();
+    for s in shards {
+        let text = match std::fs::read_to_string(&s.report) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                reports.push(None);
+                continue;
+            }
+            Err(e) => {
+                return Err(EngineError::RunDir {
+                    dir: dir.to_path_buf(),
+                    why: format!("cannot read {}: {e}", s.report.display()),
+                })
+            }
+        };
+        let origin = s.report.display().to_string();
+        let r = Report::from_yaml(&text, &origin)?;
+        let same = r.plugin_id == manifest.plugin_id
+            && r.plugin_version == manifest.plugin_version
+            && r.plugin_sha256.as_deref() == Some(manifest.plugin_sha256.as_str());
+        if !same {
+            return Err(EngineError::RunDir {
+                dir: dir.to_path_buf(),
+                why: format!(
+                    "{origin} is a report of {} {}, not of this run's {} {}",
+                    r.plugin_id, r.plugin_version, manifest.plugin_id, manifest.plugin_version
+                ),
+            });
+        }
+        reports.push(Some(r));
+    }
+    Ok(reports)
+}
+
+/// One shard's results file, read forward as the merge needs its rows.
+struct ShardRows {
+    lines: Option<std::io::Lines<BufReader<File>>>,
+    path: PathBuf,
+    /// The IDs that have a row in the file.
+    ids: SkipSet,
+    /// Rows read past, waiting for their entity: by ID.
+    ahead: HashMap<String, String>,
+}
+
+impl ShardRows {
+    fn open(path: &Path) -> Result<ShardRows, EngineError> {
+        let read_err = |e: std::io::Error| EngineError::Read {
+            path: path.to_path_buf(),
+            what: "shard's results",
+            why: e.to_string(),
+        };
+        let mut ids = SkipSet::default();
+        let lines = match File::open(path) {
+            Ok(f) => {
+                for line in BufReader::new(f).lines() {
+                    let line = line.map_err(read_err)?;
+                    ids.insert(&row_id(&line));
+                }
+                Some(BufReader::new(File::open(path).map_err(read_err)?).lines())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(read_err(e)),
+        };
+        Ok(ShardRows {
+            lines,
+            path: path.to_path_buf(),
+            ids,
+            ahead: HashMap::new(),
+        })
+    }
+
+    /// The row of entity `id`, if the file has one.
+    fn take(&mut self, id: &str) -> Result<Option<String>, EngineError> {
+        if !self.ids.contains(id) {
+            return Ok(None);
+        }
+        if let Some(row) = self.ahead.remove(id) {
+            return Ok(Some(row));
+        }
+        let Some(lines) = &mut self.lines else {
+            return Ok(None);
+        };
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| EngineError::Read {
+                path: self.path.clone(),
+                what: "shard's results",
+                why: e.to_string(),
+            })?;
+            let row = row_id(&line);
+            if row == id {
+                return Ok(Some(line));
+            }
+            // A later entity's row (or a second row of an earlier one: the first won).
+            self.ahead.entry(row.into_owned()).or_insert(line);
+        }
+        Ok(None)
+    }
+
+    /// Rows never taken: of entities the input does not have.
+    fn strays(&mut self) -> u64 {
+        let rest = self.lines.take().map_or(0, |l| l.count() as u64);
+        rest + self.ahead.len() as u64
+    }
+}
+
+/// The entity ID of a results row.
+fn row_id(line: &str) -> std::borrow::Cow<'_, str> {
+    unescape_id(line.split('\t').next().unwrap_or(""))
+}
+
+/// Writes the shards' rows in input order into `out`; returns the rows written and
+/// the rows of no input entity.
+fn merge_results(
+    dir: &Path,
+    manifest: &Manifest,
+    shards: &[ShardOutputs],
+    out: &Path,
+) -> Result<(u64, u64), EngineError> {
+    let source = match manifest.mode.as_str() {
+        "files" => Source::Files {
+            pattern: manifest.input.clone(),
+        },
+        _ => Source::Ids {
+            path: PathBuf::from(&manifest.input),
+            column: manifest.column.unwrap_or(1),
+        },
+    };
+    let idsproc: Option<Box<dyn Plugin>> = match &manifest.idsproc {
+        Some(p) => Some(resolve::resolve(
+            &p.display().to_string(),
+            &LoadOptions::default(),
+        )?),
+        None => None,
+    };
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref())?;
+    let entities = Entities::open(&source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
+    let mut readers = shards
+        .iter()
+        .map(|s| ShardRows::open(&s.results))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tmp = temp_in(dir, out)?;
+    let mut rows = 0u64;
+    {
+        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        for entity in entities {
+            let entity = entity?;
+            let shard = Shard::of(&entity.id, manifest.shards) as usize;
+            if let Some(row) = readers[shard].take(&entity.id)? {
+                writeln!(w, "{row}").map_err(|e| write_error(out, e))?;
+                rows += 1;
+            }
+        }
+        w.flush().map_err(|e| write_error(out, e))?;
+    }
+    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
+    let strays = readers.iter_mut().map(ShardRows::strays).sum();
+    Ok((rows, strays))
+}
+
+/// `files` concatenated into `out`, in order (a missing file adds nothing).
+fn concatenate<'p>(
+    dir: &Path,
+    files: impl Iterator<Item = &'p PathBuf>,
+    out: &Path,
+) -> Result<(), EngineError> {
+    let mut tmp = temp_in(dir, out)?;
+    for f in files {
+        match File::open(f) {
+            Ok(mut r) => {
+                std::io::copy(&mut r, tmp.as_file_mut()).map_err(|e| write_error(out, e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(EngineError::Read {
+                    path: f.clone(),
+                    what: "shard's log",
+                    why: e.to_string(),
+                })
+            }
+        }
+    }
+    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
+    Ok(())
+}
+
+/// The report of the whole run, from the shards'.
+fn merged_report(
+    manifest: &Manifest,
+    reports: &[Option<Report>],
+    partial: bool,
+) -> Result<Report, EngineError> {
+    let done: Vec<&Report> = reports.iter().flatten().collect();
+    let Some(first) = done.first() else {
+        return Err(EngineError::RunDir {
+            dir: PathBuf::new(),
+            why: "no shard wrote a report: there is nothing to merge".into(),
+        });
+    };
+    let sum = |f: fn(&Report) -> Option<u64>| Some(done.iter().filter_map(|r| f(r)).sum());
+    Ok(Report {
+        uuid: Uuid::new_v4(),
+        time_start: done.iter().filter_map(|r| r.time_start.clone()).min(),
+        time_end: done.iter().filter_map(|r| r.time_end.clone()).max(),
+        n_units: sum(|r| r.n_units),
+        n_failed: sum(|r| r.n_failed),
+        n_skipped: sum(|r| r.n_skipped),
+        comp_status: if partial {
+            CompStatus::Partial
+        } else {
+            CompStatus::Completed
+        },
+        remarks: Some(format!(
+            "merged from {} of {} shards of run {}",
+            done.len(),
+            manifest.shards,
+            manifest.run_id
+        )),
+        ..(*first).clone()
+    })
+}
+
+/// A temporary file beside `out` (so that it is renamed into place).
+fn temp_in(dir: &Path, out: &Path) -> Result<tempfile::NamedTempFile, EngineError> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(dir);
+    tempfile::NamedTempFile::new_in(parent).map_err(|e| write_error(out, e))
+}
+
+fn write_atomically(dir: &Path, out: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    let mut tmp = temp_in(dir, out)?;
+    tmp.write_all(bytes).map_err(|e| write_error(out, e))?;
+    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
+    Ok(())
+}
+
+fn write_error(path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::Create {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    }
+}
