@@ -233,7 +233,9 @@ raise ValueError('not today')\n    return [len(entity) * 2], ['seen ' + entity]\
 #[test]
 fn shards_in_a_run_folder_merge_into_the_single_run() {
     let t = TestDir::new();
-    t.write("ids.txt", ids(3000));
+    // With IDs that are written escaped (a backslash) among them.
+    let escaped: String = (0..20).map(|i| format!("back\\slash_{i}\n")).collect();
+    t.write("ids.txt", ids(2980) + &escaped);
     let plugin = plugin_lib("id_stats");
     Run::of(t.run(&plugin).args(["ids", "ids.txt", "-o", "single.tsv"])).ok();
     // Four shards side by side, as the tasks of an array would run.

@@ -376,7 +376,7 @@ pub fn merge(a: MergeArgs) -> i32 {
         let r = &m.report;
         let n = |v: Option<u64>| v.unwrap_or(0);
         eprintln!(
-            "polyplug: merged {}: {} rows into {} ({} computed, {} failed, {} skipped; log {}, \
+            "polyplug: {}: {} rows into {} ({} computed, {} failed, {} skipped; log {}, \
              report {})",
             r.remarks.as_deref().unwrap_or("the shards"),
             m.rows,

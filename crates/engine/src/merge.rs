@@ -14,10 +14,11 @@
 use crate::run_dir::{Manifest, ShardOutputs, ShardState};
 use crate::{resolve, EngineError};
 use polyplug_core::{CompStatus, LoadOptions, Plugin, Report, Shard, Uuid};
-use polyplug_runner::input::{Entities, SkipSet, Source};
+use polyplug_runner::input::{Entities, Prehashed, SkipSet, Source};
 use polyplug_runner::output::unescape_id;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -167,10 +168,15 @@ fn shard_reports(
 
 /// One shard's results file, read forward as the merge needs its rows.
 struct ShardRows {
-    lines: Option<std::io::Lines<BufReader<File>>>,
+    lines: Option<BufReader<File>>,
     path: PathBuf,
-    /// The IDs that have a row in the file.
-    ids: SkipSet,
+    /// The XXH3 hashes of the IDs that have a row in the file. Two IDs that share a
+    /// hash cost a search of the file, never a wrong row: rows are matched by ID.
+    ids: HashSet<u64, BuildHasherDefault<Prehashed>>,
+    /// The line being read.
+    buf: Vec<u8>,
+    /// `buf` holds the next row, not yet taken.
+    peeked: bool,
     /// Rows read past, waiting for their entity: by ID.
     ahead: HashMap<String, String>,
 }
@@ -182,14 +188,18 @@ impl ShardRows {
             what: "shard's results",
             why: e.to_string(),
         };
-        let mut ids = SkipSet::default();
+        let mut ids = HashSet::default();
+        let mut buf = Vec::new();
         let lines = match File::open(path) {
             Ok(f) => {
-                for line in BufReader::new(f).lines() {
-                    let line = line.map_err(read_err)?;
-                    ids.insert(&row_id(&line));
+                let mut r = BufReader::with_capacity(1 << 16, f);
+                while next_line(&mut r, &mut buf).map_err(read_err)? {
+                    ids.insert(row_hash(&buf));
                 }
-                Some(BufReader::new(File::open(path).map_err(read_err)?).lines())
+                Some(BufReader::with_capacity(
+                    1 << 16,
+                    File::open(path).map_err(read_err)?,
+                ))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(read_err(e)),
@@ -198,42 +208,123 @@ impl ShardRows {
             lines,
             path: path.to_path_buf(),
             ids,
+            buf,
+            peeked: false,
             ahead: HashMap::new(),
         })
     }
 
-    /// The row of entity `id`, if the file has one.
-    fn take(&mut self, id: &str) -> Result<Option<String>, EngineError> {
-        if !self.ids.contains(id) {
-            return Ok(None);
+    /// Writes the row of entity `id` to `out`, if the file has one; says whether.
+    fn take_into(&mut self, id: &str, out: &mut impl Write) -> Result<bool, EngineError> {
+        // The next row first: a shard's rows are mostly in input order.
+        if self.peek()? && row_is(&self.buf, id) {
+            self.peeked = false;
+            write_row(out, &self.buf)?;
+            return Ok(true);
+        }
+        if !self.ids.contains(&id_hash(id)) {
+            return Ok(false);
         }
         if let Some(row) = self.ahead.remove(id) {
-            return Ok(Some(row));
+            write_row(out, row.as_bytes())?;
+            return Ok(true);
         }
-        let Some(lines) = &mut self.lines else {
-            return Ok(None);
-        };
-        for line in lines.by_ref() {
-            let line = line.map_err(|e| EngineError::Read {
-                path: self.path.clone(),
-                what: "shard's results",
-                why: e.to_string(),
-            })?;
-            let row = row_id(&line);
-            if row == id {
-                return Ok(Some(line));
+        while self.peek()? {
+            self.peeked = false;
+            if row_is(&self.buf, id) {
+                write_row(out, &self.buf)?;
+                return Ok(true);
             }
             // A later entity's row (or a second row of an earlier one: the first won).
-            self.ahead.entry(row.into_owned()).or_insert(line);
+            let line = text(&self.buf);
+            let row = row_id(&line).into_owned();
+            self.ahead.entry(row).or_insert_with(|| line.into_owned());
         }
-        Ok(None)
+        Ok(false)
+    }
+
+    /// Whether there is a next row, read into `buf` (and kept there until taken).
+    fn peek(&mut self) -> Result<bool, EngineError> {
+        if self.peeked {
+            return Ok(true);
+        }
+        let Some(r) = &mut self.lines else {
+            return Ok(false);
+        };
+        self.peeked = next_line(r, &mut self.buf).map_err(|e| EngineError::Read {
+            path: self.path.clone(),
+            what: "shard's results",
+            why: e.to_string(),
+        })?;
+        Ok(self.peeked)
     }
 
     /// Rows never taken: of entities the input does not have.
     fn strays(&mut self) -> u64 {
-        let rest = self.lines.take().map_or(0, |l| l.count() as u64);
+        let mut rest = u64::from(std::mem::take(&mut self.peeked));
+        if let Some(mut r) = self.lines.take() {
+            while next_line(&mut r, &mut self.buf).unwrap_or(false) {
+                rest += 1;
+            }
+        }
         rest + self.ahead.len() as u64
     }
+}
+
+/// Reads the next line into `buf`, without its newline; `false` at the end.
+fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    if r.read_until(b'\n', buf)? == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    }
+    Ok(true)
+}
+
+/// A line as text (results files are UTF-8; anything else is shown, not lost).
+fn text(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(line),
+    }
+}
+
+/// Writes one row and its newline.
+fn write_row(out: &mut impl Write, row: &[u8]) -> Result<(), EngineError> {
+    out.write_all(row)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| EngineError::WriteResults(e.to_string()))
+}
+
+/// The hash an ID is known by in [`ShardRows::ids`].
+fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
+}
+
+/// The first field of a row, as written (escaped).
+fn first_field(line: &[u8]) -> &[u8] {
+    memchr::memchr(b'\t', line).map_or(line, |i| &line[..i])
+}
+
+/// Whether `line` is the row of entity `id`. Most IDs are written as they are, and
+/// are compared as bytes.
+fn row_is(line: &[u8], id: &str) -> bool {
+    let field = first_field(line);
+    if !field.contains(&b'\\') {
+        return field == id.as_bytes();
+    }
+    row_id(&text(line)) == id
+}
+
+/// [`id_hash`] of a row's entity ID.
+fn row_hash(line: &[u8]) -> u64 {
+    let field = first_field(line);
+    if !field.contains(&b'\\') {
+        return xxhash_rust::xxh3::xxh3_64(field);
+    }
+    id_hash(&row_id(&text(line)))
 }
 
 /// The entity ID of a results row.
@@ -278,8 +369,7 @@ fn merge_results(
         for entity in entities {
             let entity = entity?;
             let shard = Shard::of(&entity.id, manifest.shards) as usize;
-            if let Some(row) = readers[shard].take(&entity.id)? {
-                writeln!(w, "{row}").map_err(|e| write_error(out, e))?;
+            if readers[shard].take_into(&entity.id, &mut w)? {
                 rows += 1;
             }
         }

@@ -133,6 +133,18 @@ struct Process {
     in_flight_bytes: usize,
 }
 
+impl Process {
+    /// The worker process, for its caller to end (wait for, or kill): its watchdog is
+    /// told to quit first, so that it cannot kill a process being reaped. The pipes
+    /// stay open until the caller drops `self`, after the end.
+    fn retire(&self) -> Arc<Mutex<Child>> {
+        if let Some(d) = &self.watchdog {
+            d.quit();
+        }
+        self.child.clone()
+    }
+}
+
 /// How a worker was lost during a batch.
 struct Death {
     /// `the native worker process (pid 12) died, killed by signal 11`.
@@ -308,10 +320,8 @@ impl ProcessInstance {
                 known: false,
             };
         };
-        if let Some(d) = &p.watchdog {
-            d.quit();
-        }
-        let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+        let child = p.retire();
+        let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
         let pid = child.id();
         let status = match child.try_wait() {
             Ok(Some(s)) => Some(s),
@@ -583,10 +593,8 @@ fn signal_note(signal: Option<i32>) -> &'static str {
 impl Drop for ProcessInstance {
     fn drop(&mut self) {
         if let Some(p) = self.process.take() {
-            if let Some(d) = &p.watchdog {
-                d.quit();
-            }
-            let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+            let child = p.retire();
+            let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
             kill_group(&mut child);
             let _ = child.wait();
         }
@@ -642,10 +650,8 @@ impl Instance for ProcessInstance {
         let answer = self.exchange(None);
         // The worker exits after answering.
         if let Some(p) = self.process.take() {
-            if let Some(d) = &p.watchdog {
-                d.quit();
-            }
-            let mut child = p.child.lock().unwrap_or_else(|e| e.into_inner());
+            let child = p.retire();
+            let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
             let _ = child.wait();
             kill_leftovers(child.id());
         }
