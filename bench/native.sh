@@ -21,14 +21,7 @@ cargo build --release -q -p polyplug-cli -p id_stats -p direct-loop
 bin=target/release/polyplug
 lib=target/release/libid_stats.so
 
-python3 - "$N" "$work/ids.txt" <<'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-rng = random.Random(42)
-with open(path, "w") as f:
-    for i in range(n):
-        f.write("".join(rng.choice("ACGT") for _ in range(12)) + f"_{i}\n")
-PY
+python3 bench/gen-ids.py "$N" "$work/ids.txt"
 
 run() { "$bin" run "$lib" ids "$work/ids.txt" -o "$work/out.tsv" -r "$work/r.yaml" "$@"; }
 configs=(direct j1 j2 p1 p2)

@@ -27,14 +27,7 @@ def compute(entity, **kwargs):
     return [len(entity)], []
 PY
 
-python3 - "$N" "$work/ids.txt" <<'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-rng = random.Random(42)
-with open(path, "w") as f:
-    for i in range(n):
-        f.write("".join(rng.choice("ACGT") for _ in range(12)) + f"_{i}\n")
-PY
+python3 bench/gen-ids.py "$N" "$work/ids.txt"
 head -n $((N / 10)) "$work/ids.txt" > "$work/ids10.txt"
 
 now() { date +%s.%N; }
