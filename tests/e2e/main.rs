@@ -8,6 +8,7 @@ mod new;
 mod new_more;
 mod python;
 mod reliability;
+mod slurm;
 mod source;
 mod store;
 mod wasm;

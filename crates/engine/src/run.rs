@@ -618,7 +618,8 @@ fn run_options(
 fn tell_shard(placement: &crate::Placement, console: &dyn Console) {
     if let (Some(shard), Some(from)) = (placement.shard, placement.shard_from) {
         console.note(&format!(
-            "computing shard {shard} (from {from}): the entities whose ID hashes to it;              --shard all computes every entity"
+            "computing shard {shard} (from {from}): the entities whose ID hashes to it; \
+             --shard all computes every entity"
         ));
     }
 }
