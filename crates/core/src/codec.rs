@@ -215,12 +215,20 @@ impl<'a> Decoder<'a> {
     /// A list of strings.
     #[inline]
     pub fn strs(&mut self) -> Result<Vec<String>, CodecError> {
-        let n = self.length()?;
-        let mut v = Vec::with_capacity(n.min(1 << 16));
-        for _ in 0..n {
-            v.push(self.str()?);
-        }
+        let mut v = Vec::new();
+        self.strs_into(&mut v)?;
         Ok(v)
+    }
+
+    /// A list of strings, pushed onto `out` (whose allocation serves again).
+    #[inline]
+    pub fn strs_into(&mut self, out: &mut Vec<String>) -> Result<(), CodecError> {
+        let n = self.length()?;
+        out.reserve(n.min(1 << 16));
+        for _ in 0..n {
+            out.push(self.str()?);
+        }
+        Ok(())
     }
 
     /// `n` values, pushed onto `out`; scalars are written in place (the fast path of

@@ -110,8 +110,8 @@ impl Entity {
 #[derive(Debug, Default)]
 pub struct BatchResults {
     results: Vec<Result<Outcome, EntityError>>,
-    /// Results of an earlier batch whose outcomes serve again ([`BatchResults::outcome`]);
-    /// failures among them are dropped when met.
+    /// Results of an earlier batch whose outcomes serve again ([`BatchResults::outcome`]),
+    /// already cleared; failures among them are dropped when met.
     spare: Vec<Result<Outcome, EntityError>>,
 }
 
@@ -133,8 +133,7 @@ impl BatchResults {
     /// there is one.
     pub fn outcome(&mut self) -> Outcome {
         while let Some(r) = self.spare.pop() {
-            if let Ok(mut out) = r {
-                out.clear();
+            if let Ok(out) = r {
                 return out;
             }
         }
@@ -154,7 +153,8 @@ impl BatchResults {
     /// Keeps the first `len` results; the outcomes of the others become spare.
     pub fn truncate(&mut self, len: usize) {
         if len < self.results.len() {
-            self.spare.extend(self.results.drain(len..));
+            self.spare
+                .extend(self.results.drain(len..).map(|r| r.map(cleared)));
         }
     }
 
@@ -181,6 +181,12 @@ impl BatchResults {
     pub fn take(&mut self) -> Vec<Result<Outcome, EntityError>> {
         std::mem::take(&mut self.results)
     }
+}
+
+/// The outcome, emptied (its allocations kept).
+fn cleared(mut out: Outcome) -> Outcome {
+    out.clear();
+    out
 }
 
 impl std::ops::Deref for BatchResults {

@@ -84,9 +84,19 @@ impl Shard {
         self.count
     }
 
+    /// The hash the rule is made of: XXH3-64, seed 0, of the ID's UTF-8 bytes.
+    pub fn hash(id: &[u8]) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(id)
+    }
+
+    /// The shard, of `count`, of an ID whose [`Shard::hash`] is `hash`.
+    pub fn of_hash(hash: u64, count: u32) -> u32 {
+        (hash % u64::from(count.max(1))) as u32
+    }
+
     /// The shard an ID belongs to, of `count`.
     pub fn of(id: &str, count: u32) -> u32 {
-        (xxhash_rust::xxh3::xxh3_64(id.as_bytes()) % u64::from(count.max(1))) as u32
+        Shard::of_hash(Shard::hash(id.as_bytes()), count)
     }
 
     /// Whether the entity with this ID is in this shard.

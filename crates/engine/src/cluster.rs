@@ -92,6 +92,12 @@ impl Placement {
                 .transpose()
         };
         let slurm_task = number("SLURM_ARRAY_TASK_ID")?;
+        let slurm_min = match slurm_task {
+            Some(_) => number("SLURM_ARRAY_TASK_MIN")?,
+            None => None,
+        };
+        // The task's place in its array (IDs count from the array's first task).
+        let slurm_index = slurm_task.map(|t| t.checked_sub(slurm_min.unwrap_or(0)));
         let k8s_index = number("JOB_COMPLETION_INDEX")?;
         if let Some(task) = slurm_task {
             p.scheduler = Some(Scheduler::Slurm);
@@ -113,11 +119,8 @@ impl Placement {
             ShardChoice::All => None,
             ShardChoice::Given(s) => Some(s),
             ShardChoice::Shards(n) => {
-                let (index, from) = match (slurm_task, k8s_index) {
-                    (Some(t), _) => {
-                        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-                        (t.checked_sub(min), "SLURM_ARRAY_TASK_ID")
-                    }
+                let (index, from) = match (slurm_index, k8s_index) {
+                    (Some(i), _) => (i, "SLURM_ARRAY_TASK_ID"),
                     (None, Some(i)) => (Some(i), "JOB_COMPLETION_INDEX"),
                     (None, None) => {
                         return Err(EngineError::Shard {
@@ -133,12 +136,11 @@ impl Placement {
                 let index = index.unwrap_or(u64::MAX);
                 Some(Shard::new(index, n.into()).map_err(|e| shard_error(e, from))?)
             }
-            ShardChoice::FromScheduler => match (slurm_task, k8s_index) {
-                (Some(t), _) => {
-                    let min = number("SLURM_ARRAY_TASK_MIN")?;
+            ShardChoice::FromScheduler => match (slurm_index, k8s_index) {
+                (Some(index), _) => {
                     let count = match number("SLURM_ARRAY_TASK_COUNT")? {
                         Some(c) => c,
-                        None => match (min, number("SLURM_ARRAY_TASK_MAX")?) {
+                        None => match (slurm_min, number("SLURM_ARRAY_TASK_MAX")?) {
                             (Some(lo), Some(hi)) if hi >= lo => hi - lo + 1,
                             _ => {
                                 return Err(EngineError::Shard {
@@ -150,7 +152,7 @@ impl Placement {
                             }
                         },
                     };
-                    let index = t.checked_sub(min.unwrap_or(0)).unwrap_or(u64::MAX);
+                    let index = index.unwrap_or(u64::MAX);
                     p.shard_from = Some("SLURM_ARRAY_TASK_ID");
                     Some(
                         Shard::new(index, count)

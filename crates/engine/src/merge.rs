@@ -6,7 +6,8 @@
 //!   function of the ID). A shard's rows are mostly in input order already; a row a
 //!   rerun appended later (a retried failure) is found by reading ahead, and rows read
 //!   ahead wait in memory until their entity comes. Which IDs have a row at all is
-//!   known first (a 128-bit hash per row), so an entity without one costs no search.
+//!   known first (the 64-bit [`Shard::hash`] of each row's ID), so an entity without
+//!   one costs no search.
 //! - **Logs**: every shard's log, in shard order.
 //! - **Report**: one report whose counts are the sums of the shards', from the first
 //!   start to the last end, `completed` when every shard is.
@@ -125,8 +126,8 @@ fn list(shards: &[u32], reports: &[Option<Report>], states: &[ShardState]) -> St
         .join(", ")
 }
 
-/// Each shard's report, if it wrote one; a report of another plugin or parameters is
-/// an error.
+/// Each shard's report, if it wrote one; a report of another plugin (ID, VERSION or
+/// file) is an error.
 fn shard_reports(
     dir: &Path,
     manifest: &Manifest,
@@ -170,8 +171,8 @@ fn shard_reports(
 struct ShardRows {
     lines: Option<BufReader<File>>,
     path: PathBuf,
-    /// The XXH3 hashes of the IDs that have a row in the file. Two IDs that share a
-    /// hash cost a search of the file, never a wrong row: rows are matched by ID.
+    /// The [`Shard::hash`]es of the IDs that have a row in the file. Two IDs that share
+    /// a hash cost a search of the file, never a wrong row: rows are matched by ID.
     ids: HashSet<u64, BuildHasherDefault<Prehashed>>,
     /// The line being read.
     buf: Vec<u8>,
@@ -214,15 +215,21 @@ impl ShardRows {
         })
     }
 
-    /// Writes the row of entity `id` to `out`, if the file has one; says whether.
-    fn take_into(&mut self, id: &str, out: &mut impl Write) -> Result<bool, EngineError> {
+    /// Writes the row of entity `id` (whose [`Shard::hash`] is `hash`) to `out`, if the
+    /// file has one; says whether.
+    fn take_into(
+        &mut self,
+        id: &str,
+        hash: u64,
+        out: &mut impl Write,
+    ) -> Result<bool, EngineError> {
         // The next row first: a shard's rows are mostly in input order.
         if self.peek()? && row_is(&self.buf, id) {
             self.peeked = false;
             write_row(out, &self.buf)?;
             return Ok(true);
         }
-        if !self.ids.contains(&id_hash(id)) {
+        if !self.ids.contains(&hash) {
             return Ok(false);
         }
         if let Some(row) = self.ahead.remove(id) {
@@ -298,11 +305,6 @@ fn write_row(out: &mut impl Write, row: &[u8]) -> Result<(), EngineError> {
         .map_err(|e| EngineError::WriteResults(e.to_string()))
 }
 
-/// The hash an ID is known by in [`ShardRows::ids`].
-fn id_hash(id: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
-}
-
 /// The first field of a row, as written (escaped).
 fn first_field(line: &[u8]) -> &[u8] {
     memchr::memchr(b'\t', line).map_or(line, |i| &line[..i])
@@ -318,13 +320,13 @@ fn row_is(line: &[u8], id: &str) -> bool {
     row_id(&text(line)) == id
 }
 
-/// [`id_hash`] of a row's entity ID.
+/// The [`Shard::hash`] of a row's entity ID.
 fn row_hash(line: &[u8]) -> u64 {
     let field = first_field(line);
     if !field.contains(&b'\\') {
-        return xxhash_rust::xxh3::xxh3_64(field);
+        return Shard::hash(field);
     }
-    id_hash(&row_id(&text(line)))
+    Shard::hash(row_id(&text(line)).as_bytes())
 }
 
 /// The entity ID of a results row.
@@ -368,8 +370,10 @@ fn merge_results(
         let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         for entity in entities {
             let entity = entity?;
-            let shard = Shard::of(&entity.id, manifest.shards) as usize;
-            if readers[shard].take_into(&entity.id, &mut w)? {
+            // One hash gives both the shard and the key of the shard's row set.
+            let hash = Shard::hash(entity.id.as_bytes());
+            let shard = Shard::of_hash(hash, manifest.shards) as usize;
+            if readers[shard].take_into(&entity.id, hash, &mut w)? {
                 rows += 1;
             }
         }

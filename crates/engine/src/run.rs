@@ -96,10 +96,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         .map(|d| crate::run_dir::ShardOutputs::of(d, placement.shard_or_whole()).state);
     if let Some(path) = &state {
         let running = format!("running {} {}", std::process::id(), host_name());
-        crate::run_dir::ShardState::write(path, &running).map_err(|e| EngineError::Create {
-            path: path.clone(),
-            why: e.to_string(),
-        })?;
+        crate::run_dir::ShardState::write(path, &running)?;
     }
     let mut recorder = recorder(store.as_mut(), out, log)?;
     if let Some(started) = io.started.take() {
@@ -137,10 +134,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
             && summary.input_error.is_none()
             && summary.plugin_errors.is_empty();
         let text = if whole { "finished" } else { "stopped" };
-        crate::run_dir::ShardState::write(path, text).map_err(|e| EngineError::Create {
-            path: path.clone(),
-            why: e.to_string(),
-        })?;
+        crate::run_dir::ShardState::write(path, text)?;
     }
     if entities.repeated > 0 {
         console.note(&format!(
@@ -182,10 +176,9 @@ fn in_run_dir(
 ) -> Result<RunSpec, EngineError> {
     let shard = placement.shard_or_whole();
     let outputs = crate::run_dir::ShardOutputs::of(dir, shard);
-    let shard_dir = crate::run_dir::shard_dir(dir, shard.index());
-    std::fs::create_dir_all(&shard_dir).map_err(|e| EngineError::RunDir {
+    std::fs::create_dir_all(&outputs.dir).map_err(|e| EngineError::RunDir {
         dir: dir.to_path_buf(),
-        why: format!("cannot create {}: {e}", shard_dir.display()),
+        why: format!("cannot create {}: {e}", outputs.dir.display()),
     })?;
     let mut spec = spec.clone();
     spec.out = Some(outputs.results);

@@ -90,12 +90,13 @@ impl Manifest {
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create it: {e}")))?;
         let text = serde_yaml_ng::to_string(&self)
             .map_err(|e| fail(format!("cannot write the manifest: {e}")))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| fail(format!("cannot write in it: {e}")))?;
+        let manifest = dir.join(MANIFEST);
+        let mut tmp =
+            temp_beside(&manifest).map_err(|e| fail(format!("cannot write in it: {e}")))?;
         std::io::Write::write_all(&mut tmp, text.as_bytes())
             .map_err(|e| fail(format!("cannot write in it: {e}")))?;
         // Only the first shard's manifest lands; the others read it.
-        if tmp.persist_noclobber(dir.join(MANIFEST)).is_ok() {
+        if tmp.persist_noclobber(&manifest).is_ok() {
             return Ok(self);
         }
         let there = Manifest::read(dir)?;
@@ -110,14 +111,29 @@ impl Manifest {
     }
 }
 
-/// The folder of shard `index` in `dir`.
-pub fn shard_dir(dir: &Path, index: u32) -> PathBuf {
-    dir.join(format!("shard-{index}"))
+/// A temporary file in the folder of `path` (the working directory for a bare file
+/// name), to be renamed onto `path` once written: readers see the old file or the
+/// new one, never half of one.
+pub(crate) fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(parent)
+}
+
+/// Replaces the file at `path` with `bytes`, at once (see [`temp_beside`]).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = temp_beside(path)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// The outputs of one shard of a run folder.
 #[derive(Debug, Clone)]
 pub struct ShardOutputs {
+    /// `shard-I/`, which holds them.
+    pub dir: PathBuf,
     /// `shard-I/results.tsv`.
     pub results: PathBuf,
     /// `shard-I/log.tsv`.
@@ -135,13 +151,14 @@ pub struct ShardOutputs {
 impl ShardOutputs {
     /// The outputs of `shard` in `dir`.
     pub fn of(dir: &Path, shard: Shard) -> ShardOutputs {
-        let d = shard_dir(dir, shard.index());
+        let d = dir.join(format!("shard-{}", shard.index()));
         ShardOutputs {
             results: d.join("results.tsv"),
             log: d.join("log.tsv"),
             report: d.join("report.yaml"),
             store: d.join("store.db"),
             state: d.join("state"),
+            dir: d,
         }
     }
 }
@@ -173,10 +190,10 @@ impl ShardState {
     }
 
     /// Writes a shard's state file (replacing it at once: a reader never sees half).
-    pub fn write(path: &Path, text: &str) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, format!("{text}\n").as_bytes())?;
-        tmp.persist(path).map(drop).map_err(|e| e.error)
+    pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
+        write_atomically(path, format!("{text}\n").as_bytes()).map_err(|e| EngineError::Create {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })
     }
 }

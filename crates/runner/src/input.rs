@@ -310,8 +310,6 @@ pub struct Entities<'a> {
     pub repeated: u64,
     /// The shard whose entities are given out (`--shard`); the others are passed over.
     shard: Option<Shard>,
-    /// Number of units passed over because they belong to another shard.
-    pub other_shards: u64,
 }
 
 enum Units {
@@ -387,7 +385,6 @@ impl<'a> Entities<'a> {
             repeats: None,
             repeated: 0,
             shard: None,
-            other_shards: 0,
         })
     }
 
@@ -399,7 +396,7 @@ impl<'a> Entities<'a> {
     }
 
     /// Gives out only the entities of `shard` (by ID, see [`Shard`]); the others are
-    /// counted in [`Entities::other_shards`].
+    /// passed over, and counted nowhere (they are not skipped: another shard has them).
     pub fn shard(mut self, shard: Option<Shard>) -> Self {
         self.shard = shard.filter(|s| s.count() > 1);
         self
@@ -421,17 +418,18 @@ impl<'a> Entities<'a> {
                 line_no,
                 buf,
             } => loop {
+                let read_error = |e: std::io::Error| {
+                    Some(Err(InputError::Read {
+                        path: path.clone(),
+                        why: e.to_string(),
+                    }))
+                };
                 // A line whole in the reader's buffer is read there (found with the
                 // vectorized memchr); only one that crosses the buffer's end is
                 // gathered into `buf`.
                 let whole = match reader.fill_buf() {
                     Ok(avail) => memchr::memchr(b'\n', avail).map(|i| (i + 1, avail)),
-                    Err(e) => {
-                        return Some(Err(InputError::Read {
-                            path: path.clone(),
-                            why: e.to_string(),
-                        }))
-                    }
+                    Err(e) => return read_error(e),
                 };
                 let (line, used) = match whole {
                     Some((n, avail)) => (&avail[..n], n),
@@ -440,12 +438,7 @@ impl<'a> Entities<'a> {
                         match reader.read_until(b'\n', buf) {
                             Ok(0) => return None,
                             Ok(_) => {}
-                            Err(e) => {
-                                return Some(Err(InputError::Read {
-                                    path: path.clone(),
-                                    why: e.to_string(),
-                                }))
-                            }
+                            Err(e) => return read_error(e),
                         }
                         (&buf[..], 0)
                     }
@@ -519,7 +512,6 @@ impl Iterator for Entities<'_> {
             };
             self.last_line = line_no;
             if self.shard.is_some_and(|s| !s.contains(&id)) {
-                self.other_shards += 1;
                 continue;
             }
             if self.skip.contains(&id) {

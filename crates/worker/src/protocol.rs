@@ -342,10 +342,7 @@ impl WorkerMsg {
                 let nv = d.length()?;
                 let mut out = results.outcome();
                 d.values_into(nv, &mut out.values)?;
-                let logs = d.length()?;
-                for _ in 0..logs {
-                    out.logs.push(d.str()?);
-                }
+                d.strs_into(&mut out.logs)?;
                 results.push(Ok(out));
             } else {
                 let message = d.str()?;
