@@ -378,6 +378,21 @@ fn a_merge_waits_for_every_shard_and_takes_rows_a_rerun_appended() {
         log.contains("sample_00007\terror: ValueError: not today"),
         "{log}"
     );
+    // Outputs given as bare file names land in the working folder.
+    Run::of(
+        t.cmd()
+            .args(["merge", "rd", "-o", "merged.tsv", "-r", "merged.yaml"]),
+    )
+    .ok();
+    eqnice!(t.read("single.tsv"), t.read("merged.tsv"));
+    assert!(t.read("merged.yaml").contains("comp_status: completed\n"));
+    // A run folder none of whose shards wrote a report: named, and nothing written.
+    std::fs::create_dir(t.join("empty")).unwrap();
+    std::fs::copy(t.join("rd/run.yaml"), t.join("empty/run.yaml")).unwrap();
+    Run::of(t.cmd().args(["merge", "empty", "--partial"]))
+        .code(2)
+        .stderr_has("run folder empty: no shard wrote a report: there is nothing to merge");
+    assert!(!t.join("empty/results.tsv").exists());
     Run::of(t.cmd().args(["merge", "nowhere"]))
         .code(2)
         .stderr_has("run folder nowhere: it has no run.yaml: it is not a run folder");

@@ -12,7 +12,7 @@
 //! - **Report**: one report whose counts are the sums of the shards', from the first
 //!   start to the last end, `completed` when every shard is.
 
-use crate::run_dir::{Manifest, ShardOutputs, ShardState};
+use crate::run_dir::{temp_beside, write_atomically, Manifest, ShardOutputs, ShardState};
 use crate::{resolve, EngineError};
 use polyplug_core::{CompStatus, LoadOptions, Plugin, Report, Shard, Uuid};
 use polyplug_runner::input::{Entities, Prehashed, SkipSet, Source};
@@ -95,10 +95,11 @@ pub fn merge(spec: &MergeSpec) -> Result<MergeOutcome, EngineError> {
         .report
         .clone()
         .unwrap_or_else(|| dir.join("report.yaml"));
-    let (rows, strays) = merge_results(dir, &manifest, &shards, &out)?;
-    concatenate(dir, shards.iter().map(|s| &s.log), &log)?;
-    let report = merged_report(&manifest, &reports, !unfinished.is_empty())?;
-    write_atomically(dir, &report_path, report.to_yaml().as_bytes())?;
+    let report = merged_report(dir, &manifest, &reports, !unfinished.is_empty())?;
+    let (rows, strays) = merge_results(&manifest, &shards, &out)?;
+    concatenate(shards.iter().map(|s| &s.log), &log)?;
+    write_atomically(&report_path, report.to_yaml().as_bytes())
+        .map_err(|e| write_error(&report_path, e))?;
     Ok(MergeOutcome {
         report,
         rows,
@@ -337,7 +338,6 @@ fn row_id(line: &str) -> std::borrow::Cow<'_, str> {
 /// Writes the shards' rows in input order into `out`; returns the rows written and
 /// the rows of no input entity.
 fn merge_results(
-    dir: &Path,
     manifest: &Manifest,
     shards: &[ShardOutputs],
     out: &Path,
@@ -364,7 +364,7 @@ fn merge_results(
         .iter()
         .map(|s| ShardRows::open(&s.results))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut tmp = temp_in(dir, out)?;
+    let mut tmp = temp_beside(out).map_err(|e| write_error(out, e))?;
     let mut rows = 0u64;
     {
         let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
@@ -386,11 +386,10 @@ fn merge_results(
 
 /// `files` concatenated into `out`, in order (a missing file adds nothing).
 fn concatenate<'p>(
-    dir: &Path,
     files: impl Iterator<Item = &'p PathBuf>,
     out: &Path,
 ) -> Result<(), EngineError> {
-    let mut tmp = temp_in(dir, out)?;
+    let mut tmp = temp_beside(out).map_err(|e| write_error(out, e))?;
     for f in files {
         match File::open(f) {
             Ok(mut r) => {
@@ -412,6 +411,7 @@ fn concatenate<'p>(
 
 /// The report of the whole run, from the shards'.
 fn merged_report(
+    dir: &Path,
     manifest: &Manifest,
     reports: &[Option<Report>],
     partial: bool,
@@ -419,7 +419,7 @@ fn merged_report(
     let done: Vec<&Report> = reports.iter().flatten().collect();
     let Some(first) = done.first() else {
         return Err(EngineError::RunDir {
-            dir: PathBuf::new(),
+            dir: dir.to_path_buf(),
             why: "no shard wrote a report: there is nothing to merge".into(),
         });
     };
@@ -444,22 +444,6 @@ fn merged_report(
         )),
         ..(*first).clone()
     })
-}
-
-/// A temporary file beside `out` (so that it is renamed into place).
-fn temp_in(dir: &Path, out: &Path) -> Result<tempfile::NamedTempFile, EngineError> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(dir);
-    tempfile::NamedTempFile::new_in(parent).map_err(|e| write_error(out, e))
-}
-
-fn write_atomically(dir: &Path, out: &Path, bytes: &[u8]) -> Result<(), EngineError> {
-    let mut tmp = temp_in(dir, out)?;
-    tmp.write_all(bytes).map_err(|e| write_error(out, e))?;
-    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
-    Ok(())
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> EngineError {
