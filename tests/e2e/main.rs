@@ -9,6 +9,7 @@ mod new_more;
 mod python;
 mod reliability;
 mod slurm;
+mod slurm_submit;
 mod source;
 mod store;
 mod wasm;

@@ -46,6 +46,79 @@ pub enum Command {
     /// Combine the shards of a run folder (`run --run-dir`) into the outputs of one
     /// run: results in input order, each entity once; the logs; one report.
     Merge(MergeArgs),
+    /// Run one run as a Slurm job array of shards, merged at the end: submit, status,
+    /// resubmit.
+    #[command(subcommand)]
+    Slurm(SlurmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlurmCommand {
+    /// Submit a run as a Slurm array, one task per shard, and a merge job after it:
+    /// `slurm submit <plugin> ids <file> [run options] --shards N --run-dir DIR`.
+    /// -o, -l and -r name the merged outputs.
+    Submit(SlurmSubmitArgs),
+    /// Show each shard of a submitted run: pending, running, done or failed (and
+    /// why), with its entity counts; from polyplug's own files first, so it works
+    /// without Slurm accounting.
+    Status(SlurmStatusArgs),
+    /// Submit again only the shards that did not finish (each computes only what it
+    /// misses), and a new merge job.
+    Resubmit(SlurmResubmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmSubmitArgs {
+    /// The number of shards (array tasks).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// The run folder: the shards' outputs, the scripts, the tasks' output files
+    /// (on a file system every node sees).
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub slurm: SlurmOpts,
+    /// The arguments of `polyplug run`: `<plugin> ids <file> [options]` (the options
+    /// above may come among them).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "RUN ARGUMENTS"
+    )]
+    pub run: Vec<String>,
+}
+
+/// The options of `slurm submit` and `slurm resubmit`.
+#[derive(Debug, Args, Default)]
+pub struct SlurmOpts {
+    /// At most M tasks at once (`--array=…%M`).
+    #[arg(long, value_name = "M")]
+    pub max_parallel: Option<u32>,
+    /// An sbatch option for the tasks and the merge job, e.g. --sbatch-arg=--time=2:00:00
+    /// (repeatable).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// Write and print the scripts and the sbatch commands; submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the merge job ends; exit non-zero unless it merged.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmStatusArgs {
+    /// The run folder given to `slurm submit`.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmResubmitArgs {
+    /// The run folder given to `slurm submit`.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub slurm: SlurmOpts,
 }
 
 /// Where the results store is: `--store URL`, else `POLYPLUG_STORE`, else

@@ -9,6 +9,7 @@ mod console;
 mod info;
 mod new;
 mod run;
+mod slurm;
 mod stores;
 
 use clap::Parser;
@@ -42,6 +43,7 @@ fn main() {
         args::Command::Runs(a) => stores::runs(a),
         args::Command::Export(a) => stores::export(a),
         args::Command::Merge(a) => stores::merge(a),
+        args::Command::Slurm(c) => slurm::slurm(c),
     };
     std::process::exit(code);
 }

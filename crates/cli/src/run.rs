@@ -40,6 +40,7 @@ pub fn run(args: RunArgs) -> i32 {
         console: console::stderr(),
         progress,
         stop,
+        signal: signal.clone(),
         started: Some(Box::new(move || on_signals(flag, which))),
     };
     match polyplug_engine::run(&spec, io) {
@@ -120,7 +121,7 @@ fn seconds(text: &str) -> Result<Option<Duration>, String> {
 }
 
 /// The run the arguments ask for; an argument that makes no sense is an error.
-fn spec(args: RunArgs) -> Result<RunSpec, String> {
+pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
     let timeout = timeout(args.timeout.as_deref())?;
     if args.jobs == Some(0) {
         return Err("--jobs 0: give at least one worker".into());
@@ -208,12 +209,13 @@ fn shard_choice(shard: Option<&str>, shards: Option<u32>) -> Result<ShardChoice,
     }
 }
 
-/// From now on, SIGINT (Ctrl-C), SIGTERM or SIGHUP sets `stop` to stop the run, and
-/// `which` to the exit status it asks for (128 + the signal); a second one ends the
-/// process at once, with that status.
+/// From now on, SIGINT (Ctrl-C), SIGTERM, SIGHUP or SIGUSR1 sets `stop` to stop the
+/// run, and `which` to the exit status it asks for (128 + the signal); a second one
+/// ends the process at once, with that status. SIGUSR1 is what `polyplug slurm submit`
+/// has Slurm send before a task's time limit (`--signal=B:USR1@…`).
 fn on_signals(stop: Arc<AtomicBool>, which: Arc<AtomicUsize>) {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    for signal in [SIGINT, SIGTERM, SIGHUP] {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] {
         let code = 128 + signal;
         // The order is the one signal-hook documents: the shutdown checks the flag
         // before the flag is set, so the first signal only sets it.

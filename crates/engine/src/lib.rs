@@ -26,7 +26,7 @@ files of the spec or to the writers of [`RunIo`]; notes, plugin output and (with
 
 ```
 use polyplug_engine::{run, Input, RunIo, RunSpec, StoreChoice, Verdict};
-use std::sync::{atomic::AtomicBool, Arc};
+use std::sync::{atomic::{AtomicBool, AtomicUsize}, Arc};
 
 let dir = tempfile::tempdir()?;
 let plugin = dir.path().join("len.sh");
@@ -46,6 +46,7 @@ let io = RunIo {
     console: Arc::new(polyplug_engine::core::Silent),
     progress: None,
     stop: Arc::new(AtomicBool::new(false)),
+    signal: Arc::new(AtomicUsize::new(0)),
     started: None,
 };
 let outcome = run(&spec, io)?;

@@ -12,7 +12,9 @@
 //! - **Report**: one report whose counts are the sums of the shards', from the first
 //!   start to the last end, `completed` when every shard is.
 
-use crate::run_dir::{temp_beside, write_atomically, Manifest, ShardOutputs, ShardState};
+use crate::run_dir::{
+    temp_beside, write_atomically, Manifest, ShardOutputs, ShardState, ShardStatus,
+};
 use crate::{resolve, EngineError};
 use polyplug_core::{CompStatus, LoadOptions, Plugin, Report, Shard, Uuid};
 use polyplug_runner::input::{Entities, Prehashed, SkipSet, Source};
@@ -68,11 +70,13 @@ pub fn merge(spec: &MergeSpec) -> Result<MergeOutcome, EngineError> {
         })
         .collect::<Result<_, _>>()?;
     let reports = shard_reports(dir, &manifest, &shards)?;
-    let states: Vec<ShardState> = shards.iter().map(|s| ShardState::read(&s.state)).collect();
+    let states: Vec<ShardStatus> = shards.iter().map(|s| ShardStatus::read(&s.state)).collect();
     // A shard whose entities failed has finished (the failures are listed); one that
     // stopped early, or never ended, has not.
     let unfinished: Vec<u32> = (0..manifest.shards)
-        .filter(|i| reports[*i as usize].is_none() || states[*i as usize] != ShardState::Finished)
+        .filter(|i| {
+            reports[*i as usize].is_none() || states[*i as usize].state != ShardState::Finished
+        })
         .collect();
     if !unfinished.is_empty() && !spec.partial {
         return Err(EngineError::RunDir {
@@ -110,14 +114,22 @@ pub fn merge(spec: &MergeSpec) -> Result<MergeOutcome, EngineError> {
 }
 
 /// The shards named in a message: `2 (not started), 5 (stopped)`.
-fn list(shards: &[u32], reports: &[Option<Report>], states: &[ShardState]) -> String {
+fn list(shards: &[u32], reports: &[Option<Report>], states: &[ShardStatus]) -> String {
     shards
         .iter()
         .map(|i| {
-            let why = match (&states[*i as usize], &reports[*i as usize]) {
+            let status = &states[*i as usize];
+            let why = match (status.state, &reports[*i as usize]) {
                 (ShardState::NotStarted, _) => "not started".to_string(),
-                (ShardState::Running(who), _) => format!("running or killed: {who}"),
-                (ShardState::Stopped, _) => "stopped before the end of its input".into(),
+                (ShardState::Running, _) => format!(
+                    "running or killed: process {} on {}",
+                    status.pid.unwrap_or(0),
+                    status.host.as_deref().unwrap_or("?")
+                ),
+                (ShardState::Stopped, _) => match &status.stopped_by {
+                    Some(by) => format!("stopped before the end of its input: {by}"),
+                    None => "stopped before the end of its input".into(),
+                },
                 (ShardState::Finished, None) => "no report".into(),
                 (ShardState::Finished, Some(_)) => "finished".into(),
             };

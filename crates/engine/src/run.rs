@@ -90,13 +90,16 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let Some(s) = &mut store {
         s.begin(&report, &placement, run_id.as_deref())?;
     }
-    let state = spec
-        .run_dir
-        .as_deref()
-        .map(|d| crate::run_dir::ShardOutputs::of(d, placement.shard_or_whole()).state);
-    if let Some(path) = &state {
-        let running = format!("running {} {}", std::process::id(), host_name());
-        crate::run_dir::ShardState::write(path, &running)?;
+    let state = match spec.run_dir.as_deref() {
+        Some(d) => Some(Arc::new(crate::run_dir::StateProgress::start(
+            crate::run_dir::ShardOutputs::of(d, placement.shard_or_whole()).state,
+            io.progress.take(),
+            placement.node.clone().unwrap_or_else(host_name),
+        )?)),
+        None => None,
+    };
+    if let Some(s) = &state {
+        io.progress = Some(s.clone() as Arc<dyn polyplug_runner::Progress>);
     }
     let mut recorder = recorder(store.as_mut(), out, log)?;
     if let Some(started) = io.started.take() {
@@ -127,14 +130,10 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.finish(&report)?;
     }
     write_report(&report, spec.report.as_deref(), &mut io.report)?;
-    if let Some(path) = &state {
+    if let Some(s) = &state {
         // After the report: a shard is finished once its report says what it did.
-        let whole = !summary.stopped
-            && !interrupted
-            && summary.input_error.is_none()
-            && summary.plugin_errors.is_empty();
-        let text = if whole { "finished" } else { "stopped" };
-        crate::run_dir::ShardState::write(path, text)?;
+        let signal = io.signal.load(std::sync::atomic::Ordering::SeqCst);
+        s.end(stopped_by(&summary, interrupted, signal))?;
     }
     if entities.repeated > 0 {
         console.note(&format!(
@@ -165,6 +164,34 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         summary,
         interrupted,
     })
+}
+
+/// Why a shard stopped before the end of its input (`None`: it did not).
+fn stopped_by(
+    summary: &polyplug_runner::RunSummary,
+    interrupted: bool,
+    signal: usize,
+) -> Option<String> {
+    if interrupted {
+        return Some(match signal.checked_sub(128) {
+            Some(10) => "SIGUSR1: the scheduler's warning before the time limit".into(),
+            Some(15) => "SIGTERM: cancelled, or the time limit reached".into(),
+            Some(2) => "SIGINT: interrupted".into(),
+            Some(1) => "SIGHUP: the terminal went away".into(),
+            Some(n) => format!("signal {n}"),
+            None => "interrupted".into(),
+        });
+    }
+    if let Some(halt) = &summary.halt {
+        return Some(format!("halted by {} at {:?}", halt.by, halt.entity));
+    }
+    if let Some(e) = &summary.input_error {
+        return Some(format!("an input error: {e}"));
+    }
+    if let Some(e) = summary.plugin_errors.first() {
+        return Some(format!("a plugin error: {e}"));
+    }
+    summary.stopped.then(|| "stopped".into())
 }
 
 /// The run as it is in a run folder: its outputs (and, when no store is given, its

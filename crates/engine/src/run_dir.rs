@@ -163,37 +163,149 @@ impl ShardOutputs {
     }
 }
 
-/// What the state file of a shard says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a shard is doing, as its state file (`shard-I/state`, YAML) says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ShardState {
     /// No state file: the shard never started (or another polyplug wrote the folder).
+    #[default]
     NotStarted,
-    /// Running, or killed while running: `running <pid> <host>`.
-    Running(String),
+    /// Running, or killed while running (the process is gone but the file says so).
+    Running,
     /// Its whole input gone through.
     Finished,
-    /// Stopped before the end of its input.
+    /// Stopped before the end of its input (`stopped_by` says why).
     Stopped,
 }
 
-impl ShardState {
-    /// Reads a shard's state file.
-    pub fn read(path: &Path) -> ShardState {
-        match std::fs::read_to_string(path) {
-            Err(_) => ShardState::NotStarted,
-            Ok(t) => match t.trim() {
-                "finished" => ShardState::Finished,
-                "stopped" => ShardState::Stopped,
-                other => ShardState::Running(other.trim_start_matches("running").trim().into()),
-            },
-        }
+/// A shard's state file: written when it starts, every few seconds while it runs
+/// (with the count of entities recorded) and when it ends, each time replaced at
+/// once. `polyplug slurm status` reads it first and the scheduler second, so that it
+/// works without the scheduler's accounting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardStatus {
+    /// What the shard is doing.
+    pub state: ShardState,
+    /// The process computing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The machine it runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Entities recorded (computed or failed) by this attempt so far.
+    #[serde(default)]
+    pub recorded: u64,
+    /// When the file was written (UTC, as reports write times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    /// Why a stopped shard stopped: the signal, the halt, the input or plugin error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+}
+
+impl ShardStatus {
+    /// Reads a shard's state file; none means not started.
+    pub fn read(path: &Path) -> ShardStatus {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return ShardStatus::default();
+        };
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| ShardStatus {
+            state: ShardState::Stopped,
+            stopped_by: Some(format!("its state file {} is damaged: {e}", path.display())),
+            ..ShardStatus::default()
+        })
     }
 
     /// Writes a shard's state file (replacing it at once: a reader never sees half).
-    pub fn write(path: &Path, text: &str) -> Result<(), EngineError> {
-        write_atomically(path, format!("{text}\n").as_bytes()).map_err(|e| EngineError::Create {
+    pub fn write(&self, path: &Path) -> Result<(), EngineError> {
+        let text = serde_yaml_ng::to_string(self).map_err(|e| EngineError::Create {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        write_atomically(path, text.as_bytes()).map_err(|e| EngineError::Create {
             path: path.to_path_buf(),
             why: e.to_string(),
         })
+    }
+}
+
+/// The run's progress, written into the shard's state file every few seconds, and
+/// passed on to the caller's progress (a bar).
+pub(crate) struct StateProgress {
+    /// The caller's.
+    pub inner: Option<std::sync::Arc<dyn polyplug_runner::Progress>>,
+    /// The state file.
+    pub path: PathBuf,
+    /// What it says while running.
+    pub status: std::sync::Mutex<(ShardStatus, std::time::Instant)>,
+}
+
+/// How often a running shard rewrites its state file.
+const STATE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl StateProgress {
+    /// The progress of a shard that starts now: writes `running` into `path`.
+    pub fn start(
+        path: PathBuf,
+        inner: Option<std::sync::Arc<dyn polyplug_runner::Progress>>,
+        host: String,
+    ) -> Result<StateProgress, EngineError> {
+        let status = ShardStatus {
+            state: ShardState::Running,
+            pid: Some(std::process::id()),
+            host: Some(host),
+            recorded: 0,
+            updated: Some(crate::provenance::now()),
+            stopped_by: None,
+        };
+        status.write(&path)?;
+        Ok(StateProgress {
+            inner,
+            path,
+            status: std::sync::Mutex::new((status, std::time::Instant::now())),
+        })
+    }
+
+    /// Writes the final state: `finished`, or `stopped` by `stopped_by`.
+    pub fn end(&self, stopped_by: Option<String>) -> Result<(), EngineError> {
+        let mut guard = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let status = &mut guard.0;
+        status.state = if stopped_by.is_none() {
+            ShardState::Finished
+        } else {
+            ShardState::Stopped
+        };
+        status.stopped_by = stopped_by;
+        status.updated = Some(crate::provenance::now());
+        status.write(&self.path)
+    }
+}
+
+impl polyplug_runner::Progress for StateProgress {
+    fn start(&self, total: Option<u64>) {
+        if let Some(p) = &self.inner {
+            p.start(total);
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(p) = &self.inner {
+            p.advance(n);
+        }
+        let mut guard = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let (status, last) = &mut *guard;
+        status.recorded += n;
+        if last.elapsed() >= STATE_EVERY {
+            *last = std::time::Instant::now();
+            status.updated = Some(crate::provenance::now());
+            // Progress is a courtesy: a full disk shows in the outputs, not here.
+            let _ = status.write(&self.path);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(p) = &self.inner {
+            p.finish();
+        }
     }
 }

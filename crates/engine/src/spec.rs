@@ -5,7 +5,7 @@ use polyplug_core::{Console, DirGrant, Timeout};
 use polyplug_runner::{FailureBudget, Progress};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 /// Where the entities of a run come from.
@@ -199,6 +199,9 @@ pub struct RunIo<'a> {
     /// Set from outside (a signal) to stop the run: what was computed is kept, the
     /// workers finalize and the report is written.
     pub stop: Arc<AtomicBool>,
+    /// The exit status the signal that set [`RunIo::stop`] asks for (128 + its
+    /// number; 0: none, or not told), for the state file of a shard in a run folder.
+    pub signal: Arc<AtomicUsize>,
     /// Called once, when everything is set up and the entities start being computed:
     /// the command line installs its Ctrl-C handler then (before, an interrupt simply
     /// ends the process, and nothing was recorded).

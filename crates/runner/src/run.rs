@@ -9,7 +9,7 @@ use polyplug_core::{
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What became of one entity: computed (values, possibly none, and logs), or failed
 /// (the error, with the logs emitted before it). The same type as a loader's
@@ -281,19 +281,35 @@ where
         let mut pending: BTreeMap<u64, DoneBatch> = BTreeMap::new();
         let mut next_seq = 0u64;
         let mut last_flush = Instant::now();
+        let mut unflushed = false;
         let mut io_result = Ok(());
-        for msg in done_rx.iter() {
+        loop {
+            // Recorded results reach the files (and the store commits them) within
+            // FLUSH_EVERY, also while the next batch is slow: a kill then costs only
+            // what was under way.
+            let wait = if unflushed && io_result.is_ok() {
+                FLUSH_EVERY.saturating_sub(last_flush.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            let msg = match done_rx.recv_timeout(wait) {
+                Ok(msg) => Some(msg),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
             match msg {
-                WorkerMsg::Fatal(e) => {
+                None => {}
+                Some(WorkerMsg::Fatal(e)) => {
                     halted.store(true, Ordering::SeqCst);
                     summary.plugin_errors.push(e);
                 }
-                WorkerMsg::Done(b) => {
+                Some(WorkerMsg::Done(b)) => {
                     pending.insert(b.seq, b);
                 }
             }
             while let Some(batch) = pending.remove(&next_seq) {
                 next_seq += 1;
+                unflushed = true;
                 let _ = token_tx.try_send(());
                 if record_batch(&batch, recorder, &mut summary, &mut io_result, Some(opts)) {
                     halted.store(true, Ordering::SeqCst);
@@ -303,14 +319,18 @@ where
                 }
                 recycle.give(batch);
             }
-            if last_flush.elapsed().as_millis() > 500 && io_result.is_ok() {
+            if unflushed && last_flush.elapsed() >= FLUSH_EVERY && io_result.is_ok() {
                 io_result = recorder.flush();
                 last_flush = Instant::now();
+                unflushed = false;
             }
         }
         // Batches after a hole left by a stop are still recorded: nothing computed is lost.
         for (_, batch) in std::mem::take(&mut pending) {
             record_batch(&batch, recorder, &mut summary, &mut io_result, None);
+            if let Some(p) = progress {
+                p.advance(batch.results.len() as u64);
+            }
         }
         if let Some(p) = progress {
             p.finish();
@@ -335,6 +355,10 @@ where
     summary.stopped = stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
     Ok(summary)
 }
+
+/// How long recorded results may wait in buffers before they are flushed (and
+/// committed to the store).
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
 /// Records one finished batch and counts its results. Returns whether the run must
 /// halt: the outputs cannot be written, or a failure exhausted `--halt-on-error` or
