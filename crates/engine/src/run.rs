@@ -32,7 +32,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let in_dir;
     let spec = match &spec.run_dir {
         Some(dir) => {
-            in_dir = in_run_dir(spec, dir, &placement)?;
+            in_dir = crate::run_dir::in_run_dir(spec, dir, &placement)?;
             &in_dir
         }
         None => spec,
@@ -49,7 +49,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let source = source(spec)?;
     let idsproc = idsproc(spec, &console)?;
     let run_id = match &spec.run_dir {
-        Some(dir) => Some(settle_manifest(
+        Some(dir) => Some(crate::run_dir::settle_manifest(
             spec,
             dir,
             &placement,
@@ -133,7 +133,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let Some(s) = &state {
         // After the report: a shard is finished once its report says what it did.
         let signal = io.signal.load(std::sync::atomic::Ordering::SeqCst);
-        s.end(stopped_by(&summary, interrupted, signal))?;
+        s.end(crate::run_dir::stopped_by(&summary, interrupted, signal))?;
     }
     if entities.repeated > 0 {
         console.note(&format!(
@@ -164,108 +164,6 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         summary,
         interrupted,
     })
-}
-
-/// Why a shard stopped before the end of its input (`None`: it did not).
-fn stopped_by(
-    summary: &polyplug_runner::RunSummary,
-    interrupted: bool,
-    signal: usize,
-) -> Option<String> {
-    if interrupted {
-        return Some(match signal.checked_sub(128) {
-            Some(10) => "SIGUSR1: the scheduler's warning before the time limit".into(),
-            Some(15) => "SIGTERM: cancelled, or the time limit reached".into(),
-            Some(2) => "SIGINT: interrupted".into(),
-            Some(1) => "SIGHUP: the terminal went away".into(),
-            Some(n) => format!("signal {n}"),
-            None => "interrupted".into(),
-        });
-    }
-    if let Some(halt) = &summary.halt {
-        return Some(format!("halted by {} at {:?}", halt.by, halt.entity));
-    }
-    if let Some(e) = &summary.input_error {
-        return Some(format!("an input error: {e}"));
-    }
-    if let Some(e) = summary.plugin_errors.first() {
-        return Some(format!("a plugin error: {e}"));
-    }
-    summary.stopped.then(|| "stopped".into())
-}
-
-/// The run as it is in a run folder: its outputs (and, when no store is given, its
-/// store) in the folder of its shard.
-fn in_run_dir(
-    spec: &RunSpec,
-    dir: &Path,
-    placement: &crate::Placement,
-) -> Result<RunSpec, EngineError> {
-    let shard = placement.shard_or_whole();
-    let outputs = crate::run_dir::ShardOutputs::of(dir, shard);
-    std::fs::create_dir_all(&outputs.dir).map_err(|e| EngineError::RunDir {
-        dir: dir.to_path_buf(),
-        why: format!("cannot create {}: {e}", outputs.dir.display()),
-    })?;
-    let mut spec = spec.clone();
-    spec.out = Some(outputs.results);
-    spec.log = Some(outputs.log);
-    spec.report = Some(outputs.report);
-    if spec.store == crate::StoreChoice::FromEnv && std::env::var_os("POLYPLUG_STORE").is_none() {
-        spec.store = crate::StoreChoice::Url(outputs.store.display().to_string());
-    }
-    Ok(spec)
-}
-
-/// Writes the run folder's manifest, or checks this shard against it; returns the
-/// run ID.
-fn settle_manifest(
-    spec: &RunSpec,
-    dir: &Path,
-    placement: &crate::Placement,
-    plugin: &dyn Plugin,
-    params: &Params,
-    sha256: &str,
-    idsproc: Option<&dyn Plugin>,
-) -> Result<String, EngineError> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let (mode, input, column) = match &spec.input {
-        Input::Ids { path, column } => ("ids", absolute(path).display().to_string(), *column),
-        Input::Files { pattern, .. } => (
-            "files",
-            absolute(Path::new(pattern)).display().to_string(),
-            None,
-        ),
-    };
-    let meta = plugin.meta();
-    let mine = crate::run_dir::Manifest {
-        run_id: spec
-            .run_id
-            .clone()
-            .unwrap_or_else(|| Uuid::new_v4().hyphenated().to_string()),
-        shards: placement.shard.map_or(1, |s| s.count()),
-        plugin: absolute(plugin.path()),
-        plugin_id: meta.id.clone(),
-        plugin_version: meta.version.clone(),
-        plugin_sha256: sha256.to_string(),
-        parameters: params.to_yaml(),
-        mode: mode.into(),
-        input,
-        column,
-        idsproc: idsproc.map(|p| absolute(p.path())),
-    };
-    let there = mine.settle(dir)?;
-    match &spec.run_id {
-        Some(id) if *id != there.run_id => Err(EngineError::RunDir {
-            dir: dir.to_path_buf(),
-            why: format!(
-                "it is run {}, not --run-id {id}: drop --run-id, or give this run its own \
-                 --run-dir",
-                there.run_id
-            ),
-        }),
-        _ => Ok(there.run_id),
-    }
 }
 
 /// What the plugin's loader is asked for.
