@@ -3,6 +3,7 @@
 
 mod bash;
 mod cluster;
+mod k8s;
 mod native;
 mod new;
 mod new_more;

@@ -50,6 +50,69 @@ pub enum Command {
     /// resubmit.
     #[command(subcommand)]
     Slurm(SlurmCommand),
+    /// Write a run as Kubernetes Jobs: an Indexed Job of shards, and the merge Job.
+    #[command(subcommand)]
+    K8s(K8sCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K8sCommand {
+    /// Write an Indexed Job (one pod per shard) and a merge Job as YAML, from typed
+    /// Kubernetes objects: `k8s manifest <plugin> ids <file> [run options] --shards N
+    /// --image IMAGE --run-dir DIR`. -o, -l and -r name the merged outputs.
+    Manifest(K8sManifestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct K8sManifestArgs {
+    /// The number of shards (the Job's completions).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// The container image, with polyplug in it.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The run folder as the pods see it (on the shared volume).
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<String>,
+    /// Pods at once (default: all shards; the cluster queues what does not fit).
+    #[arg(long, value_name = "P")]
+    pub parallelism: Option<u32>,
+    /// Rerun only the shards of this run folder that did not finish (Kubernetes
+    /// cannot rerun only the failed indexes of a Job): a Job `<name>-retry`.
+    #[arg(long, value_name = "RUN FOLDER")]
+    pub failed_only: Option<std::path::PathBuf>,
+    /// A PersistentVolumeClaim with the run folder and the inputs, mounted at
+    /// --mount in every pod (its working folder).
+    #[arg(long, value_name = "CLAIM")]
+    pub pvc: Option<String>,
+    /// Where the --pvc claim is mounted.
+    #[arg(long, value_name = "PATH", default_value = "/data")]
+    pub mount: String,
+    /// Retries of one shard before its index fails (backoffLimitPerIndex).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries_per_shard: u32,
+    /// Failed shards after which the whole Job stops (maxFailedIndexes; default:
+    /// every shard runs).
+    #[arg(long, value_name = "N")]
+    pub max_failed_shards: Option<u32>,
+    /// The Jobs' base name (default: polyplug-<plugin>-<run ID's first 8>).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The polyplug program in the image.
+    #[arg(long, value_name = "PATH", default_value = "polyplug")]
+    pub program: String,
+    /// Where to write the two YAML files.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: std::path::PathBuf,
+    /// The arguments of `polyplug run`: `<plugin> ids <file> [options]` (the options
+    /// above may come among them).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "RUN ARGUMENTS"
+    )]
+    pub run: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,9 @@
 mod args;
 mod build;
 mod console;
+mod forward;
 mod info;
+mod k8s;
 mod new;
 mod run;
 mod slurm;
@@ -44,6 +46,7 @@ fn main() {
         args::Command::Export(a) => stores::export(a),
         args::Command::Merge(a) => stores::merge(a),
         args::Command::Slurm(c) => slurm::slurm(c),
+        args::Command::K8s(args::K8sCommand::Manifest(a)) => k8s::manifest(a),
     };
     std::process::exit(code);
 }
