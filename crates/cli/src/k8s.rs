@@ -98,8 +98,14 @@ fn write(a: K8sManifestArgs) -> Result<(), String> {
         }),
         merge_args: s.merge.clone(),
     };
-    let jobs = [polyplug_k8s::shard_job(&m), polyplug_k8s::merge_job(&m)];
     let out_dir = s.value("--out-dir").map_or(a.out_dir, Into::into);
+    write_jobs(&m, &out_dir)
+}
+
+/// Writes the shard Job and the merge Job, each into a file of its own in
+/// `out_dir`, and prints the commands that start them.
+fn write_jobs(m: &polyplug_k8s::Manifest, out_dir: &Path) -> Result<(), String> {
+    let jobs = [polyplug_k8s::shard_job(m), polyplug_k8s::merge_job(m)];
     let mut names = Vec::new();
     for job in jobs {
         let job = job.map_err(|e| e.to_string())?;
