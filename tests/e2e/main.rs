@@ -4,6 +4,7 @@
 mod bash;
 mod cluster;
 mod k8s;
+mod merge_store;
 mod native;
 mod new;
 mod new_more;

@@ -153,7 +153,7 @@ fn pg() -> &'static PgServer {
 }
 
 /// A fresh database on the test server; returns its URL.
-fn pg_database() -> String {
+pub(crate) fn pg_database() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let server = pg();
     let name = format!(

@@ -333,6 +333,13 @@ pub struct MergeArgs {
     /// `partial`); default: refuse, naming them.
     #[arg(long)]
     pub partial: bool,
+    /// The store the shards' own stores (DIR/shard-I/store.db) are imported into
+    /// (default: $POLYPLUG_STORE, else ./polyplug.db).
+    #[command(flatten)]
+    pub store: StoreOpt,
+    /// Do not import the shards' stores.
+    #[arg(long, conflicts_with = "store")]
+    pub no_store: bool,
 }
 
 #[derive(Debug, Args)]

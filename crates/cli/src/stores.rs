@@ -371,6 +371,11 @@ pub fn merge(a: MergeArgs) -> i32 {
         log: a.log,
         report: a.report,
         partial: a.partial,
+        store: match (a.no_store, a.store.store) {
+            (true, _) => polyplug_engine::StoreChoice::Off,
+            (false, Some(url)) => polyplug_engine::StoreChoice::Url(url),
+            (false, None) => polyplug_engine::StoreChoice::FromEnv,
+        },
     };
     finish(polyplug_engine::merge::merge(&spec).map(|m| {
         let r = &m.report;
@@ -391,6 +396,18 @@ pub fn merge(a: MergeArgs) -> i32 {
             eprintln!(
                 "polyplug: shards {:?} had not finished: the merged report says partial",
                 m.unfinished
+            );
+        }
+        if let Some((store, c)) = &m.imported {
+            eprintln!(
+                "polyplug: imported {} computations of the shards ({} entities) into store {store}{}",
+                c.computations,
+                c.units,
+                if c.already > 0 {
+                    format!("; {} it had already", c.already)
+                } else {
+                    String::new()
+                }
             );
         }
         if m.strays > 0 {

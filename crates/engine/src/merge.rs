@@ -38,6 +38,8 @@ pub struct MergeSpec {
     pub report: Option<PathBuf>,
     /// Merge what the shards have, also when some did not finish.
     pub partial: bool,
+    /// The store the shards' own stores (`DIR/shard-I/store.db`) are imported into.
+    pub store: crate::StoreChoice,
 }
 
 /// What a merge did.
@@ -53,6 +55,9 @@ pub struct MergeOutcome {
     pub strays: u64,
     /// Where the merged results, logs and report are.
     pub outputs: [PathBuf; 3],
+    /// The store the shard stores were imported into, and what was copied (`None`
+    /// when the store is off or no shard had a store of its own).
+    pub imported: Option<(String, polyplug_store::Copied)>,
 }
 
 /// Merges the shards of `spec.dir`.
@@ -104,13 +109,45 @@ pub fn merge(spec: &MergeSpec) -> Result<MergeOutcome, EngineError> {
     concatenate(shards.iter().map(|s| &s.log), &log)?;
     write_atomically(&report_path, report.to_yaml().as_bytes())
         .map_err(|e| write_error(&report_path, e))?;
+    let imported = import_stores(&shards, &spec.store)?;
     Ok(MergeOutcome {
         report,
         rows,
         unfinished,
         strays,
         outputs: [out, log, report_path],
+        imported,
     })
+}
+
+/// Imports the shards' own stores into the merge's store, each in one transaction;
+/// a computation the store has already (a merge done twice) is not copied again.
+fn import_stores(
+    shards: &[ShardOutputs],
+    store: &crate::StoreChoice,
+) -> Result<Option<(String, polyplug_store::Copied)>, EngineError> {
+    let own: Vec<&Path> = shards
+        .iter()
+        .map(|s| s.store.as_path())
+        .filter(|p| p.is_file())
+        .collect();
+    if own.is_empty() {
+        return Ok(None);
+    }
+    let Some(location) = crate::stores::run_location(store)? else {
+        return Ok(None);
+    };
+    let mut target = polyplug_store::Store::open(&location)?;
+    let mut total = polyplug_store::Copied::default();
+    for path in own {
+        let mut shard =
+            polyplug_store::Store::open(&polyplug_store::Location::Sqlite(path.into()))?;
+        let copied = target.import_store(&mut shard)?;
+        total.computations += copied.computations;
+        total.already += copied.already;
+        total.units += copied.units;
+    }
+    Ok(Some((location.display(), total)))
 }
 
 /// The shards named in a message: `2 (not started), 5 (stopped)`.

@@ -75,6 +75,11 @@ impl Writer {
         }
     }
 
+    /// A block's data and counts as read from its row (to store it elsewhere as it is).
+    pub fn raw(data: Vec<u8>, counts: Counts) -> Writer {
+        Writer { data, counts }
+    }
+
     /// Appends one unit with its values (attribute id, column, value).
     pub fn push<'v>(
         &mut self,

@@ -188,6 +188,14 @@ pub enum StoreError {
     /// The caller's output failed while it was given stored records.
     #[error("cannot write: {0}")]
     Write(String),
+    /// A store to import from disagrees with this one on a plugin or an attribute.
+    #[error("{from}: cannot import it: {why}")]
+    ImportConflict {
+        /// The store imported from.
+        from: String,
+        /// What disagrees, and what to do.
+        why: String,
+    },
     /// Something that cannot happen did.
     #[error("internal error: {0}")]
     Internal(&'static str),
