@@ -300,3 +300,69 @@ fn a_task_stopped_at_its_time_limit_resumes_where_it_stopped() {
     let record = t.read("run/slurm/submission.yaml");
     assert!(record.contains("- --time=5"), "{record}");
 }
+
+#[test]
+fn shards_into_a_shared_postgresql_store_give_every_entity_once_with_its_shard() {
+    let cluster = Cluster::start();
+    let t = TestDir::new();
+    let store = crate::store::pg_database();
+    let ids: String = (0..2000).map(|i| format!("genome_{i:04}\n")).collect();
+    t.write("ids.txt", ids);
+    let plugin = polyplug_e2e::plugin_lib("id_stats");
+    Run::of(t.run(&plugin).args(["ids", "ids.txt", "-o", "single.tsv"])).ok();
+    let plugin = plugin.display().to_string();
+    Run::of(polyplug(&t, &cluster).args([
+        "slurm",
+        "submit",
+        &plugin,
+        "ids",
+        "ids.txt",
+        "-j1",
+        "--store",
+        &store,
+        "--shards",
+        "4",
+        "--run-id",
+        "shared-1",
+        "--run-dir",
+        "run",
+        "-o",
+        "merged.tsv",
+        "--wait",
+    ]))
+    .ok();
+    eqnice!(t.read("single.tsv"), t.read("merged.tsv"));
+    assert!(!t.join("run/shard-0/store.db").exists());
+    // Every entity once per attribute, from the computation of its own shard.
+    let query = Run::of(t.cmd().args(["query", "--store", &store]))
+        .ok()
+        .stdout;
+    let mut lines = query.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (entity, attribute, shard, run_id) =
+        (col("entity"), col("attribute"), col("shard"), col("run_id"));
+    let mut seen = std::collections::BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f[run_id], "shared-1", "{line}");
+        let key = (f[entity].to_string(), f[attribute].to_string());
+        assert!(
+            seen.insert(key, f[shard].to_string()).is_none(),
+            "twice: {line}"
+        );
+    }
+    assert_eq!(seen.len(), 2000 * 2);
+    for i in 0..4 {
+        let rows = t.read(&format!("run/shard-{i}/results.tsv"));
+        assert!(!rows.is_empty());
+        for row in rows.lines() {
+            let id = row.split('\t').next().unwrap();
+            assert_eq!(
+                seen[&(id.to_string(), "length".to_string())],
+                format!("{i}/4"),
+                "{id}"
+            );
+        }
+    }
+}

@@ -119,7 +119,7 @@ pub fn query(a: QueryArgs) -> i32 {
     finish(query_inner(a))
 }
 
-const QUERY_COLUMNS: [&str; 10] = [
+const QUERY_COLUMNS: [&str; 12] = [
     "entity",
     "attribute",
     "value",
@@ -130,10 +130,12 @@ const QUERY_COLUMNS: [&str; 10] = [
     "user_id",
     "system_id",
     "time_start",
+    "shard",
+    "run_id",
 ];
 
 /// The fields of a record, in [`QUERY_COLUMNS`] order (with `value` joined by `;`).
-fn record_fields<'r>(r: &'r Record, value: &'r mut String) -> [&'r str; 10] {
+fn record_fields<'r>(r: &'r Record, value: &'r mut String) -> [&'r str; 12] {
     value.clear();
     for (i, v) in r.values.iter().enumerate() {
         if i > 0 {
@@ -153,6 +155,8 @@ fn record_fields<'r>(r: &'r Record, value: &'r mut String) -> [&'r str; 10] {
         &o.user_id,
         &o.system_id,
         &o.time_start,
+        &o.shard,
+        &o.run_id,
     ]
 }
 
@@ -185,6 +189,8 @@ fn record_json(r: &Record) -> String {
         "system_id": r.origin.system_id,
         "time_start": r.origin.time_start,
         "comp_status": r.origin.comp_status.as_str(),
+        "shard": r.origin.shard,
+        "run_id": r.origin.run_id,
     })
     .to_string()
 }

@@ -61,6 +61,10 @@ pub struct Origin {
     pub time_start: String,
     /// Status of the computation.
     pub comp_status: CompStatus,
+    /// The computation's shard (`I/N`), empty when it computed every entity.
+    pub shard: String,
+    /// The logical run it is part of (`--run-id`), empty when none.
+    pub run_id: String,
 }
 
 impl Store {
@@ -120,7 +124,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {BLOCK_COLUMNS}, c.id, c.plugin_id, c.plugin_version, c.params_key, \
-             c.user_id, c.system_id, c.time_start, c.comp_status \
+             c.user_id, c.system_id, c.time_start, c.comp_status, c.shard, c.run_id \
              FROM block b JOIN computation c ON c.id = b.computation_id WHERE {}",
             conds.join(" AND ")
         );
@@ -141,6 +145,8 @@ impl Store {
                         system_id: r[12].text().unwrap_or_default(),
                         time_start: r[13].text().unwrap_or_default(),
                         comp_status,
+                        shard: r[15].text().unwrap_or_default(),
+                        run_id: r[16].text().unwrap_or_default(),
                     }));
                 }
                 for u in read_block(r)? {
