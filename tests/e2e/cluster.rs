@@ -397,3 +397,50 @@ fn a_merge_waits_for_every_shard_and_takes_rows_a_rerun_appended() {
         .code(2)
         .stderr_has("run folder nowhere: it has no run.yaml: it is not a run folder");
 }
+
+#[test]
+fn two_shards_of_one_run_share_a_store_at_once_but_one_shard_runs_once() {
+    let t = TestDir::new();
+    t.write("ids.txt", ids(200));
+    t.write(
+        "slow.py",
+        "import time\nID = 'slow'\nVERSION = '1'\nINPUT = 'an ID'\nOUTPUT = ['length']\n\n\
+         def compute(entity, **kwargs):\n    time.sleep(0.02)\n    return [len(entity)], []\n",
+    );
+    let start = |shard: &str, out: &str| {
+        t.run("slow.py")
+            .args([
+                "ids", "ids.txt", "-j1", "--store", "s.db", "--shard", shard, "-o", out,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = start("0/2", "a.tsv");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // The same shard again, while the first still runs: refused.
+    Run::of(t.run("slow.py").args([
+        "ids", "ids.txt", "-j1", "--store", "s.db", "--shard", "0/2", "-o", "c.tsv",
+    ]))
+    .code(2)
+    .stderr_has("the same run is already going on");
+    // Another shard of the same run: its own run of the lock.
+    let other = Run::of(t.run("slow.py").args([
+        "ids", "ids.txt", "-j1", "--store", "s.db", "--shard", "1/2", "-o", "b.tsv",
+    ]))
+    .ok();
+    assert!(
+        !other.stderr.contains("already going on"),
+        "{}",
+        other.stderr
+    );
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = t.read("a.tsv").lines().count() + t.read("b.tsv").lines().count();
+    assert_eq!(rows, 200);
+}

@@ -69,7 +69,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.repair_output(out, console.as_ref(), spec.verbose)?;
     }
     if let Some(s) = &mut store {
-        s.lock(&input_identity(&source, spec))?;
+        s.lock(&input_identity(&source, spec, placement.shard))?;
     }
     let skip = skip_set(spec, store.as_mut())?;
     if spec.verbose {
@@ -372,7 +372,7 @@ fn open_output(
 
 /// What names a run's entities, for its lock: the canonical IDs file and column, or
 /// the pattern (absolute), and the `--idsproc` plugin.
-fn input_identity(source: &Source, spec: &RunSpec) -> String {
+fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::Shard>) -> String {
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let input = match source {
         Source::Ids { path, column } => format!("ids {} {column}", absolute(path).display()),
@@ -381,8 +381,13 @@ fn input_identity(source: &Source, spec: &RunSpec) -> String {
             format!("files {}", cwd.join(pattern).display())
         }
     };
-    match &spec.idsproc {
+    let input = match &spec.idsproc {
         Some(p) => format!("{input} idsproc {}", absolute(Path::new(p)).display()),
+        None => input,
+    };
+    // The shards of one run into a shared store are different runs of the lock.
+    match shard {
+        Some(s) => format!("{input} shard {s}"),
         None => input,
     }
 }

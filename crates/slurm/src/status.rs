@@ -213,17 +213,19 @@ fn explain_failures(dir: &Path, shards: &mut [ShardLine]) {
         let Some(task) = line.task.clone() else {
             continue;
         };
+        let out = std::fs::read_to_string(task_output(dir, &task)).unwrap_or_default();
         let said = accounted
             .get(&task)
             .and_then(|s| scheduler_reason(s))
-            .or_else(|| {
-                let out = std::fs::read_to_string(task_output(dir, &task)).ok()?;
-                output_reason(&out)
-            });
+            .or_else(|| output_reason(&out));
         if let Some(why) = said {
             line.reason = format!("{why}; {}", line.reason);
         } else if line.reason.starts_with("stopped: SIGUSR1") {
             line.reason = format!("time limit; {}", line.reason);
+        }
+        // What polyplug itself said last (an error that stopped the shard).
+        if let Some(last) = out.lines().rev().find(|l| l.starts_with("polyplug: ")) {
+            line.reason = format!("{}: {last}", line.reason);
         }
     }
 }
