@@ -407,7 +407,7 @@ fn merge_results(
         )?),
         None => None,
     };
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref())?;
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), None)?;
     let entities = Entities::open(&source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
     let mut readers = shards
         .iter()

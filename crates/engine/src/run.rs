@@ -75,7 +75,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if spec.verbose {
         console.detail(&format!("skipping up to {} units already done", skip.len()));
     }
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref())?;
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
     if !repeats.is_empty() && !spec.allow_duplicates {
         return Err(repeats.error(&source).into());
     }

@@ -409,6 +409,7 @@ impl<'a> Entities<'a> {
 
     /// The next unit and its line number (0 in files mode).
     fn next_unit(&mut self) -> Option<Result<(String, u64), InputError>> {
+        let shard = self.shard.filter(|_| self.idsproc.is_none());
         match &mut self.units {
             Units::Files(it) => it.next().map(|r| r.map(|s| (s, 0))),
             Units::Lines {
@@ -446,6 +447,9 @@ impl<'a> Entities<'a> {
                 *line_no += 1;
                 let unit = match line_id(line, *column) {
                     LineId::Blank => None, // blank lines hold no ID
+                    // Another shard's ID is passed over here, before it is copied
+                    // (the shard of an ID edited by --idsproc is known only after).
+                    LineId::Id(f) if shard.is_some_and(|s| !s.contains(f)) => None,
                     LineId::Id(f) => Some(Ok(f.to_string())),
                     LineId::NotUtf8 => Some(Err(InputError::Utf8 {
                         path: path.clone(),

@@ -4,7 +4,7 @@
 //! IDs themselves.
 
 use crate::input::{Entities, InputError, LineId, SkipSet, Source};
-use polyplug_core::Plugin;
+use polyplug_core::{Plugin, Shard};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::BuildHasher;
@@ -83,7 +83,14 @@ const PARALLEL_BYTES: u64 = 1 << 20;
 /// them exactly (so that two IDs sharing a hash are never called repeats). Stops
 /// quietly at an input error: the run meets it in its turn. An IDs file that is a
 /// pipe is not looked at (the run reads it, once).
-pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, InputError> {
+///
+/// With `shard`, only the IDs of that shard are looked at (the others are another
+/// shard's to check), and the shard rule's hash is the key.
+pub fn find(
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    shard: Option<Shard>,
+) -> Result<Repeats, InputError> {
     match source {
         // A pattern gives each file once.
         Source::Files { .. } if idsproc.is_none() => return Ok(Repeats::default()),
@@ -93,7 +100,7 @@ pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, In
         }
         _ => {}
     }
-    let key = foldhash::fast::RandomState::default();
+    let key = Key::new(shard);
     let suspects = match (source, idsproc) {
         (Source::Ids { path, column }, None) => suspects_of_file(path, *column, &key),
         _ => suspects_of_units(source, idsproc, &key)?,
@@ -105,7 +112,7 @@ pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, In
     let mut places: HashMap<String, Vec<u64>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     each_id(source, idsproc, |id, line| {
-        if suspects.contains(&key.hash_one(id)) {
+        if key.hash(id).is_some_and(|h| suspects.contains(&h)) {
             let at = places.entry(id.to_string()).or_insert_with(|| {
                 order.push(id.to_string());
                 Vec::new()
@@ -128,7 +135,31 @@ pub fn find(source: &Source, idsproc: Option<&dyn Plugin>) -> Result<Repeats, In
     Ok(repeats)
 }
 
-type Key = foldhash::fast::RandomState;
+/// The hash of an ID for the check: keyed (so that no input makes many IDs share
+/// one), or, for a shard, the shard rule's own hash, `None` for another shard's ID.
+enum Key {
+    Keyed(foldhash::fast::RandomState),
+    Shard(Shard),
+}
+
+impl Key {
+    fn new(shard: Option<Shard>) -> Key {
+        match shard.filter(|s| s.count() > 1) {
+            Some(s) => Key::Shard(s),
+            None => Key::Keyed(foldhash::fast::RandomState::default()),
+        }
+    }
+
+    fn hash(&self, id: &str) -> Option<u64> {
+        match self {
+            Key::Keyed(k) => Some(k.hash_one(id)),
+            Key::Shard(s) => {
+                let h = Shard::hash(id.as_bytes());
+                (Shard::of_hash(h, s.count()) == s.index()).then_some(h)
+            }
+        }
+    }
+}
 
 /// The hashes that more than one ID of an IDs file has. The file is split into byte
 /// ranges, one thread each, which hash and sort the IDs of the lines starting in
@@ -163,11 +194,9 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
                     scope.spawn(move || {
                         let room = ((range.end - range.start) / 8).min(PART / threads);
                         let mut hashes = Vec::with_capacity(room as usize);
-                        scan(path, column, range, |id, _| {
-                            let h = key.hash_one(id);
-                            if h % parts == part {
-                                hashes.push(h);
-                            }
+                        scan(path, column, range, |id, _| match key.hash(id) {
+                            Some(h) if h % parts == part => hashes.push(h),
+                            _ => {}
                         });
                         hashes.sort_unstable();
                         hashes
@@ -223,11 +252,9 @@ fn suspects_of_units(
     let mut suspects = HashSet::new();
     for part in 0..parts {
         hashes.clear();
-        each_id(source, idsproc, |id, _| {
-            let h = key.hash_one(id);
-            if h % parts == part {
-                hashes.push(h);
-            }
+        each_id(source, idsproc, |id, _| match key.hash(id) {
+            Some(h) if h % parts == part => hashes.push(h),
+            _ => {}
         })?;
         hashes.sort_unstable();
         repeated(&hashes, &mut suspects);
@@ -367,11 +394,26 @@ mod tests {
         text.push_str("id4\nid4\n");
         std::fs::write(&path, &text).expect("write ids");
         assert!(text.len() as u64 > PARALLEL_BYTES);
-        let r = find(&Source::Ids { path, column: 1 }, None).expect("read");
+        let source = Source::Ids { path, column: 1 };
+        let r = find(&source, None, None).expect("read");
         assert_eq!(r.count, 4);
         let firsts: Vec<&str> = r.first.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(firsts, ["id3", "id4", "id150000", "id299998"]);
         assert_eq!(r.first[1].1, vec![5, 300_004, 300_005]);
+        // A shard looks at its own IDs only: each repeat is found by its shard alone.
+        let mut by_shards = Vec::new();
+        for i in 0..3 {
+            let shard = Shard::new(i, 3).expect("a shard");
+            let r = find(&source, None, Some(shard)).expect("read");
+            for (id, lines) in &r.first {
+                assert!(shard.contains(id), "{id} is not of shard {shard}");
+                by_shards.push((id.clone(), lines.clone()));
+            }
+        }
+        by_shards.sort();
+        let mut all = r.first.clone();
+        all.sort();
+        assert_eq!(by_shards, all);
     }
 
     #[test]
@@ -387,7 +429,7 @@ mod tests {
         text.push_str("id7\nid199999\n\nid7");
         std::fs::write(&path, &text).expect("write ids");
         let source = Source::Ids { path, column: 1 };
-        let r = find(&source, None).expect("read");
+        let r = find(&source, None, None).expect("read");
         assert_eq!(r.count, 2);
         assert_eq!(
             r.first,
@@ -410,6 +452,7 @@ mod tests {
                 path: dir.path().join("ids.txt"),
                 column: 2,
             },
+            None,
             None,
         )
         .expect("read");
