@@ -3,6 +3,7 @@
 
 mod bash;
 mod cluster;
+mod files;
 mod k8s;
 mod merge_store;
 mod native;

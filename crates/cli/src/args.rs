@@ -409,6 +409,11 @@ pub struct RunArgs {
     /// 1-based column of the IDs in a TSV IDs file (ids mode only).
     pub col: Option<usize>,
 
+    /// Files mode: leave out the files this pattern matches (repeatable): a pattern
+    /// without a `/` is matched against each file's name (`--exclude '*.tmp'`), one
+    /// with a `/` against the whole path (`--exclude 'data/old/**'`).
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     /// Plugin providing compute_id(unit) -> ID, to edit the IDs used in the results
     /// and for skipping (and, in ids mode, passed to compute).
     #[arg(long, value_name = "PLUGIN")]

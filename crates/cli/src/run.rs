@@ -131,6 +131,13 @@ pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
         .iter()
         .map(|a| DirGrant::parse(a).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.mode == Mode::Ids && !args.exclude.is_empty() {
+        return Err(
+            "--exclude is for files mode (run <plugin> files '<pattern>'): in ids \
+                    mode, remove the IDs from the IDs file"
+                .into(),
+        );
+    }
     let input = match args.mode {
         Mode::Ids => Input::Ids {
             path: args.target.into(),
@@ -139,6 +146,7 @@ pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
         Mode::Files => Input::Files {
             pattern: args.target,
             column: args.col,
+            exclude: args.exclude,
         },
     };
     let mut spec = RunSpec::new(args.plugin, input);

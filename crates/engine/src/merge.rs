@@ -392,8 +392,17 @@ fn merge_results(
     out: &Path,
 ) -> Result<(u64, u64), EngineError> {
     let source = match manifest.mode.as_str() {
-        "files" => Source::Files {
-            pattern: manifest.input.clone(),
+        "files" => match &manifest.given {
+            Some((pattern, dir)) => Source::Files {
+                pattern: pattern.clone(),
+                exclude: manifest.exclude.clone(),
+                base: Some(dir.clone()),
+            },
+            None => Source::Files {
+                pattern: manifest.input.clone(),
+                exclude: manifest.exclude.clone(),
+                base: None,
+            },
         },
         _ => Source::Ids {
             path: PathBuf::from(&manifest.input),

@@ -302,8 +302,12 @@ fn source(spec: &RunSpec) -> Result<Source, EngineError> {
         Input::Files {
             column: Some(_), ..
         } => Err(EngineError::ColumnInFilesMode),
-        Input::Files { pattern, .. } => Ok(Source::Files {
+        Input::Files {
+            pattern, exclude, ..
+        } => Ok(Source::Files {
             pattern: pattern.clone(),
+            exclude: exclude.clone(),
+            base: None,
         }),
     }
 }
@@ -376,9 +380,11 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let input = match source {
         Source::Ids { path, column } => format!("ids {} {column}", absolute(path).display()),
-        Source::Files { pattern } => {
+        Source::Files {
+            pattern, exclude, ..
+        } => {
             let cwd = std::env::current_dir().unwrap_or_default();
-            format!("files {}", cwd.join(pattern).display())
+            format!("files {} exclude {exclude:?}", cwd.join(pattern).display())
         }
     };
     let input = match &spec.idsproc {

@@ -46,16 +46,26 @@ pub struct Manifest {
     pub column: Option<usize>,
     /// The `--idsproc` plugin file.
     pub idsproc: Option<PathBuf>,
+    /// The `--exclude` patterns of files mode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Files mode: the pattern as given and the folder it was given in, so that a
+    /// merge finds the files under the names the shards gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given: Option<(String, PathBuf)>,
 }
 
 impl Manifest {
     /// Whether `other` is the same run (all but the run ID may not differ).
     fn same_run_as(&self, other: &Manifest) -> bool {
+        // Shards started from other folders are the same run if the files are.
         Manifest {
             run_id: String::new(),
+            given: None,
             ..self.clone()
         } == Manifest {
             run_id: String::new(),
+            given: None,
             ..other.clone()
         }
     }
@@ -397,6 +407,16 @@ pub(crate) fn settle_manifest(
         input,
         column,
         idsproc: idsproc.map(|p| absolute(p.path())),
+        exclude: match &spec.input {
+            Input::Files { exclude, .. } => exclude.clone(),
+            Input::Ids { .. } => Vec::new(),
+        },
+        given: match &spec.input {
+            Input::Files { pattern, .. } => std::env::current_dir()
+                .ok()
+                .map(|cwd| (pattern.clone(), cwd)),
+            Input::Ids { .. } => None,
+        },
     };
     let there = mine.settle(dir)?;
     match &spec.run_id {

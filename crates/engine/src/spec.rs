@@ -24,6 +24,8 @@ pub enum Input {
         pattern: String,
         /// A column given in files mode: refused, with a clear error.
         column: Option<usize>,
+        /// `--exclude` patterns (see `polyplug_runner::input::Source::Files`).
+        exclude: Vec<String>,
     },
 }
 

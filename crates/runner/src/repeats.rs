@@ -36,7 +36,7 @@ impl Repeats {
     pub fn error(&self, source: &Source) -> InputError {
         let place = match source {
             Source::Ids { path, .. } => path.display().to_string(),
-            Source::Files { pattern } => pattern.clone(),
+            Source::Files { pattern, .. } => pattern.clone(),
         };
         let mut listed: Vec<String> = self
             .first
