@@ -968,6 +968,41 @@ POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
         let log = t.read("log.tsv");
         assert!(log.contains(says), "{}: {log}", plugin.display());
     }
+    // What makes it out of memory is the exception's type, not its text: a plugin's
+    // own exception named like it is its own failure.
+    let own = t.write(
+        "own.py",
+        "ID = 'own'\nVERSION = '1'\nINPUT = 'x'\nOUTPUT = ['n']\n\
+         class MemoryErrorInMyParser(Exception):\n    pass\n\
+         class Big(MemoryError):\n    pass\n\
+         def compute(entity, **kw):\n    if entity == 'hog':\n        raise MemoryErrorInMyParser('bad')\n\
+         \x20   if entity == 'b':\n        raise Big('too big')\n\
+         \x20   return [1], []\n",
+    );
+    let log = t.join("own.tsv");
+    Run::of(
+        t.run(&own)
+            .args([
+                "ids",
+                "ids.txt",
+                "-j1",
+                "--no-store",
+                "--max-memory",
+                "100",
+                "-l",
+            ])
+            .arg(&log),
+    )
+    .code(1);
+    let log = t.read("own.tsv");
+    assert!(
+        log.contains("hog\terror: MemoryErrorInMyParser: bad"),
+        "{log}"
+    );
+    assert!(
+        log.contains("b\terror: out of memory: the worker is limited to 100 MiB (--max-memory); Big: too big"),
+        "{log}"
+    );
     // Without the limit the same entity computes (the machine has the memory): the
     // limit, not the plugin, failed it.
     let r = Run::of(t.run(&python).args(["ids", "ids.txt", "-j1", "--no-store"])).ok();

@@ -31,6 +31,9 @@ pub struct EntityError {
     /// Whether the plugin instance is unusable afterwards (a crashed worker, a trapped
     /// sandbox): the runner then starts a fresh instance for the next entity.
     pub instance_lost: bool,
+    /// Whether the plugin ran out of memory (Python's `MemoryError`): under
+    /// `--max-memory`, the message then says that the limit was reached.
+    pub out_of_memory: bool,
 }
 
 impl EntityError {
@@ -40,6 +43,7 @@ impl EntityError {
             message: message.into(),
             logs: Vec::new(),
             instance_lost: false,
+            out_of_memory: false,
         }
     }
 }

@@ -141,6 +141,7 @@ impl Instance for BashInstance {
                         message: format!("no bash worker: {m}"),
                         logs: Vec::new(),
                         instance_lost: true,
+                        out_of_memory: false,
                     }));
                 }
                 return;
@@ -241,6 +242,7 @@ fn finish(
             message: m,
             logs: text::lines(&out.stderr),
             instance_lost: false,
+            out_of_memory: false,
         })?;
         forward_stderr(shared, &entity.id, &out.stderr);
         return Ok(outcome);
@@ -258,5 +260,6 @@ fn finish(
         message,
         logs,
         instance_lost: false,
+        out_of_memory: false,
     })
 }

@@ -301,6 +301,7 @@ impl Plugin for BashPlugin {
                 message,
                 logs,
                 instance_lost: false,
+                out_of_memory: false,
             });
         }
         let id = String::from_utf8(out.stdout)

@@ -17,6 +17,7 @@ pub(crate) fn finish(sink: &mut HostSink, status: i32) -> Result<(), EntityError
             message,
             logs: std::mem::take(&mut sink.logs),
             instance_lost: false,
+            out_of_memory: false,
         }),
     }
 }

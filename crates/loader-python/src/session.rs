@@ -69,10 +69,10 @@ impl Session {
             .obj
             .bind(py)
             .call((entity,), Some(self.compute_kwargs.bind(py)))
-            .map_err(|e| EntityError::new(exception_message(py, &m.path, &e)))?;
+            .map_err(|e| failure(py, &m.path, &e))?;
         unpack(&ret, out).map_err(|e| match e {
             Unpack::Shape(s) => EntityError::new(s),
-            Unpack::Py(e) => EntityError::new(exception_message(py, &m.path, &e)),
+            Unpack::Py(e) => failure(py, &m.path, &e),
         })
     }
 
@@ -182,4 +182,12 @@ pub fn compute_id(py: Python<'_>, m: &PluginModule, unit: &str) -> Result<String
             exception_message(py, &m.path, &e)
         ))
     })
+}
+
+/// The failure of an entity whose compute raised `e`; a `MemoryError` (or a subclass)
+/// is marked as running out of memory, by its type, not its text.
+fn failure(py: Python<'_>, path: &std::path::Path, e: &pyo3::PyErr) -> EntityError {
+    let mut err = EntityError::new(exception_message(py, path, e));
+    err.out_of_memory = e.is_instance_of::<pyo3::exceptions::PyMemoryError>(py);
+    err
 }

@@ -100,6 +100,7 @@ impl Instance for WasmInstance {
                         message: format!("cannot re-create the plugin instance: {e}"),
                         logs: Vec::new(),
                         instance_lost: true,
+                        out_of_memory: false,
                     });
                 }
             }
@@ -139,6 +140,7 @@ impl Instance for WasmInstance {
                     message: e.message,
                     logs: e.logs,
                     instance_lost: false,
+                    out_of_memory: false,
                 })
             }
         }

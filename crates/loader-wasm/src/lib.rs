@@ -194,6 +194,7 @@ impl Plugin for WasmPlugin {
                 message: e.message,
                 logs: e.logs,
                 instance_lost: false,
+                out_of_memory: false,
             });
         }
         match live.store.data().sink.values.as_slice() {

@@ -605,6 +605,7 @@ fn check(spec: &OutputSpec, results: &mut [EntityResult]) -> bool {
                         message: mismatch.to_string(),
                         logs: std::mem::take(&mut out.logs),
                         instance_lost: false,
+                        out_of_memory: false,
                     });
                 }
             }

@@ -513,6 +513,7 @@ impl ProcessInstance {
                 message: death.how,
                 logs: Vec::new(),
                 instance_lost: true,
+                out_of_memory: false,
             };
         }
         self.culprit(death)
@@ -566,7 +567,7 @@ impl ProcessInstance {
         };
         for r in results {
             if let Err(e) = r {
-                if e.message.starts_with("MemoryError") {
+                if e.out_of_memory {
                     e.message = format!(
                         "out of memory: the worker is limited to {m} MiB (--max-memory); {}",
                         e.message

@@ -282,7 +282,8 @@ impl<'a> ResultsWriter<'a> {
     /// The failure of the next entity.
     pub fn push_err(&mut self, err: &EntityError) {
         let e = &mut self.0;
-        e.u8(0);
+        // 0: a failure; 2: out of memory.
+        e.u8(if err.out_of_memory { 2 } else { 0 });
         e.str(&err.message);
         e.strs(&err.logs);
     }
@@ -338,7 +339,8 @@ impl WorkerMsg {
         let n = d.length()?;
         results.reserve(n.min(1 << 16));
         for _ in 0..n {
-            if d.u8()? == 1 {
+            let tag = d.u8()?;
+            if tag == 1 {
                 let nv = d.length()?;
                 let mut out = results.outcome();
                 d.values_into(nv, &mut out.values)?;
@@ -351,6 +353,7 @@ impl WorkerMsg {
                     message,
                     logs,
                     instance_lost: false,
+                    out_of_memory: tag == 2,
                 }));
             }
         }
@@ -457,6 +460,13 @@ mod tests {
                 message: "E: m".into(),
                 logs: vec!["before".into()],
                 instance_lost: false,
+                out_of_memory: false,
+            }),
+            Err(EntityError {
+                message: "MemoryError: big".into(),
+                logs: vec![],
+                instance_lost: false,
+                out_of_memory: true,
             }),
         ]));
         roundtrip_worker(WorkerMsg::Finalized(Ok(vec!["done".into()])));
