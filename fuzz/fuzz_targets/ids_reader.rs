@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let repeated = counts.values().filter(|c| **c > 1).count();
-    let found = polyplug_runner::repeats::find(&source, None).expect("the repeat check");
+    let found = polyplug_runner::repeats::find(&source, None, None).expect("the repeat check");
     assert_eq!(found.count, repeated, "repeat check and reader disagree");
 
     // The same bytes as a skip list (a results file is its own skip list).
