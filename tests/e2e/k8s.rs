@@ -27,54 +27,32 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Runs a pod's container command in the test folder, as its completion index.
+/// Runs a pod's container command in the test folder, as its completion index: the
+/// word `polyplug` (the program, or the first of the retry script's `"$@"`) is the
+/// binary under test; the environment is the harness's, the Job's env and the index.
 fn run_pod(t: &TestDir, job: &Value, index: u32) -> Run {
     let container = at(job, "spec.template.spec.containers.0");
-    let argv = strings(&container["command"]);
-    let program = if argv[0] == "polyplug" {
-        polyplug_e2e::polyplug_bin().display().to_string()
-    } else {
-        argv[0].clone()
-    };
-    let mut c = t.cmd();
-    c.current_dir(t.path());
-    let mut cmd = Command::new(&program);
+    let argv: Vec<String> = strings(&container["command"])
+        .into_iter()
+        .map(|a| {
+            if a == "polyplug" {
+                polyplug_e2e::polyplug_bin().display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let pinned = t.cmd();
+    let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
-    // The pod's environment: what the harness pins, the Job's env, the index.
-    for (k, v) in c.get_envs() {
+    for (k, v) in pinned.get_envs() {
         match v {
             Some(v) => cmd.env(k, v),
             None => cmd.env_remove(k),
         };
     }
-    if let Some(env) = container["env"].as_sequence() {
-        for e in env {
-            cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
-        }
-    }
-    // The retry script execs "$@": its first word is the program.
-    if argv[0] == "/bin/sh" {
-        let args: Vec<String> = argv[1..]
-            .iter()
-            .map(|a| {
-                if a == "polyplug" {
-                    polyplug_e2e::polyplug_bin().display().to_string()
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
-        cmd = Command::new("/bin/sh");
-        cmd.args(&args);
-        for (k, v) in c.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        for e in container["env"].as_sequence().into_iter().flatten() {
-            cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
-        }
+    for e in container["env"].as_sequence().into_iter().flatten() {
+        cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
     }
     cmd.current_dir(t.path())
         .env("JOB_COMPLETION_INDEX", index.to_string());
