@@ -24,6 +24,7 @@ from the [`RunSummary`].
 */
 #![deny(missing_docs)]
 
+mod files;
 pub mod input;
 pub mod output;
 pub mod repeats;
