@@ -12,6 +12,7 @@ mod new_more;
 mod python;
 mod reliability;
 mod slurm;
+mod slurm_errors;
 mod slurm_submit;
 mod source;
 mod store;
