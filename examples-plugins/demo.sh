@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The polyplug demo: runs the fas_stats example plugin, written in every language of
-# this build, over the bundled FASTA files, shows that all of them give the same rows,
+# this build, over the bundled FASTA files (files mode) and over the sequences of a
+# multi-record FASTA file (records mode), shows that all of them give the same rows,
 # and shows what the embedded default store (./polyplug.db, SQLite) recorded.
 # Run it after `cargo build --release` (the README's first command).
 set -euo pipefail
@@ -40,6 +41,25 @@ for id in $("$bin" list 2>/dev/null | awk 'NR > 1 && $1 ~ /^fas_stats_/ {print $
     echo "(identical to $first)"
   else
     echo "differs from $first!" >&2
+    exit 1
+  fi
+  echo
+done
+# Records mode: the same plugins over the records of one multi-record FASTA file
+# (indexed once, into genomes.fa.fai, and each sequence read by its byte range).
+cp "$root/examples-plugins/data/genomes.fa" .
+first_records=""
+for id in $("$bin" list 2>/dev/null | awk 'NR > 1 && $1 ~ /^fas_stats_/ {print $1}'); do
+  echo "== polyplug run $id records fasta genomes.fa"
+  "$bin" run "$id" records fasta genomes.fa --defs "$defs" -o "$id.records.tsv" \
+    -l "$id.records.log" -r "$id.records.yaml"
+  if [ -z "$first_records" ]; then
+    first_records=$id
+    cat "$id.records.tsv"
+  elif cmp -s "$first_records.records.tsv" "$id.records.tsv"; then
+    echo "(identical to $first_records)"
+  else
+    echo "differs from $first_records!" >&2
     exit 1
   fi
   echo

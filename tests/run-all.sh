@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 
 # Compilers and servers the tests use for real: a C compiler for C plugins, Nim, clang
 # with the WASI sysroot and Debian's rustc with the wasm32 standard library for
-# WebAssembly guests, PostgreSQL for the shared store, Slurm and munge for scale-out.
+# WebAssembly guests, PostgreSQL for the shared store, Slurm and munge for scale-out,
+# samtools and tabix (bgzip) to check records mode's indexes against theirs.
 PACKAGES=(gcc bc time nim clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 rustc
-          libstd-rust-dev-wasm32 postgresql slurm-wlm munge)
+          libstd-rust-dev-wasm32 postgresql slurm-wlm munge samtools tabix)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

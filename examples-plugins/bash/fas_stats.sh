@@ -1,4 +1,8 @@
-# fas_stats in Bash: genome size and GC content of a FASTA file.
+# fas_stats in Bash: genome size and GC content of a FASTA file, or of one FASTA record.
+#
+# In records mode (polyplug run fas_stats.sh records fasta genomes.fa) compute's
+# argument is a file holding just the record, so the same compute serves both modes;
+# POLYPLUG_RECORD_ID is set then.
 #
 # Shows a Bash plugin written to the MultiPlug/Prenacs conventions, which polyplug runs
 # unchanged: constants are shell variables, compute prints its result line (values
@@ -34,7 +38,7 @@ END {
     for (p = 1; p <= 17; p++) { f = sprintf("%." p "g", x); if (f + 0 == x) break }
     if (f !~ /[.e]/) f = f ".0"
   }
-  print n, g, f
+  print n + 0, g + 0, f
 }'
 
 # The state is a file collecting the letters of every file this worker processed.
@@ -52,12 +56,13 @@ compute() {
     echo "cannot read $entity: no such readable file" >&2
     return 1
   fi
-  local counts size gc fraction
+  local counts size gc fraction what=file
+  if [[ -v POLYPLUG_RECORD_ID ]]; then what=record; fi
   counts=$(LC_ALL=C awk "$_fas_stats_awk" "$entity") || return 1
   read -r size gc fraction <<< "$counts"
-  if [[ -n $state ]]; then echo "$size" >> "$state"; fi
+  if [[ -n $state ]]; then echo "$what $size" >> "$state"; fi
   if (( size == 0 )); then
-    printf '\n%s\t%s\n' genome_size "no sequence letters in the file"
+    printf '\n%s\t%s\n' genome_size "no sequence letters in the $what"
   elif (( size < min_length )); then
     printf '\n%s\t%s\n' genome_size "$size letters, below min_length $min_length"
   else
@@ -66,13 +71,17 @@ compute() {
 }
 
 finalize() {
-  local state=$1 files=0 letters=0 n
+  local state=$1 files=0 records=0 letters=0 what n
   if [[ -f $state ]]; then
-    while read -r n; do
-      files=$((files + 1))
+    while read -r what n; do
+      if [[ $what == record ]]; then records=$((records + 1)); else files=$((files + 1)); fi
       letters=$((letters + n))
     done < "$state"
     rm -f -- "$state"
   fi
-  echo "processed $files files, $letters sequence letters"
+  if (( records > 0 && files == 0 )); then
+    echo "processed $records records, $letters sequence letters"
+  else
+    echo "processed $files files, $letters sequence letters"
+  fi
 }

@@ -1,8 +1,9 @@
 /*
- * fas_stats in C: genome size and GC content of a FASTA file.
+ * fas_stats in C: genome size and GC content of a FASTA file, or of one FASTA record.
  *
  * Shows a stateful plugin against polyplug.h: initialize allocates a read buffer that
- * every compute of the worker reuses, compute reads one file per entity, finalize logs
+ * every compute of the worker reuses, compute reads one file per entity (files mode)
+ * or takes the record polyplug read for it (records mode: pp_record), finalize logs
  * what the worker did and release_state frees the buffer. The same plugin exists in
  * every language under examples-plugins/, with identical output rows.
  *
@@ -12,6 +13,7 @@
  *     cc -shared -fPIC -O2 -I plugin-sdk/c examples-plugins/c/fas_stats.c \
  *        -o libfas_stats_c.so
  *     polyplug run ./libfas_stats_c.so files 'examples-plugins/data/?*.fas'
+ *     polyplug run ./libfas_stats_c.so records fasta examples-plugins/data/genomes.fa
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +37,7 @@ typedef struct state {
     char *buf; /* reused file buffer */
     size_t cap;
     uint64_t files;
+    uint64_t records;
     uint64_t letters;
 } state;
 
@@ -84,19 +87,31 @@ static int32_t compute(void *st, const char *entity, size_t len, const pp_call *
     state *s = st;
     char path[4096];
     char msg[4352];
-    if (len >= sizeof path) return pp_error(call, "file path too long");
-    memcpy(path, entity, len);
-    path[len] = '\0';
-
-    long n = read_file(s, path);
-    if (n < 0) {
-        snprintf(msg, sizeof msg, "cannot read %s: %s", path, strerror(errno));
-        return pp_error(call, msg);
+    size_t record_len;
+    const uint8_t *record = pp_record(call, &record_len);
+    const char *data;
+    long n;
+    if (record) {
+        /* Records mode: the record's header line and sequence lines. */
+        data = (const char *)record;
+        n = (long)record_len;
+        s->records++;
+    } else {
+        if (len >= sizeof path) return pp_error(call, "file path too long");
+        memcpy(path, entity, len);
+        path[len] = '\0';
+        n = read_file(s, path);
+        if (n < 0) {
+            snprintf(msg, sizeof msg, "cannot read %s: %s", path, strerror(errno));
+            return pp_error(call, msg);
+        }
+        data = s->buf;
+        s->files++;
     }
     uint64_t size = 0, gc = 0;
     int at_line_start = 1, in_header = 0;
     for (long i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)s->buf[i];
+        unsigned char b = (unsigned char)data[i];
         if (at_line_start) in_header = (b == '>');
         at_line_start = (b == '\n');
         if (in_header || b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == 0x0b ||
@@ -105,12 +120,12 @@ static int32_t compute(void *st, const char *entity, size_t len, const pp_call *
         size++;
         if (b == 'G' || b == 'C' || b == 'g' || b == 'c') gc++;
     }
-    s->files++;
     s->letters += size;
 
     int64_t min_length = pp_param_int(call, "min_length", 0);
     if (size == 0) {
-        pp_log(call, "genome_size\tno sequence letters in the file");
+        pp_log(call, record ? "genome_size\tno sequence letters in the record"
+                            : "genome_size\tno sequence letters in the file");
         return PP_OK;
     }
     if ((int64_t)size < min_length) {
@@ -127,8 +142,12 @@ static int32_t compute(void *st, const char *entity, size_t len, const pp_call *
 static int32_t finalize(void *st, const pp_call *call) {
     state *s = st;
     char msg[128];
-    snprintf(msg, sizeof msg, "processed %" PRIu64 " files, %" PRIu64 " sequence letters",
-             s->files, s->letters);
+    if (s->records > 0 && s->files == 0)
+        snprintf(msg, sizeof msg, "processed %" PRIu64 " records, %" PRIu64 " sequence letters",
+                 s->records, s->letters);
+    else
+        snprintf(msg, sizeof msg, "processed %" PRIu64 " files, %" PRIu64 " sequence letters",
+                 s->files, s->letters);
     pp_log(call, msg);
     return PP_OK;
 }

@@ -1,4 +1,5 @@
-## fas_stats in Nim: genome size and GC content of a FASTA file.
+## fas_stats in Nim: genome size and GC content of a FASTA file, or of one FASTA
+## record (records mode: `params.record`).
 ##
 ## Shows a stateful plugin with the Nim SDK (plugin-sdk/nim/polyplug.nim): the state is a
 ## plain Nim object holding a read buffer that every compute of the worker reuses,
@@ -31,6 +32,7 @@ const
 type FasStats = object
   buffer: string ## reused for every file, so a worker allocates once
   files: int
+  records: int
   letters: int
 
 proc initialize(params: Params): FasStats =
@@ -61,13 +63,20 @@ proc count(data: string): (int, int) =
   (size, gc)
 
 proc compute(state: var FasStats, entity: string, params: Params): Computed =
-  readInto(entity, state.buffer)
+  var what = "file"
+  if params.hasRecord:
+    # Records mode: the record's header line and sequence lines.
+    state.buffer = params.record
+    inc state.records
+    what = "record"
+  else:
+    readInto(entity, state.buffer)
+    inc state.files
   let (size, gc) = count(state.buffer)
-  inc state.files
   state.letters += size
   let minLength = params.getInt("min_length", 0)
   if size == 0:
-    result.log "genome_size\tno sequence letters in the file"
+    result.log "genome_size\tno sequence letters in the " & what
   elif size < minLength:
     result.log "genome_size\t" & $size & " letters, below min_length " & $minLength
   else:
@@ -75,6 +84,9 @@ proc compute(state: var FasStats, entity: string, params: Params): Computed =
     result.add gc / size
 
 proc finalize(state: var FasStats, params: Params): seq[string] =
-  @["processed " & $state.files & " files, " & $state.letters & " sequence letters"]
+  if state.records > 0 and state.files == 0:
+    @["processed " & $state.records & " records, " & $state.letters & " sequence letters"]
+  else:
+    @["processed " & $state.files & " files, " & $state.letters & " sequence letters"]
 
 exportPlugin(FasStats)

@@ -1,5 +1,6 @@
 """
-fas_stats in Python: genome size and GC content of a FASTA file.
+fas_stats in Python: genome size and GC content of a FASTA file, or of one
+FASTA record (polyplug's records mode).
 
 A Prenacs plugin, unchanged: constants and functions, nothing to import from
 polyplug. It shows a stateful plugin: ``initialize`` makes the counters that every
@@ -34,7 +35,7 @@ _WHITESPACE = b" \t\n\r\x0b\x0c"
 
 
 def initialize(**kwargs):
-    return {"files": 0, "letters": 0}
+    return {"files": 0, "records": 0, "letters": 0}
 
 
 def _count(data):
@@ -51,12 +52,21 @@ def _count(data):
 
 def compute(filename, state, **kwargs):
     min_length = kwargs.get("min_length", 0)
-    with open(filename, "rb") as f:
-        size, gc = _count(f.read())
-    state["files"] += 1
+    # Records mode gives a Record: a str (the record's name) whose .data holds the
+    # record's bytes (its header line and sequence lines); files mode a file name.
+    data = getattr(filename, "data", None)
+    if data is None:
+        with open(filename, "rb") as f:
+            data = f.read()
+        state["files"] += 1
+        what = "file"
+    else:
+        state["records"] += 1
+        what = "record"
+    size, gc = _count(data)
     state["letters"] += size
     if size == 0:
-        return [], ["genome_size\tno sequence letters in the file"]
+        return [], [f"genome_size\tno sequence letters in the {what}"]
     if size < min_length:
         return [], [f"genome_size\t{size} letters, below min_length {min_length}"]
     return [size, gc / size], []
@@ -64,4 +74,6 @@ def compute(filename, state, **kwargs):
 
 def finalize(state):
     # polyplug logs what finalize returns (Prenacs ignores it).
+    if state["records"] and not state["files"]:
+        return f"processed {state['records']} records, {state['letters']} sequence letters"
     return f"processed {state['files']} files, {state['letters']} sequence letters"

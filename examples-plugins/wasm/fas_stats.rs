@@ -1,5 +1,5 @@
 //! fas_stats in Rust, as a sandboxed WebAssembly plugin: genome size and GC content
-//! of a FASTA file.
+//! of a FASTA file, or of one FASTA record (records mode: `compute_record`).
 //!
 //! The same plugin as `examples-plugins/rust/fas_stats` (a stateful plugin: a read
 //! buffer reused by every compute of the worker, a log from finalize), written against
@@ -21,13 +21,14 @@
 //! polyplug run fas_stats_wasm_rust.wasm files 'examples-plugins/data/*.fas'
 //! ```
 
-use polyplug_wasm::{export_plugin, fs, Error, Output, ParamSpec, Params, Plugin};
+use polyplug_wasm::{export_plugin, fs, Error, Output, ParamSpec, Params, Plugin, Record};
 
 /// One worker's state.
 pub struct FasStats {
     /// Reused for every file, so a worker allocates once.
     buffer: Vec<u8>,
     files: u64,
+    records: u64,
     letters: u64,
 }
 
@@ -53,6 +54,7 @@ impl Plugin for FasStats {
         Ok(FasStats {
             buffer: Vec::with_capacity(1 << 16),
             files: 0,
+            records: 0,
             letters: 0,
         })
     }
@@ -61,12 +63,53 @@ impl Plugin for FasStats {
         self.buffer.clear();
         fs::read_into(entity, &mut self.buffer)
             .map_err(|e| Error::new(format!("cannot read {entity}: {e}")))?;
-        let (size, gc) = count(&self.buffer);
         self.files += 1;
+        let (size, gc) = count(&self.buffer);
+        self.stats(size, gc, "file", params, out)
+    }
+
+    fn compute_record(
+        &mut self,
+        _entity: &str,
+        record: &Record,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        // The record's bytes: its header line and its sequence lines.
+        self.records += 1;
+        let (size, gc) = count(record.bytes());
+        self.stats(size, gc, "record", params, out)
+    }
+
+    fn finalize(&mut self, _params: &Params, out: &mut Output) -> Result<(), Error> {
+        let (n, what) = if self.records > 0 && self.files == 0 {
+            (self.records, "records")
+        } else {
+            (self.files, "files")
+        };
+        out.log(format!(
+            "processed {} {}, {} sequence letters",
+            n, what, self.letters
+        ));
+        Ok(())
+    }
+}
+
+impl FasStats {
+    /// The values (or the log saying why there are none) of `size` letters of which
+    /// `gc` are G or C, of one file or record.
+    fn stats(
+        &mut self,
+        size: u64,
+        gc: u64,
+        what: &str,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
         self.letters += size;
         let min_length = params.int("min_length").unwrap_or(0);
         if size == 0 {
-            out.log("genome_size\tno sequence letters in the file");
+            out.log(format!("genome_size\tno sequence letters in the {}", what));
             return Ok(());
         }
         if (size as i64) < min_length {
@@ -77,14 +120,6 @@ impl Plugin for FasStats {
         }
         out.push(size);
         out.push(gc as f64 / size as f64);
-        Ok(())
-    }
-
-    fn finalize(&mut self, _params: &Params, out: &mut Output) -> Result<(), Error> {
-        out.log(format!(
-            "processed {} files, {} sequence letters",
-            self.files, self.letters
-        ));
         Ok(())
     }
 }

@@ -100,3 +100,21 @@ pp_py_float() {
     print f
   }'
 }
+
+# Records mode (polyplug run <plugin> records <format> <file>...): compute's first
+# argument is a file holding the record (its bytes as in the data file, without the
+# final line ending; a FASTA record is a one-record FASTA file), the record's ID is in
+# POLYPLUG_RECORD_ID and its fields in the associative array POLYPLUG_FIELDS (CSV/TSV
+# columns, JSONL members; FASTA description and sequence; FASTQ description, sequence
+# and quality), their names in order in the array POLYPLUG_FIELD_NAMES.
+#
+# pp_field NAME [DEFAULT]: prints the record's field NAME (DEFAULT, or nothing, when
+# the record has no such field, or in ids and files mode); status 1 when it has none.
+pp_field() {
+  if [[ -v POLYPLUG_FIELDS && -v "POLYPLUG_FIELDS[$1]" ]]; then
+    printf '%s' "${POLYPLUG_FIELDS[$1]}"
+  else
+    printf '%s' "${2-}"
+    return 1
+  fi
+}

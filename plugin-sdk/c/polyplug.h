@@ -176,7 +176,21 @@ typedef struct pp_host_api {
     void (*error)(pp_sink *sink, const char *ptr, size_t len);
 } pp_host_api;
 
-/** What every plugin function receives from the host, borrowed for the call. */
+/** Borrowed bytes: len bytes at ptr, not necessarily UTF-8. */
+typedef struct pp_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} pp_bytes;
+
+/** One named field of a record (records mode): name and value, UTF-8, borrowed. */
+typedef struct pp_field {
+    pp_str name;
+    pp_str value;
+} pp_field;
+
+/** What every plugin function receives from the host, borrowed for the call.
+ *  Members after `sink` came later: read them through pp_record / pp_field_get,
+ *  which check struct_size (an older host passes no record). */
 typedef struct pp_call {
     /** sizeof(pp_call) in the host. */
     uint32_t struct_size;
@@ -188,7 +202,20 @@ typedef struct pp_call {
     const pp_host_api *api;
     /** Pass this to every callback. */
     pp_sink *sink;
+    /** Records mode (polyplug run ... records <format> <file>...), during compute: the
+     *  record's bytes as in its file, without the final line ending (FASTA: the header
+     *  line and the sequence lines). record.ptr is NULL when the entity is not a
+     *  record; an empty record has a non-NULL ptr and len 0. */
+    pp_bytes record;
+    /** Records mode: the record's fields, in order (CSV/TSV columns, JSONL members,
+     *  FASTA description and sequence, FASTQ description, sequence and quality). */
+    const pp_field *fields;
+    size_t n_fields;
 } pp_call;
+
+/** sizeof(pp_call) of the first version, which had no record (40 on 64-bit
+ *  platforms). */
+#define PP_CALL_V1_SIZE offsetof(pp_call, record)
 
 /** initialize: called once per worker before its first compute. On success, store the
  *  plugin's state (may be NULL) in *state_out and return PP_OK. On failure call
@@ -307,6 +334,28 @@ static inline pp_str pp_param_str(const pp_call *c, const char *name) {
     const pp_value *v = pp_param_get(c, name);
     if (v && v->kind == PP_STR) return v->as.string;
     pp_str none = {NULL, 0};
+    return none;
+}
+
+/** Records mode: the record being computed (borrowed for the call), or NULL when the
+ *  entity is not a record (ids and files mode); its length goes to *len. */
+static inline const uint8_t *pp_record(const pp_call *c, size_t *len) {
+    *len = 0;
+    if (c->struct_size < sizeof(pp_call) || c->record.ptr == NULL) return NULL;
+    *len = c->record.len;
+    return c->record.ptr;
+}
+
+/** Records mode: the value of the record's field `name` (borrowed, NOT NUL-terminated),
+ *  or an empty pp_str with ptr NULL when the record has no such field. */
+static inline pp_str pp_field_get(const pp_call *c, const char *name) {
+    pp_str none = {NULL, 0};
+    if (c->struct_size < sizeof(pp_call)) return none;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < c->n_fields; i++) {
+        const pp_field *f = &c->fields[i];
+        if (f->name.len == n && memcmp(f->name.ptr, name, n) == 0) return f->value;
+    }
     return none;
 }
 

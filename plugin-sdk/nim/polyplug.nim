@@ -179,13 +179,28 @@ type
     log*: proc (sink: ptr PpSink, p: cstring, len: csize_t) {.cdecl, gcsafe, raises: [].}
     error*: proc (sink: ptr PpSink, p: cstring, len: csize_t) {.cdecl, gcsafe, raises: [].}
 
+  PpBytes* {.bycopy.} = object
+    ## pp_bytes: borrowed bytes, `len` at `data` (`ptr` in C), not necessarily UTF-8.
+    data*: ptr UncheckedArray[char]
+    len*: csize_t
+
+  PpField* {.bycopy.} = object
+    ## pp_field: one named field of a record (records mode), borrowed.
+    name*: PpStr
+    value*: PpStr
+
   PpCall* {.bycopy.} = object
-    ## pp_call: what every plugin function receives, borrowed for the call.
+    ## pp_call: what every plugin function receives, borrowed for the call. The
+    ## members after `sink` came later: read them with `hasRecord`, `record` and
+    ## `field`, which check `structSize` (an older host passes no record).
     structSize*: uint32 ## sizeof(pp_call) in the host
     params*: ptr UncheckedArray[PpParam]
     nParams*: csize_t
     api*: ptr PpHostApi
     sink*: ptr PpSink
+    record*: PpBytes ## records mode: the record's bytes; `data` nil when none
+    fields*: ptr UncheckedArray[PpField] ## records mode: its fields
+    nFields*: csize_t
 
   PpInitializeFn* = proc (call: ptr PpCall, stateOut: ptr pointer): int32 {.cdecl.}
     ## pp_initialize_fn
@@ -227,7 +242,7 @@ when sizeof(pointer) == 8:
   static:
     doAssert sizeof(PpPlugin) == 144, "PpPlugin does not match pp_plugin"
     doAssert sizeof(PpHostApi) == 80, "PpHostApi does not match pp_host_api"
-    doAssert sizeof(PpCall) == 40, "PpCall does not match pp_call"
+    doAssert sizeof(PpCall) == 72, "PpCall does not match pp_call"
     doAssert sizeof(PpValue) == 24, "PpValue does not match pp_value"
     doAssert sizeof(PpParam) == 40, "PpParam does not match pp_param"
 
@@ -373,6 +388,44 @@ proc getStr*(p: Params, name: string, default = ""): string =
   ## The string parameter `name` (copied), or `default`.
   let v = p.find(name)
   if v != nil and v.kind == KindStr: fromAbi(v[]).s else: default
+
+proc hasRecord*(p: Params): bool =
+  ## Records mode (`polyplug run ... records <format> <file>...`): whether the entity
+  ## being computed is a record.
+  p.call != nil and int(p.call.structSize) >= sizeof(PpCall) and
+    p.call.record.data != nil
+
+proc record*(p: Params): string =
+  ## Records mode: the record's bytes as in its file, without the final line ending
+  ## (FASTA: the header line and the sequence lines), copied; "" when the entity is
+  ## not a record.
+  if not p.hasRecord: return ""
+  result = newString(int(p.call.record.len))
+  if result.len > 0: copyMem(addr result[0], p.call.record.data, result.len)
+
+proc field*(p: Params, name: string, default = ""): string =
+  ## Records mode: the value of the record's field `name` (a CSV/TSV column, a JSONL
+  ## member, `sequence` and `description` of FASTA and FASTQ, `quality` of FASTQ),
+  ## copied; `default` when it has none.
+  if not p.hasRecord or p.call.fields == nil: return default
+  for i in 0 ..< int(p.call.nFields):
+    if nameIs(p.call.fields[i].name, name):
+      let v = p.call.fields[i].value
+      result = newString(int(v.len))
+      if result.len > 0: copyMem(addr result[0], v.data, result.len)
+      return
+  default
+
+iterator fields*(p: Params): (string, string) =
+  ## Records mode: the record's fields, in order, as (name, value) (copied).
+  if p.hasRecord and p.call.fields != nil:
+    for i in 0 ..< int(p.call.nFields):
+      let f = p.call.fields[i]
+      var name = newString(int(f.name.len))
+      if name.len > 0: copyMem(addr name[0], f.name.data, name.len)
+      var value = newString(int(f.value.len))
+      if value.len > 0: copyMem(addr value[0], f.value.data, value.len)
+      yield (name, value)
 
 iterator pairs*(p: Params): (string, Value) =
   ## Every parameter with a value, as (name, value).

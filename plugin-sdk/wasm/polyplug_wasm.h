@@ -70,6 +70,10 @@ PPW_IMPORT(log) void ppw_log(const char *ptr, size_t len);
 PPW_IMPORT(error) void ppw_error(const char *ptr, size_t len);
 PPW_IMPORT(input_len) size_t ppw_input_len(void);
 PPW_IMPORT(input_read) void ppw_input_read(char *dest);
+PPW_IMPORT(record_len) int32_t ppw_record_len(void);
+PPW_IMPORT(record_read) void ppw_record_read(unsigned char *dest);
+PPW_IMPORT(fields_len) int32_t ppw_fields_len(void);
+PPW_IMPORT(fields_read) void ppw_fields_read(unsigned char *dest);
 PPW_IMPORT(params_len) size_t ppw_params_len(void);
 PPW_IMPORT(params_read) void ppw_params_read(unsigned char *dest);
 PPW_IMPORT(meta) void ppw_meta(const char *key, size_t key_len, const char *value,
@@ -109,6 +113,12 @@ static int ppw_params_ready;
 static void *ppw_state;           /* the plugin's state from initialize */
 static char *ppw_input;           /* the current entity or unit, owned */
 static size_t ppw_input_cap;
+static unsigned char *ppw_rec;    /* records mode: the current record, owned */
+static size_t ppw_rec_cap;
+static unsigned char *ppw_fblob;  /* records mode: its encoded fields, owned */
+static size_t ppw_fblob_cap;
+static pp_field *ppw_fields;      /* decoded, pointing into ppw_fblob */
+static size_t ppw_fields_cap;
 
 static void ppw_report(const char *msg) { ppw_error(msg, strlen(msg)); }
 
@@ -191,12 +201,60 @@ static int ppw_load_params(void) {
 
 static pp_call ppw_call(void) {
     pp_call c;
+    memset(&c, 0, sizeof c);
     c.struct_size = sizeof(pp_call);
     c.params = ppw_params;
     c.n_params = ppw_n_params;
     c.api = &ppw_api;
     c.sink = NULL;
     return c;
+}
+
+/* Grows *buf to hold n bytes; 0 when out of memory. */
+static int ppw_grow(unsigned char **buf, size_t *cap, size_t n) {
+    if (n <= *cap && *buf) return 1;
+    unsigned char *bigger = realloc(*buf, n ? n : 1);
+    if (!bigger) return 0;
+    *buf = bigger;
+    *cap = n ? n : 1;
+    return 1;
+}
+
+/* Records mode: puts the current record and its fields into *c (nothing when the
+ * entity is not a record); 0 when out of memory or the fields do not decode. */
+static int ppw_load_record(pp_call *c) {
+    int32_t n = ppw_record_len();
+    if (n < 0) return 1;
+    if (!ppw_grow(&ppw_rec, &ppw_rec_cap, (size_t)n)) return 0;
+    ppw_record_read(ppw_rec);
+    c->record.ptr = ppw_rec;
+    c->record.len = (size_t)n;
+    int32_t m = ppw_fields_len();
+    if (m < 4) return 1;
+    if (!ppw_grow(&ppw_fblob, &ppw_fblob_cap, (size_t)m)) return 0;
+    ppw_fields_read(ppw_fblob);
+    ppw_reader r = {ppw_fblob, ppw_fblob + m, 0};
+    uint32_t count = ppw_u32(&r);
+    if (r.bad || count > (uint32_t)m) return 0;
+    if (count > ppw_fields_cap) {
+        pp_field *more = realloc(ppw_fields, count * sizeof *more);
+        if (!more) return 0;
+        ppw_fields = more;
+        ppw_fields_cap = count;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        pp_str *parts[2] = {&ppw_fields[i].name, &ppw_fields[i].value};
+        for (int k = 0; k < 2; k++) {
+            uint32_t len = ppw_u32(&r);
+            if (r.bad || (size_t)(r.end - r.p) < len) return 0;
+            parts[k]->ptr = (const char *)r.p;
+            parts[k]->len = len;
+            r.p += len;
+        }
+    }
+    c->fields = count ? ppw_fields : NULL;
+    c->n_fields = count;
+    return 1;
 }
 
 /* Copies the current input into ppw_input (NUL-terminated); returns its length. */
@@ -281,6 +339,10 @@ PPW_EXPORT(polyplug_compute) int32_t ppw_compute(void) {
         return PP_ERROR;
     }
     pp_call c = ppw_call();
+    if (!ppw_load_record(&c)) {
+        ppw_report("out of memory reading the record");
+        return PP_ERROR;
+    }
     return p->compute(ppw_state, ppw_input, len, &c);
 }
 

@@ -42,7 +42,7 @@ fn pg_bin() -> PathBuf {
         .1
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -1293,3 +1293,19 @@ fn query_sorts_a_large_answer_in_bounded_memory(s: &Store) {
     .ok();
 }
 both!(query_sorts_a_large_answer_in_bounded_memory);
+
+/// Runs `sql` with psql on the database at `url` of the test server.
+pub(crate) fn psql(url: &str, sql: &str) {
+    let server = pg();
+    let out = Command::new(server.bin.join("psql"))
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

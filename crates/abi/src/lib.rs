@@ -173,8 +173,32 @@ pub struct HostApi {
     pub error: unsafe extern "C" fn(sink: *mut Sink, ptr: *const c_char, len: usize),
 }
 
+/// Borrowed bytes: `len` bytes at `ptr`, not necessarily UTF-8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Bytes {
+    /// First byte; NULL only where the field's documentation gives NULL a meaning.
+    pub ptr: *const u8,
+    /// Number of bytes.
+    pub len: usize,
+}
+
+/// One named field of a record (records mode): its name and value, both UTF-8 and
+/// borrowed from the host.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    /// The field's name (a CSV/TSV column, a JSONL member, `sequence`, …).
+    pub name: Str,
+    /// Its value as text.
+    pub value: Str,
+}
+
 /// Everything a plugin function receives besides the entity and the state. Borrowed
 /// from the host, valid only until the function returns, used by one thread.
+///
+/// Fields after `sink` were added later: a plugin reads one only when
+/// `struct_size` is larger than its offset ([`CALL_V1_SIZE`] is the first size).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Call {
@@ -188,7 +212,20 @@ pub struct Call {
     pub api: *const HostApi,
     /// The receiver to pass to every callback.
     pub sink: *mut Sink,
+    /// Records mode (`polyplug run … records <format> <file>…`), during `compute`:
+    /// the record's bytes as they are in its file, without the final line ending.
+    /// `record.ptr` is NULL when the entity is not a record (ids and files mode, and
+    /// every call but `compute`); an empty record has a non-NULL `ptr` and `len` 0.
+    pub record: Bytes,
+    /// Records mode: the record's fields, in order (see [`Field`]); NULL when none.
+    pub fields: *const Field,
+    /// Number of entries at `fields`.
+    pub n_fields: usize,
 }
+
+/// `size_of::<Call>()` of the first version (before `record`): hosts that old pass
+/// no record.
+pub const CALL_V1_SIZE: usize = 40;
 
 /// `initialize(call, state_out)`: called once per worker before its first compute.
 /// On success stores the plugin's state (may be NULL) into `*state_out`.

@@ -27,6 +27,9 @@ pub enum Command {
     Build(BuildArgs),
     /// Write a working plugin skeleton: `new <language> <name>`.
     New(NewArgs),
+    /// Index record files ahead of a run (records mode does it on first use):
+    /// `index <format> <file>...`; prints each file's records and index.
+    Index(IndexArgs),
     /// Internal: a worker process of a parallel run (`__worker python`), started by
     /// polyplug itself and driven over its stdin/stdout.
     #[command(name = "__worker", hide = true)]
@@ -219,6 +222,18 @@ pub struct AttrsSyncArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The format: fasta, fastq, lines, jsonl, csv or tsv.
+    pub format: String,
+    /// The files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// csv, tsv, jsonl: the column (or member) holding the IDs (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Results file (`<id>\t<v1>\t<v2>...`) written by prenacs batch-compute or polyplug run.
     pub results: PathBuf,
@@ -358,6 +373,12 @@ pub enum Mode {
     Ids,
     /// File names matching a glob pattern.
     Files,
+    /// The records inside files: `records <format> <file>...` (fasta, fastq, lines,
+    /// jsonl, csv, tsv).
+    Records,
+    /// The rows of a SQL query: `sql <url> <query>` (a SQLite file or a postgres://
+    /// URL; the first column is the ID).
+    Sql,
 }
 
 /// Reason of a computation, for the report.
@@ -401,13 +422,25 @@ pub enum Language {
 pub struct RunArgs {
     /// Plugin file, or plugin ID found in ./plugins and POLYPLUG_PATH.
     pub plugin: String,
-    /// `ids` or `files`.
+    /// `ids`, `files`, `records` or `sql`.
     #[arg(value_enum)]
     pub mode: Mode,
-    /// The IDs file (ids mode) or the glob pattern, quoted (files mode).
+    /// The IDs file (ids mode), the glob pattern, quoted (files mode), the format
+    /// (records mode: fasta, fastq, lines, jsonl, csv, tsv), or the database (sql
+    /// mode: a SQLite file or a postgres:// URL).
     pub target: String,
-    /// 1-based column of the IDs in a TSV IDs file (ids mode only).
-    pub col: Option<usize>,
+    /// ids mode: the 1-based column of the IDs in a TSV IDs file; records mode: the
+    /// files; sql mode: the query.
+    #[arg(value_name = "COL | FILE | QUERY")]
+    pub rest: Vec<String>,
+    /// Records mode (csv, tsv, jsonl): the column (or JSON member) holding each
+    /// record's ID (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+    /// Records mode: a record name that appears more than once is numbered after its
+    /// first appearance (`name#2`, `name#3`, …) instead of refusing the input.
+    #[arg(long)]
+    pub allow_duplicate_ids: bool,
 
     /// Files mode: leave out the files this pattern matches (repeatable): a pattern
     /// without a `/` is matched against each file's name (`--exclude '*.tmp'`), one

@@ -1,6 +1,7 @@
-//! `polyplug build`: compile source plugins into the cache ahead of time.
+//! `polyplug build`: compile source plugins into the cache ahead of time;
+//! `polyplug index`: index record files ahead of a run.
 
-use crate::args::BuildArgs;
+use crate::args::{BuildArgs, IndexArgs};
 use crate::{console, error, EXIT_FAILED, EXIT_USAGE};
 
 /// Compiles each plugin (or finds it in the cache), loads it to check it, and prints
@@ -43,4 +44,54 @@ pub fn build(args: BuildArgs) -> i32 {
     } else {
         0
     }
+}
+
+/// Checks or builds the indexes of record files (notes on stderr) and prints one line
+/// per file: the file, its number of records and its index.
+pub fn index(args: IndexArgs) -> i32 {
+    let Some(format) = polyplug_engine::core::RecordFormat::parse(&args.format) else {
+        error(format!(
+            "'{}' is not a records format: give one of {}",
+            args.format,
+            polyplug_engine::core::RecordFormat::ALL
+                .map(|f| f.name())
+                .join(", ")
+        ));
+        return EXIT_USAGE;
+    };
+    let source = polyplug_engine::core::RecordSource {
+        format,
+        files: args.files.clone(),
+        id_column: args.id_column,
+    };
+    let catalog = match polyplug_engine::records_catalog(&source, &console::Stderr) {
+        Ok(c) => c,
+        Err(e) => {
+            error(e);
+            return EXIT_USAGE;
+        }
+    };
+    let mut counts = vec![0u64; args.files.len()];
+    let entries = match catalog.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            error(e);
+            return EXIT_FAILED;
+        }
+    };
+    for entry in entries {
+        match entry {
+            Ok(e) => counts[e.file as usize] += 1,
+            Err(e) => {
+                error(e);
+                return EXIT_FAILED;
+            }
+        }
+    }
+    for ((file, n), index) in args.files.iter().zip(counts).zip(catalog.index_paths()) {
+        let index = index.map_or_else(|| "-".to_string(), |p| p.display().to_string());
+        let plural = if n == 1 { "" } else { "s" };
+        println!("{}\t{n} record{plural}\t{index}", file.display());
+    }
+    0
 }

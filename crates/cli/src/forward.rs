@@ -134,6 +134,11 @@ pub fn check_run(run: &[String], shards: u32, run_dir: &Path, local: bool) -> Re
         std::fs::File::open(path)
             .map_err(|e| format!("{}: cannot read the IDs file: {e}", path.display()))?;
     }
+    if let Some(records) = spec.input.record_source() {
+        // Indexed once, here, rather than by every task at once.
+        polyplug_engine::records_catalog(&records, &crate::console::Stderr)
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 

@@ -38,6 +38,7 @@ fn main() {
         args::Command::Check(a) => info::check(a),
         args::Command::Build(a) => build::build(a),
         args::Command::New(a) => new::new(a),
+        args::Command::Index(a) => build::index(a),
         args::Command::Worker(a) => worker(&a.kind, &a.args),
         args::Command::Attrs(a) => stores::attrs(a),
         args::Command::Load(a) => stores::load(a),

@@ -3,7 +3,7 @@
 
 use crate::args::{Mode, RunArgs};
 use crate::{console, error, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
-use polyplug_engine::core::{DirGrant, Shard, Timeout, TIMEOUT_VARIABLE};
+use polyplug_engine::core::{DirGrant, RecordFormat, Shard, Timeout, TIMEOUT_VARIABLE};
 use polyplug_engine::runner::FailureBudget;
 use polyplug_engine::{Input, RunIo, RunSpec, ShardChoice, StoreChoice, Verdict};
 use std::io::IsTerminal;
@@ -121,7 +121,7 @@ fn seconds(text: &str) -> Result<Option<Duration>, String> {
 }
 
 /// The run the arguments ask for; an argument that makes no sense is an error.
-pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
+pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
     let timeout = timeout(args.timeout.as_deref())?;
     if args.jobs == Some(0) {
         return Err("--jobs 0: give at least one worker".into());
@@ -131,25 +131,9 @@ pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
         .iter()
         .map(|a| DirGrant::parse(a).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.mode == Mode::Ids && !args.exclude.is_empty() {
-        return Err(
-            "--exclude is for files mode (run <plugin> files '<pattern>'): in ids \
-                    mode, remove the IDs from the IDs file"
-                .into(),
-        );
-    }
-    let input = match args.mode {
-        Mode::Ids => Input::Ids {
-            path: args.target.into(),
-            column: args.col,
-        },
-        Mode::Files => Input::Files {
-            pattern: args.target,
-            column: args.col,
-            exclude: args.exclude,
-        },
-    };
+    let input = input(&mut args)?;
     let mut spec = RunSpec::new(args.plugin, input);
+    spec.allow_duplicate_ids = args.allow_duplicate_ids;
     spec.idsproc = args.idsproc;
     spec.skip = args.skip;
     spec.out = args.out;
@@ -192,6 +176,110 @@ pub(crate) fn spec(args: RunArgs) -> Result<RunSpec, String> {
     spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
     Ok(spec)
+}
+
+/// The entities: the positional arguments after the mode, and the options that
+/// belong to one mode only.
+fn input(args: &mut RunArgs) -> Result<Input, String> {
+    if args.mode != Mode::Files && !args.exclude.is_empty() {
+        return Err(
+            "--exclude is for files mode (run <plugin> files '<pattern>'): in the other \
+             modes, leave the entities out of the input"
+                .into(),
+        );
+    }
+    if args.mode != Mode::Records && (args.id_column.is_some() || args.allow_duplicate_ids) {
+        return Err(format!(
+            "{} is for records mode (run <plugin> records <format> <file>...)",
+            if args.id_column.is_some() {
+                "--id-column"
+            } else {
+                "--allow-duplicate-ids"
+            }
+        ));
+    }
+    let rest = std::mem::take(&mut args.rest);
+    let target = std::mem::take(&mut args.target);
+    match args.mode {
+        Mode::Ids => Ok(Input::Ids {
+            path: target.into(),
+            column: column(&rest, args.mode)?,
+        }),
+        Mode::Files => Ok(Input::Files {
+            pattern: target,
+            column: column(&rest, args.mode)?,
+            exclude: std::mem::take(&mut args.exclude),
+        }),
+        Mode::Records => records_input(&target, rest, args.id_column.take()),
+        Mode::Sql => match rest.as_slice() {
+            [query] => Ok(Input::Sql {
+                url: target,
+                query: query.clone(),
+            }),
+            [] => Err(
+                "sql mode needs a query: run <plugin> sql <url> '<query>' (quote the \
+                       query; its first column is the ID)"
+                    .into(),
+            ),
+            [_, extra, ..] => Err(format!(
+                "unexpected argument '{extra}': sql mode takes a database and one query \
+                 (quote the query)"
+            )),
+        },
+    }
+}
+
+/// The `<col>` of ids mode (files mode takes none: the engine says so).
+fn column(rest: &[String], mode: Mode) -> Result<Option<usize>, String> {
+    match rest {
+        [] => Ok(None),
+        [c] => c.parse().map(Some).map_err(|_| {
+            format!("'{c}' is not a column number: <col> is the 1-based column of the IDs")
+        }),
+        [_, extra, ..] if mode == Mode::Ids => Err(format!(
+            "unexpected argument '{extra}': ids mode takes one IDs file and an optional column"
+        )),
+        [_, extra, ..] => Err(format!(
+            "unexpected argument '{extra}': files mode takes one pattern (quote it so the \
+             shell does not expand it)"
+        )),
+    }
+}
+
+/// `records <format> <file>...` and `--id-column`.
+fn records_input(
+    format: &str,
+    files: Vec<String>,
+    id_column: Option<String>,
+) -> Result<Input, String> {
+    let format = RecordFormat::parse(format).ok_or_else(|| {
+        format!(
+            "'{format}' is not a records format: give one of {} (run <plugin> records \
+             <format> <file>...)",
+            RecordFormat::ALL.map(RecordFormat::name).join(", ")
+        )
+    })?;
+    if files.is_empty() {
+        return Err(format!(
+            "records mode needs at least one file: run <plugin> records {format} <file>..."
+        ));
+    }
+    if id_column.is_some() && !format.has_columns() {
+        return Err(format!(
+            "--id-column is for the csv, tsv and jsonl formats: {format} records are named \
+             by {}",
+            if format == RecordFormat::Lines {
+                "their file and line"
+            } else {
+                "their header's first word"
+            }
+        ));
+    }
+    Ok(Input::Records {
+        format,
+        files: files.into_iter().map(Into::into).collect(),
+        id_column,
+    })
 }
 
 /// `--shard I/N|all` and `--shards N`.

@@ -45,6 +45,7 @@ mod meta;
 mod options;
 mod params;
 mod plugin;
+mod record;
 pub mod report;
 mod shard;
 mod sink;
@@ -64,6 +65,7 @@ pub use params::{Params, ParamsError};
 pub use plugin::{
     compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Plugin, PluginError,
 };
+pub use record::{HeldRecord, Record, RecordFormat, RecordRef, RecordSource};
 pub use report::{CompStatus, Report, ReportError};
 pub use shard::{Shard, ShardError};
 pub use sink::CallSink;

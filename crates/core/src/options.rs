@@ -199,6 +199,9 @@ pub struct LoadOptions {
     /// Run native and Python plugins inside the polyplug process rather than in
     /// worker processes: the fastest, but a crash of the plugin ends the run.
     pub in_process: bool,
+    /// The records of a `records` mode run: instances that read records themselves
+    /// (worker processes, the Bash loader) are told where they are.
+    pub records: Option<Arc<crate::RecordSource>>,
     /// Where notes and plugin output go.
     pub console: Arc<dyn Console>,
 }
@@ -218,6 +221,7 @@ impl Default for LoadOptions {
             cache_dir: None,
             rebuild: false,
             in_process: false,
+            records: None,
             console: Arc::new(Silent),
         }
     }

@@ -1,6 +1,6 @@
 //! The traits every loader implements, and what a computation returns.
 
-use crate::{OutputSpec, Params, PluginMeta, Value};
+use crate::{OutputSpec, Params, PluginMeta, Record, RecordRef, Value};
 use std::path::{Path, PathBuf};
 
 /// What one compute call produced: the values in OUTPUT order (empty for "no result")
@@ -69,7 +69,8 @@ impl PluginError {
 }
 
 /// One entity as it travels through a run: its ID, and what compute receives when that
-/// is something else (the file path in `files` mode). One allocation when they are
+/// is something else (the file path in `files` mode, the record's name in `records`
+/// mode), and in `records` mode where its record is. One allocation when they are
 /// the same, as they are for IDs: a run holds millions of entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entity {
@@ -77,6 +78,8 @@ pub struct Entity {
     pub id: String,
     /// What compute receives, when it is not the ID.
     other_input: Option<String>,
+    /// The record, in `records` mode.
+    record: Option<Box<RecordRef>>,
 }
 
 impl Entity {
@@ -85,6 +88,7 @@ impl Entity {
         Entity {
             id: id.into(),
             other_input: None,
+            record: None,
         }
     }
 
@@ -92,12 +96,34 @@ impl Entity {
     /// written under `id`.
     pub fn with_input(input: String, id: String) -> Entity {
         let other_input = (input != id).then_some(input);
-        Entity { id, other_input }
+        Entity {
+            id,
+            other_input,
+            record: None,
+        }
     }
 
-    /// What compute receives: the ID, or the file path in `files` mode.
+    /// An entity of `records` mode: compute receives `name` (the record's name in
+    /// its file; `None` when it is the ID) and the record at `record`; results are
+    /// written under `id`.
+    pub fn with_record(name: Option<String>, id: String, record: RecordRef) -> Entity {
+        let mut e = match name {
+            Some(name) => Entity::with_input(name, id),
+            None => Entity::same(id),
+        };
+        e.record = Some(Box::new(record));
+        e
+    }
+
+    /// What compute receives: the ID, the file path in `files` mode, the record's
+    /// name in `records` mode.
     pub fn input(&self) -> &str {
         self.other_input.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Where the entity's record is, in `records` mode.
+    pub fn record(&self) -> Option<&RecordRef> {
+        self.record.as_deref()
     }
 }
 
@@ -257,6 +283,28 @@ pub trait Plugin: Send + Sync {
 pub trait Instance: Send {
     /// Computes one entity into `out` (cleared by the caller).
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError>;
+
+    /// Computes one record of `records` mode into `out` (cleared by the caller):
+    /// `entity` is the record's name, `record` its bytes and fields, read by the
+    /// caller (see [`Instance::reads_records`]).
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let _ = (entity, record, out);
+        Err(EntityError::new(
+            "this kind of plugin cannot be given records; run it in ids or files mode",
+        ))
+    }
+
+    /// Whether [`Instance::compute_batch`] reads the records of `records` mode itself
+    /// (a worker process reads them from the files, by [`RecordRef`]); otherwise the
+    /// runner reads each record and calls [`Instance::compute_record`].
+    fn reads_records(&self) -> bool {
+        false
+    }
 
     /// Computes several entities; loaders that cross a process boundary override it
     /// to send one message per batch. Results are pushed in order.

@@ -67,17 +67,20 @@ pub mod merge;
 mod outcome;
 pub mod provenance;
 pub mod record;
+mod records;
 pub mod resolve;
 mod run;
 pub mod run_dir;
 mod run_store;
 mod spec;
+pub mod sql;
 pub mod stores;
 
 pub use cluster::{Placement, Scheduler, ShardChoice};
 pub use error::{EngineError, ImportError, ResolveError};
 pub use outcome::{RunOutcome, Verdict};
 pub use polyplug_core::Console;
+pub use records::catalog as records_catalog;
 pub use run::{definitions_for, run};
 pub use spec::{Input, Reason, RunIo, RunSpec, StoreChoice};
 

@@ -391,6 +391,9 @@ fn merge_results(
     shards: &[ShardOutputs],
     out: &Path,
 ) -> Result<(u64, u64), EngineError> {
+    if let Some(records) = &manifest.records {
+        return merge_records(manifest, records, shards, out);
+    }
     let source = match manifest.mode.as_str() {
         "files" => match &manifest.given {
             Some((pattern, dir)) => Source::Files {
@@ -404,6 +407,10 @@ fn merge_results(
                 base: None,
             },
         },
+        "sql" => Source::Stream(std::sync::Arc::new(crate::sql::SqlSource::new(
+            &manifest.input,
+            manifest.query.as_deref().unwrap_or_default(),
+        ))),
         _ => Source::Ids {
             path: PathBuf::from(&manifest.input),
             column: manifest.column.unwrap_or(1),
@@ -440,6 +447,81 @@ fn merge_results(
     tmp.persist(out).map_err(|e| write_error(out, e.error))?;
     let strays = readers.iter_mut().map(ShardRows::strays).sum();
     Ok((rows, strays))
+}
+
+/// [`merge_results`] of a records-mode run: the entities are the records of the
+/// files, and each one's shard is the byte range its record starts in.
+fn merge_records(
+    manifest: &Manifest,
+    records: &crate::run_dir::ManifestRecords,
+    shards: &[ShardOutputs],
+    out: &Path,
+) -> Result<(u64, u64), EngineError> {
+    let source = records.source().ok_or_else(|| EngineError::RunDir {
+        dir: out.to_path_buf(),
+        why: format!("its manifest names an unknown format {:?}", records.format),
+    })?;
+    let catalog = std::sync::Arc::new(crate::records::catalog(&source, &polyplug_core::Silent)?);
+    let source = Source::Records {
+        catalog: catalog.clone(),
+        suffix_repeats: records.numbered_repeats,
+    };
+    let idsproc: Option<Box<dyn Plugin>> = match &manifest.idsproc {
+        Some(p) => Some(resolve::resolve(
+            &p.display().to_string(),
+            &LoadOptions::default(),
+        )?),
+        None => None,
+    };
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), None)?;
+    let entities = Entities::open(&source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
+    let mut readers = shards
+        .iter()
+        .map(|s| ShardRows::open(&s.results))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tmp = temp_beside(out).map_err(|e| write_error(out, e))?;
+    let mut rows = 0u64;
+    {
+        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        for entity in entities {
+            let mut entity = entity?;
+            let shard = match entity.record() {
+                Some(polyplug_core::RecordRef::InFile { file, offset, .. }) => {
+                    catalog.shard_of(*file, *offset, manifest.shards) as usize
+                }
+                _ => 0,
+            };
+            // The lines format names records by the files as the run was given them.
+            if source_is_lines(&catalog) {
+                entity.id = as_given(&entity.id, records);
+            }
+            let hash = Shard::hash(entity.id.as_bytes());
+            if readers[shard].take_into(&entity.id, hash, &mut w)? {
+                rows += 1;
+            }
+        }
+        w.flush().map_err(|e| write_error(out, e))?;
+    }
+    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
+    let strays = readers.iter_mut().map(ShardRows::strays).sum();
+    Ok((rows, strays))
+}
+
+fn source_is_lines(catalog: &polyplug_records::Catalog) -> bool {
+    catalog.source().format == polyplug_core::RecordFormat::Lines
+}
+
+/// A `lines` record's ID (`<absolute file>:<line>`) with the file as it was given.
+fn as_given(id: &str, records: &crate::run_dir::ManifestRecords) -> String {
+    for (abs, given) in records.files.iter().zip(&records.given) {
+        let abs = abs.to_string_lossy();
+        if let Some(rest) = id.strip_prefix(abs.as_ref()) {
+            if rest.starts_with(':') {
+                return format!("{}{rest}", given.display());
+            }
+        }
+    }
+    id.to_string()
 }
 
 /// `files` concatenated into `out`, in order (a missing file adds nothing).

@@ -46,7 +46,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let sha256 = sha256_file(plugin.path())?;
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
-    let source = source(spec)?;
+    let source = source(spec, console.as_ref())?;
     let idsproc = idsproc(spec, &console)?;
     let run_id = match &spec.run_dir {
         Some(dir) => Some(crate::run_dir::settle_manifest(
@@ -76,12 +76,12 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         console.detail(&format!("skipping up to {} units already done", skip.len()));
     }
     let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
-    if !repeats.is_empty() && !spec.allow_duplicates {
+    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
         return Err(repeats.error(&source).into());
     }
     let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?
         .once(repeats)
-        .shard(placement.shard);
+        .shard(placement.shard)?;
     tell_shard(&placement, console.as_ref());
     let log_file = open_output(spec.log.as_deref(), "log", spec, console.as_ref())?;
     let out = writer(out_file, io.results, 1 << 16);
@@ -135,6 +135,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         let signal = io.signal.load(std::sync::atomic::Ordering::SeqCst);
         s.end(crate::run_dir::stopped_by(&summary, interrupted, signal))?;
     }
+    tell_stream_repeats(&source, console.as_ref());
     if entities.repeated > 0 {
         console.note(&format!(
             "{} repeated appearance{} of IDs skipped: each entity computed once \
@@ -179,6 +180,7 @@ fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
         max_memory_mib: spec.max_memory_mib,
         worker_program: spec.worker_program.clone(),
         in_process: spec.in_process,
+        records: spec.input.record_source().map(Arc::new),
         console: console.clone(),
         ..LoadOptions::default()
     }
@@ -292,8 +294,9 @@ fn output_spec(
     Ok(output)
 }
 
-/// Where the units come from.
-fn source(spec: &RunSpec) -> Result<Source, EngineError> {
+/// Where the units come from; in records mode, the files' indexes are checked (and
+/// made where missing or out of date) here.
+fn source(spec: &RunSpec, console: &dyn Console) -> Result<Source, EngineError> {
     match &spec.input {
         Input::Ids { path, column } => Ok(Source::Ids {
             path: path.clone(),
@@ -309,6 +312,24 @@ fn source(spec: &RunSpec) -> Result<Source, EngineError> {
             exclude: exclude.clone(),
             base: None,
         }),
+        Input::Records {
+            format,
+            files,
+            id_column,
+        } => {
+            let records = polyplug_core::RecordSource {
+                format: *format,
+                files: files.clone(),
+                id_column: id_column.clone(),
+            };
+            Ok(Source::Records {
+                catalog: Arc::new(crate::records::catalog(&records, console)?),
+                suffix_repeats: spec.allow_duplicate_ids,
+            })
+        }
+        Input::Sql { url, query } => Ok(Source::Stream(Arc::new(crate::sql::SqlSource::new(
+            url, query,
+        )))),
     }
 }
 
@@ -386,6 +407,19 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
             let cwd = std::env::current_dir().unwrap_or_default();
             format!("files {} exclude {exclude:?}", cwd.join(pattern).display())
         }
+        Source::Records { catalog, .. } => {
+            let r = catalog.source();
+            let files: Vec<String> = r
+                .files
+                .iter()
+                .map(|f| absolute(f).display().to_string())
+                .collect();
+            format!("records {} {files:?} id {:?}", r.format, r.id_column)
+        }
+        Source::Stream(s) => match &spec.input {
+            Input::Sql { url, query } => format!("sql {url} {query}"),
+            _ => s.place(),
+        },
     };
     let input = match &spec.idsproc {
         Some(p) => format!("{input} idsproc {}", absolute(Path::new(p)).display()),
@@ -533,6 +567,7 @@ fn run_options(
     }
     RunOptions {
         jobs,
+        records: spec.input.record_source().map(Arc::new),
         halt_on_error: spec.halt_on_error,
         retries: spec.retries,
         max_failures: spec.max_failures,
@@ -549,6 +584,28 @@ fn tell_shard(placement: &crate::Placement, console: &dyn Console) {
         console.note(&format!(
             "computing shard {shard} (from {from}): the entities whose ID hashes to it; \
              --shard all computes every entity"
+        ));
+    }
+}
+
+/// Says which keys a query gave more than once (each was computed once).
+fn tell_stream_repeats(source: &Source, console: &dyn Console) {
+    let Source::Stream(stream) = source else {
+        return;
+    };
+    let (count, first) = stream.repeated();
+    if count > 0 {
+        console.note(&format!(
+            "{}: {count} row{} repeated a key of an earlier row and {} passed over (each key \
+             is computed once): {}; make the first column unique",
+            stream.place(),
+            if count == 1 { "" } else { "s" },
+            if count == 1 { "was" } else { "were" },
+            first
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
 }

@@ -53,21 +53,54 @@ pub struct Manifest {
     /// merge finds the files under the names the shards gave them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given: Option<(String, PathBuf)>,
+    /// Records mode: the format, the files and how records are named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<ManifestRecords>,
+    /// `sql` mode: the query (the URL is `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+/// What a records-mode run reads: `records:` in `DIR/run.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecords {
+    /// The format's name (`fasta`, `csv`, …).
+    pub format: String,
+    /// The files, absolute.
+    pub files: Vec<PathBuf>,
+    /// The files as given (the `lines` format names its records by them).
+    pub given: Vec<PathBuf>,
+    /// `--id-column`.
+    pub id_column: Option<String>,
+    /// `--allow-duplicate-ids`: repeated names are numbered.
+    pub numbered_repeats: bool,
+}
+
+impl ManifestRecords {
+    /// The records as the run read them (the files absolute).
+    pub fn source(&self) -> Option<polyplug_core::RecordSource> {
+        Some(polyplug_core::RecordSource {
+            format: polyplug_core::RecordFormat::parse(&self.format)?,
+            files: self.files.clone(),
+            id_column: self.id_column.clone(),
+        })
+    }
 }
 
 impl Manifest {
     /// Whether `other` is the same run (all but the run ID may not differ).
     fn same_run_as(&self, other: &Manifest) -> bool {
         // Shards started from other folders are the same run if the files are.
-        Manifest {
+        let plain = |m: &Manifest| Manifest {
             run_id: String::new(),
             given: None,
-            ..self.clone()
-        } == Manifest {
-            run_id: String::new(),
-            given: None,
-            ..other.clone()
-        }
+            records: m.records.clone().map(|r| ManifestRecords {
+                given: Vec::new(),
+                ..r
+            }),
+            ..m.clone()
+        };
+        plain(self) == plain(other)
     }
 
     /// Reads `DIR/run.yaml`.
@@ -390,6 +423,19 @@ pub(crate) fn settle_manifest(
             absolute(Path::new(pattern)).display().to_string(),
             None,
         ),
+        Input::Sql { url, .. } => ("sql", url.clone(), None),
+        Input::Records { format, files, .. } => (
+            "records",
+            format!(
+                "{format} {}",
+                files
+                    .iter()
+                    .map(|f| absolute(f).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            None,
+        ),
     };
     let meta = plugin.meta();
     let mine = crate::run_dir::Manifest {
@@ -409,13 +455,31 @@ pub(crate) fn settle_manifest(
         idsproc: idsproc.map(|p| absolute(p.path())),
         exclude: match &spec.input {
             Input::Files { exclude, .. } => exclude.clone(),
-            Input::Ids { .. } => Vec::new(),
+            _ => Vec::new(),
         },
         given: match &spec.input {
             Input::Files { pattern, .. } => std::env::current_dir()
                 .ok()
                 .map(|cwd| (pattern.clone(), cwd)),
-            Input::Ids { .. } => None,
+            _ => None,
+        },
+        query: match &spec.input {
+            Input::Sql { query, .. } => Some(query.clone()),
+            _ => None,
+        },
+        records: match &spec.input {
+            Input::Records {
+                format,
+                files,
+                id_column,
+            } => Some(ManifestRecords {
+                format: format.name().to_string(),
+                files: files.iter().map(|f| absolute(f)).collect(),
+                given: files.clone(),
+                id_column: id_column.clone(),
+                numbered_repeats: spec.allow_duplicate_ids,
+            }),
+            _ => None,
         },
     };
     let there = mine.settle(dir)?;

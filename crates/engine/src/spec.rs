@@ -27,6 +27,41 @@ pub enum Input {
         /// `--exclude` patterns (see `polyplug_runner::input::Source::Files`).
         exclude: Vec<String>,
     },
+    /// `records <format> <file>...`: the records inside the files.
+    Records {
+        /// The format of every file.
+        format: polyplug_core::RecordFormat,
+        /// The files, in order.
+        files: Vec<PathBuf>,
+        /// The column (CSV, TSV) or member (JSONL) of the IDs (`--id-column`);
+        /// `None`: the first.
+        id_column: Option<String>,
+    },
+    /// `sql <url> <query>`: the rows of a query; the first column is the ID.
+    Sql {
+        /// A SQLite file (`sqlite:PATH` or a path) or a `postgres://` URL.
+        url: String,
+        /// The query.
+        query: String,
+    },
+}
+
+impl Input {
+    /// Where the records of records mode are.
+    pub fn record_source(&self) -> Option<polyplug_core::RecordSource> {
+        match self {
+            Input::Records {
+                format,
+                files,
+                id_column,
+            } => Some(polyplug_core::RecordSource {
+                format: *format,
+                files: files.clone(),
+                id_column: id_column.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Which results store a run records into.
@@ -113,6 +148,10 @@ pub struct RunSpec {
     /// Compute an ID the input gives more than once only once, instead of refusing
     /// the input (`--allow-duplicates`).
     pub allow_duplicates: bool,
+    /// Records mode: give a record name that repeats a number after its first
+    /// appearance (`name#2`, …) instead of refusing the input
+    /// (`--allow-duplicate-ids`).
+    pub allow_duplicate_ids: bool,
     /// Compute a failed entity again up to this many times (`--retries`).
     pub retries: u32,
     /// Stop once this many entities failed (`--max-failures`).
@@ -168,6 +207,7 @@ impl RunSpec {
             halt_on_error: false,
             max_memory_mib: None,
             allow_duplicates: false,
+            allow_duplicate_ids: false,
             retries: 0,
             max_failures: None,
             shard: crate::ShardChoice::FromScheduler,

@@ -14,6 +14,10 @@
 #   I -      call `initialize <keywords>`
 #   F state  call `finalize state`;   f -  call `finalize` (no state)
 #   D unit   call `compute_id unit`
+#   R id     records mode: the next compute's record has this ID (POLYPLUG_RECORD_ID)
+#   V f      records mode: one field of that record, `name<US>value` (US: \x1f), put in
+#            the associative array POLYPLUG_FIELDS for the next compute (the names, in
+#            order, in the array POLYPLUG_FIELD_NAMES)
 # Every call is answered with one line `<token> <n> <status>`; its standard output
 # and error are in <workdir>/<n>.o and <workdir>/<n>.e.
 #
@@ -22,7 +26,7 @@
 exec 57<&0 58>&1 0</dev/null 1>&2
 __pp_file=$1 __pp_dir=$2 __pp_mode=$3 __pp_tok=$4
 set --
-__pp_kw=() __pp_st=() __pp_n=0
+__pp_kw=() __pp_st=() __pp_n=0 __pp_rec=0
 if [[ $__pp_mode == p ]]; then
   builtin source "$__pp_file" 57<&- 58>&- >"$__pp_dir/source" 2>&1
 fi
@@ -36,6 +40,10 @@ while IFS= builtin read -r -d '' -u 57 __pp_op && IFS= builtin read -r -d '' -u 
   F) __pp_fn=finalize __pp_args=("$__pp_arg") ;;
   f) __pp_fn=finalize __pp_args=() ;;
   D) __pp_fn=compute_id __pp_args=("$__pp_arg") ;;
+  R) __pp_rec=1; POLYPLUG_RECORD_ID=$__pp_arg
+     builtin declare -gA POLYPLUG_FIELDS; POLYPLUG_FIELDS=(); POLYPLUG_FIELD_NAMES=(); continue ;;
+  V) POLYPLUG_FIELD_NAMES+=("${__pp_arg%%$'\x1f'*}")
+     POLYPLUG_FIELDS[${__pp_arg%%$'\x1f'*}]=${__pp_arg#*$'\x1f'}; continue ;;
   *) builtin printf '%s protocol unknown operation\n' "$__pp_tok" >&58; builtin exit 70 ;;
   esac
   __pp_n=$((__pp_n + 1))
@@ -44,5 +52,9 @@ while IFS= builtin read -r -d '' -u 57 __pp_op && IFS= builtin read -r -d '' -u 
   else
     (builtin source "$__pp_file" >&2; "$__pp_fn" "${__pp_args[@]}") 57<&- 58>&- >"$__pp_dir/$__pp_n.o" 2>"$__pp_dir/$__pp_n.e"
   fi
-  builtin printf '%s %d %d\n' "$__pp_tok" "$__pp_n" "$?" >&58
+  __pp_status=$?
+  if [[ $__pp_rec == 1 ]]; then
+    __pp_rec=0; builtin unset POLYPLUG_RECORD_ID POLYPLUG_FIELDS POLYPLUG_FIELD_NAMES
+  fi
+  builtin printf '%s %d %d\n' "$__pp_tok" "$__pp_n" "$__pp_status" >&58
 done

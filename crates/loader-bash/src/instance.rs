@@ -6,7 +6,7 @@ use crate::worker::{shown_output, CallOutput, Ending, Op, Worker};
 use crate::Shared;
 use polyplug_core::{
     compute_as_batch, BatchResults, ColumnKind, Entity, EntityError, Instance, Outcome, Params,
-    PluginError,
+    PluginError, Record,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -131,6 +131,34 @@ impl Instance for BashInstance {
         compute_as_batch(self, entity, out)
     }
 
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let timeout = self.shared.timeout.limit();
+        self.ensure_worker().map_err(|m| EntityError {
+            message: format!("no bash worker: {m}"),
+            logs: Vec::new(),
+            instance_lost: true,
+            out_of_memory: false,
+        })?;
+        let Some(w) = self.worker.as_mut() else {
+            return Err(EntityError::new("no bash worker"));
+        };
+        let file = w
+            .send_record(entity, record)
+            .map_err(|e| EntityError::new(format!("cannot pass the record to bash: {e}")))?;
+        let answer = w.call(Op::Compute, &file, timeout);
+        let result = finish(&self.shared, self.kinds.as_deref(), entity, answer);
+        if w.ended() {
+            self.worker = None;
+        }
+        *out = result?;
+        Ok(())
+    }
+
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         let timeout = self.shared.timeout.limit();
         let mut next = 0; // the entity whose answer comes next
@@ -178,7 +206,7 @@ impl Instance for BashInstance {
                 if let Some(size) = ahead.pop_front() {
                     ahead_bytes -= size;
                 }
-                results.push(finish(shared, kinds, &entities[next], out));
+                results.push(finish(shared, kinds, &entities[next].id, out));
                 next += 1;
                 if w.ended() {
                     // Requests in flight died with it: they go to the replacement.
@@ -233,7 +261,7 @@ pub(crate) fn forward_stderr(shared: &Shared, what: &str, stderr: &[u8]) {
 fn finish(
     shared: &Shared,
     kinds: Option<&[ColumnKind]>,
-    entity: &Entity,
+    entity: &str,
     out: CallOutput,
 ) -> Result<Outcome, EntityError> {
     if out.ending.success() {
@@ -244,7 +272,7 @@ fn finish(
             instance_lost: false,
             out_of_memory: false,
         })?;
-        forward_stderr(shared, &entity.id, &out.stderr);
+        forward_stderr(shared, entity, &out.stderr);
         return Ok(outcome);
     }
     let logs = text::lines(&out.stderr);

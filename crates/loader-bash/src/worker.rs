@@ -328,6 +328,28 @@ impl Worker {
         self.ended
     }
 
+    /// Records mode: writes the record's bytes to a file in this worker's folder and
+    /// sends its ID and fields (`R`, then one `V` per field), so that the next compute
+    /// gets them; returns the file's path, the argument of that compute.
+    pub(crate) fn send_record(
+        &mut self,
+        id: &str,
+        record: &polyplug_core::Record<'_>,
+    ) -> std::io::Result<String> {
+        let path = self.dir.join("record");
+        std::fs::write(&path, record.bytes)?;
+        self.send(b'R', id)?;
+        let mut word = String::new();
+        for (name, value) in record.fields {
+            word.clear();
+            word.push_str(name);
+            word.push('\u{1f}');
+            word.push_str(value);
+            self.send(b'V', &word)?;
+        }
+        Ok(path.to_string_lossy().into_owned())
+    }
+
     /// Sends one request; an error means the worker is gone (its end is then found by
     /// waiting for the answer).
     pub(crate) fn send(&mut self, op: u8, arg: &str) -> std::io::Result<()> {

@@ -25,7 +25,7 @@ and unloading would turn them into dangling code.
 use polyplug_abi as abi;
 use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
-    PluginError, PluginMeta, RawMeta, Value,
+    PluginError, PluginMeta, RawMeta, Record, Value,
 };
 use polyplug_worker::{ProcessInstance, WorkerSpec};
 use std::ffi::{c_char, c_void, CStr};
@@ -82,6 +82,7 @@ impl NativePlugin {
             python_path: Vec::new(),
             timeout: options.timeout,
             max_memory_mib: options.max_memory_mib,
+            records: options.records.clone(),
             // The worker's own clock stops an overrunning entity (SIGALRM); the host
             // kills a worker that does not even do that, a moment later.
             kill_slack: Duration::from_secs(1),
@@ -365,6 +366,7 @@ impl Plugin for NativePlugin {
             args,
             state,
             sink: HostSink::default(),
+            fields: Vec::new(),
         }))
     }
 
@@ -434,9 +436,52 @@ impl CallArgs {
             n_params: self.params.len(),
             api: &HOST_API,
             sink: (sink as *mut HostSink).cast(),
+            record: abi::Bytes {
+                ptr: std::ptr::null(),
+                len: 0,
+            },
+            fields: std::ptr::null(),
+            n_fields: 0,
         }
     }
+
+    /// The call of a compute in records mode: `record`'s bytes and its fields, put
+    /// into `fields` (the caller's buffer, reused), which must outlive the call.
+    fn record_call(
+        &self,
+        sink: &mut HostSink,
+        record: &Record<'_>,
+        fields: &mut Vec<abi::Field>,
+    ) -> abi::Call {
+        let str_of = |s: &str| abi::Str {
+            ptr: s.as_ptr().cast(),
+            len: s.len(),
+        };
+        fields.clear();
+        fields.extend(record.fields.iter().map(|(n, v)| abi::Field {
+            name: str_of(n),
+            value: str_of(v),
+        }));
+        let mut call = self.call(sink);
+        // An empty record is still a record: its pointer is not NULL.
+        call.record = abi::Bytes {
+            ptr: if record.bytes.is_empty() {
+                NOT_NULL.as_ptr()
+            } else {
+                record.bytes.as_ptr()
+            },
+            len: record.bytes.len(),
+        };
+        if !fields.is_empty() {
+            call.fields = fields.as_ptr();
+            call.n_fields = fields.len();
+        }
+        call
+    }
 }
+
+/// What an empty record's bytes point to.
+static NOT_NULL: [u8; 1] = [0];
 
 fn to_abi(v: &Value, lists: &mut Vec<Vec<abi::Value>>) -> abi::Value {
     use abi::{kind, ValueData};
@@ -487,6 +532,8 @@ struct NativeInstance {
     args: CallArgs,
     state: *mut c_void,
     sink: HostSink,
+    /// The fields of the record being computed, in ABI form (records mode).
+    fields: Vec<abi::Field>,
 }
 
 // SAFETY: the ABI requires a plugin's functions to accept a state from any thread as
@@ -504,6 +551,31 @@ impl Instance for NativeInstance {
         // SAFETY: `entity` and `call` (with its pointees) outlive the call; `state` is
         // the one `initialize` gave this instance, used by this thread only.
         let status = unsafe { f(self.state, entity.as_ptr().cast(), entity.len(), &call) };
+        let sink = &mut self.sink;
+        finish(sink, status)?;
+        std::mem::swap(&mut out.values, &mut sink.values);
+        std::mem::swap(&mut out.logs, &mut sink.logs);
+        Ok(())
+    }
+
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let f = self
+            .desc
+            .compute
+            .ok_or_else(|| EntityError::new("the plugin has no compute function"))?;
+        self.sink.reset();
+        let mut fields = std::mem::take(&mut self.fields);
+        let call = self.args.record_call(&mut self.sink, record, &mut fields);
+        // SAFETY: `entity`, `record` (which `call.record` and `fields` point into),
+        // `fields` and `call` outlive the call; `state` is this instance's, used by
+        // this thread only.
+        let status = unsafe { f(self.state, entity.as_ptr().cast(), entity.len(), &call) };
+        self.fields = fields;
         let sink = &mut self.sink;
         finish(sink, status)?;
         std::mem::swap(&mut out.values, &mut sink.values);
@@ -559,7 +631,10 @@ mod tests {
         // The sizes polyplug.h documents for x86_64 and aarch64 (LP64).
         assert_eq!(std::mem::size_of::<abi::PluginDescriptor>(), 144);
         assert_eq!(std::mem::size_of::<abi::HostApi>(), 80);
-        assert_eq!(std::mem::size_of::<abi::Call>(), 40);
+        assert_eq!(std::mem::size_of::<abi::Call>(), 72);
+        assert_eq!(abi::CALL_V1_SIZE, 40);
+        assert_eq!(std::mem::offset_of!(abi::Call, record), abi::CALL_V1_SIZE);
+        assert_eq!(std::mem::size_of::<abi::Field>(), 32);
         assert_eq!(std::mem::size_of::<abi::Value>(), 24);
         assert_eq!(std::mem::size_of::<abi::Param>(), 40);
     }

@@ -36,6 +36,7 @@ pub fn worker_main() -> Result<(), String> {
         HostMsg::Init(init) => init,
         _ => return Err("the host did not start with Init".into()),
     };
+    let mut records = init.records.as_ref().map(polyplug_records::Reader::open);
     let mut instance = match start(Path::new(&init.plugin), init.params) {
         Ok(i) => i,
         Err(m) => return send(&mut out, &WorkerMsg::InitFailed(m)),
@@ -69,6 +70,38 @@ pub fn worker_main() -> Result<(), String> {
             }
         })
         .map_err(|e| e.to_string())?;
+        // Records mode: each record read here, from its file, by its place.
+        let batch = batch
+            || HostMsg::each_batch_record(&frame, |name, key| {
+                outcome.clear();
+                let read = match (key.held(), records.as_mut()) {
+                    (Some(held), _) => Some(Ok(held)),
+                    (None, Some(r)) => Some(r.read(key, name)),
+                    (None, None) => None,
+                };
+                let r = match read {
+                    Some(Ok(record)) => {
+                        if let Some(c) = &clock {
+                            c.begin();
+                        }
+                        let r = instance.compute_record(name, &record, &mut outcome);
+                        if let Some(c) = &clock {
+                            c.end();
+                        }
+                        r
+                    }
+                    Some(Err(why)) => Err(polyplug_core::EntityError::new(why)),
+                    None => Err(polyplug_core::EntityError::new(
+                        "the host sent records without saying where they are; this is a \
+                         polyplug bug",
+                    )),
+                };
+                match r {
+                    Ok(()) => w.push_ok(&outcome),
+                    Err(e) => w.push_err(&e),
+                }
+            })
+            .map_err(|e| e.to_string())?;
         if batch {
             write_frame(&mut out, &results)
                 .and_then(|()| out.flush())
@@ -76,7 +109,7 @@ pub fn worker_main() -> Result<(), String> {
             continue;
         }
         match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Batch(_) => return Err("a batch not read as one".into()),
+            HostMsg::Batch(_) | HostMsg::Records(_) => return Err("a batch not read as one".into()),
             HostMsg::Finalize => {
                 let r = instance.finalize().map_err(|e| e.message);
                 return send(&mut out, &WorkerMsg::Finalized(r));

@@ -142,6 +142,7 @@ impl Settings {
                 python_path: options.python_path.clone(),
                 timeout: options.timeout,
                 max_memory_mib: options.max_memory_mib,
+                records: options.records.clone(),
                 kill_slack: KILL_SLACK,
             })
         });
@@ -277,6 +278,19 @@ impl Instance for InProcess {
             .as_ref()
             .ok_or_else(|| EntityError::new("the instance was finalized"))?;
         Python::with_gil(|py| session.compute(py, &self.module, entity, out))
+    }
+
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &polyplug_core::Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let session = self
+            .session
+            .as_ref()
+            .ok_or_else(|| EntityError::new("the instance was finalized"))?;
+        Python::with_gil(|py| session.compute_record(py, &self.module, entity, record, out))
     }
 
     fn compute_batch(

@@ -4,15 +4,39 @@
 
 use crate::convert::{exception_message, result_value, to_py, type_name};
 use crate::module::{Function, PluginModule};
-use polyplug_core::{EntityError, Outcome, Params};
+use polyplug_core::{EntityError, Outcome, Params, Record};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+/// What compute receives in records mode: a `str` (the record's name, so that a
+/// plugin written for IDs works unchanged) that also has the record's bytes
+/// (`.data`), its text (`.text`, decoded as UTF-8 with bad bytes replaced), its fields
+/// (`.fields`, a dict of str, in order) and its name again (`.name`).
+const RECORD_CLASS: &std::ffi::CStr = c"
+class Record(str):
+    \"\"\"A record of polyplug's records mode: a str (its name) with .data (bytes),
+    .text (str), .fields (dict of str) and .name.\"\"\"
+    def __new__(cls, name, data, fields):
+        self = str.__new__(cls, name)
+        self.name = name
+        self.data = data
+        self.fields = fields
+        return self
+    @property
+    def text(self):
+        return self.data.decode('utf-8', 'replace')
+    def __repr__(self):
+        return 'Record(%s, %d bytes)' % (str.__repr__(self), len(self.data))
+Record.__module__ = 'polyplug'
+";
 
 /// One instance of the plugin in this interpreter: its state and call arguments.
 pub struct Session {
     /// The keyword arguments of compute: the parameters it accepts, and `state`.
     compute_kwargs: Py<PyDict>,
     state: Py<PyAny>,
+    /// The `Record` class (records mode), made when first needed.
+    record_class: std::cell::OnceCell<Py<PyAny>>,
 }
 
 impl Session {
@@ -50,6 +74,7 @@ impl Session {
         Ok(Session {
             compute_kwargs: compute_kwargs.unbind(),
             state: state.unbind(),
+            record_class: std::cell::OnceCell::new(),
         })
     }
 
@@ -74,6 +99,59 @@ impl Session {
             Unpack::Shape(s) => EntityError::new(s),
             Unpack::Py(e) => failure(py, &m.path, &e),
         })
+    }
+
+    /// Computes one record: `compute(Record(name, data, fields), **kwargs)`.
+    pub fn compute_record(
+        &self,
+        py: Python<'_>,
+        m: &PluginModule,
+        name: &str,
+        record: &Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        let f = m
+            .compute
+            .as_ref()
+            .ok_or_else(|| EntityError::new("the plugin has no compute function"))?;
+        let arg = self
+            .record_object(py, name, record)
+            .map_err(|e| EntityError::new(format!("cannot pass the record to Python: {e}")))?;
+        let ret = f
+            .obj
+            .bind(py)
+            .call((arg,), Some(self.compute_kwargs.bind(py)))
+            .map_err(|e| failure(py, &m.path, &e))?;
+        unpack(&ret, out).map_err(|e| match e {
+            Unpack::Shape(s) => EntityError::new(s),
+            Unpack::Py(e) => failure(py, &m.path, &e),
+        })
+    }
+
+    /// The `Record` object of one record.
+    fn record_object<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        record: &Record<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let class = match self.record_class.get() {
+            Some(c) => c.bind(py).clone(),
+            None => {
+                let globals = PyDict::new(py);
+                py.run(RECORD_CLASS, Some(&globals), None)?;
+                let c = globals
+                    .get_item("Record")?
+                    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("Record"))?;
+                let _ = self.record_class.set(c.clone().unbind());
+                c
+            }
+        };
+        let fields = PyDict::new(py);
+        for (k, v) in record.fields {
+            fields.set_item(k, v)?;
+        }
+        class.call1((name, PyBytes::new(py, record.bytes), fields))
     }
 
     /// Runs `finalize(state)`. Prenacs ignores what finalize returns; polyplug takes

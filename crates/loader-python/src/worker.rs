@@ -74,7 +74,7 @@ fn worker_loop() -> Result<(), String> {
     if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let (plugin, python_path, timeout_ms, default_timeout, params) =
+    let (plugin, python_path, timeout_ms, default_timeout, params, records) =
         match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
             HostMsg::Init(init) => (
                 init.plugin,
@@ -82,9 +82,11 @@ fn worker_loop() -> Result<(), String> {
                 init.timeout_ms,
                 init.default_timeout,
                 init.params,
+                init.records,
             ),
             _ => return Err("the host did not start with Init".into()),
         };
+    let mut records = records.as_ref().map(polyplug_records::Reader::open);
     interp::start()?;
     let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
 
@@ -130,51 +132,103 @@ fn worker_loop() -> Result<(), String> {
             }
             return Ok(());
         }
-        match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Batch(entities) => {
-                let Some(s) = session.as_ref() else {
-                    return Err("a batch after finalize".into());
-                };
-                results.clear();
-                Python::with_gil(|py| {
-                    for e in &entities {
-                        let mut o = Outcome::default();
-                        let r = match &alarm {
-                            None => s.compute(py, &module, e, &mut o),
-                            Some((arm, disarm)) => {
-                                let _ = arm.bind(py).call0();
-                                let r = s.compute(py, &module, e, &mut o);
-                                let _ = disarm.bind(py).call0();
-                                // An alarm that rang after compute returned belongs to
-                                // this entity, not to the next one.
-                                match py.check_signals() {
-                                    Err(err) => Err(EntityError::new(exception_message(
-                                        py,
-                                        &module.path,
-                                        &err,
-                                    ))),
-                                    Ok(()) => r,
-                                }
-                            }
-                        };
-                        results.push(r.map(|()| o));
-                    }
-                });
-                send(
-                    &mut out,
-                    &WorkerMsg::Results(std::mem::take(&mut results)),
-                    &mut reply,
-                )?;
+        let units: Vec<Unit> = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+            HostMsg::Batch(entities) => entities.into_iter().map(|e| (e, None)).collect(),
+            HostMsg::Records(records) => records.into_iter().map(|(n, r)| (n, Some(r))).collect(),
+            other => {
+                let answer = finish(other, &mut session, &module)?;
+                return send(&mut out, &answer, &mut reply);
             }
-            HostMsg::Finalize => {
-                let r = match session.take() {
-                    Some(s) => Python::with_gil(|py| s.finalize(py, &module)),
-                    None => Ok(Vec::new()),
-                };
-                send(&mut out, &WorkerMsg::Finalized(r), &mut reply)?;
-                return Ok(());
+        };
+        let Some(s) = session.as_ref() else {
+            return Err("a batch after finalize".into());
+        };
+        results.clear();
+        Python::with_gil(|py| {
+            for (e, key) in &units {
+                let mut o = Outcome::default();
+                let r = compute_unit(
+                    py,
+                    s,
+                    &module,
+                    e,
+                    key.as_ref(),
+                    records.as_mut(),
+                    &alarm,
+                    &mut o,
+                );
+                results.push(r.map(|()| o));
             }
-            HostMsg::Init(_) => return Err("Init sent twice".into()),
+        });
+        send(
+            &mut out,
+            &WorkerMsg::Results(std::mem::take(&mut results)),
+            &mut reply,
+        )?;
+    }
+}
+
+/// One entity of a batch: its name, and its record in records mode.
+type Unit = (String, Option<polyplug_core::RecordRef>);
+
+/// Computes one entity under the time limit (`alarm`); in records mode its record is
+/// read here, by its place.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the worker loop's state, lent for one entity"
+)]
+fn compute_unit(
+    py: Python<'_>,
+    s: &Session,
+    module: &module::PluginModule,
+    entity: &str,
+    key: Option<&polyplug_core::RecordRef>,
+    records: Option<&mut polyplug_records::Reader>,
+    alarm: &Option<(Py<PyAny>, Py<PyAny>)>,
+    o: &mut Outcome,
+) -> Result<(), EntityError> {
+    let record = match (key, records) {
+        (None, _) => None,
+        (Some(k), _) if k.held().is_some() => k.held().map(Ok),
+        (Some(k), Some(reader)) => Some(reader.read(k, entity)),
+        (Some(_), None) => Some(Err("the host sent records without saying where they are; \
+                                     this is a polyplug bug"
+            .to_string())),
+    };
+    let call = |o: &mut Outcome| match &record {
+        None => s.compute(py, module, entity, o),
+        Some(Ok(r)) => s.compute_record(py, module, entity, r, o),
+        Some(Err(why)) => Err(EntityError::new(why.clone())),
+    };
+    let Some((arm, disarm)) = alarm else {
+        return call(o);
+    };
+    let _ = arm.bind(py).call0();
+    let r = call(o);
+    let _ = disarm.bind(py).call0();
+    // An alarm that rang after compute returned belongs to this entity, not to the
+    // next one.
+    match py.check_signals() {
+        Err(err) => Err(EntityError::new(exception_message(py, &module.path, &err))),
+        Ok(()) => r,
+    }
+}
+
+/// The answer to a message other than a batch: Finalize ends the worker.
+fn finish(
+    msg: HostMsg,
+    session: &mut Option<Session>,
+    module: &module::PluginModule,
+) -> Result<WorkerMsg, String> {
+    match msg {
+        HostMsg::Finalize => {
+            let r = match session.take() {
+                Some(s) => Python::with_gil(|py| s.finalize(py, module)),
+                None => Ok(Vec::new()),
+            };
+            Ok(WorkerMsg::Finalized(r))
         }
+        HostMsg::Init(_) => Err("Init sent twice".into()),
+        HostMsg::Batch(_) | HostMsg::Records(_) => Err("a batch not read as one".into()),
     }
 }

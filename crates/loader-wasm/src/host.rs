@@ -76,6 +76,42 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             Ok(())
         },
     )?;
+    // Records mode: the record's bytes and its fields by name; -1 when there is no
+    // record (or no such field).
+    linker.func_wrap(m, "record_len", |c: Caller<'_, Host>| -> i32 {
+        c.data()
+            .record
+            .as_ref()
+            .map_or(-1, |(b, _)| i32::try_from(b.len()).unwrap_or(i32::MAX))
+    })?;
+    linker.func_wrap(
+        m,
+        "record_read",
+        |mut c: Caller<'_, Host>, ptr: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            if let Some((b, _)) = &host.record {
+                bytes_mut(mem, ptr, b.len())?.copy_from_slice(b);
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(m, "fields_len", |c: Caller<'_, Host>| -> i32 {
+        c.data().record.as_ref().map_or(-1, |(_, f)| {
+            i32::try_from(encoded_len(f)).unwrap_or(i32::MAX)
+        })
+    })?;
+    linker.func_wrap(
+        m,
+        "fields_read",
+        |mut c: Caller<'_, Host>, ptr: u32| -> Result<()> {
+            let (mem, host) = split(&mut c)?;
+            if let Some((_, fields)) = &host.record {
+                let dest = bytes_mut(mem, ptr, encoded_len(fields))?;
+                encode_fields(fields, dest);
+            }
+            Ok(())
+        },
+    )?;
     linker.func_wrap(m, "params_len", |c: Caller<'_, Host>| -> u32 {
         c.data().params.len() as u32
     })?;
@@ -193,6 +229,32 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 encode_value(i, out);
             }
         }
+    }
+}
+
+/// The size of a record's fields as `fields_read` writes them: a `u32` count, then
+/// for each field a `u32` name length, the name, a `u32` value length, the value
+/// (little-endian).
+fn encoded_len(fields: &[(String, String)]) -> usize {
+    4 + fields
+        .iter()
+        .map(|(n, v)| 8 + n.len() + v.len())
+        .sum::<usize>()
+}
+
+/// Writes `fields` into `dest` (exactly [`encoded_len`] bytes).
+fn encode_fields(fields: &[(String, String)], dest: &mut [u8]) {
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        dest[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(&(fields.len() as u32).to_le_bytes());
+    for (n, v) in fields {
+        put(&(n.len() as u32).to_le_bytes());
+        put(n.as_bytes());
+        put(&(v.len() as u32).to_le_bytes());
+        put(v.as_bytes());
     }
 }
 

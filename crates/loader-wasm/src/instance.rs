@@ -5,7 +5,7 @@ use crate::host;
 use crate::live::{self, Export, Live};
 use crate::settings::Settings;
 use crate::state::Host;
-use polyplug_core::{EntityError, Instance, Outcome, Params, PluginError};
+use polyplug_core::{EntityError, Instance, Outcome, Params, PluginError, Record};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::{Engine, InstancePre};
@@ -87,8 +87,14 @@ pub(crate) struct WasmInstance {
     run_finalize: bool,
 }
 
-impl Instance for WasmInstance {
-    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+impl WasmInstance {
+    /// Computes one entity, with its record in records mode.
+    fn compute_with(
+        &mut self,
+        entity: &str,
+        record: Option<&Record<'_>>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
         let settings = &self.factory.settings;
         if self.live.is_none() {
             match self.factory.make(&self.params, self.initialize) {
@@ -116,6 +122,17 @@ impl Instance for WasmInstance {
             host.sink.reset();
             host.input.clear();
             host.input.extend_from_slice(entity.as_bytes());
+            // The record's bytes and fields, in buffers kept from one call to the next.
+            match record {
+                Some(r) => {
+                    let (bytes, fields) = host.record.get_or_insert_with(Default::default);
+                    bytes.clear();
+                    bytes.extend_from_slice(r.bytes);
+                    fields.clear();
+                    fields.extend(r.fields.iter().cloned());
+                }
+                None => host.record = None,
+            }
             if settings.entity_files {
                 host.sandbox.grant_entity(entity);
             }
@@ -144,6 +161,21 @@ impl Instance for WasmInstance {
                 })
             }
         }
+    }
+}
+
+impl Instance for WasmInstance {
+    fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
+        self.compute_with(entity, None, out)
+    }
+
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record<'_>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
+        self.compute_with(entity, Some(record), out)
     }
 
     fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {

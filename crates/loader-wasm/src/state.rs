@@ -6,6 +6,9 @@ use polyplug_core::Console;
 use std::sync::Arc;
 use wasmtime::{Memory, ResourceLimiter, Result};
 
+/// A record's bytes and fields, in buffers kept from one compute to the next.
+pub(crate) type RecordBuffers = (Vec<u8>, Vec<(String, String)>);
+
 /// Everything one store (one instance) owns on the host side.
 pub(crate) struct Host {
     /// The guest's exported `memory`, set right after instantiation.
@@ -14,6 +17,9 @@ pub(crate) struct Host {
     pub sink: Sink,
     /// The entity (compute) or unit (compute_id) of the running call.
     pub input: Vec<u8>,
+    /// Records mode: the record of the running compute (its bytes and fields), if
+    /// it has one.
+    pub record: Option<RecordBuffers>,
     /// The parameters, encoded as the guest ABI describes.
     pub params: Arc<[u8]>,
     /// Metadata being collected during `polyplug_describe`.
@@ -37,6 +43,7 @@ impl Host {
             memory: None,
             sink: Sink::default(),
             input: Vec::new(),
+            record: None,
             params,
             meta: None,
             sandbox,

@@ -1,136 +1,17 @@
 //! Entity selection, as `prenacs batch-compute` does it: IDs from a column of a TSV
 //! file or file names from a glob pattern, optionally mapped by an idsproc plugin's
-//! `compute_id`, minus a skip list. Streamed: IDs are read as the run consumes them.
+//! `compute_id`, minus a skip list; and polyplug's records mode, the records of
+//! indexed files. Streamed: IDs are read as the run consumes them.
 
+pub use crate::input_error::InputError;
 pub use crate::skip::{Prehashed, SkipSet};
-use polyplug_core::{Entity, Plugin, Shard};
+pub use crate::units::{place_of_record, record_label, record_place, StreamUnits, UnitStream};
+use polyplug_core::{Entity, Plugin, RecordRef, Shard};
+use polyplug_records::Catalog;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-
-/// A problem with the input that stops the run: it names the file and line (or the
-/// pattern, or the unit) and what to do.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum InputError {
-    /// A skip list (or an ID list) that cannot be read.
-    #[error("{}: cannot read the skip list: {why}", path.display())]
-    SkipList {
-        /// The file.
-        path: PathBuf,
-        /// The system's reason.
-        why: String,
-    },
-    /// IDs given more than once, found before the run.
-    #[error(
-        "{place}: {count} ID{plural} appear{verb} more than once: {listed}; polyplug computes \
-         each entity once: remove the repeats (sort -u, say), or give --allow-duplicates to \
-         compute each of them once",
-        plural = if *count == 1 { "" } else { "s" },
-        verb = if *count == 1 { "s" } else { "" }
-    )]
-    Repeated {
-        /// The IDs file, or the pattern.
-        place: String,
-        /// How many distinct IDs repeat.
-        count: usize,
-        /// The first few, with their lines.
-        listed: String,
-    },
-    /// Column 0 asked for.
-    #[error("the ID column is 1-based: use 1 for the first column")]
-    ColumnZero,
-    /// The IDs file cannot be opened.
-    #[error("{}: cannot open the IDs file: {why}", path.display())]
-    OpenIds {
-        /// The file.
-        path: PathBuf,
-        /// The system's reason.
-        why: String,
-    },
-    /// A file that cannot be read (an IDs file, a folder a pattern walks).
-    #[error("{}: {why}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The system's reason.
-        why: String,
-    },
-    /// A glob pattern that does not parse.
-    #[error(
-        "bad glob pattern '{pattern}': {why}; quote the pattern so the shell does not \
-         expand it"
-    )]
-    Pattern {
-        /// The pattern.
-        pattern: String,
-        /// Why.
-        why: String,
-    },
-    /// A pattern that matches no file.
-    #[error(
-        "no file matches '{pattern}'; check the pattern and quote it so the shell does not \
-         expand it"
-    )]
-    NoMatch {
-        /// The pattern.
-        pattern: String,
-    },
-    /// A matching file whose name is not UTF-8.
-    #[error("{}: file name is not valid UTF-8; rename the file", path.display())]
-    FileName {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A line of the IDs file that is not UTF-8.
-    #[error("{}: line {line}: not valid UTF-8; convert the file to UTF-8", path.display())]
-    Utf8 {
-        /// The IDs file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-    },
-    /// A line without the ID column.
-    #[error(
-        "{}: line {line}: has {found} column(s), column {column} was asked for; check the \
-         <col> argument",
-        path.display()
-    )]
-    Columns {
-        /// The IDs file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// Columns the line has.
-        found: usize,
-        /// The column asked for.
-        column: usize,
-    },
-    /// A line whose ID column is empty.
-    #[error("{}: line {line}: column {column} is empty", path.display())]
-    EmptyColumn {
-        /// The IDs file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// The column.
-        column: usize,
-    },
-    /// The `--idsproc` plugin failed on a unit.
-    #[error("{place}: idsproc {} failed on '{unit}': {why}", plugin.display())]
-    Idsproc {
-        /// Where the unit is: `<file>: line <n>`, or the file name in files mode.
-        place: String,
-        /// The idsproc plugin.
-        plugin: PathBuf,
-        /// The unit.
-        unit: String,
-        /// Its error.
-        why: String,
-    },
-    /// The thread reading the input ended by a panic.
-    #[error("the input reader crashed")]
-    ReaderCrashed,
-}
+use std::sync::Arc;
 
 /// Where the units of a run come from.
 #[derive(Debug, Clone)]
@@ -156,6 +37,38 @@ pub enum Source {
         /// relative to it, as the run's were.
         base: Option<PathBuf>,
     },
+    /// `records <format> <file>...`: the records of indexed files, in file order. A
+    /// shard of a records run is a byte range of the files, not a hash of the IDs
+    /// (see [`polyplug_records::byte_shard`]).
+    Records {
+        /// The files, their indexes checked or built.
+        catalog: Arc<Catalog>,
+        /// Repeated record names get `#2`, `#3`, … after the first
+        /// (`--allow-duplicate-ids`).
+        suffix_repeats: bool,
+    },
+    /// Units that come with their records from a stream that is expensive to read
+    /// again (the rows of a SQL query): read once per run, never looked at in
+    /// advance (a stream gives each of its keys once itself).
+    Stream(Arc<dyn UnitStream>),
+}
+
+impl Source {
+    /// What the input is called in messages: the IDs file, the pattern, the files.
+    pub fn place(&self) -> String {
+        match self {
+            Source::Ids { path, .. } => path.display().to_string(),
+            Source::Files { pattern, .. } => pattern.clone(),
+            Source::Records { catalog, .. } => {
+                let files = &catalog.source().files;
+                match files.len() {
+                    1 => files[0].display().to_string(),
+                    n => format!("{} and {} more files", files[0].display(), n - 1),
+                }
+            }
+            Source::Stream(s) => s.place(),
+        }
+    }
 }
 
 /// Reads a skip list: one ID per line, or a TSV file with the IDs in the first column
@@ -282,6 +195,8 @@ pub fn count_units(source: &Source) -> Option<u64> {
                 .ok()?
                 .count() as u64,
         ),
+        Source::Records { catalog, .. } => Some(catalog.entries().ok()?.count() as u64),
+        Source::Stream(_) => None,
     }
 }
 
@@ -327,6 +242,10 @@ pub struct Entities<'a> {
     pub repeated: u64,
     /// The shard whose entities are given out (`--shard`); the others are passed over.
     shard: Option<Shard>,
+    /// Records mode: the place ([`record_place`]) of the last unit given out.
+    last_place: u64,
+    /// Records mode: repeated names are suffixed rather than refused or given once.
+    suffix_repeats: bool,
 }
 
 enum Units {
@@ -338,7 +257,16 @@ enum Units {
         buf: Vec<u8>,
     },
     Files(crate::files::FileNames),
+    Records {
+        catalog: Arc<Catalog>,
+        entries: polyplug_records::Entries,
+    },
+    Stream(StreamUnits),
 }
+
+/// One unit: the text idsproc and compute see, its line (0 in files mode, the
+/// [`record_place`] in records mode) and, in records mode, where its record is.
+type Unit = (String, u64, Option<RecordRef>);
 
 impl<'a> Entities<'a> {
     /// Opens a source. Errors (a missing IDs file, a bad glob pattern, a pattern that
@@ -374,18 +302,31 @@ impl<'a> Entities<'a> {
                 exclude,
                 base.as_deref(),
             )?),
+            Source::Records { catalog, .. } => Units::Records {
+                catalog: catalog.clone(),
+                entries: catalog.entries()?,
+            },
+            Source::Stream(s) => Units::Stream(s.open()?),
         };
         Ok(Entities {
             units,
             idsproc,
             skip,
             skipped: 0,
-            files_mode: matches!(source, Source::Files { .. }),
+            files_mode: !matches!(source, Source::Ids { .. }),
             failed: false,
             last_line: 0,
             repeats: None,
             repeated: 0,
             shard: None,
+            last_place: 0,
+            suffix_repeats: matches!(
+                source,
+                Source::Records {
+                    suffix_repeats: true,
+                    ..
+                }
+            ),
         })
     }
 
@@ -396,11 +337,18 @@ impl<'a> Entities<'a> {
         self
     }
 
-    /// Gives out only the entities of `shard` (by ID, see [`Shard`]); the others are
-    /// passed over, and counted nowhere (they are not skipped: another shard has them).
-    pub fn shard(mut self, shard: Option<Shard>) -> Self {
-        self.shard = shard.filter(|s| s.count() > 1);
-        self
+    /// Gives out only the entities of `shard` (by ID, see [`Shard`]; in records mode
+    /// by byte range, see [`polyplug_records::byte_shard`]); the others are passed
+    /// over, and counted nowhere (they are not skipped: another shard has them).
+    pub fn shard(mut self, shard: Option<Shard>) -> Result<Self, InputError> {
+        let shard = shard.filter(|s| s.count() > 1);
+        if let (Some(s), Units::Records { catalog, entries }) = (shard, &mut self.units) {
+            // The shard's byte range only: the others are never read.
+            *entries = catalog.shard_entries(s.index(), s.count())?;
+            return Ok(self);
+        }
+        self.shard = shard;
+        Ok(self)
     }
 
     /// The line of the IDs file the last entity came from (0 in files mode).
@@ -408,11 +356,32 @@ impl<'a> Entities<'a> {
         self.last_line
     }
 
-    /// The next unit and its line number (0 in files mode).
-    fn next_unit(&mut self) -> Option<Result<(String, u64), InputError>> {
+    /// Where the last entity came from: its line in ids mode, 0 in files mode, its
+    /// [`record_place`] in records mode.
+    pub fn place(&self) -> u64 {
+        match self.units {
+            Units::Records { .. } => self.last_place,
+            _ => self.last_line,
+        }
+    }
+
+    /// The next unit, its line number (0 in files mode, the place in records mode)
+    /// and its record.
+    fn next_unit(&mut self) -> Option<Result<Unit, InputError>> {
         let shard = self.shard.filter(|_| self.idsproc.is_none());
         match &mut self.units {
-            Units::Files(it) => it.next().map(|r| r.map(|s| (s, 0))),
+            Units::Files(it) => it.next().map(|r| r.map(|s| (s, 0, None))),
+            Units::Stream(rows) => rows
+                .next()
+                .map(|r| r.map(|(name, held)| (name, 0, Some(RecordRef::Held(held))))),
+            Units::Records { entries, .. } => entries.next().map(|r| match r {
+                Ok(e) => {
+                    let place = record_place(e.file, e.offset);
+                    let key = e.key();
+                    Ok((e.name, place, Some(key)))
+                }
+                Err(e) => Err(InputError::Records(e)),
+            }),
             Units::Lines {
                 reader,
                 path,
@@ -471,7 +440,7 @@ impl<'a> Entities<'a> {
                 reader.consume(used);
                 match unit {
                     None => continue,
-                    Some(u) => return Some(u.map(|id| (id, *line_no))),
+                    Some(u) => return Some(u.map(|id| (id, *line_no, None))),
                 }
             },
         }
@@ -486,14 +455,15 @@ impl Iterator for Entities<'_> {
             return None;
         }
         loop {
-            let (unit, line_no) = match self.next_unit()? {
+            let (unit, line_no, record) = match self.next_unit()? {
                 Ok(u) => u,
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(e));
                 }
             };
-            // In files mode compute gets the file name; in ids mode the (processed) ID.
+            // In files mode compute gets the file name, in records mode the record's
+            // name; in ids mode the (processed) ID.
             let (id, input) = match self.idsproc {
                 Some(p) => match p.compute_id(&unit) {
                     Ok(id) => (id, self.files_mode.then_some(unit)),
@@ -504,6 +474,8 @@ impl Iterator for Entities<'_> {
                                 format!("{}: line {line_no}", path.display())
                             }
                             Units::Files(_) => unit.clone(),
+                            Units::Records { catalog, .. } => record_label(catalog, line_no),
+                            Units::Stream(_) => unit.clone(),
                         };
                         return Some(Err(InputError::Idsproc {
                             place,
@@ -515,23 +487,38 @@ impl Iterator for Entities<'_> {
                 },
                 None => (unit, None),
             };
-            self.last_line = line_no;
+            if record.is_some() {
+                self.last_place = line_no;
+            } else {
+                self.last_line = line_no;
+            }
             if self.shard.is_some_and(|s| !s.contains(&id)) {
                 continue;
             }
+            // A repeated record name is given its number among the record's
+            // appearances (`#2`, …), a rule of the places alone, so that every shard
+            // names it alike.
+            let (id, input) = match (&self.repeats, self.suffix_repeats) {
+                (Some(r), true) => match r.numbered(&id, line_no) {
+                    Some(numbered) => (numbered, Some(input.unwrap_or(id))),
+                    None => (id, input),
+                },
+                _ => (id, input),
+            };
             if self.skip.contains(&id) {
                 self.skipped += 1;
                 continue;
             }
-            if let Some(r) = &mut self.repeats {
+            if let (Some(r), false) = (&mut self.repeats, self.suffix_repeats) {
                 if r.seen_before(&id) {
                     self.repeated += 1;
                     continue;
                 }
             }
-            return Some(Ok(match input {
-                Some(input) => Entity::with_input(input, id),
-                None => Entity::same(id),
+            return Some(Ok(match (input, record) {
+                (input, Some(record)) => Entity::with_record(input, id, record),
+                (Some(input), None) => Entity::with_input(input, id),
+                (None, None) => Entity::same(id),
             }));
         }
     }

@@ -24,12 +24,15 @@ from the [`RunSummary`].
 */
 #![deny(missing_docs)]
 
+mod compute;
 mod files;
 pub mod input;
+mod input_error;
 pub mod output;
 pub mod repeats;
 mod run;
 mod skip;
+mod units;
 
 pub use run::{
     run, EntityResult, FailureBudget, Halt, HaltBy, Progress, Recorder, RunOptions, RunSummary,

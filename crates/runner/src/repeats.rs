@@ -24,6 +24,9 @@ pub struct Repeats {
     pub count: usize,
     /// The repeated IDs, for a run that computes each once.
     ids: HashMap<String, bool>,
+    /// Records mode: every place of each repeated name, in input order, for a run
+    /// that numbers them (`--allow-duplicate-ids`).
+    places: HashMap<String, Vec<u64>>,
 }
 
 impl Repeats {
@@ -34,17 +37,21 @@ impl Repeats {
 
     /// The error of a run that does not allow repeats: the first few, with their lines.
     pub fn error(&self, source: &Source) -> InputError {
-        let place = match source {
-            Source::Ids { path, .. } => path.display().to_string(),
-            Source::Files { pattern, .. } => pattern.clone(),
-        };
+        let place = source.place();
         let mut listed: Vec<String> = self
             .first
             .iter()
             .map(|(id, places)| {
                 let lines: Vec<String> = places.iter().map(u64::to_string).collect();
-                match places.first() {
-                    Some(0) => format!("{id:?} ({} files)", places.len()),
+                match (source, places.first()) {
+                    (Source::Records { catalog, .. }, _) => {
+                        let at: Vec<String> = places
+                            .iter()
+                            .map(|p| crate::input::record_label(catalog, *p))
+                            .collect();
+                        format!("{id:?} ({})", at.join(", "))
+                    }
+                    (_, Some(0)) => format!("{id:?} ({} files)", places.len()),
                     _ => format!("{id:?} (lines {})", lines.join(", ")),
                 }
             })
@@ -52,11 +59,26 @@ impl Repeats {
         if self.count > self.first.len() {
             listed.push(format!("and {} more", self.count - self.first.len()));
         }
-        InputError::Repeated {
-            place,
-            count: self.count,
-            listed: listed.join(", "),
+        let listed = listed.join(", ");
+        match source {
+            Source::Records { .. } => InputError::RepeatedRecords {
+                place,
+                count: self.count,
+                listed,
+            },
+            _ => InputError::Repeated {
+                place,
+                count: self.count,
+                listed,
+            },
         }
+    }
+
+    /// Records mode: `id` numbered among the appearances of a repeated name when
+    /// this one at `place` is not the first (`name#2`, `name#3`, …).
+    pub(crate) fn numbered(&self, id: &str, place: u64) -> Option<String> {
+        let k = self.places.get(id)?.iter().position(|p| *p == place)?;
+        (k > 0).then(|| format!("{id}#{}", k + 1))
     }
 
     /// Whether `id` is a repeat of an ID already given out (and marks it given out
@@ -92,14 +114,19 @@ pub fn find(
     shard: Option<Shard>,
 ) -> Result<Repeats, InputError> {
     match source {
-        // A pattern gives each file once.
+        // A pattern gives each file once; a stream (a query) is read once, and
+        // gives each of its keys once itself.
         Source::Files { .. } if idsproc.is_none() => return Ok(Repeats::default()),
+        Source::Stream(_) => return Ok(Repeats::default()),
         // A pipe can be read only once, by the run.
         Source::Ids { path, .. } if !crate::input::rereadable(path) => {
             return Ok(Repeats::default())
         }
         _ => {}
     }
+    // A shard of records is a byte range: a name may repeat in another shard's
+    // range, so every shard looks at every record.
+    let shard = shard.filter(|_| !matches!(source, Source::Records { .. }));
     let key = Key::new(shard);
     let suspects = match (source, idsproc) {
         (Source::Ids { path, column }, None) => suspects_of_file(path, *column, &key),
@@ -128,7 +155,10 @@ pub fn find(
         }
         repeats.count += 1;
         if repeats.first.len() < LISTED {
-            repeats.first.push((id.clone(), at));
+            repeats.first.push((id.clone(), at.clone()));
+        }
+        if matches!(source, Source::Records { .. }) {
+            repeats.places.insert(id.clone(), at);
         }
         repeats.ids.insert(id, false);
     }
@@ -276,7 +306,7 @@ fn each_id(
     }
     let mut entities = Entities::open(source, idsproc, SkipSet::default())?;
     while let Some(Ok(e)) = entities.next() {
-        f(&e.id, entities.line());
+        f(&e.id, entities.place());
     }
     Ok(())
 }

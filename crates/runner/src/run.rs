@@ -1,6 +1,7 @@
 //! The parallel engine: a reader feeds batches of entities to N workers, each with its
 //! own plugin instance, and the calling thread records their results in input order.
 
+use crate::compute::{compute, retry};
 use crate::input::InputError;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use polyplug_core::{
@@ -54,6 +55,9 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Largest batch handed to a worker at once.
     pub max_batch: usize,
+    /// Records mode: where the records are, for the workers whose instances do not
+    /// read them themselves ([`polyplug_core::Instance::reads_records`]).
+    pub records: Option<Arc<polyplug_core::RecordSource>>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for RunOptions {
             .field("progress", &self.progress.is_some())
             .field("stop", &self.stop)
             .field("max_batch", &self.max_batch)
+            .field("records", &self.records)
             .finish()
     }
 }
@@ -80,6 +85,7 @@ impl Default for RunOptions {
             progress: None,
             stop: Arc::new(AtomicBool::new(false)),
             max_batch: 4096,
+            records: None,
         }
     }
 }
@@ -523,6 +529,7 @@ fn work(
         }
     };
     let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
+    let mut records = opts.records.as_deref().map(polyplug_records::Reader::open);
     for batch in work_rx.iter() {
         if stopped() {
             continue; // not computed: it will be computed by a rerun
@@ -531,7 +538,12 @@ fn work(
         // A recorded batch's results, their outcomes to be filled again.
         let mut results = spare.try_recv().unwrap_or_default();
         results.reserve(batch.entities.len());
-        instance.compute_batch(&batch.entities, &mut results);
+        compute(
+            instance.as_mut(),
+            records.as_mut(),
+            &batch.entities,
+            &mut results,
+        );
         let n = batch.entities.len().max(1) as u64;
         ns_per_entity.store(
             (started.elapsed().as_nanos() as u64 / n).max(1),
@@ -549,6 +561,7 @@ fn work(
                 &mut results,
                 opts.retries,
                 &stopped,
+                records.as_mut(),
             );
             match again {
                 Ok(still_lost) => lost = still_lost,
@@ -595,7 +608,7 @@ fn work(
 /// Checks the values of each result against the output spec, in place: the outcomes
 /// go to the recorder as the instance made them. Returns whether a failure cost the
 /// instance.
-fn check(spec: &OutputSpec, results: &mut [EntityResult]) -> bool {
+pub(crate) fn check(spec: &OutputSpec, results: &mut [EntityResult]) -> bool {
     let mut lost = false;
     for r in results {
         match r {
@@ -624,67 +637,4 @@ fn replace(
 ) -> Result<Box<dyn polyplug_core::Instance>, PluginError> {
     let _ = old.finalize();
     plugin.instantiate(params, spec)
-}
-
-/// Computes each failed entity of a batch again, alone, up to `retries` times, on a
-/// fresh instance whenever the last failure cost the instance. What each failed
-/// attempt said stays in the entity's logs (`attempt 1 of 3 failed: ...`). Returns
-/// whether the instance is lost at the end; `Err` when no fresh instance starts.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the worker loop's state, lent for the retries"
-)]
-fn retry(
-    plugin: &dyn Plugin,
-    params: &Params,
-    spec: &OutputSpec,
-    instance: &mut Box<dyn polyplug_core::Instance>,
-    mut lost: bool,
-    entities: &[Entity],
-    results: &mut [EntityResult],
-    retries: u32,
-    stopped: &dyn Fn() -> bool,
-) -> Result<bool, PluginError> {
-    let attempts = retries + 1;
-    for (entity, result) in entities.iter().zip(results.iter_mut()) {
-        let mut earlier: Vec<String> = Vec::new();
-        let mut tried = 1;
-        for attempt in 1..attempts {
-            let Err(e) = result else { break };
-            if stopped() {
-                break;
-            }
-            earlier.append(&mut e.logs);
-            earlier.push(format!(
-                "attempt {attempt} of {attempts} failed: {}",
-                e.message.replace(['\n', '\r'], " ")
-            ));
-            if std::mem::take(&mut lost) {
-                let old = std::mem::replace(instance, plugin.instantiate(params, spec)?);
-                let _ = old.finalize();
-            }
-            let mut again = BatchResults::with_capacity(1);
-            instance.compute_batch(std::slice::from_ref(entity), &mut again);
-            lost = check(spec, &mut again);
-            tried += 1;
-            *result = again.pop().unwrap_or_else(|| {
-                Err(EntityError::new(
-                    "the plugin's instance gave no result for this entity; this is a \
-                     polyplug bug",
-                ))
-            });
-        }
-        if !earlier.is_empty() {
-            let logs = match result {
-                Ok(out) => &mut out.logs,
-                Err(e) => {
-                    e.message = format!("{} (attempt {tried} of {attempts})", e.message);
-                    &mut e.logs
-                }
-            };
-            earlier.append(logs);
-            *logs = earlier;
-        }
-    }
-    Ok(lost)
 }

@@ -5,6 +5,7 @@
 
 use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
 use crate::watch::{HOST_VARIABLE, MEMORY_VARIABLE};
+use crate::watchdog::Watchdog;
 use polyplug_core::{
     compute_as_batch, BatchResults, Entity, EntityError, Instance, Outcome, Params, PluginError,
     Timeout,
@@ -14,7 +15,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A batch travels to a worker in this many chunks, several in flight: the worker
@@ -38,87 +39,11 @@ pub struct WorkerSpec {
     pub timeout: Timeout,
     /// Memory limit of the worker process, in MiB (`--max-memory`).
     pub max_memory_mib: Option<u64>,
+    /// Records mode: where the records are; the worker reads them itself.
+    pub records: Option<Arc<polyplug_core::RecordSource>>,
     /// Time added to a batch's limit before the watchdog kills the worker: room for a
     /// worker that stops overrunning entities itself (Python's alarm) to do so.
     pub kill_slack: Duration,
-}
-
-/// Kills a worker whose batch overran its deadline (`--timeout`).
-struct Watchdog {
-    state: Mutex<DogState>,
-    cv: Condvar,
-}
-
-#[derive(Default)]
-struct DogState {
-    deadline: Option<Instant>,
-    fired: bool,
-    quit: bool,
-}
-
-impl Watchdog {
-    fn start(child: Arc<Mutex<Child>>) -> Arc<Watchdog> {
-        let dog = Arc::new(Watchdog {
-            state: Mutex::new(DogState::default()),
-            cv: Condvar::new(),
-        });
-        let d = dog.clone();
-        std::thread::spawn(move || {
-            let mut s = d.state.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if s.quit {
-                    return;
-                }
-                match s.deadline {
-                    None => s = d.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
-                    Some(at) => {
-                        let now = Instant::now();
-                        if now >= at {
-                            // Killed while the lock is held: `disarm` cannot return
-                            // before this, so the host never reaps a worker and then
-                            // kills another process.
-                            kill_group(&mut child.lock().unwrap_or_else(|e| e.into_inner()));
-                            s.fired = true;
-                            s.deadline = None;
-                        } else {
-                            s =
-                                d.cv.wait_timeout(s, at - now)
-                                    .unwrap_or_else(|e| e.into_inner())
-                                    .0;
-                        }
-                    }
-                }
-            }
-        });
-        dog
-    }
-
-    fn arm(&self, deadline: Instant) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.deadline = Some(deadline);
-        self.cv.notify_all();
-    }
-
-    /// Nothing in flight: no deadline, and a kill already done still reported.
-    fn pause(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.deadline = None;
-        self.cv.notify_all();
-    }
-
-    /// Disarms; returns whether the watchdog killed the worker.
-    fn disarm(&self) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.deadline = None;
-        self.cv.notify_all();
-        std::mem::take(&mut s.fired)
-    }
-
-    fn quit(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.quit = true;
-        self.cv.notify_all();
-    }
 }
 
 /// One running worker process.
@@ -264,6 +189,7 @@ impl ProcessInstance {
                 .map_or(0, |t| t.as_millis().clamp(1, u64::MAX as u128) as u64),
             default_timeout: spec.timeout.is_default(),
             params: self.params.entries().to_vec(),
+            records: spec.records.as_deref().cloned(),
         });
         init.encode(&mut self.buf);
         match self.exchange(None) {
@@ -390,7 +316,11 @@ impl ProcessInstance {
         loop {
             while let Some(chunk) = chunks.peek() {
                 if !encoded {
-                    HostMsg::encode_batch(chunk.iter().map(|e| e.input()), &mut self.out);
+                    if chunk.first().is_some_and(|e| e.record().is_some()) {
+                        HostMsg::encode_record_batch(chunk, &mut self.out);
+                    } else {
+                        HostMsg::encode_batch(chunk.iter().map(|e| e.input()), &mut self.out);
+                    }
                     encoded = true;
                 }
                 // A frame is only sent while the pipe has room for every unanswered
@@ -635,6 +565,10 @@ impl Instance for ProcessInstance {
         compute_as_batch(self, entity, out)
     }
 
+    fn reads_records(&self) -> bool {
+        true
+    }
+
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         let start = results.len();
         self.compute_all(entities, results);
@@ -672,7 +606,7 @@ impl Instance for ProcessInstance {
 /// Kills a worker not yet reaped and everything in its process group (the worker
 /// leads its own group, see [`ProcessInstance::spawn`]): what the plugin started dies
 /// with it. Before the worker is reaped its ID cannot name another group.
-fn kill_group(child: &mut Child) {
+pub(crate) fn kill_group(child: &mut Child) {
     if kill_process_group(Pid::from_child(child), Signal::KILL).is_err() {
         let _ = child.kill();
     }

@@ -22,6 +22,7 @@ The loaders own the worker side of their kind (`polyplug_loader_python` for Pyth
 mod host;
 pub mod protocol;
 mod watch;
+mod watchdog;
 
 pub use host::{ProcessInstance, WorkerSpec};
 pub use watch::{limit_memory, protocol_output, watch_host, HOST_VARIABLE, MEMORY_VARIABLE};

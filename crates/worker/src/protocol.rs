@@ -27,12 +27,15 @@
 //! about the language the worker runs.
 
 use polyplug_core::codec::{CodecError, Decoder, Encoder as Enc};
-use polyplug_core::{BatchResults, EntityError, Outcome, Value};
+use polyplug_core::{
+    BatchResults, Entity, EntityError, HeldRecord, Outcome, RecordFormat, RecordRef, RecordSource,
+    Value,
+};
 use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
 /// (an old worker binary on the path) is refused clearly rather than misread.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame accepted (1 GiB): a larger length means a corrupted stream.
 const MAX_FRAME: u32 = 1 << 30;
@@ -40,6 +43,7 @@ const MAX_FRAME: u32 = 1 << 30;
 const T_INIT: u8 = 1;
 const T_BATCH: u8 = 2;
 const T_FINALIZE: u8 = 3;
+const T_RECORDS: u8 = 4;
 const T_READY: u8 = 11;
 const T_INIT_FAILED: u8 = 12;
 const T_RESULTS: u8 = 13;
@@ -60,6 +64,8 @@ pub struct Init {
     pub default_timeout: bool,
     /// The run's parameters.
     pub params: Vec<(String, Value)>,
+    /// Records mode: where the records are (the worker reads them itself).
+    pub records: Option<RecordSource>,
 }
 
 /// A message from the host to a worker.
@@ -69,6 +75,8 @@ pub enum HostMsg {
     Init(Init),
     /// Compute these entities, in order.
     Batch(Vec<String>),
+    /// Compute these records, in order: each record's name and where it is.
+    Records(Vec<(String, RecordRef)>),
     /// Run `finalize` and exit.
     Finalize,
 }
@@ -160,12 +168,54 @@ impl HostMsg {
                     e.str(k);
                     e.value(v);
                 }
+                match &init.records {
+                    None => e.u8(0),
+                    Some(r) => {
+                        e.u8(r.format.code());
+                        e.length(r.files.len());
+                        for f in &r.files {
+                            e.str(&f.to_string_lossy());
+                        }
+                        match &r.id_column {
+                            None => e.u8(0),
+                            Some(c) => {
+                                e.u8(1);
+                                e.str(c);
+                            }
+                        }
+                    }
+                }
             }
             HostMsg::Batch(entities) => {
                 e.u8(T_BATCH);
                 e.strs(entities);
             }
+            HostMsg::Records(records) => {
+                e.u8(T_RECORDS);
+                e.length(records.len());
+                for (name, r) in records {
+                    e.str(name);
+                    encode_record(&mut e, r);
+                }
+            }
             HostMsg::Finalize => e.u8(T_FINALIZE),
+        }
+    }
+
+    /// Encodes a batch of records-mode entities (each with its record) straight from
+    /// the entities: their names and where their records are.
+    pub fn encode_record_batch(entities: &[Entity], buf: &mut Vec<u8>) {
+        buf.clear();
+        let mut e = Enc(buf);
+        e.u8(T_RECORDS);
+        e.length(entities.len());
+        for x in entities {
+            e.str(x.input());
+            match x.record() {
+                Some(r) => encode_record(&mut e, r),
+                // Not a record: an empty held one (a host never mixes them).
+                None => encode_record(&mut e, &RecordRef::Held(HeldRecord::default())),
+            }
         }
     }
 
@@ -202,6 +252,24 @@ impl HostMsg {
                     let k = d.str()?;
                     params.push((k, d.value()?));
                 }
+                let records = match d.u8()? {
+                    0 => None,
+                    code => {
+                        let format = RecordFormat::from_code(code).ok_or_else(|| {
+                            ProtocolError(format!("unknown record format {code}"))
+                        })?;
+                        let files = d.strs()?.into_iter().map(Into::into).collect();
+                        let id_column = match d.u8()? {
+                            0 => None,
+                            _ => Some(d.str()?),
+                        };
+                        Some(RecordSource {
+                            format,
+                            files,
+                            id_column,
+                        })
+                    }
+                };
                 HostMsg::Init(Init {
                     version,
                     plugin,
@@ -209,9 +277,19 @@ impl HostMsg {
                     timeout_ms,
                     default_timeout,
                     params,
+                    records,
                 })
             }
             T_BATCH => HostMsg::Batch(d.strs()?),
+            T_RECORDS => {
+                let n = d.length()?;
+                let mut records = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let name = d.str()?;
+                    records.push((name, decode_record(&mut d)?));
+                }
+                HostMsg::Records(records)
+            }
             T_FINALIZE => HostMsg::Finalize,
             t => return Err(ProtocolError(format!("unknown host message {t}"))),
         };
@@ -221,10 +299,31 @@ impl HostMsg {
 }
 
 impl HostMsg {
-    /// The number of entities of a Batch frame, if it is one.
+    /// The number of entities of a Batch (or Records) frame, if it is one.
     pub fn batch_len(data: &[u8]) -> Option<usize> {
         let mut d = Decoder::new(data);
-        (d.u8().ok()? == T_BATCH).then(|| d.length().ok()).flatten()
+        matches!(d.u8().ok()?, T_BATCH | T_RECORDS)
+            .then(|| d.length().ok())
+            .flatten()
+    }
+
+    /// Calls `each` with each record of a Records frame: its name (borrowed from the
+    /// frame) and where it is. `Ok(false)` when the frame is not a Records frame.
+    pub fn each_batch_record<'a>(
+        data: &'a [u8],
+        mut each: impl FnMut(&'a str, &RecordRef),
+    ) -> Result<bool, ProtocolError> {
+        let mut d = Decoder::new(data);
+        if d.u8()? != T_RECORDS {
+            return Ok(false);
+        }
+        for _ in 0..d.length()? {
+            let name = d.str_ref()?;
+            let record = decode_record(&mut d)?;
+            each(name, &record);
+        }
+        d.end()?;
+        Ok(true)
     }
 
     /// Calls `each` with the entities of a Batch frame, borrowed from the frame (no
@@ -244,6 +343,52 @@ impl HostMsg {
         d.end()?;
         Ok(true)
     }
+}
+
+/// A record's place: tag 0, then file, offset and length; or tag 1, a held record's
+/// bytes and its fields (name, value) pairs.
+fn encode_record(e: &mut Enc<'_>, r: &RecordRef) {
+    match r {
+        RecordRef::InFile { file, offset, len } => {
+            e.u8(0);
+            e.var(u64::from(*file));
+            e.var(*offset);
+            e.var(*len);
+        }
+        RecordRef::Held(h) => {
+            e.u8(1);
+            e.length(h.bytes.len());
+            e.0.extend_from_slice(&h.bytes);
+            e.length(h.fields.len());
+            for (k, v) in &h.fields {
+                e.str(k);
+                e.str(v);
+            }
+        }
+    }
+}
+
+fn decode_record(d: &mut Decoder<'_>) -> Result<RecordRef, ProtocolError> {
+    Ok(match d.u8()? {
+        0 => RecordRef::InFile {
+            file: u32::try_from(d.var()?)
+                .map_err(|_| ProtocolError("a record's file number is out of range".into()))?,
+            offset: d.var()?,
+            len: d.var()?,
+        },
+        1 => {
+            let n = d.length()?;
+            let bytes = d.take(n)?.to_vec();
+            let n = d.length()?;
+            let mut fields = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                let k = d.str()?;
+                fields.push((k, d.str()?));
+            }
+            RecordRef::Held(HeldRecord { bytes, fields })
+        }
+        t => return Err(ProtocolError(format!("unknown record tag {t}"))),
+    })
 }
 
 /// Writes a Results frame one outcome at a time, as they are computed (the worker
@@ -387,125 +532,5 @@ impl WorkerMsg {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn roundtrip_host(m: HostMsg) {
-        let mut buf = Vec::new();
-        m.encode(&mut buf);
-        let mut framed = Vec::new();
-        write_frame(&mut framed, &buf).unwrap();
-        let mut back = Vec::new();
-        assert!(read_frame(&mut framed.as_slice(), &mut back).unwrap());
-        assert_eq!(HostMsg::decode(&back).unwrap(), m);
-    }
-
-    fn roundtrip_worker(m: WorkerMsg) {
-        let mut buf = Vec::new();
-        m.encode(&mut buf);
-        assert_eq!(WorkerMsg::decode(&buf).unwrap(), m);
-    }
-
-    #[test]
-    fn a_frame_cut_short_costs_what_was_sent() {
-        let mut stream: Vec<u8> = (1u32 << 30).to_le_bytes().to_vec();
-        stream.extend_from_slice(b"abc");
-        let mut buf = Vec::new();
-        let e = read_frame(&mut stream.as_slice(), &mut buf).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
-        assert!(e.to_string().contains("cut after 3"), "{e}");
-        assert!(
-            buf.capacity() <= 2 << 20,
-            "{} bytes allocated",
-            buf.capacity()
-        );
-        let mut whole = Vec::new();
-        write_frame(&mut whole, b"hello").unwrap();
-        write_frame(&mut whole, b"").unwrap();
-        let mut r = whole.as_slice();
-        assert!(read_frame(&mut r, &mut buf).unwrap());
-        assert_eq!(buf, b"hello");
-        assert!(read_frame(&mut r, &mut buf).unwrap());
-        assert!(buf.is_empty());
-        assert!(!read_frame(&mut r, &mut buf).unwrap());
-    }
-
-    #[test]
-    fn messages_survive_a_roundtrip() {
-        roundtrip_host(HostMsg::Init(Init {
-            version: PROTOCOL_VERSION,
-            plugin: "/p/x.py".into(),
-            python_path: vec!["/venv".into()],
-            timeout_ms: 1500,
-            default_timeout: true,
-            params: vec![
-                ("k".into(), Value::Int(-3)),
-                (
-                    "l".into(),
-                    Value::List(vec![Value::Float(0.5), Value::Null, Value::Bool(true)]),
-                ),
-                ("s".into(), Value::Str("é\t".into())),
-            ],
-        }));
-        roundtrip_host(HostMsg::Batch(vec!["a".into(), String::new(), "c".into()]));
-        roundtrip_host(HostMsg::Finalize);
-        roundtrip_worker(WorkerMsg::Ready);
-        roundtrip_worker(WorkerMsg::InitFailed("boom".into()));
-        roundtrip_worker(WorkerMsg::Results(vec![
-            Ok(Outcome {
-                values: vec![Value::Int(1), Value::Str("x".into())],
-                logs: vec!["l".into()],
-            }),
-            Err(EntityError {
-                message: "E: m".into(),
-                logs: vec!["before".into()],
-                instance_lost: false,
-                out_of_memory: false,
-            }),
-            Err(EntityError {
-                message: "MemoryError: big".into(),
-                logs: vec![],
-                instance_lost: false,
-                out_of_memory: true,
-            }),
-        ]));
-        roundtrip_worker(WorkerMsg::Finalized(Ok(vec!["done".into()])));
-        roundtrip_worker(WorkerMsg::Finalized(Err("bad".into())));
-    }
-
-    #[test]
-    fn batches_encode_from_borrowed_inputs() {
-        let mut a = Vec::new();
-        HostMsg::encode_batch(["x", "yz"].into_iter(), &mut a);
-        let mut b = Vec::new();
-        HostMsg::Batch(vec!["x".into(), "yz".into()]).encode(&mut b);
-        assert_eq!(a, b);
-    }
-
-    #[test]
-    fn truncated_and_garbage_frames_are_errors() {
-        let mut buf = Vec::new();
-        WorkerMsg::Results(vec![Ok(Outcome::default())]).encode(&mut buf);
-        assert!(WorkerMsg::decode(&buf[..buf.len() - 1]).is_err());
-        assert!(WorkerMsg::decode(&[99]).is_err());
-        let mut r: &[u8] = &[0xff, 0xff, 0xff, 0xff];
-        assert!(read_frame(&mut r, &mut Vec::new()).is_err());
-        let mut empty: &[u8] = &[];
-        assert!(!read_frame(&mut empty, &mut Vec::new()).unwrap());
-        let e = HostMsg::decode(&{
-            let mut b = Vec::new();
-            HostMsg::Init(Init {
-                version: 99,
-                plugin: String::new(),
-                python_path: vec![],
-                timeout_ms: 0,
-                default_timeout: false,
-                params: vec![],
-            })
-            .encode(&mut b);
-            b
-        })
-        .unwrap_err();
-        assert!(e.0.contains("protocol version 99"), "{e}");
-    }
-}
+#[path = "protocol_tests.rs"]
+mod tests;

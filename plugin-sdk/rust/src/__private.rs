@@ -243,9 +243,35 @@ unsafe extern "C" fn compute<P: Plugin>(
             // SAFETY: the entity is `len` bytes of UTF-8 alive during the call.
             let entity = entity_from_abi(entity, len)
                 .ok_or_else(|| Error::new("compute called without its entity"))?;
-            state.compute(entity, params, out)
+            // SAFETY: the host's live call (ABI contract).
+            match record_of(call) {
+                Some(record) => state.compute_record(entity, &record, params, out),
+                None => state.compute(entity, params, out),
+            }
         })
     }
+}
+
+/// The record of a records-mode compute, when the host passes one (a host older than
+/// the `record` member of `Call` passes none).
+///
+/// # Safety
+/// `call` must be the host's live call; what it points to is borrowed for 'a.
+unsafe fn record_of<'a>(call: *const abi::Call) -> Option<crate::Record<'a>> {
+    // SAFETY: the host's live call (caller's contract).
+    let call = unsafe { call.as_ref() }?;
+    if (call.struct_size as usize) < std::mem::size_of::<abi::Call>() || call.record.ptr.is_null() {
+        return None;
+    }
+    // SAFETY: the host passes `len` bytes at a non-null `ptr`, alive during the call.
+    let bytes = unsafe { std::slice::from_raw_parts(call.record.ptr, call.record.len) };
+    let fields = if call.fields.is_null() || call.n_fields == 0 {
+        &[][..]
+    } else {
+        // SAFETY: `n_fields` fields at a non-null pointer, alive during the call.
+        unsafe { std::slice::from_raw_parts(call.fields, call.n_fields) }
+    };
+    Some(crate::Record::__new(bytes, fields))
 }
 
 /// The descriptor's `finalize`: runs `P::finalize`.

@@ -132,6 +132,21 @@ pub trait Plugin: Sized + Send + 'static {
     /// Pushing nothing means "no result for this entity".
     fn compute(&mut self, entity: &str, params: &Params, out: &mut Output) -> Result<(), Error>;
 
+    /// Computes one record of records mode (`polyplug run … records <format>
+    /// <file>…`): `entity` is the record's name, `record` its bytes and fields. By
+    /// default it calls [`Plugin::compute`] with the name, so a plugin written for IDs
+    /// runs over records unchanged; implement it to use the record itself.
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record<'_>,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let _ = record;
+        self.compute(entity, params, out)
+    }
+
     /// Called once per worker after its last compute, also when some entities failed.
     /// The state is dropped afterwards.
     fn finalize(&mut self, _params: &Params, _out: &mut Output) -> Result<(), Error> {
@@ -279,6 +294,59 @@ impl<'a> Params<'a> {
             // SAFETY: parameter names are valid UTF-8 borrowed for the call.
             .filter_map(|p| unsafe { __private::str_from_abi(p.name) })
             .collect()
+    }
+}
+
+/// One record of records mode, borrowed for the call: its bytes as they are in its
+/// file without the final line ending (for FASTA the header line and the sequence
+/// lines; for the line formats the line), and its named fields (CSV/TSV columns,
+/// JSONL members; FASTA `description` and `sequence`; FASTQ `description`,
+/// `sequence` and `quality`).
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    bytes: &'a [u8],
+    fields: &'a [abi::Field],
+}
+
+impl<'a> Record<'a> {
+    /// The record's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The record's bytes as text, if they are UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes).ok()
+    }
+
+    /// The value of the field `name`, if the record has one.
+    pub fn field(&self, name: &str) -> Option<&'a str> {
+        self.fields().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The fields, in order, as (name, value).
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.fields.iter().filter_map(|f| {
+            // SAFETY: the host's fields are UTF-8 and alive during the call ('a).
+            let name = unsafe { __private::str_from_abi(f.name) }?;
+            // SAFETY: as above.
+            let value = unsafe { __private::str_from_abi(f.value) }?;
+            Some((name, value))
+        })
+    }
+
+    #[doc(hidden)]
+    pub fn __new(bytes: &'a [u8], fields: &'a [abi::Field]) -> Record<'a> {
+        Record { bytes, fields }
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("bytes", &self.bytes.len())
+            .field("fields", &self.fields().collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -1,7 +1,9 @@
-//! fas_stats in Rust: genome size and GC content of a FASTA file.
+//! fas_stats in Rust: genome size and GC content of a FASTA file, or of one FASTA
+//! record.
 //!
 //! Shows a stateful plugin with the Rust SDK: `initialize` makes a read buffer that
-//! every compute of the worker reuses, `compute` reads one file per entity, and
+//! every compute of the worker reuses, `compute` reads one file per entity (files
+//! mode), `compute_record` counts the record polyplug read for it (records mode), and
 //! `finalize` logs what the worker did. The same plugin exists in every language
 //! under `examples-plugins/`, with identical output rows.
 //!
@@ -11,9 +13,11 @@
 //! cargo build --release
 //! target/release/polyplug run target/release/libfas_stats_rust.so \
 //!     files 'examples-plugins/data/*.fas' --defs examples-plugins/attribute_definitions.yaml
+//! target/release/polyplug run target/release/libfas_stats_rust.so \
+//!     records fasta examples-plugins/data/genomes.fa
 //! ```
 
-use polyplug_sdk::{export_plugin, Error, Output, ParamSpec, Params, Plugin};
+use polyplug_sdk::{export_plugin, Error, Output, ParamSpec, Params, Plugin, Record};
 use std::io::Read;
 
 /// One worker's state.
@@ -21,6 +25,7 @@ pub struct FasStats {
     /// Reused for every file, so a worker allocates once.
     buffer: Vec<u8>,
     files: u64,
+    records: u64,
     letters: u64,
 }
 
@@ -46,6 +51,7 @@ impl Plugin for FasStats {
         Ok(FasStats {
             buffer: Vec::with_capacity(1 << 16),
             files: 0,
+            records: 0,
             letters: 0,
         })
     }
@@ -55,12 +61,52 @@ impl Plugin for FasStats {
         std::fs::File::open(entity)
             .and_then(|mut f| f.read_to_end(&mut self.buffer))
             .map_err(|e| Error::new(format!("cannot read {entity}: {e}")))?;
-        let (size, gc) = count(&self.buffer);
         self.files += 1;
+        let (size, gc) = count(&self.buffer);
+        self.stats(size, gc, "file", params, out)
+    }
+
+    fn compute_record(
+        &mut self,
+        _entity: &str,
+        record: &Record<'_>,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        // The record's bytes: its header line and its sequence lines.
+        self.records += 1;
+        let (size, gc) = count(record.bytes());
+        self.stats(size, gc, "record", params, out)
+    }
+
+    fn finalize(&mut self, _params: &Params, out: &mut Output) -> Result<(), Error> {
+        let (n, what) = match (self.files, self.records) {
+            (0, r) if r > 0 => (r, "records"),
+            (f, _) => (f, "files"),
+        };
+        out.log(format!(
+            "processed {n} {what}, {} sequence letters",
+            self.letters
+        ));
+        Ok(())
+    }
+}
+
+impl FasStats {
+    /// The values (or the log saying why there are none) of `size` letters of which
+    /// `gc` are G or C, of one file or record.
+    fn stats(
+        &mut self,
+        size: u64,
+        gc: u64,
+        what: &str,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
         self.letters += size;
         let min_length = params.int("min_length").unwrap_or(0);
         if size == 0 {
-            out.log("genome_size\tno sequence letters in the file");
+            out.log(format!("genome_size\tno sequence letters in the {what}"));
             return Ok(());
         }
         if (size as i64) < min_length {
@@ -71,14 +117,6 @@ impl Plugin for FasStats {
         }
         out.push(size);
         out.push(gc as f64 / size as f64);
-        Ok(())
-    }
-
-    fn finalize(&mut self, _params: &Params, out: &mut Output) -> Result<(), Error> {
-        out.log(format!(
-            "processed {} files, {} sequence letters",
-            self.files, self.letters
-        ));
         Ok(())
     }
 }

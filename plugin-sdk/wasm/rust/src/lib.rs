@@ -67,6 +67,10 @@ mod imports {
         pub fn error(ptr: *const u8, len: usize);
         pub fn input_len() -> usize;
         pub fn input_read(dest: *mut u8);
+        pub fn record_len() -> i32;
+        pub fn record_read(dest: *mut u8);
+        pub fn fields_len() -> i32;
+        pub fn fields_read(dest: *mut u8);
         pub fn params_len() -> usize;
         pub fn params_read(dest: *mut u8);
         pub fn meta(key: *const u8, key_len: usize, value: *const u8, value_len: usize);
@@ -147,6 +151,20 @@ pub trait Plugin: Sized + 'static {
     /// and any logs. An error fails this entity only.
     fn compute(&mut self, entity: &str, params: &Params, out: &mut Output) -> Result<(), Error>;
 
+    /// Computes one record of records mode (`polyplug run … records <format>
+    /// <file>…`): `entity` is the record's name, `record` its bytes and fields. By
+    /// default it calls [`Plugin::compute`] with the name.
+    fn compute_record(
+        &mut self,
+        entity: &str,
+        record: &Record,
+        params: &Params,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let _ = record;
+        self.compute(entity, params, out)
+    }
+
     /// Runs once per worker after its last compute; may log.
     fn finalize(&mut self, _params: &Params, _out: &mut Output) -> Result<(), Error> {
         Ok(())
@@ -157,6 +175,86 @@ pub trait Plugin: Sized + 'static {
     fn compute_id(_unit: &str) -> Result<String, Error> {
         Err(Error::new("compute_id is not implemented"))
     }
+}
+
+/// One record of records mode: its bytes as they are in its file without the final
+/// line ending (for FASTA the header line and the sequence lines), and its named
+/// fields (CSV/TSV columns, JSONL members; FASTA `description` and `sequence`; FASTQ
+/// `description`, `sequence` and `quality`).
+#[derive(Debug, Default)]
+pub struct Record {
+    bytes: Vec<u8>,
+    fields: Vec<(String, String)>,
+}
+
+impl Record {
+    /// The record's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The record's bytes as text, if they are UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        core::str::from_utf8(&self.bytes).ok()
+    }
+
+    /// The value of the field `name`, if the record has one.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The fields, in order, as (name, value).
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    /// The record of the running compute, if the entity is one.
+    fn current() -> Option<Record> {
+        // SAFETY: an import without arguments.
+        let n = unsafe { imports::record_len() };
+        if n < 0 {
+            return None;
+        }
+        let mut bytes = alloc::vec![0u8; n as usize];
+        // SAFETY: the host writes exactly `record_len()` bytes into the buffer.
+        unsafe { imports::record_read(bytes.as_mut_ptr()) };
+        // SAFETY: an import without arguments.
+        let m = unsafe { imports::fields_len() };
+        let mut fields = Vec::new();
+        if m >= 4 {
+            let mut blob = alloc::vec![0u8; m as usize];
+            // SAFETY: the host writes exactly `fields_len()` bytes into the buffer.
+            unsafe { imports::fields_read(blob.as_mut_ptr()) };
+            fields = decode_fields(&blob).unwrap_or_default();
+        }
+        Some(Record { bytes, fields })
+    }
+}
+
+/// The fields as the host encodes them: a `u32` count, then per field a `u32` name
+/// length, the name, a `u32` value length, the value (little-endian).
+fn decode_fields(blob: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut at = 0usize;
+    let u32_at = |at: &mut usize| -> Option<usize> {
+        let b = blob.get(*at..*at + 4)?;
+        *at += 4;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let count = u32_at(&mut at)?;
+    let mut fields = Vec::new();
+    for _ in 0..count {
+        let n = u32_at(&mut at)?;
+        let name = core::str::from_utf8(blob.get(at..at + n)?).ok()?.into();
+        at += n;
+        let n = u32_at(&mut at)?;
+        let value = core::str::from_utf8(blob.get(at..at + n)?).ok()?.into();
+        at += n;
+        fields.push((name, value));
+    }
+    Some(fields)
 }
 
 /// An error message that fails the entity (or initialize/finalize).
@@ -794,7 +892,12 @@ pub mod __private {
             Ok(e) => e,
             Err(e) => return report(&e),
         };
-        match s.compute(entity, params(), &mut Output { _private: () }) {
+        let out = &mut Output { _private: () };
+        let r = match Record::current() {
+            Some(record) => s.compute_record(entity, &record, params(), out),
+            None => s.compute(entity, params(), out),
+        };
+        match r {
             Ok(()) => 0,
             Err(e) => report(&e),
         }

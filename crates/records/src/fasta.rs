@@ -1,0 +1,544 @@
+//! FASTA: indexing a file (a samtools `.fai` when one can describe it, else a `.ppi`)
+//! and parsing one record.
+//!
+//! A record is a header line `>name description` and the lines after it up to the
+//! next header. Its span starts where the record before it ends (blank lines before
+//! its header belong to it) and ends with its last non-blank line, line ending
+//! included. Its name is the header's first word (leading whitespace skipped, as
+//! samtools does).
+//!
+//! The index is built in one pass that follows samtools' own `fai_build_core` line by
+//! line, so the `.fai` written is the one `samtools faidx` writes, byte for byte. A
+//! `.fai` can only describe files samtools accepts and whose record spans its
+//! arithmetic reproduces: every line of a sequence as long as the first but the last,
+//! no empty sequence (samtools drops such records), no header without a name, one
+//! kind of line ending per record. The same pass writes polyplug's `.ppi` as well;
+//! the caller keeps the `.fai` when it describes the file and the `.ppi` otherwise.
+
+use std::io::{self, Read, Write};
+
+use crate::build::BuildStop;
+use crate::fai::seq_end;
+use crate::ppi::PpiWriter;
+use crate::scan::{chomp, excerpt, is_blank, is_space, LineScanner};
+
+/// A header's name (samtools' rule: after `>`, leading whitespace skipped, up to the
+/// next whitespace) and the rest of the line (the description, untrimmed).
+pub(crate) fn header_name(after_gt: &[u8]) -> (&[u8], &[u8]) {
+    let line = chomp(after_gt);
+    let start = line
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(line.len());
+    let rest = &line[start..];
+    let end = rest.iter().position(|&b| is_space(b)).unwrap_or(rest.len());
+    (&rest[..end], &rest[end..])
+}
+
+/// `bytes` without leading and trailing whitespace.
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The number of bytes samtools counts as bases (`isgraph`: `!` to `~`). This runs
+/// over nearly every byte of a FASTA file, so it counts eight bytes at a time in a
+/// `u64` (SWAR): with the high bits cleared (`y`), `y + 0x5f` sets a byte's high bit
+/// when it is at least `!` and `y + 0x01` when it is `DEL` or more, without carries
+/// between bytes; bytes with their high bit set are not graphic. About ten times the
+/// speed of a byte loop, with no `unsafe` and no CPU-specific code.
+fn count_graph(bytes: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const FROM_BANG: u64 = 0x5f5f_5f5f_5f5f_5f5f;
+    const FROM_DEL: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut total = 0u64;
+    // Up to 255 words per round, so that no byte of `lanes` overflows.
+    for round in words.chunks(255) {
+        let mut lanes = 0u64;
+        for word in round {
+            let x = u64::from_le_bytes(*word);
+            let y = x & LOW7;
+            let graph = y.wrapping_add(FROM_BANG) & !y.wrapping_add(FROM_DEL) & !x & HIGH;
+            lanes += graph >> 7;
+        }
+        let pairs = (lanes & 0x00ff_00ff_00ff_00ff) + ((lanes >> 8) & 0x00ff_00ff_00ff_00ff);
+        total += pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48;
+    }
+    total + rest.iter().map(|&b| u64::from(is_graph(b))).sum::<u64>()
+}
+
+/// C's `isgraph` in the C locale.
+fn is_graph(b: u8) -> bool {
+    b.wrapping_sub(b'!') < 94
+}
+
+/// How many whole lines at the start of `bytes` are full sequence lines of a record
+/// whose lines take `width` bytes holding `bases` bases: a line ending at the right
+/// place, no header, and (checked over all of them at once) exactly `bases` bases in
+/// each, so nothing else (no other line ending) inside. This is the fast path of
+/// [`build`]: a record's lines but its first and last go through it, not one by one.
+fn full_lines(bytes: &[u8], width: usize, bases: usize) -> usize {
+    let ending = width - bases;
+    let mut k = 0;
+    for line in bytes.chunks_exact(width) {
+        let ok = line[0] != b'>'
+            && line[width - 1] == b'\n'
+            && (ending == 1 || (ending == 2 && line[width - 2] == b'\r'));
+        if !ok {
+            break;
+        }
+        k += 1;
+    }
+    if k > 0 && count_graph(&bytes[..k * width]) != (k * bases) as u64 {
+        return 0;
+    }
+    k
+}
+
+/// What a FASTA index build found.
+#[derive(Debug)]
+pub(crate) struct FastaBuilt {
+    /// The number of records.
+    pub records: u64,
+    /// The data's length.
+    pub data_len: u64,
+    /// Why a `.fai` cannot describe the file (`None`: the `.fai` written is right).
+    pub fai_problem: Option<String>,
+}
+
+/// samtools' state within a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sim {
+    /// Reading sequence lines (`IN_SEQ`).
+    InSeq,
+    /// After the last sequence line: only empty lines may come (`OUT_READ`).
+    OutRead,
+    /// samtools would refuse the file.
+    Failed,
+}
+
+struct Current {
+    name: Vec<u8>,
+    start: u64,
+    line: u64,
+    seq_offset: u64,
+    /// End of the last non-blank line.
+    end: u64,
+    /// Whether that line lacks a line ending (the file's last line).
+    end_unterminated: bool,
+    sim: Sim,
+    width: u64,
+    bases: u64,
+    length: u64,
+    read_done: bool,
+}
+
+/// Indexes the FASTA data of `src`, writing the `.ppi` entries to `ppi` and the
+/// `.fai` lines to `fai_out` (complete only when the result's `fai_problem` is
+/// `None`).
+pub(crate) fn build<R: Read, P: Write, F: Write>(
+    mut lines: LineScanner<R>,
+    ppi: &mut PpiWriter<P>,
+    fai_out: &mut F,
+) -> Result<FastaBuilt, BuildStop> {
+    let mut b = Builder {
+        cur: None,
+        prev_end: 0,
+        records: 0,
+        fai_problem: None,
+    };
+    let mut line_no = 0u64;
+    loop {
+        if let Some(cur) = b.cur.as_mut() {
+            let (width, bases) = (cur.width as usize, cur.bases as usize);
+            if cur.sim == Sim::InSeq && bases > 0 && width - bases <= 2 {
+                let k = full_lines(lines.peek(), width, bases);
+                if k > 0 {
+                    lines.skip(k * width);
+                    line_no += k as u64;
+                    cur.length += (k * bases) as u64;
+                    cur.end = lines.offset();
+                    cur.end_unterminated = false;
+                }
+            }
+        }
+        let Some((offset, line)) = lines.next_line()? else {
+            break;
+        };
+        line_no += 1;
+        if line[0] == b'>' {
+            b.finish(ppi, fai_out)?;
+            let (name, _) = header_name(&line[1..]);
+            let end = offset + line.len() as u64;
+            b.cur = Some(Current {
+                name: name.to_vec(),
+                start: b.prev_end,
+                line: line_no,
+                seq_offset: end,
+                end,
+                end_unterminated: line.last() != Some(&b'\n'),
+                sim: Sim::InSeq,
+                width: 0,
+                bases: 0,
+                length: 0,
+                read_done: false,
+            });
+            continue;
+        }
+        let Some(cur) = b.cur.as_mut() else {
+            if !is_blank(line) {
+                return Err(BuildStop::NotTheFormat(
+                    line_no,
+                    "a FASTA header line starting with '>'",
+                    excerpt(line),
+                ));
+            }
+            if line != b"\n" && line != b"\r\n" && b.fai_problem.is_none() {
+                b.fai_problem = Some(format!(
+                    "line {line_no} holds only spaces, which samtools refuses"
+                ));
+            }
+            continue;
+        };
+        if !is_blank(line) {
+            cur.end = offset + line.len() as u64;
+            cur.end_unterminated = line.last() != Some(&b'\n');
+        }
+        match cur.sim {
+            Sim::InSeq if line[0] == b'\n' => cur.sim = Sim::OutRead,
+            Sim::InSeq => {
+                let terminated = line.last() == Some(&b'\n');
+                let ll = line.len() as u64 + u64::from(!terminated);
+                let cl = count_graph(line);
+                cur.length += cl;
+                cur.read_done = true;
+                if cur.width == 0 {
+                    cur.width = ll;
+                    cur.bases = cl;
+                } else if ll < cur.width {
+                    cur.sim = Sim::OutRead;
+                } else if ll > cur.width {
+                    cur.sim = Sim::Failed;
+                }
+            }
+            Sim::OutRead if line == b"\n" || line == b"\r\n" => {}
+            Sim::OutRead => cur.sim = Sim::Failed,
+            Sim::Failed => {}
+        }
+    }
+    let data_len = lines.offset();
+    b.finish(ppi, fai_out)?;
+    if b.records == 0 && b.fai_problem.is_none() {
+        b.fai_problem = Some("it has no records".to_string());
+    }
+    Ok(FastaBuilt {
+        records: b.records,
+        data_len,
+        fai_problem: b.fai_problem,
+    })
+}
+
+struct Builder {
+    cur: Option<Current>,
+    prev_end: u64,
+    records: u64,
+    fai_problem: Option<String>,
+}
+
+impl Builder {
+    /// Ends the current record: its `.ppi` entry, and its `.fai` line if it can have
+    /// one.
+    fn finish<P: Write, F: Write>(
+        &mut self,
+        ppi: &mut PpiWriter<P>,
+        fai_out: &mut F,
+    ) -> io::Result<()> {
+        let Some(cur) = self.cur.take() else {
+            return Ok(());
+        };
+        let named = (!cur.name.is_empty()).then_some(cur.name.as_slice());
+        ppi.push(cur.start, cur.end - cur.start, cur.line, named)?;
+        self.prev_end = cur.end;
+        self.records += 1;
+        if self.fai_problem.is_some() {
+            return Ok(());
+        }
+        let what = || {
+            format!(
+                "record '{}' (line {})",
+                String::from_utf8_lossy(&cur.name),
+                cur.line
+            )
+        };
+        let problem = if cur.name.is_empty() {
+            Some(format!("the header at line {} has no name", cur.line))
+        } else if cur.sim == Sim::Failed {
+            Some(format!("{} has sequence lines of unequal lengths", what()))
+        } else if !cur.read_done || cur.length == 0 || cur.bases == 0 {
+            Some(format!("{} has an empty sequence", what()))
+        } else {
+            match seq_end(cur.seq_offset, cur.length, cur.bases, cur.width) {
+                Some(end) if end == cur.end => None,
+                Some(end)
+                    if cur.end_unterminated
+                        && end > cur.end
+                        && end - cur.end <= cur.width - cur.bases =>
+                {
+                    None
+                }
+                _ => Some(format!(
+                    "{} has lines a .fai cannot describe (spaces or mixed line endings)",
+                    what()
+                )),
+            }
+        };
+        if problem.is_some() {
+            self.fai_problem = problem;
+            return Ok(());
+        }
+        write_fai_line(
+            fai_out,
+            &cur.name,
+            [cur.length, cur.seq_offset, cur.bases, cur.width],
+        )
+    }
+}
+
+/// Writes one `.fai` line: the name and the four numbers, tab-separated. It is what
+/// `noodles_fasta::fai::io::Writer` writes (a test checks), without its formatting
+/// machinery, which took a tenth of a large build.
+fn write_fai_line<F: Write>(out: &mut F, name: &[u8], numbers: [u64; 4]) -> io::Result<()> {
+    let mut line = Vec::with_capacity(name.len() + 64);
+    line.extend_from_slice(name);
+    let mut digits = itoa::Buffer::new();
+    for n in numbers {
+        line.push(b'\t');
+        line.extend_from_slice(digits.format(n).as_bytes());
+    }
+    line.push(b'\n');
+    out.write_all(&line)
+}
+
+/// One FASTA record parsed from its span: the offsets of its bytes within the span
+/// and its fields, written into the given strings.
+pub(crate) struct Parsed<'a> {
+    /// The record's bytes: header line to last sequence line, final line ending
+    /// dropped.
+    pub bytes: &'a [u8],
+    /// The header's first word.
+    pub name: &'a [u8],
+    /// The rest of the header, trimmed.
+    pub description: &'a [u8],
+}
+
+/// Parses the record in `span` (which may start with blank lines), appending its
+/// sequence lines (line endings dropped) to `sequence`. `Err` says what is wrong.
+pub(crate) fn parse<'a>(span: &'a [u8], sequence: &mut Vec<u8>) -> Result<Parsed<'a>, String> {
+    let mut at = 0;
+    let mut header: Option<(&[u8], &[u8])> = None;
+    let mut start = 0;
+    let mut end = 0;
+    while at < span.len() {
+        let line_end = memchr::memchr(b'\n', &span[at..]).map_or(span.len(), |i| at + i + 1);
+        let line = &span[at..line_end];
+        if line[0] == b'>' {
+            if header.is_some() {
+                return Err("its bytes hold two records".to_string());
+            }
+            header = Some(header_name(&line[1..]));
+            start = at;
+            end = line_end;
+        } else if !is_blank(line) {
+            if header.is_none() {
+                return Err(format!("it starts with '{}', not a header", excerpt(line)));
+            }
+            sequence.extend_from_slice(chomp(line));
+            end = line_end;
+        }
+        at = line_end;
+    }
+    let Some((name, description)) = header else {
+        return Err("it has no header line".to_string());
+    };
+    Ok(Parsed {
+        bytes: chomp(&span[start..end]),
+        name,
+        description: trim(description),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fileio::DataKey;
+    use crate::ppi::PpiIndex;
+    use polyplug_core::RecordFormat;
+
+    /// Builds `data`, giving the `.fai` text (if it describes the data) and the
+    /// `.ppi` entries as (name, start, len).
+    pub(crate) fn index(data: &[u8]) -> (Option<String>, Vec<(String, u64, u64)>) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let key = DataKey {
+            size: 0,
+            mtime_ns: 0,
+            head: 0,
+            tail: 0,
+        };
+        let mut ppi = PpiWriter::new(tmp.reopen().unwrap(), RecordFormat::Fasta, &key, "").unwrap();
+        let mut fai_text = Vec::new();
+        let built = build(LineScanner::new(data), &mut ppi, &mut fai_text).unwrap();
+        ppi.finish(built.data_len).unwrap();
+        let index = PpiIndex::open(tmp.reopen().unwrap()).unwrap();
+        let mut s = index.stream_from(0).unwrap();
+        let mut entries = Vec::new();
+        while let Some(e) = s.next_entry().unwrap() {
+            let name = String::from_utf8_lossy(s.name()).into_owned();
+            entries.push((name, e.offset, e.len));
+        }
+        let fai = built
+            .fai_problem
+            .is_none()
+            .then(|| String::from_utf8(fai_text).unwrap());
+        (fai, entries)
+    }
+
+    fn e(name: &str, start: u64, len: u64) -> (String, u64, u64) {
+        (name.to_string(), start, len)
+    }
+
+    #[test]
+    fn fai_lines_are_written_as_noodles_writes_them() {
+        use noodles_fasta::fai;
+        use std::num::NonZero;
+        for (name, numbers) in [("chr1", [248_956_422, 112, 70, 71]), ("x y", [1, 0, 1, 2])] {
+            let mut ours = Vec::new();
+            write_fai_line(&mut ours, name.as_bytes(), numbers).unwrap();
+            let (Some(bases), Some(width)) = (NonZero::new(numbers[2]), NonZero::new(numbers[3]))
+            else {
+                panic!("zero");
+            };
+            let record = fai::Record::new(name, numbers[0], numbers[1], bases, width);
+            let mut theirs = Vec::new();
+            fai::io::Writer::new(&mut theirs)
+                .write_index(&fai::Index::from(vec![record]))
+                .unwrap();
+            assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn graphic_bytes_are_counted_as_c_does() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut data = Vec::new();
+        for i in 0..3000 {
+            data.extend_from_slice(&all[i % 256..]);
+        }
+        let slow = data.iter().filter(|&&b| is_graph(b)).count() as u64;
+        assert_eq!(count_graph(&data), slow);
+        assert_eq!(count_graph(b"AC GT\r\n\x7f~!"), 6);
+        assert!(is_graph(b'!') && is_graph(b'~') && !is_graph(b' ') && !is_graph(0x7f));
+    }
+
+    #[test]
+    fn the_fai_is_samtools_own() {
+        // Each expected text is what samtools faidx 1.16 writes for the input.
+        let cases: [(&[u8], &str); 9] = [
+            (
+                b">a desc\nACGT\nAC\n>c\nAAA\n",
+                "a\t6\t8\t4\t5\nc\t3\t19\t3\t4\n",
+            ),
+            (b">a\nACGT\nAC", "a\t6\t3\t4\t5\n"),
+            (
+                b">a x\r\nACGT\r\nAC\r\n>b\r\nA\r\n",
+                "a\t6\t6\t4\t6\nb\t1\t20\t1\t3\n",
+            ),
+            (
+                b">a\nACGT\nAC\n\n>b\nAAA\n",
+                "a\t6\t3\t4\t5\nb\t3\t15\t3\t4\n",
+            ),
+            (b">a\nACGT\nAC\n\n\n", "a\t6\t3\t4\t5\n"),
+            (b"\n\n>a\nACGT\n", "a\t4\t5\t4\t5\n"),
+            (b">a\tdesc\nACGT\n", "a\t4\t8\t4\t5\n"),
+            (b">a\nACGT\n  \n>b\nA\n", "a\t4\t3\t4\t5\nb\t1\t14\t1\t2\n"),
+            (b">a\nacgtn\nNNNNN\nac\n", "a\t12\t3\t5\t6\n"),
+        ];
+        for (data, want) in cases {
+            let (fai, _) = index(data);
+            assert_eq!(
+                fai.as_deref(),
+                Some(want),
+                "{}",
+                String::from_utf8_lossy(data)
+            );
+        }
+    }
+
+    #[test]
+    fn files_samtools_refuses_or_misreads_get_no_fai() {
+        for data in [
+            &b">a\nACGT\n>b\n>c\nAAA\n"[..],
+            b">a\nACGT\n>b\n",
+            b">a\nACGT\nACGTA\nAC\n",
+            b">a\nACGT\nAC\nACGT\n",
+            b">a\nACGT\r\nACGT\n",
+            b">\nACGT\n",
+            b"",
+            b"\n\n",
+        ] {
+            let (fai, _) = index(data);
+            assert_eq!(fai, None, "{}", String::from_utf8_lossy(data));
+        }
+    }
+
+    #[test]
+    fn spans_run_from_the_previous_record_to_the_last_non_blank_line() {
+        let (_, entries) = index(b"\n>a d\nAC\nGT\n\n  \n>b\nA\n>c\n>d\nAA");
+        let want = [e("a", 0, 12), e("b", 12, 9), e("c", 21, 3), e("d", 24, 5)];
+        assert_eq!(entries, want);
+    }
+
+    #[test]
+    fn a_file_not_starting_with_a_header_is_refused() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let key = DataKey {
+            size: 0,
+            mtime_ns: 0,
+            head: 0,
+            tail: 0,
+        };
+        let mut ppi = PpiWriter::new(tmp.reopen().unwrap(), RecordFormat::Fasta, &key, "").unwrap();
+        let r = build(
+            LineScanner::new(&b"\n@r1\nACGT\n"[..]),
+            &mut ppi,
+            &mut Vec::new(),
+        );
+        assert!(matches!(r, Err(BuildStop::NotTheFormat(2, _, ref found)) if found == "@r1"));
+    }
+
+    #[test]
+    fn records_parse_with_their_fields() {
+        let mut seq = Vec::new();
+        let p = parse(b"\n \n>chr1  the first \r\nACGT\r\nAC\r\n", &mut seq).unwrap();
+        assert_eq!(p.bytes, b">chr1  the first \r\nACGT\r\nAC");
+        assert_eq!((p.name, p.description), (&b"chr1"[..], &b"the first"[..]));
+        assert_eq!(seq, b"ACGTAC");
+        seq.clear();
+        let p = parse(b">x", &mut seq).unwrap();
+        assert_eq!(
+            (p.bytes, p.name, p.description, seq.len()),
+            (&b">x"[..], &b"x"[..], &b""[..], 0)
+        );
+        assert!(parse(b">a\nAC\n>b\nAC\n", &mut seq).is_err());
+        assert!(parse(b"AC\n", &mut seq).is_err());
+        assert!(parse(b"\n\n", &mut seq).is_err());
+    }
+}

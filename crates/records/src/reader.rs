@@ -1,0 +1,492 @@
+//! [`Reader`]: the worker side, reading records by key.
+
+use std::fs::File;
+use std::path::Path;
+
+use polyplug_core::{CacheRoot, Record, RecordFormat, RecordRef, RecordSource};
+
+use crate::build::{fastq_name, jsonl_first, table_header};
+use crate::data::{self, Compression, Data, Gzi};
+use crate::error::io_message;
+use crate::fasta;
+use crate::json::{read_fields, FieldPool};
+use crate::place::{beside, in_cache};
+use crate::scan::{chomp, is_blank};
+use crate::table::{parse_row, parser, RowFields};
+
+/// The longest record a key may ask for (a larger one is a damaged key).
+const MAX_RECORD: u64 = 1 << 32;
+
+/// What a file's IDs depend on: its header (CSV, TSV) and the ID column's index and
+/// name (the member's name for JSONL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// The header's names (CSV, TSV).
+    pub header: Vec<String>,
+    /// The ID column's index in the header.
+    pub id_index: usize,
+    /// The ID column or member's name.
+    pub id_name: String,
+}
+
+/// One data file as the reader has it open.
+struct Opened {
+    data: Data,
+    display: String,
+    columns: Columns,
+}
+
+/// Worker side: reads records by key. A worker process or thread has one; it opens
+/// the files when first needed and keeps its buffers from one record to the next.
+pub struct Reader {
+    source: RecordSource,
+    files: Vec<Option<Result<Opened, String>>>,
+    buf: Vec<u8>,
+    parser: Parser,
+}
+
+impl Reader {
+    /// A reader of the records of `source`. Files are opened lazily; what a format
+    /// needs of a file's start (a CSV/TSV header row, the first JSON-lines object
+    /// when no ID member is given) is read when the file is opened. A BGZF file is
+    /// read through its `.gzi`, looked for next to it, then in polyplug's cache folder
+    /// (built in memory when neither has it).
+    pub fn open(source: &RecordSource) -> Reader {
+        Reader {
+            source: source.clone(),
+            files: Vec::new(),
+            buf: Vec::new(),
+            parser: Parser::new(source.format),
+        }
+    }
+
+    /// Reads the record at `key` (one positional read of exactly its range) and
+    /// gives its bytes without the final line ending (for FASTA and FASTQ, without the
+    /// blank lines before the header) and its fields. `name` is the record's name as
+    /// the index gave it: the record read must be that record, else the file changed
+    /// since it was indexed. `Err` is a one-line message about this record only.
+    /// A [`RecordRef::Held`] record is given as it is.
+    pub fn read(&mut self, key: &RecordRef, name: &str) -> Result<Record<'_>, String> {
+        let (file, offset, len) = match key {
+            RecordRef::Held(held) => {
+                self.buf.clear();
+                self.buf.extend_from_slice(&held.bytes);
+                self.parser.pool.clear();
+                for (k, v) in &held.fields {
+                    self.parser.pool.add(k, v);
+                }
+                return Ok(Record {
+                    bytes: &self.buf,
+                    fields: self.parser.pool.fields(),
+                });
+            }
+            RecordRef::InFile { file, offset, len } => (*file, *offset, *len),
+        };
+        let format = self.source.format;
+        let Reader {
+            source,
+            files,
+            buf,
+            parser,
+        } = self;
+        let opened = open_file(source, files, file)?;
+        let at = Place {
+            display: &opened.display,
+            offset,
+            name,
+        };
+        if len > MAX_RECORD {
+            return Err(at.changed());
+        }
+        // The lines format checks that the byte before the record ends a line.
+        let before = u64::from(format == RecordFormat::Lines && offset > 0);
+        let want = (len + before) as usize;
+        buf.resize(want, 0);
+        let n = opened
+            .data
+            .read_at(buf, offset - before)
+            .map_err(|e| format!("{}: cannot read it ({})", opened.display, io_message(&e)))?;
+        if n < want {
+            return Err(at.changed());
+        }
+        let (first, span) = buf.split_at(before as usize);
+        let bytes = parser.parse(span, first.first().copied(), &at, &opened.columns)?;
+        Ok(Record {
+            bytes,
+            fields: parser.pool.fields(),
+        })
+    }
+}
+
+/// Opens file `file` of `source` into `files` (once; a failure is kept and given
+/// again).
+fn open_file<'f>(
+    source: &RecordSource,
+    files: &'f mut Vec<Option<Result<Opened, String>>>,
+    file: u32,
+) -> Result<&'f mut Opened, String> {
+    let i = file as usize;
+    let Some(path) = source.files.get(i) else {
+        return Err(format!(
+            "there is no file number {file} in this run (it has {}): the key is not this run's",
+            source.files.len()
+        ));
+    };
+    if files.len() <= i {
+        files.resize_with(i + 1, || None);
+    }
+    let slot = files[i].get_or_insert_with(|| open_path(source, path));
+    slot.as_mut().map_err(|e| e.clone())
+}
+
+/// The `.gzi` of the BGZF file `data` at `path`: next to it, in the cache folder, or
+/// made in memory.
+fn gzi_of(path: &Path, data: &File) -> std::io::Result<Gzi> {
+    let mut places = vec![beside(path, "gzi")];
+    if let Ok(root) = CacheRoot::from_env() {
+        places.push(in_cache(&root.path, path, "gzi"));
+    }
+    for place in places {
+        if let Ok(gzi) = File::open(place).and_then(Gzi::open) {
+            return Ok(gzi);
+        }
+    }
+    let size = data.metadata()?.len();
+    Ok(Gzi::in_memory(&data::blocks(data, size, 0, 0)?.0))
+}
+
+fn open_path(source: &RecordSource, path: &Path) -> Result<Opened, String> {
+    let display = path.display().to_string();
+    let cannot = |e: &std::io::Error| format!("{display}: cannot read it ({})", io_message(e));
+    let file = File::open(path).map_err(|e| cannot(&e))?;
+    let compression = data::compression_of(&file).map_err(|e| cannot(&e))?;
+    let gzi = match compression {
+        Compression::Bgzf => Some(gzi_of(path, &file).map_err(|e| cannot(&e))?),
+        _ => None,
+    };
+    let stream = || -> Result<_, String> {
+        let owned = file.try_clone().map_err(|e| cannot(&e))?;
+        Ok(data::stream(owned, compression))
+    };
+    let mut columns = Columns {
+        id_name: source.id_column.clone().unwrap_or_default(),
+        ..Columns::default()
+    };
+    match source.format {
+        RecordFormat::Csv | RecordFormat::Tsv => {
+            let tsv = source.format == RecordFormat::Tsv;
+            let header = table_header(stream()?, tsv).map_err(|e| cannot(&e))?;
+            if let Some((names, _)) = header {
+                columns.id_index = match &source.id_column {
+                    Some(c) => names.iter().position(|n| n == c).ok_or_else(|| {
+                        format!("{display}: there is no column '{c}' any more: the file changed since it was indexed; run again to index it anew")
+                    })?,
+                    None => 0,
+                };
+                columns.id_name = names[columns.id_index].clone();
+                columns.header = names;
+            }
+        }
+        RecordFormat::Jsonl if source.id_column.is_none() => {
+            let first = jsonl_first(stream()?).map_err(|e| cannot(&e))?;
+            if let Some((_, _, Ok(members))) = first {
+                columns.id_name = members.into_iter().next().unwrap_or_default();
+            }
+        }
+        _ => {}
+    }
+    let data = Data::new(file, compression, gzi).map_err(|e| cannot(&e))?;
+    Ok(Opened {
+        data,
+        display,
+        columns,
+    })
+}
+
+/// Parses records of one format from their spans, keeping its buffers from one record
+/// to the next (the reader's, and the catalog's for plain gzip files).
+pub(crate) struct Parser {
+    format: RecordFormat,
+    seq: Vec<u8>,
+    pool: FieldPool,
+    fastq: noodles_fastq::Record,
+    csv: csv_core::Reader,
+    row: RowFields,
+}
+
+impl Parser {
+    /// A parser of records of `format`.
+    pub(crate) fn new(format: RecordFormat) -> Parser {
+        Parser {
+            format,
+            seq: Vec::new(),
+            pool: FieldPool::default(),
+            fastq: noodles_fastq::Record::default(),
+            csv: parser(format == RecordFormat::Tsv),
+            row: RowFields::default(),
+        }
+    }
+
+    /// The fields of the record last parsed.
+    pub(crate) fn fields(&self) -> &[(String, String)] {
+        self.pool.fields()
+    }
+
+    /// Parses the record `at.name` from its `span` (`before`: the byte before it, for
+    /// the lines format) in a file of `columns`; gives its bytes, its fields staying
+    /// in the parser. `Err` is the message about this record.
+    pub(crate) fn parse<'s>(
+        &mut self,
+        span: &'s [u8],
+        before: Option<u8>,
+        at: &Place<'_>,
+        columns: &Columns,
+    ) -> Result<&'s [u8], String> {
+        let Parser {
+            format,
+            seq,
+            pool,
+            fastq,
+            csv,
+            row,
+        } = self;
+        pool.clear();
+        Ok(match format {
+            RecordFormat::Lines => {
+                let inner = &span[..span.len().saturating_sub(1)];
+                if before.is_some_and(|b| b != b'\n')
+                    || memchr::memchr(b'\n', inner).is_some()
+                    || is_blank(span)
+                {
+                    return Err(at.changed());
+                }
+                chomp(span)
+            }
+            RecordFormat::Fasta => {
+                seq.clear();
+                let parsed = fasta::parse(span, seq).map_err(|_| at.changed())?;
+                if parsed.name.is_empty() {
+                    return Err(match at.line() {
+                        Some(line) => format!("{}: the header at line {line} has no name: give every record a name after '>'", at.display),
+                        None => at.changed(),
+                    });
+                }
+                if String::from_utf8_lossy(parsed.name) != at.name {
+                    return Err(at.changed());
+                }
+                let sequence = std::str::from_utf8(seq).map_err(|_| {
+                    format!(
+                        "{}: the sequence of record '{}' is not text (UTF-8)",
+                        at.display, at.name
+                    )
+                })?;
+                pool.add("description", &String::from_utf8_lossy(parsed.description));
+                pool.add("sequence", sequence);
+                parsed.bytes
+            }
+            RecordFormat::Fastq => read_fastq(span, at, fastq, pool)?,
+            RecordFormat::Jsonl => {
+                let line = chomp(span);
+                if memchr::memchr(b'\n', line).is_some() {
+                    return Err(at.changed());
+                }
+                check_json(line, at, &columns.id_name, pool)?;
+                line
+            }
+            RecordFormat::Csv | RecordFormat::Tsv => {
+                if !parse_row(csv, span, row) {
+                    return Err(at.changed());
+                }
+                check_row(row, at, columns, pool)?;
+                chomp(span)
+            }
+        })
+    }
+}
+
+/// Where a record is, for messages.
+pub(crate) struct Place<'a> {
+    /// The file, as given.
+    pub display: &'a str,
+    /// The record's offset.
+    pub offset: u64,
+    /// Its name, as the index gives it.
+    pub name: &'a str,
+}
+
+impl Place<'_> {
+    /// The message for a record that is not the one indexed.
+    fn changed(&self) -> String {
+        format!(
+            "{}: the record at byte {} is not '{}' any more: the file changed since it was indexed; run again to index it anew",
+            self.display, self.offset, self.name
+        )
+    }
+
+    /// The line of a record named `<file>:<line>` (one without a usable ID).
+    fn line(&self) -> Option<u64> {
+        self.name
+            .strip_prefix(self.display)?
+            .strip_prefix(':')?
+            .parse()
+            .ok()
+    }
+}
+
+/// Reads a FASTQ record with noodles-fastq, after checking it has its four lines.
+fn read_fastq<'s>(
+    span: &'s [u8],
+    at: &Place<'_>,
+    record: &mut noodles_fastq::Record,
+    pool: &mut FieldPool,
+) -> Result<&'s [u8], String> {
+    // Its lines, blank ones before the header skipped.
+    let mut lines: [&[u8]; 4] = [&[]; 4];
+    let mut count = 0;
+    let mut start = None;
+    let mut end = 0;
+    let mut pos = 0;
+    while pos < span.len() {
+        let line_end = memchr::memchr(b'\n', &span[pos..]).map_or(span.len(), |i| pos + i + 1);
+        let line = &span[pos..line_end];
+        if start.is_none() && is_blank(line) {
+            pos = line_end;
+            continue;
+        }
+        if count == 4 {
+            return Err(at.changed());
+        }
+        start.get_or_insert(pos);
+        lines[count] = line;
+        count += 1;
+        end = line_end;
+        pos = line_end;
+    }
+    let Some(start) = start else {
+        return Err(at.changed());
+    };
+    let header = lines[0];
+    if header[0] != b'@' || String::from_utf8_lossy(fastq_name(&header[1..])) != at.name {
+        return Err(at.changed());
+    }
+    let name = at.name;
+    let truncated = |what: &str| format!("{}: record '{name}' is truncated: {what}", at.display);
+    match count {
+        1 => return Err(truncated("no sequence line")),
+        2 => return Err(truncated("no '+' line")),
+        3 => return Err(truncated("no quality line")),
+        _ => {}
+    }
+    noodles_fastq::io::Reader::new(&span[start..end])
+        .read_record(record)
+        .map_err(|_| at.changed())?;
+    let (sequence, quality) = (record.sequence(), record.quality_scores());
+    if quality.len() < sequence.len() {
+        return Err(truncated(&format!(
+            "its quality line has {} letters, its sequence {}",
+            quality.len(),
+            sequence.len()
+        )));
+    }
+    if quality.len() > sequence.len() {
+        return Err(format!(
+            "{}: record '{name}' has a quality line of {} letters for a sequence of {}: fix the file",
+            at.display,
+            quality.len(),
+            sequence.len()
+        ));
+    }
+    fn text<'b>(bytes: &'b [u8], what: &str, name: &str, display: &str) -> Result<&'b str, String> {
+        std::str::from_utf8(bytes).map_err(|_| {
+            format!(
+                "{}: the {what} of record '{name}' is not text (UTF-8)",
+                display
+            )
+        })
+    }
+    let description: &[u8] = record.description();
+    pool.add(
+        "description",
+        &String::from_utf8_lossy(fasta::trim(description)),
+    );
+    pool.add("sequence", text(sequence, "sequence", name, at.display)?);
+    pool.add("quality", text(quality, "quality line", name, at.display)?);
+    Ok(chomp(&span[start..end]))
+}
+
+/// Parses a JSON-lines record into `pool` and checks its ID.
+fn check_json(
+    line: &[u8],
+    at: &Place<'_>,
+    member: &str,
+    pool: &mut FieldPool,
+) -> Result<(), String> {
+    let positional = at.line();
+    let problem = match read_fields(line, member, pool) {
+        Err(e) => format!("is not a JSON object ({e})"),
+        Ok(Some((i, Ok(())))) => {
+            let id = &pool.fields()[i].1;
+            if !id.is_empty() && id == at.name {
+                return Ok(());
+            }
+            format!("has an empty '{member}'")
+        }
+        Ok(Some((_, Err(json)))) => {
+            format!("has '{member}': {json}, which is not a string or a number")
+        }
+        Ok(None) => format!("has no member '{member}' to take its ID from"),
+    };
+    match positional {
+        Some(line) => Err(format!("{}: line {line} {problem}", at.display)),
+        None => Err(at.changed()),
+    }
+}
+
+/// Checks a CSV/TSV row's ID and field count, and puts its fields in `pool`.
+fn check_row(
+    row: &RowFields,
+    at: &Place<'_>,
+    opened: &Columns,
+    pool: &mut FieldPool,
+) -> Result<(), String> {
+    let columns = opened.header.len();
+    let id = row.get(opened.id_index).filter(|id| !id.is_empty());
+    let named = id.is_some_and(|id| std::str::from_utf8(id) == Ok(at.name));
+    if !named {
+        let Some(line) = at.line() else {
+            return Err(at.changed());
+        };
+        let problem = match id {
+            _ if row.len() <= opened.id_index => {
+                format!(
+                    "has {} field{}, the header {columns}",
+                    row.len(),
+                    if row.len() == 1 { "" } else { "s" }
+                )
+            }
+            None => format!("has an empty ID in column '{}'", opened.id_name),
+            Some(_) => "has an ID that is not text (UTF-8)".to_string(),
+        };
+        return Err(format!("{}: line {line} {problem}", at.display));
+    }
+    if row.len() != columns {
+        return Err(format!(
+            "{}: the row '{}' has {} field{}, the header {columns}",
+            at.display,
+            at.name,
+            row.len(),
+            if row.len() == 1 { "" } else { "s" }
+        ));
+    }
+    for (i, column) in opened.header.iter().enumerate() {
+        let value = row.get(i).unwrap_or_default();
+        let value = std::str::from_utf8(value).map_err(|_| {
+            format!(
+                "{}: in row '{}', column '{column}' is not text (UTF-8)",
+                at.display, at.name
+            )
+        })?;
+        pool.add(column, value);
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Tests of the worker protocol.
+use super::*;
+
+fn roundtrip_host(m: HostMsg) {
+    let mut buf = Vec::new();
+    m.encode(&mut buf);
+    let mut framed = Vec::new();
+    write_frame(&mut framed, &buf).unwrap();
+    let mut back = Vec::new();
+    assert!(read_frame(&mut framed.as_slice(), &mut back).unwrap());
+    assert_eq!(HostMsg::decode(&back).unwrap(), m);
+}
+
+fn roundtrip_worker(m: WorkerMsg) {
+    let mut buf = Vec::new();
+    m.encode(&mut buf);
+    assert_eq!(WorkerMsg::decode(&buf).unwrap(), m);
+}
+
+#[test]
+fn a_frame_cut_short_costs_what_was_sent() {
+    let mut stream: Vec<u8> = (1u32 << 30).to_le_bytes().to_vec();
+    stream.extend_from_slice(b"abc");
+    let mut buf = Vec::new();
+    let e = read_frame(&mut stream.as_slice(), &mut buf).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    assert!(e.to_string().contains("cut after 3"), "{e}");
+    assert!(
+        buf.capacity() <= 2 << 20,
+        "{} bytes allocated",
+        buf.capacity()
+    );
+    let mut whole = Vec::new();
+    write_frame(&mut whole, b"hello").unwrap();
+    write_frame(&mut whole, b"").unwrap();
+    let mut r = whole.as_slice();
+    assert!(read_frame(&mut r, &mut buf).unwrap());
+    assert_eq!(buf, b"hello");
+    assert!(read_frame(&mut r, &mut buf).unwrap());
+    assert!(buf.is_empty());
+    assert!(!read_frame(&mut r, &mut buf).unwrap());
+}
+
+#[test]
+fn messages_survive_a_roundtrip() {
+    roundtrip_host(HostMsg::Init(Init {
+        version: PROTOCOL_VERSION,
+        plugin: "/p/x.py".into(),
+        python_path: vec!["/venv".into()],
+        timeout_ms: 1500,
+        default_timeout: true,
+        params: vec![
+            ("k".into(), Value::Int(-3)),
+            (
+                "l".into(),
+                Value::List(vec![Value::Float(0.5), Value::Null, Value::Bool(true)]),
+            ),
+            ("s".into(), Value::Str("é\t".into())),
+        ],
+        records: None,
+    }));
+    roundtrip_host(HostMsg::Init(Init {
+        version: PROTOCOL_VERSION,
+        plugin: "/p/x.so".into(),
+        python_path: vec![],
+        timeout_ms: 0,
+        default_timeout: false,
+        params: vec![],
+        records: Some(RecordSource {
+            format: RecordFormat::Csv,
+            files: vec!["a.csv".into(), "b é.csv".into()],
+            id_column: Some("sample".into()),
+        }),
+    }));
+    roundtrip_host(HostMsg::Batch(vec!["a".into(), String::new(), "c".into()]));
+    roundtrip_host(HostMsg::Records(vec![
+        (
+            "chr1".into(),
+            RecordRef::InFile {
+                file: 3,
+                offset: 1 << 40,
+                len: 77,
+            },
+        ),
+        (
+            "row".into(),
+            RecordRef::Held(HeldRecord {
+                bytes: b"a\x00\xff".to_vec(),
+                fields: vec![("k".into(), "v".into())],
+            }),
+        ),
+    ]));
+    roundtrip_host(HostMsg::Finalize);
+    roundtrip_worker(WorkerMsg::Ready);
+    roundtrip_worker(WorkerMsg::InitFailed("boom".into()));
+    roundtrip_worker(WorkerMsg::Results(vec![
+        Ok(Outcome {
+            values: vec![Value::Int(1), Value::Str("x".into())],
+            logs: vec!["l".into()],
+        }),
+        Err(EntityError {
+            message: "E: m".into(),
+            logs: vec!["before".into()],
+            instance_lost: false,
+            out_of_memory: false,
+        }),
+        Err(EntityError {
+            message: "MemoryError: big".into(),
+            logs: vec![],
+            instance_lost: false,
+            out_of_memory: true,
+        }),
+    ]));
+    roundtrip_worker(WorkerMsg::Finalized(Ok(vec!["done".into()])));
+    roundtrip_worker(WorkerMsg::Finalized(Err("bad".into())));
+}
+
+#[test]
+fn batches_encode_from_borrowed_inputs() {
+    let mut a = Vec::new();
+    HostMsg::encode_batch(["x", "yz"].into_iter(), &mut a);
+    let mut b = Vec::new();
+    HostMsg::Batch(vec!["x".into(), "yz".into()]).encode(&mut b);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn record_batches_encode_from_entities() {
+    let key = RecordRef::InFile {
+        file: 0,
+        offset: 10,
+        len: 5,
+    };
+    let entities = vec![
+        Entity::with_record(None, "r1".into(), key.clone()),
+        Entity::with_record(Some("r1".into()), "r1#2".into(), key.clone()),
+    ];
+    let mut a = Vec::new();
+    HostMsg::encode_record_batch(&entities, &mut a);
+    assert_eq!(HostMsg::batch_len(&a), Some(2));
+    let mut seen = Vec::new();
+    assert!(HostMsg::each_batch_record(&a, |n, r| seen.push((n.to_string(), r.clone()))).unwrap());
+    assert_eq!(
+        seen,
+        vec![("r1".to_string(), key.clone()), ("r1".to_string(), key)]
+    );
+    assert!(!HostMsg::each_batch_entity(&a, |_| {}).unwrap());
+}
+
+#[test]
+fn truncated_and_garbage_frames_are_errors() {
+    let mut buf = Vec::new();
+    WorkerMsg::Results(vec![Ok(Outcome::default())]).encode(&mut buf);
+    assert!(WorkerMsg::decode(&buf[..buf.len() - 1]).is_err());
+    assert!(WorkerMsg::decode(&[99]).is_err());
+    let mut r: &[u8] = &[0xff, 0xff, 0xff, 0xff];
+    assert!(read_frame(&mut r, &mut Vec::new()).is_err());
+    let mut empty: &[u8] = &[];
+    assert!(!read_frame(&mut empty, &mut Vec::new()).unwrap());
+    let e = HostMsg::decode(&{
+        let mut b = Vec::new();
+        HostMsg::Init(Init {
+            version: 99,
+            plugin: String::new(),
+            python_path: vec![],
+            timeout_ms: 0,
+            default_timeout: false,
+            params: vec![],
+            records: None,
+        })
+        .encode(&mut b);
+        b
+    })
+    .unwrap_err();
+    assert!(e.0.contains("protocol version 99"), "{e}");
+}
