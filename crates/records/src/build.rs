@@ -38,6 +38,13 @@ pub(crate) struct Built {
 
 /// A FASTQ header's name (noodles-fastq's rule: after `@`, up to the first space or
 /// tab).
+/// A record's name as its ID, when it can be one: not empty, and UTF-8 text (an ID
+/// of the outputs is text). A record without one is named `<file>:<line>` by the
+/// index and failed, with the reason, when it is read.
+pub(crate) fn usable_name(name: &[u8]) -> Option<&[u8]> {
+    (!name.is_empty() && std::str::from_utf8(name).is_ok()).then_some(name)
+}
+
 pub(crate) fn fastq_name(after_at: &[u8]) -> &[u8] {
     let line = crate::scan::chomp(after_at);
     let end = line
@@ -97,7 +104,7 @@ pub(crate) fn fastq<R: Read, W: Write>(
             ));
         }
         if *got == 4 {
-            let named = (!name.is_empty()).then_some(name.as_slice());
+            let named = usable_name(name);
             ppi.push(prev_end, end - prev_end, *header_line, named)?;
             prev_end = end;
             records += 1;
@@ -107,7 +114,7 @@ pub(crate) fn fastq<R: Read, W: Write>(
     let data_len = lines.offset();
     if let Some((header_line, name, _)) = cur {
         // A truncated last record: listed, so that reading it says so.
-        let named = (!name.is_empty()).then_some(name.as_slice());
+        let named = usable_name(&name);
         ppi.push(prev_end, data_len - prev_end, header_line, named)?;
         records += 1;
     }

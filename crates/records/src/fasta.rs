@@ -265,7 +265,7 @@ impl Builder {
         let Some(cur) = self.cur.take() else {
             return Ok(());
         };
-        let named = (!cur.name.is_empty()).then_some(cur.name.as_slice());
+        let named = crate::build::usable_name(&cur.name);
         ppi.push(cur.start, cur.end - cur.start, cur.line, named)?;
         self.prev_end = cur.end;
         self.records += 1;
@@ -281,6 +281,11 @@ impl Builder {
         };
         let problem = if cur.name.is_empty() {
             Some(format!("the header at line {} has no name", cur.line))
+        } else if named.is_none() {
+            Some(format!(
+                "the name of the header at line {} is not UTF-8 text",
+                cur.line
+            ))
         } else if cur.sim == Sim::Failed {
             Some(format!("{} has sequence lines of unequal lengths", what()))
         } else if !cur.read_done || cur.length == 0 || cur.bases == 0 {

@@ -271,6 +271,12 @@ impl Parser {
                         None => at.changed(),
                     });
                 }
+                if std::str::from_utf8(parsed.name).is_err() {
+                    return Err(match at.line() {
+                        Some(line) => format!("{}: the name of the header at line {line} is not UTF-8 text: convert the file to UTF-8", at.display),
+                        None => at.changed(),
+                    });
+                }
                 if String::from_utf8_lossy(parsed.name) != at.name {
                     return Err(at.changed());
                 }
@@ -366,7 +372,17 @@ fn read_fastq<'s>(
         return Err(at.changed());
     };
     let header = lines[0];
-    if header[0] != b'@' || String::from_utf8_lossy(fastq_name(&header[1..])) != at.name {
+    let name = fastq_name(header.get(1..).unwrap_or_default());
+    if header[0] == b'@' && std::str::from_utf8(name).is_err() {
+        if let Some(line) = at.line() {
+            return Err(format!(
+                "{}: the name of the header at line {line} is not UTF-8 text: convert the \
+                 file to UTF-8",
+                at.display
+            ));
+        }
+    }
+    if header[0] != b'@' || String::from_utf8_lossy(name) != at.name {
         return Err(at.changed());
     }
     let name = at.name;

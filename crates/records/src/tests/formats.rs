@@ -353,3 +353,43 @@ fn line_of_counts_lines_up_to_an_offset() {
         Err(RecordsError::NoSuchFile { file: 1, count: 1 })
     ));
 }
+
+#[test]
+fn a_name_that_is_not_utf8_fails_its_record_and_the_index_is_kept() {
+    // Found by fuzzing: the .fai held the raw name, could not be read back, and was
+    // rebuilt by every run.
+    for (format, file, data) in [
+        (
+            RecordFormat::Fasta,
+            "bad.fa",
+            &b">ok\nAC\n>T%\xff\xffq\nA\n>z\nG\n"[..],
+        ),
+        (
+            RecordFormat::Fastq,
+            "bad.fq",
+            &b"@ok\nAC\n+\nII\n@T%\xff\nA\n+\nI\n@z\nG\n+\nI\n"[..],
+        ),
+    ] {
+        let dirs = Dirs::new();
+        let path = dirs.file(file, data);
+        let src = source(format, &[&path], None);
+        let (catalog, notes) = open(&src, &dirs);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let read = read_all(&src, &catalog);
+        let names: Vec<&str> = read.iter().map(|(n, _)| n.as_str()).collect();
+        let odd = format!(
+            "{}:{}",
+            path.display(),
+            if format == RecordFormat::Fasta { 3 } else { 5 }
+        );
+        assert_eq!(names, ["ok", odd.as_str(), "z"]);
+        let why = read[1]
+            .1
+            .as_ref()
+            .expect_err("the record without a UTF-8 name");
+        assert!(why.contains("is not UTF-8 text"), "{why}");
+        assert!(read[0].1.is_ok() && read[2].1.is_ok(), "{read:?}");
+        let (_, again) = open(&src, &dirs);
+        assert!(again.is_empty(), "indexed again: {again:?}");
+    }
+}

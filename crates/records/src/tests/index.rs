@@ -378,3 +378,21 @@ fn the_fai_is_what_samtools_writes() {
         "{ours} .fai written, {theirs} by samtools"
     );
 }
+
+#[test]
+fn a_last_line_without_its_line_ending_keeps_its_fai() {
+    // Found by fuzzing: samtools does not count the non-ASCII byte, so the formula's
+    // line ending falls on the last byte of the data, which is not one; the .fai was
+    // refused by every later run and rebuilt.
+    let dirs = Dirs::new();
+    let path = dirs.file("odd.fa", b">a d\nAesc\nACGT\nG\xa7*");
+    let src = source(RecordFormat::Fasta, &[&path], None);
+    let (_, notes) = open(&src, &dirs);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        std::fs::read_to_string(path.with_extension("fa.fai")).unwrap(),
+        "a\t10\t5\t4\t5\n"
+    );
+    let (_, again) = open(&src, &dirs);
+    assert!(again.is_empty(), "indexed again: {again:?}");
+}
