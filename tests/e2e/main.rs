@@ -3,6 +3,7 @@
 
 mod bash;
 mod cluster;
+mod experience;
 mod files;
 mod k8s;
 mod merge_store;

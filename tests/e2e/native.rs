@@ -338,7 +338,7 @@ fn a_failing_entity_fails_alone() {
         "ids", "ids.txt", "-r", "r.yaml", "-l", "log.tsv", "-j1", "--params", "p.yaml",
     ]))
     .code(1)
-    .stderr_has("1 of 3 entities failed");
+    .stderr_has("1 failed (see the log)");
     eqnice!(
         format!("aa\t2\t{DEFAULT_B}\nbb\t2\t{DEFAULT_B}\n"),
         r.stdout
@@ -622,6 +622,8 @@ fn report_has_prenacs_keys_and_polyplug_additions() {
         "node7",
         "--reason",
         "new_entities",
+        "-r",
+        "-",
     ]))
     .ok();
     let report = &r.stderr;
@@ -883,14 +885,16 @@ fn progress_bar_only_on_a_terminal() {
         r.stdout
     );
     assert_eq!(t.read("out.tsv").lines().count(), 20);
-    // Not a terminal: nothing but the report on stderr.
+    // Not a terminal: nothing but the summary line on stderr.
     let r = Run::of(
         t.run(testkit())
             .args(["ids", "ids.txt", "-o", "out2.tsv", "-l", "log2.tsv"]),
     )
     .ok();
     assert!(
-        r.stderr.starts_with("comp_status: completed\n"),
+        r.stderr.starts_with("polyplug: testkit: 20 computed in ")
+            && r.stderr.ends_with("; no report (-r FILE writes one)\n")
+            && r.stderr.lines().count() == 1,
         "{}",
         r.stderr
     );

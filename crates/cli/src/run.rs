@@ -43,21 +43,24 @@ pub fn run(args: RunArgs) -> i32 {
         signal: signal.clone(),
         started: Some(Box::new(move || on_signals(flag, which))),
     };
-    match polyplug_engine::run(&spec, io) {
-        Ok(outcome) => match outcome.verdict() {
-            Verdict::Completed => 0,
-            Verdict::Failed => EXIT_FAILED,
-            Verdict::BadInput => EXIT_USAGE,
-            // 128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM.
-            Verdict::Interrupted => match signal.load(Ordering::SeqCst) {
-                0 => EXIT_INTERRUPTED,
-                code => code as i32,
-            },
-        },
+    let outcome = match polyplug_engine::run(&spec, io) {
+        Ok(outcome) => outcome,
         Err(e) => {
             error(e);
-            EXIT_USAGE
+            return EXIT_USAGE;
         }
+    };
+    // Every run ends with one line saying what it did, terminal or not.
+    console::stderr().note(&outcome.summary_line());
+    match outcome.verdict() {
+        Verdict::Completed => 0,
+        Verdict::Failed => EXIT_FAILED,
+        Verdict::BadInput => EXIT_USAGE,
+        // 128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM.
+        Verdict::Interrupted => match signal.load(Ordering::SeqCst) {
+            0 => EXIT_INTERRUPTED,
+            code => code as i32,
+        },
     }
 }
 

@@ -78,7 +78,7 @@ pub mod stores;
 
 pub use cluster::{Placement, Scheduler, ShardChoice};
 pub use error::{EngineError, ImportError, ResolveError};
-pub use outcome::{RunOutcome, Verdict};
+pub use outcome::{RunOutcome, Tally, Verdict};
 pub use polyplug_core::Console;
 pub use records::catalog as records_catalog;
 pub use run::{definitions_for, run};

@@ -32,6 +32,115 @@ pub struct RunOutcome {
     pub skipped: u64,
     /// Whether the run was stopped from outside.
     pub interrupted: bool,
+    /// What the run's summary line says besides the counts.
+    pub tally: Tally,
+}
+
+/// What the summary line of a run names besides the runner's counts.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// The plugin's ID.
+    pub plugin_id: String,
+    /// Of the skipped entities, those only the store had.
+    pub skipped_in_store: u64,
+    /// Repeated appearances of IDs passed over (`--allow-duplicates`).
+    pub repeated: u64,
+    /// The skip list (`-s`) or results file (`-o`) the other skipped ones were in.
+    pub skip_list: Option<String>,
+    /// The store, for messages (`None`: no store).
+    pub store: Option<String>,
+    /// Where the report went: a file, `-` for stderr, `None` when not written.
+    pub report: Option<String>,
+    /// From the start of the run to its end.
+    pub elapsed: std::time::Duration,
+}
+
+impl RunOutcome {
+    /// The one line a run ends with, on stderr, whatever happened: what was computed,
+    /// without a result, failed and skipped (and why: the results file, the store,
+    /// and `--force`), the time and rate, and where the report is.
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        let t = &self.tally;
+        let done = s.n_units + s.n_failed;
+        let secs = t.elapsed.as_secs_f64();
+        let mut parts: Vec<String> = Vec::new();
+        if done == 0 && self.skipped > 0 && !s.stopped && s.input_error.is_none() {
+            parts.push(format!(
+                "nothing computed: all {} entities are done ({})",
+                self.skipped,
+                self.skip_reasons()
+            ));
+        } else if done == 0 && self.skipped == 0 && !s.stopped && s.input_error.is_none() {
+            parts.push("nothing computed: the input has no entities".to_string());
+        } else {
+            let mut computed = format!("{} computed", s.n_units);
+            if s.n_no_result > 0 {
+                computed.push_str(&format!(" ({} without a result)", s.n_no_result));
+            }
+            parts.push(computed);
+            if s.n_failed > 0 {
+                parts.push(format!("{} failed (see the log)", s.n_failed));
+            }
+            if self.skipped > 0 {
+                parts.push(format!(
+                    "{} skipped as done ({})",
+                    self.skipped,
+                    self.skip_reasons()
+                ));
+            }
+            if t.repeated > 0 {
+                parts.push(format!("{} repeats passed over", t.repeated));
+            }
+        }
+        let mut line = format!("{}: {}", t.plugin_id, parts.join(", "));
+        line.push_str(&format!(" in {secs:.1} s"));
+        if done > 0 && secs > 0.0 {
+            line.push_str(&format!(" ({} entities/s)", rate(done as f64 / secs)));
+        }
+        line.push_str(&match t.report.as_deref() {
+            Some("-") => "; report above".to_string(),
+            Some(path) => format!("; report in {path}"),
+            None if t.store.is_some() => format!(
+                "; report in the store (polyplug runs show {})",
+                &self.report.uuid.hyphenated().to_string()[..8]
+            ),
+            None => "; no report (-r FILE writes one)".to_string(),
+        });
+        line
+    }
+
+    /// Why entities were skipped: the results file or skip list, the store.
+    fn skip_reasons(&self) -> String {
+        let t = &self.tally;
+        let in_list = self.skipped - t.skipped_in_store;
+        let mut why = Vec::new();
+        if in_list > 0 {
+            why.push(format!(
+                "{in_list} in {}",
+                t.skip_list.as_deref().unwrap_or("the skip list")
+            ));
+        }
+        if t.skipped_in_store > 0 {
+            why.push(format!(
+                "{} in the store {}: --force computes them again",
+                t.skipped_in_store,
+                t.store.as_deref().unwrap_or("")
+            ));
+        }
+        why.join(", ")
+    }
+}
+
+/// A rate for people: 3 significant digits.
+fn rate(r: f64) -> String {
+    if r >= 100.0 {
+        format!("{r:.0}")
+    } else if r >= 10.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.2}")
+    }
 }
 
 impl RunOutcome {
@@ -111,6 +220,7 @@ mod tests {
             summary,
             skipped: 0,
             interrupted,
+            tally: Tally::default(),
         }
     }
 

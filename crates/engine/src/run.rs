@@ -28,6 +28,7 @@ use std::sync::Arc;
 /// plugin that cannot load, a missing file, a store that cannot be written); what was
 /// computed until then is kept.
 pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError> {
+    let started_at = std::time::Instant::now();
     let placement = crate::Placement::of_process(spec.shard)?;
     let in_dir;
     let spec = match &spec.run_dir {
@@ -40,7 +41,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let console = io.console.clone();
     let plugin = resolve::resolve(&spec.plugin, &load_options(spec, &console))?;
     let params = parameters(spec, plugin.as_ref())?;
-    if let Some(report) = &spec.report {
+    if let Some(report) = spec.report.as_deref().filter(|r| !to_stderr(r)) {
         check_writable(report)?;
     }
     let sha256 = sha256_file(plugin.path())?;
@@ -73,7 +74,10 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     }
     let skip = skip_set(spec, store.as_mut())?;
     if spec.verbose {
-        console.detail(&format!("skipping up to {} units already done", skip.len()));
+        console.detail(&format!(
+            "{} IDs are done (in the results file, the skip list or the store)",
+            skip.len()
+        ));
     }
     let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
     if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
@@ -146,25 +150,40 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     }
     if let Some(halt) = &summary.halt {
         console.note(&format!(
-            "stopped by {} at the failure of {:?} (see the log); in all {} computed and {} \
-             failed (what was under way was finished and kept); the entities after them \
-             were not computed: rerun to compute them (computed entities are skipped)",
-            halt.by, halt.entity, summary.n_units, summary.n_failed
-        ));
-    } else if summary.n_failed > 0 {
-        console.note(&format!(
-            "{} of {} entities failed (see the log); rerun to retry them: computed entities \
-             are skipped",
-            summary.n_failed,
-            summary.n_failed + summary.n_units
+            "the run was stopped by {} at the failure of {:?} (see the log); what was under \
+             way was finished and kept; the entities after it were not computed: rerun to \
+             compute them (computed entities are skipped)",
+            halt.by, halt.entity
         ));
     }
+    let tally = crate::outcome::Tally {
+        plugin_id: plugin.meta().id.clone(),
+        skipped_in_store: entities.skipped_in_store,
+        repeated: entities.repeated,
+        skip_list: spec
+            .skip
+            .as_ref()
+            .or(spec.out.as_ref())
+            .map(|p| p.display().to_string()),
+        store: stores::run_location(&spec.store)
+            .ok()
+            .flatten()
+            .map(|l| l.display()),
+        report: spec.report.as_ref().map(|p| p.display().to_string()),
+        elapsed: started_at.elapsed(),
+    };
     Ok(RunOutcome {
         report,
         skipped: entities.skipped,
         summary,
         interrupted,
+        tally,
     })
+}
+
+/// Whether a report path means standard error (`-r -`).
+fn to_stderr(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 /// What the plugin's loader is asked for.
@@ -662,7 +681,8 @@ fn check_writable(path: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Writes the report to `-r`, else to the caller's writer.
+/// Writes the report to `-r FILE`, or to the caller's writer for `-r -`; without
+/// `-r` it is not written (the store keeps it, and the summary line says where).
 fn write_report(
     report: &Report,
     path: Option<&Path>,
@@ -670,14 +690,15 @@ fn write_report(
 ) -> Result<(), EngineError> {
     let yaml = report.to_yaml();
     match path {
-        Some(p) => std::fs::write(p, yaml).map_err(|e| EngineError::WriteReport {
-            path: p.to_path_buf(),
-            why: e.to_string(),
-        }),
-        None => {
+        Some(p) if to_stderr(p) => {
             let _ = default.write_all(yaml.as_bytes());
             let _ = default.flush();
             Ok(())
         }
+        Some(p) => std::fs::write(p, yaml).map_err(|e| EngineError::WriteReport {
+            path: p.to_path_buf(),
+            why: e.to_string(),
+        }),
+        None => Ok(()),
     }
 }

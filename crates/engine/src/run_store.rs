@@ -245,9 +245,9 @@ impl RunStore {
     /// and parameters.
     pub(crate) fn done_entities(&mut self, skip: &mut SkipSet) -> Result<(), EngineError> {
         let (id, version, params) = &self.key;
-        Ok(self
-            .db()
-            .done_entities(id, version, params, |e| skip.insert(e))?)
+        Ok(self.db().done_entities(id, version, params, |e| {
+            skip.insert_from(e, polyplug_runner::input::SkipOrigin::Store)
+        })?)
     }
 
     /// Records the start of the computation (its report as known at the start).

@@ -14,6 +14,7 @@ use crate::data::{self, Compression, Gzi};
 use crate::entries::{shard_bounds, Entries};
 use crate::error::RecordsError;
 use crate::opener::FileOpener;
+use crate::parts::Split;
 use crate::ppi::PpiIndex;
 use crate::reader::Columns;
 
@@ -57,12 +58,16 @@ pub(crate) struct Options {
     /// Whether indexes may be written in a data file's folder (always tried for real
     /// too: a folder this says yes to may still refuse).
     pub dir_writable: fn(&Path) -> bool,
+    /// How a plain FASTA file is cut into parts indexed at once (`None`: as suits its
+    /// size and this machine, [`Split::for_len`]).
+    pub split: Option<Split>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             dir_writable: |_| true,
+            split: None,
         }
     }
 }

@@ -99,7 +99,13 @@ fn full_lines(bytes: &[u8], width: usize, bases: usize) -> usize {
         k += 1;
     }
     if k > 0 && count_graph(&bytes[..k * width]) != (k * bases) as u64 {
-        return 0;
+        // The lines before the first one holding other bytes are full: the next scan
+        // starts at that one, so a long record is not counted again line after line.
+        return bytes
+            .chunks_exact(width)
+            .take(k)
+            .position(|line| count_graph(line) != bases as u64)
+            .unwrap_or(k);
     }
     k
 }
@@ -115,6 +121,87 @@ pub(crate) struct FastaBuilt {
     pub fai_problem: Option<String>,
 }
 
+/// Why a `.fai` cannot describe the file. Its line numbers count from the first line
+/// of the scan that found it: a part's, made the file's when the parts are put
+/// together (see `parts.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// A line before the first header holds only spaces.
+    Spaces(u64),
+    /// The header at this line has no name.
+    NoName(u64),
+    /// The name of the header at this line is not UTF-8.
+    NotUtf8(u64),
+    /// The record (name, header line) has sequence lines of unequal lengths.
+    Unequal(Vec<u8>, u64),
+    /// The record has an empty sequence.
+    Empty(Vec<u8>, u64),
+    /// The record has lines a `.fai`'s arithmetic does not reproduce.
+    Undescribable(Vec<u8>, u64),
+}
+
+impl Problem {
+    /// The problem as said to the user, its lines shifted by `base`.
+    pub(crate) fn text(&self, base: u64) -> String {
+        let record = |name: &[u8], line: u64| {
+            format!(
+                "record '{}' (line {})",
+                String::from_utf8_lossy(name),
+                line + base
+            )
+        };
+        match self {
+            Problem::Spaces(line) => format!(
+                "line {} holds only spaces, which samtools refuses",
+                line + base
+            ),
+            Problem::NoName(line) => format!("the header at line {} has no name", line + base),
+            Problem::NotUtf8(line) => format!(
+                "the name of the header at line {} is not UTF-8 text",
+                line + base
+            ),
+            Problem::Unequal(name, line) => format!(
+                "{} has sequence lines of unequal lengths",
+                record(name, *line)
+            ),
+            Problem::Empty(name, line) => {
+                format!("{} has an empty sequence", record(name, *line))
+            }
+            Problem::Undescribable(name, line) => format!(
+                "{} has lines a .fai cannot describe (spaces or mixed line endings)",
+                record(name, *line)
+            ),
+        }
+    }
+}
+
+/// Where a scan puts the records it finds.
+pub(crate) trait Out {
+    /// A record: its span `[start, end)`, its header's line, its name when usable.
+    fn record(&mut self, start: u64, end: u64, line: u64, name: Option<&[u8]>) -> io::Result<()>;
+    /// The `.fai` numbers of the record last given (length, offset, line bases, line
+    /// width).
+    fn fai(&mut self, name: &[u8], numbers: [u64; 4]) -> io::Result<()>;
+}
+
+/// Records written as they come: to the `.ppi` writer and the `.fai` output.
+pub(crate) struct Direct<'a, P: Write, F: Write> {
+    pub ppi: &'a mut PpiWriter<P>,
+    pub fai: &'a mut F,
+    /// Room to make a `.fai` line in.
+    pub line: Vec<u8>,
+}
+
+impl<P: Write, F: Write> Out for Direct<'_, P, F> {
+    fn record(&mut self, start: u64, end: u64, line: u64, name: Option<&[u8]>) -> io::Result<()> {
+        self.ppi.push(start, end - start, line, name)
+    }
+
+    fn fai(&mut self, name: &[u8], numbers: [u64; 4]) -> io::Result<()> {
+        write_fai_line(self.fai, &mut self.line, name, numbers)
+    }
+}
+
 /// samtools' state within a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sim {
@@ -126,6 +213,7 @@ enum Sim {
     Failed,
 }
 
+/// The record being read.
 struct Current {
     name: Vec<u8>,
     start: u64,
@@ -142,154 +230,166 @@ struct Current {
     read_done: bool,
 }
 
-/// Indexes the FASTA data of `src`, writing the `.ppi` entries to `ppi` and the
-/// `.fai` lines to `fai_out` (complete only when the result's `fai_problem` is
-/// `None`).
-pub(crate) fn build<R: Read, P: Write, F: Write>(
-    mut lines: LineScanner<R>,
-    ppi: &mut PpiWriter<P>,
-    fai_out: &mut F,
-) -> Result<FastaBuilt, BuildStop> {
-    let mut b = Builder {
-        cur: None,
-        prev_end: 0,
-        records: 0,
-        fai_problem: None,
-    };
-    let mut line_no = 0u64;
-    loop {
-        if let Some(cur) = b.cur.as_mut() {
-            let (width, bases) = (cur.width as usize, cur.bases as usize);
-            if cur.sim == Sim::InSeq && bases > 0 && width - bases <= 2 {
-                let k = full_lines(lines.peek(), width, bases);
-                if k > 0 {
-                    lines.skip(k * width);
-                    line_no += k as u64;
-                    cur.length += (k * bases) as u64;
-                    cur.end = lines.offset();
-                    cur.end_unterminated = false;
-                }
-            }
-        }
-        let Some((offset, line)) = lines.next_line()? else {
-            break;
-        };
-        line_no += 1;
-        if line[0] == b'>' {
-            b.finish(ppi, fai_out)?;
-            let (name, _) = header_name(&line[1..]);
-            let end = offset + line.len() as u64;
-            b.cur = Some(Current {
-                name: name.to_vec(),
-                start: b.prev_end,
-                line: line_no,
-                seq_offset: end,
-                end,
-                end_unterminated: line.last() != Some(&b'\n'),
+/// One pass over FASTA lines, following samtools' own `fai_build_core` line by line:
+/// the whole data, or one part of it (from a header on, see `parts.rs`).
+pub(crate) struct Scan {
+    cur: Current,
+    /// Whether `cur` is a record (not before the first header).
+    open: bool,
+    /// Where the record before `cur` ended (where `cur`'s span starts).
+    pub prev_end: u64,
+    /// The records finished.
+    pub records: u64,
+    /// The first problem found.
+    pub problem: Option<Problem>,
+    /// The lines read.
+    pub lines: u64,
+}
+
+impl Scan {
+    /// A scan from offset `start` (0, or a header's).
+    pub(crate) fn new(start: u64) -> Scan {
+        Scan {
+            cur: Current {
+                name: Vec::new(),
+                start: 0,
+                line: 0,
+                seq_offset: 0,
+                end: 0,
+                end_unterminated: false,
                 sim: Sim::InSeq,
                 width: 0,
                 bases: 0,
                 length: 0,
                 read_done: false,
-            });
-            continue;
+            },
+            open: false,
+            prev_end: start,
+            records: 0,
+            problem: None,
+            lines: 0,
         }
-        let Some(cur) = b.cur.as_mut() else {
-            if !is_blank(line) {
-                return Err(BuildStop::NotTheFormat(
-                    line_no,
-                    "a FASTA header line starting with '>'",
-                    excerpt(line),
-                ));
-            }
-            if line != b"\n" && line != b"\r\n" && b.fai_problem.is_none() {
-                b.fai_problem = Some(format!(
-                    "line {line_no} holds only spaces, which samtools refuses"
-                ));
-            }
-            continue;
-        };
-        if !is_blank(line) {
-            cur.end = offset + line.len() as u64;
-            cur.end_unterminated = line.last() != Some(&b'\n');
-        }
-        match cur.sim {
-            Sim::InSeq if line[0] == b'\n' => cur.sim = Sim::OutRead,
-            Sim::InSeq => {
-                let terminated = line.last() == Some(&b'\n');
-                let ll = line.len() as u64 + u64::from(!terminated);
-                let cl = count_graph(line);
-                cur.length += cl;
-                cur.read_done = true;
-                if cur.width == 0 {
-                    cur.width = ll;
-                    cur.bases = cl;
-                } else if ll < cur.width {
-                    cur.sim = Sim::OutRead;
-                } else if ll > cur.width {
-                    cur.sim = Sim::Failed;
+    }
+
+    /// Reads the lines of `lines` up to its end, or up to the first header at or after
+    /// `stop` (not included), giving the records to `out`.
+    pub(crate) fn run<R: Read, O: Out>(
+        &mut self,
+        lines: &mut LineScanner<R>,
+        stop: u64,
+        out: &mut O,
+    ) -> Result<(), BuildStop> {
+        loop {
+            let cur = &mut self.cur;
+            if self.open && cur.sim == Sim::InSeq && cur.bases > 0 && cur.width - cur.bases <= 2 {
+                let (width, bases) = (cur.width as usize, cur.bases as usize);
+                let k = full_lines(lines.peek(), width, bases);
+                if k > 0 {
+                    lines.skip(k * width);
+                    self.lines += k as u64;
+                    cur.length += (k * bases) as u64;
+                    cur.end = lines.offset();
+                    cur.end_unterminated = false;
                 }
             }
-            Sim::OutRead if line == b"\n" || line == b"\r\n" => {}
-            Sim::OutRead => cur.sim = Sim::Failed,
-            Sim::Failed => {}
+            let Some((offset, line)) = lines.next_line()? else {
+                break;
+            };
+            if line[0] == b'>' {
+                if offset >= stop {
+                    break;
+                }
+                self.lines += 1;
+                self.finish(out)?;
+                let (name, _) = header_name(&line[1..]);
+                let end = offset + line.len() as u64;
+                let cur = &mut self.cur;
+                cur.name.clear();
+                cur.name.extend_from_slice(name);
+                cur.start = self.prev_end;
+                cur.line = self.lines;
+                cur.seq_offset = end;
+                cur.end = end;
+                cur.end_unterminated = line.last() != Some(&b'\n');
+                cur.sim = Sim::InSeq;
+                cur.width = 0;
+                cur.bases = 0;
+                cur.length = 0;
+                cur.read_done = false;
+                self.open = true;
+                continue;
+            }
+            self.lines += 1;
+            if !self.open {
+                if !is_blank(line) {
+                    return Err(BuildStop::NotTheFormat(
+                        self.lines,
+                        "a FASTA header line starting with '>'",
+                        excerpt(line),
+                    ));
+                }
+                if line != b"\n" && line != b"\r\n" && self.problem.is_none() {
+                    self.problem = Some(Problem::Spaces(self.lines));
+                }
+                continue;
+            }
+            let cur = &mut self.cur;
+            if !is_blank(line) {
+                cur.end = offset + line.len() as u64;
+                cur.end_unterminated = line.last() != Some(&b'\n');
+            }
+            match cur.sim {
+                Sim::InSeq if line[0] == b'\n' => cur.sim = Sim::OutRead,
+                Sim::InSeq => {
+                    let terminated = line.last() == Some(&b'\n');
+                    let ll = line.len() as u64 + u64::from(!terminated);
+                    let cl = count_graph(line);
+                    cur.length += cl;
+                    cur.read_done = true;
+                    if cur.width == 0 {
+                        cur.width = ll;
+                        cur.bases = cl;
+                    } else if ll < cur.width {
+                        cur.sim = Sim::OutRead;
+                    } else if ll > cur.width {
+                        cur.sim = Sim::Failed;
+                    }
+                }
+                Sim::OutRead if line == b"\n" || line == b"\r\n" => {}
+                Sim::OutRead => cur.sim = Sim::Failed,
+                Sim::Failed => {}
+            }
         }
+        self.finish(out)?;
+        Ok(())
     }
-    let data_len = lines.offset();
-    b.finish(ppi, fai_out)?;
-    if b.records == 0 && b.fai_problem.is_none() {
-        b.fai_problem = Some("it has no records".to_string());
-    }
-    Ok(FastaBuilt {
-        records: b.records,
-        data_len,
-        fai_problem: b.fai_problem,
-    })
-}
 
-struct Builder {
-    cur: Option<Current>,
-    prev_end: u64,
-    records: u64,
-    fai_problem: Option<String>,
-}
-
-impl Builder {
     /// Ends the current record: its `.ppi` entry, and its `.fai` line if it can have
     /// one.
-    fn finish<P: Write, F: Write>(
-        &mut self,
-        ppi: &mut PpiWriter<P>,
-        fai_out: &mut F,
-    ) -> io::Result<()> {
-        let Some(cur) = self.cur.take() else {
-            return Ok(());
-        };
-        let named = crate::build::usable_name(&cur.name);
-        ppi.push(cur.start, cur.end - cur.start, cur.line, named)?;
-        self.prev_end = cur.end;
-        self.records += 1;
-        if self.fai_problem.is_some() {
+    fn finish<O: Out>(&mut self, out: &mut O) -> io::Result<()> {
+        if !self.open {
             return Ok(());
         }
-        let what = || {
-            format!(
-                "record '{}' (line {})",
-                String::from_utf8_lossy(&cur.name),
-                cur.line
-            )
-        };
+        self.open = false;
+        let cur = &self.cur;
+        let named = crate::build::usable_name(&cur.name);
+        out.record(cur.start, cur.end, cur.line, named)?;
+        self.prev_end = cur.end;
+        self.records += 1;
+        if self.problem.is_some() {
+            return Ok(());
+        }
+        let record = || (cur.name.clone(), cur.line);
         let problem = if cur.name.is_empty() {
-            Some(format!("the header at line {} has no name", cur.line))
+            Some(Problem::NoName(cur.line))
         } else if named.is_none() {
-            Some(format!(
-                "the name of the header at line {} is not UTF-8 text",
-                cur.line
-            ))
+            Some(Problem::NotUtf8(cur.line))
         } else if cur.sim == Sim::Failed {
-            Some(format!("{} has sequence lines of unequal lengths", what()))
+            let (name, line) = record();
+            Some(Problem::Unequal(name, line))
         } else if !cur.read_done || cur.length == 0 || cur.bases == 0 {
-            Some(format!("{} has an empty sequence", what()))
+            let (name, line) = record();
+            Some(Problem::Empty(name, line))
         } else {
             match seq_end(cur.seq_offset, cur.length, cur.bases, cur.width) {
                 Some(end) if end == cur.end => None,
@@ -300,29 +400,68 @@ impl Builder {
                 {
                     None
                 }
-                _ => Some(format!(
-                    "{} has lines a .fai cannot describe (spaces or mixed line endings)",
-                    what()
-                )),
+                _ => {
+                    let (name, line) = record();
+                    Some(Problem::Undescribable(name, line))
+                }
             }
         };
         if problem.is_some() {
-            self.fai_problem = problem;
+            self.problem = problem;
             return Ok(());
         }
-        write_fai_line(
-            fai_out,
+        out.fai(
             &cur.name,
             [cur.length, cur.seq_offset, cur.bases, cur.width],
         )
     }
 }
 
-/// Writes one `.fai` line: the name and the four numbers, tab-separated. It is what
-/// `noodles_fasta::fai::io::Writer` writes (a test checks), without its formatting
-/// machinery, which took a tenth of a large build.
-fn write_fai_line<F: Write>(out: &mut F, name: &[u8], numbers: [u64; 4]) -> io::Result<()> {
-    let mut line = Vec::with_capacity(name.len() + 64);
+/// Indexes the FASTA data of `src` in one pass, writing the `.ppi` entries to `ppi`
+/// and the `.fai` lines to `fai_out` (complete only when the result's `fai_problem`
+/// is `None`). `parts.rs` does the same over parts of a file at once.
+pub(crate) fn build<R: Read, P: Write, F: Write>(
+    mut lines: LineScanner<R>,
+    ppi: &mut PpiWriter<P>,
+    fai_out: &mut F,
+) -> Result<FastaBuilt, BuildStop> {
+    let mut scan = Scan::new(0);
+    let mut out = Direct {
+        ppi,
+        fai: fai_out,
+        line: Vec::new(),
+    };
+    scan.run(&mut lines, u64::MAX, &mut out)?;
+    Ok(built(
+        scan.records,
+        lines.offset(),
+        scan.problem.map(|p| p.text(0)),
+    ))
+}
+
+/// What a build found, from its counts and its first problem.
+pub(crate) fn built(records: u64, data_len: u64, problem: Option<String>) -> FastaBuilt {
+    let fai_problem = match problem {
+        None if records == 0 => Some("it has no records".to_string()),
+        problem => problem,
+    };
+    FastaBuilt {
+        records,
+        data_len,
+        fai_problem,
+    }
+}
+
+/// Writes one `.fai` line (made in `line`): the name and the four numbers,
+/// tab-separated. It is what `noodles_fasta::fai::io::Writer` writes (a test checks),
+/// without its formatting machinery, which took a tenth of a large build.
+pub(crate) fn write_fai_line<F: Write>(
+    out: &mut F,
+    line: &mut Vec<u8>,
+    name: &[u8],
+    numbers: [u64; 4],
+) -> io::Result<()> {
+    line.clear();
     line.extend_from_slice(name);
     let mut digits = itoa::Buffer::new();
     for n in numbers {
@@ -330,7 +469,7 @@ fn write_fai_line<F: Write>(out: &mut F, name: &[u8], numbers: [u64; 4]) -> io::
         line.extend_from_slice(digits.format(n).as_bytes());
     }
     line.push(b'\n');
-    out.write_all(&line)
+    out.write_all(line)
 }
 
 /// One FASTA record parsed from its span: the offsets of its bytes within the span
@@ -426,7 +565,7 @@ mod tests {
         use std::num::NonZero;
         for (name, numbers) in [("chr1", [248_956_422, 112, 70, 71]), ("x y", [1, 0, 1, 2])] {
             let mut ours = Vec::new();
-            write_fai_line(&mut ours, name.as_bytes(), numbers).unwrap();
+            write_fai_line(&mut ours, &mut Vec::new(), name.as_bytes(), numbers).unwrap();
             let (Some(bases), Some(width)) = (NonZero::new(numbers[2]), NonZero::new(numbers[3]))
             else {
                 panic!("zero");

@@ -29,6 +29,7 @@
 //!
 //! The modules: `catalog` and `opener` (a run's files and their indexes), `entries`
 //! (streaming, shards), `reader` (by key), `fai` and `fasta` (the samtools index),
+//! `parts` (a large FASTA file indexed on several cores),
 //! `ppi` (polyplug's index, its format documented there), `build`, `table` and `json`
 //! (the other formats), `data` and `ahead` (compression, reading ahead), `scan`,
 //! `place` and `fileio` (lines, where indexes go, positional reads).
@@ -65,6 +66,7 @@ mod fasta;
 mod fileio;
 mod json;
 mod opener;
+mod parts;
 mod place;
 mod ppi;
 mod reader;

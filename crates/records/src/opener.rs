@@ -14,6 +14,7 @@ use crate::catalog::{FileInfo, IndexKind, Options};
 use crate::data::{self, Compression, Data, Gzi};
 use crate::error::{io_message, RecordsError};
 use crate::fileio::{mtime_ns, DataKey};
+use crate::parts::{self, Split};
 use crate::place::{beside, folder_of, in_cache, TempIndex};
 use crate::ppi::{PpiIndex, PpiProblem, PpiWriter};
 use crate::reader::Columns;
@@ -452,8 +453,13 @@ impl FileOpener<'_> {
                     Some(out) => Box::new(out),
                     None => Box::new(io::sink()),
                 };
-                let b =
-                    fasta::build(scan(src)?, &mut ppi, &mut out).map_err(|s| self.stop_err(s))?;
+                let split = self.options.split.unwrap_or_else(|| Split::for_len(size));
+                let b = if o.compression == Compression::Plain && split.parts(size) > 1 {
+                    parts::build(&o.data, size, split, &ppi_dest, &mut ppi, &mut out)
+                } else {
+                    fasta::build(scan(src)?, &mut ppi, &mut out)
+                }
+                .map_err(|s| self.stop_err(s))?;
                 out.flush().map_err(|e| write_err(&e))?;
                 drop(out);
                 fai_temp = temp;

@@ -58,12 +58,18 @@ impl<R: Read + Send + 'static> LineScanner<R> {
 impl<R: Read> LineScanner<R> {
     /// A scanner of `src` from its first byte.
     pub(crate) fn new(src: R) -> LineScanner<R> {
+        LineScanner::starting_at(src, 0, SCAN_BUFFER)
+    }
+
+    /// A scanner of `src` whose first byte is at `offset` in the data (the offsets
+    /// it gives are the data's), reading `capacity` bytes at a time.
+    pub(crate) fn starting_at(src: R, offset: u64, capacity: usize) -> LineScanner<R> {
         LineScanner {
             src: Source::Direct(src),
-            buf: vec![0; SCAN_BUFFER],
+            buf: vec![0; capacity.max(16)],
             lo: 0,
             hi: 0,
-            offset: 0,
+            offset,
             searched: 0,
             eof: false,
         }

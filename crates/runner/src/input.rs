@@ -4,7 +4,7 @@
 //! indexed files. Streamed: IDs are read as the run consumes them.
 
 pub use crate::input_error::InputError;
-pub use crate::skip::{Prehashed, SkipSet};
+pub use crate::skip::{Prehashed, SkipOrigin, SkipSet};
 pub use crate::units::{place_of_record, record_label, record_place, StreamUnits, UnitStream};
 use polyplug_core::{Entity, Plugin, RecordRef, Shard};
 use polyplug_records::Catalog;
@@ -230,8 +230,10 @@ pub struct Entities<'a> {
     units: Units,
     idsproc: Option<&'a dyn Plugin>,
     skip: SkipSet,
-    /// Number of units skipped because their ID was in the skip list.
+    /// Number of units skipped because their ID was in the skip set.
     pub skipped: u64,
+    /// Of those, the ones only the store had (not the skip list or results file).
+    pub skipped_in_store: u64,
     files_mode: bool,
     failed: bool,
     /// The line of the last unit given out (0 in files mode).
@@ -313,6 +315,7 @@ impl<'a> Entities<'a> {
             idsproc,
             skip,
             skipped: 0,
+            skipped_in_store: 0,
             files_mode: !matches!(source, Source::Ids { .. }),
             failed: false,
             last_line: 0,
@@ -505,8 +508,11 @@ impl Iterator for Entities<'_> {
                 },
                 _ => (id, input),
             };
-            if self.skip.contains(&id) {
+            if let Some(origin) = self.skip.origin(&id) {
                 self.skipped += 1;
+                if origin == SkipOrigin::Store {
+                    self.skipped_in_store += 1;
+                }
                 continue;
             }
             if let (Some(r), false) = (&mut self.repeats, self.suffix_repeats) {
@@ -600,6 +606,24 @@ mod tests {
         assert!(s.contains("é\tx") && s.contains(""));
         assert!(!(100_000..200_000).any(|i| s.contains(&format!("ID{i}"))));
         assert!(!s.contains("id7") && !s.contains("ID7 "));
+    }
+
+    #[test]
+    fn skip_sets_know_where_each_id_was_found() {
+        let mut s = SkipSet::default();
+        s.insert("listed");
+        s.insert_from("stored", SkipOrigin::Store);
+        s.insert_from("both", SkipOrigin::Store);
+        s.insert("both");
+        s.insert("both2");
+        s.insert_from("both2", SkipOrigin::Store);
+        s.insert_from("stored", SkipOrigin::Store); // again
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.origin("listed"), Some(SkipOrigin::List));
+        assert_eq!(s.origin("stored"), Some(SkipOrigin::Store));
+        assert_eq!(s.origin("both"), Some(SkipOrigin::List));
+        assert_eq!(s.origin("both2"), Some(SkipOrigin::List));
+        assert_eq!(s.origin("other"), None);
     }
 
     #[test]

@@ -156,6 +156,8 @@ impl std::fmt::Display for HaltBy {
 pub struct RunSummary {
     /// Entities computed (with or without a result).
     pub n_units: u64,
+    /// Of those, the ones without a result (no values: the plugin said so).
+    pub n_no_result: u64,
     /// Entities that failed.
     pub n_failed: u64,
     /// The first failure: entity ID and message.
@@ -386,7 +388,10 @@ fn record_batch(
             }
         }
         match result {
-            Ok(_) => summary.n_units += 1,
+            Ok(out) => {
+                summary.n_units += 1;
+                summary.n_no_result += u64::from(out.values.is_empty());
+            }
             Err(e) => {
                 summary.n_failed += 1;
                 if summary.first_error.is_none() {

@@ -4,10 +4,21 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
+/// Where a skipped ID was found: a skip list (`-s`, or the results file `-o`), the
+/// store, or both; a run says why it skipped what it skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipOrigin {
+    /// A skip list: `-s`, or the results file.
+    List = 1,
+    /// The store's done entities.
+    Store = 2,
+}
+
 /// The IDs a run skips, kept as 128-bit hashes rather than strings: a rerun over ten
 /// million entities holds about 200 MB instead of gigabytes. The two 64-bit SipHash
 /// keys are random per process, so two different IDs share a hash with probability
-/// about n²/2¹²⁹ (10⁻²⁵ for ten million IDs), and no input can be crafted to collide.
+/// about n²/2¹²⁷ (10⁻²⁴ for ten million IDs: the two lowest bits of each hash say
+/// where the ID was found, [`SkipOrigin`]), and no input can be crafted to collide.
 #[derive(Debug, Clone)]
 pub struct SkipSet {
     keys: (RandomState, RandomState),
@@ -24,21 +35,52 @@ impl Default for SkipSet {
 }
 
 impl SkipSet {
+    /// The ID's hash, its two lowest bits cleared for the origin.
     fn hash(&self, id: &str) -> u128 {
         let a = self.keys.0.hash_one(id);
         let b = self.keys.1.hash_one(id);
-        (u128::from(a) << 64) | u128::from(b)
+        ((u128::from(a) << 64) | u128::from(b)) & !3
     }
 
-    /// Adds an ID.
+    /// Adds an ID of a skip list.
     pub fn insert(&mut self, id: &str) {
+        self.insert_from(id, SkipOrigin::List);
+    }
+
+    /// Adds an ID found in `origin`.
+    pub fn insert_from(&mut self, id: &str, origin: SkipOrigin) {
         let h = self.hash(id);
-        self.hashes.insert(h);
+        let bit = origin as u128;
+        let other = 3 ^ bit;
+        if self.hashes.contains(&(h | bit)) || self.hashes.contains(&(h | 3)) {
+            return;
+        }
+        if self.hashes.remove(&(h | other)) {
+            self.hashes.insert(h | 3);
+        } else {
+            self.hashes.insert(h | bit);
+        }
     }
 
     /// Whether the ID is in the set.
     pub fn contains(&self, id: &str) -> bool {
-        !self.hashes.is_empty() && self.hashes.contains(&self.hash(id))
+        self.origin(id).is_some()
+    }
+
+    /// Where the ID was found: a skip list (first, also when the store has it too),
+    /// else the store; `None` when it is not in the set.
+    pub fn origin(&self, id: &str) -> Option<SkipOrigin> {
+        if self.hashes.is_empty() {
+            return None;
+        }
+        let h = self.hash(id);
+        if self.hashes.contains(&(h | 1)) || self.hashes.contains(&(h | 3)) {
+            Some(SkipOrigin::List)
+        } else if self.hashes.contains(&(h | 2)) {
+            Some(SkipOrigin::Store)
+        } else {
+            None
+        }
     }
 
     /// Number of IDs.
@@ -74,6 +116,7 @@ impl Hasher for Prehashed {
         }
     }
     fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+        // The low bits say where an ID was found: the high half is the hash.
+        self.0 = (v >> 64) as u64;
     }
 }

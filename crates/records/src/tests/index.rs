@@ -176,6 +176,7 @@ fn a_read_only_data_folder_puts_the_index_in_the_cache() {
     let _ = fs::remove_file(&probe);
     let options = Options {
         dir_writable: if root { |_| false } else { |_| true },
+        ..Options::default()
     };
     let src = source(RecordFormat::Csv, &[&path], None);
     let (catalog, notes) = open_with(&src, &dirs, options);
@@ -263,18 +264,6 @@ fn processes_opening_at_once_all_get_a_complete_index() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers.len(), 2, "{leftovers:?}");
-}
-
-/// A small random generator (xorshift), so that the cases are the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// A FASTA file drawn from `rng`: varied line widths and endings, lowercase, long

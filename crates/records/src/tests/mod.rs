@@ -4,6 +4,7 @@
 mod formats;
 mod gzip;
 mod index;
+mod parts;
 mod shard;
 
 use std::path::{Path, PathBuf};
@@ -120,4 +121,16 @@ pub(crate) fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 /// A record read well.
 pub(crate) fn ok(name: &str, bytes: &str, pairs: &[(&str, &str)]) -> (String, Read) {
     (name.to_string(), Ok((bytes.to_string(), fields(pairs))))
+}
+
+/// A small random generator (xorshift), so that the cases are the same every run.
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
 }

@@ -1,0 +1,139 @@
+//! The run experience: the one summary line every run ends with (what was computed,
+//! without a result, failed, skipped and why, the time, where the report is), and the
+//! report printed only when asked.
+
+use polyplug_e2e::{eqnice, plugin_lib, Run, TestDir};
+
+fn testkit() -> std::path::PathBuf {
+    plugin_lib("testkit")
+}
+
+/// The last line of stderr, the summary.
+fn summary(r: &Run) -> &str {
+    r.stderr.lines().last().unwrap_or_default()
+}
+
+#[test]
+fn every_run_ends_with_one_line_saying_what_it_did() {
+    let t = TestDir::new();
+    t.write("ids.txt", "a\nb\nnone1\nfail1\nc\n");
+    let store = t.join("s.db");
+    let store = store.to_str().unwrap_or_default();
+    let run = |out: &str, extra: &[&str]| {
+        Run::of(
+            t.run(testkit())
+                .args([
+                    "ids", "ids.txt", "-o", out, "--store", store, "-l", "log.tsv",
+                ])
+                .args(extra),
+        )
+    };
+    let first = run("out.tsv", &[]).code(1);
+    let line = summary(&first);
+    assert!(
+        line.starts_with(
+            "polyplug: testkit: 4 computed (1 without a result), 1 failed (see the log) in "
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(" entities/s); report in the store (polyplug runs show "),
+        "{line}"
+    );
+    // Without -r the report is not printed: the summary is the only line (and the
+    // failure's own note).
+    assert!(!first.stderr.contains("comp_status"), "{}", first.stderr);
+    // Rerun into the same results file: what it holds and what the store has are
+    // skipped, each counted with its reason; the failure is computed again.
+    let again = run("out.tsv", &[]).code(1);
+    let line = summary(&again);
+    assert!(
+        line.starts_with(
+            "polyplug: testkit: 0 computed, 1 failed (see the log), 4 skipped as done (3 in \
+             out.tsv, 1 in the store "
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(": --force computes them again) in "),
+        "{line}"
+    );
+    // A new results file, everything done: said plainly, naming the store and --force.
+    t.write("ids2.txt", "a\nb\nnone1\n");
+    let done = Run::of(t.run(testkit()).args([
+        "ids", "ids2.txt", "-o", "new.tsv", "--store", store, "-r", "r.yaml",
+    ]))
+    .ok();
+    eqnice!("", t.read("new.tsv"));
+    let line = summary(&done);
+    assert!(
+        line.starts_with(&format!(
+            "polyplug: testkit: nothing computed: all 3 entities are done (3 in the store \
+             {store}: --force computes them again) in "
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with("; report in r.yaml"), "{line}");
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
+    let report = t.read("r.yaml");
+    assert!(report.contains("n_skipped: 3\nn_units: 0\n"), "{report}");
+    // -v says how many are done, and the summary how many were skipped: the same.
+    let verbose = Run::of(t.run(testkit()).args([
+        "ids", "ids2.txt", "-o", "new.tsv", "--store", store, "-v", "-l", "l.tsv",
+    ]))
+    .ok()
+    .stderr_has("4 IDs are done (in the results file, the skip list or the store)");
+    assert!(
+        summary(&verbose).contains("all 3 entities are done"),
+        "{}",
+        verbose.stderr
+    );
+    // An empty input says so.
+    t.write("empty.txt", "");
+    let empty = Run::of(
+        t.run(testkit())
+            .args(["ids", "empty.txt", "--no-store", "-l", "l.tsv"]),
+    )
+    .ok();
+    assert!(
+        summary(&empty)
+            .starts_with("polyplug: testkit: nothing computed: the input has no entities in "),
+        "{}",
+        empty.stderr
+    );
+    assert!(summary(&empty).ends_with("; no report (-r FILE writes one)"));
+}
+
+#[test]
+fn the_report_goes_to_stderr_only_when_asked() {
+    let t = TestDir::new();
+    t.write("ids.txt", "a\nb\n");
+    let r = Run::of(t.run(testkit()).args([
+        "ids",
+        "ids.txt",
+        "--no-store",
+        "-l",
+        "log.tsv",
+        "-r",
+        "-",
+    ]))
+    .ok();
+    assert!(
+        r.stderr.starts_with("comp_status: completed\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("\nn_units: 2\n"), "{}", r.stderr);
+    assert!(summary(&r).ends_with("; report above"), "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("a\t1\t") && r.stdout.contains("\nb\t1\t"),
+        "{}",
+        r.stdout
+    );
+    let quiet = Run::of(
+        t.run(testkit())
+            .args(["ids", "ids.txt", "--no-store", "-l", "log.tsv"]),
+    )
+    .ok();
+    assert_eq!(quiet.stderr.lines().count(), 1, "{}", quiet.stderr);
+}
