@@ -98,3 +98,12 @@ printf 'persistent / Prenacs: %sx (target >= 20)\n' "$(ratio "$persistent" "$pre
 printf 're-sourced / Prenacs: %sx (target >= 1)\n' "$(ratio "$resourced" "$prenacs")"
 printf 'persistent / re-sourced: %sx\n' "$(ratio "$persistent" "$resourced")"
 echo "rows: persistent = re-sourced = Prenacs (for the IDs Prenacs computed)"
+
+# pp_py_float (plugin-sdk/bash/polyplug.sh): a float as Python writes it. With -v it
+# asks one awk coprocess per worker instead of starting awk for every value.
+sdk=plugin-sdk/bash/polyplug.sh
+calls=2000
+t_v=$(bash -c "source $sdk; s=\$(date +%s.%N); for ((i = 1; i <= $calls; i++)); do pp_py_float -v f \$i 7; done; e=\$(date +%s.%N); echo \"\$e - \$s\" | bc -l")
+t_old=$(bash -c "s=\$(date +%s.%N); for ((i = 1; i <= $calls / 10; i++)); do f=\$(LC_ALL=C awk -v a=\$i 'BEGIN { printf \"%.17g\", a / 7 }'); done; e=\$(date +%s.%N); echo \"(\$e - \$s) * 10\" | bc -l")
+printf 'pp_py_float -v, per value:   %6.0f us (one awk per worker)\n' "$(echo "$t_v / $calls * 1000000" | bc -l)"
+printf 'awk started per value:       %6.0f us (as pp_py_float did before)\n' "$(echo "$t_old / $calls * 1000000" | bc -l)"

@@ -15,7 +15,8 @@
 #       pp_kwargs "$@" || return 1      # min_length=..., state=... without eval
 #       local n=${#entity}
 #       if (( n < min_length )); then pp_no_result "length" "$n, below $min_length"; return; fi
-#       pp_result "$n" "$(pp_py_float 1 "$n")"
+#       local f; pp_py_float -v f 1 "$n"  # no subshell: nothing forks
+#       pp_result "$n" "$f"
 #       pp_log "length" "computed"      # after pp_result / pp_no_result
 #     }
 #
@@ -80,26 +81,61 @@ pp_log() {
   fi
 }
 
-# pp_py_float numerator denominator: prints numerator/denominator as Python's str()
+# pp_py_float [-v VAR] numerator denominator: numerator/denominator as Python's str()
 # writes that float (0.425, 1.0, 1e-05), so results match other languages' plugins
-# byte for byte. Uses awk.
+# byte for byte; printed, or with -v put in the variable VAR. The division is done by
+# one awk process per worker, started at the first call and kept (a coprocess): with
+# -v a call forks nothing and costs a pipe round trip, not an awk start (write
+# `pp_py_float -v f 1 "$n"`, not `f=$(pp_py_float 1 "$n")`, whose subshell forks).
 pp_py_float() {
-  LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN {
-    if (b + 0 == 0) { print "pp_py_float: division by zero" > "/dev/stderr"; exit 1 }
-    x = (a + 0) / (b + 0)
-    if (x != x) { print "nan"; exit }
-    for (p = 1; p <= 17; p++) { f = sprintf("%." p "g", x); if (f + 0 == x) break }
-    if (f ~ /^-?inf/) { print (x < 0 ? "-inf" : "inf"); exit }
-    if (f ~ /e/) {
-      # C writes 1e+16 as 1e+16 and 1.5e-07 as 1.5e-07, as Python does; but Python
-      # writes numbers below 1e16 in full: 1234567890123456.0 is fixed notation.
-      split(f, m, "e"); e = m[2] + 0
-      if (e >= -4 && e < 16) { f = sprintf("%.1f", x); for (q = 1; q <= 17; q++) { f = sprintf("%." q "f", x); if (f + 0 == x) break } }
+  local _pp_var="" _pp_r
+  if [[ $1 == -v ]]; then
+    _pp_var=$2
+    shift 2
+  fi
+  if [[ -z ${_PP_FLOAT_PID-} ]] || ! builtin kill -0 "$_PP_FLOAT_PID" 2>/dev/null; then
+    # mawk (Debian's awk) reads ahead unless told to answer line by line.
+    local _pp_interactive=()
+    if awk -W version 2>/dev/null | grep -q mawk; then _pp_interactive=(-W interactive); fi
+    coproc _PP_FLOAT { LC_ALL=C exec awk "${_pp_interactive[@]}" "$_pp_float_awk" 2>/dev/null; }
+  fi
+  builtin printf '%s %s\n' "$1" "$2" >&"${_PP_FLOAT[1]}" &&
+    IFS= builtin read -r _pp_r <&"${_PP_FLOAT[0]}" || {
+      builtin printf 'pp_py_float: the awk process is gone\n' >&2
+      return 1
     }
-    if (f !~ /[.e]/) f = f ".0"
-    print f
-  }'
+  if [[ $_pp_r == error:* ]]; then
+    builtin printf 'pp_py_float: %s\n' "${_pp_r#error: }" >&2
+    return 1
+  fi
+  if [[ -n $_pp_var ]]; then
+    builtin printf -v "$_pp_var" '%s' "$_pp_r"
+  else
+    builtin printf '%s\n' "$_pp_r"
+  fi
 }
+
+# The awk program of pp_py_float: one "numerator denominator" line in, one line out.
+_pp_float_awk='{
+  a = $1; b = $2
+  if (NF != 2 || a !~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/ || b !~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/) {
+    print "error: give two numbers, not \"" $0 "\""; fflush(); next
+  }
+  if (b + 0 == 0) { print "error: division by zero"; fflush(); next }
+  x = (a + 0) / (b + 0)
+  # The fewest significant digits that read back as x, written as Python writes
+  # them: in scientific notation below 1e-4 and from 1e16 on (1e-05, 1.5e+16), else
+  # in full with at least one decimal (0.425, 2.0, 1234567890123456.0).
+  for (p = 1; p < 17; p++) if (sprintf("%." p "g", x) + 0 == x) break
+  ax = x < 0 ? -x : x
+  if (ax != 0 && (ax >= 1e16 || ax < 1e-4)) {
+    f = sprintf("%." (p - 1) "e", x)
+  } else {
+    for (q = 0; q < 20; q++) if ((f = sprintf("%." q "f", x)) + 0 == x) break
+    if (f !~ /\./) f = f ".0"
+  }
+  print f; fflush()
+}'
 
 # Records mode (polyplug run <plugin> records <format> <file>...): compute's first
 # argument is a file holding the record (its bytes as in the data file, without the

@@ -192,10 +192,12 @@ compute() {{
         } else {
             "strict\terror: compute exited with status 1"
         };
+        // What a failing compute said last is its error's message, logged once.
+        for said in ["cannot handle bad", "leaving with exit"] {
+            assert_eq!(log.matches(said).count(), 1, "{said}:\n{log}");
+        }
         for line in [
-            "bad\tcannot handle bad\n",
             "bad\terror: compute exited with status 3: cannot handle bad\n",
-            "quit\tleaving with exit\n",
             &format!("quit\terror: compute {expected_ended}\n"),
             "quit0\texit zero is a success\n",
             strict_ended,
@@ -694,7 +696,9 @@ compute() {{
   pp_kwargs "$@"
   if (( ${{#entity}} < min )); then pp_no_result "length" "${{#entity}} is below $min"; return; fi
   if [[ $entity == tab ]]; then pp_result "a	b" "x" "y"; return; fi
-  pp_result "${{#entity}}" "$(printf '%s' "$label" | od -An -tx1 | tr -d ' \n')" "$(pp_py_float 1 "${{#entity}}")"
+  local ratio
+  pp_py_float -v ratio 1 "${{#entity}}"
+  pp_result "${{#entity}}" "$(printf '%s' "$label" | od -An -tx1 | tr -d ' \n')" "$ratio"
   pp_log "note" "computed
 on two lines"
 }}
@@ -723,11 +727,63 @@ on two lines"
     for line in [
         "abcd\tnote\tcomputed on two lines\n",
         "ab\tlength\t2 is below 3\n",
-        "tab\tpp_result: value $'a\\tb' holds a TAB or a newline\n",
+        "tab\terror: compute exited with status 1: pp_result: value $'a\\tb' holds a TAB or a newline\n",
     ] {
         assert!(log.contains(line), "log lacks {line:?}:\n{log}");
     }
     assert!(!t.join("pwned").exists());
+}
+
+#[test]
+fn pp_py_float_writes_floats_as_python_and_starts_awk_once_per_worker() {
+    let t = TestDir::new();
+    let sdk = repo_root().join("plugin-sdk/bash/polyplug.sh");
+    t.write(
+        "ratio.sh",
+        format!(
+            r#"{HEADER}
+source "{sdk}"
+OUTPUT=( "ratio" )
+compute() {{
+  local f
+  pp_py_float -v f "${{1%%_*}}" "${{1#*_}}" || return 1
+  pp_result "$f"
+  pp_log "awk" "$_PP_FLOAT_PID"
+}}
+"#,
+            sdk = sdk.display()
+        ),
+    );
+    // What Python's str() writes for each quotient (checked with CPython 3.11).
+    let cases = [
+        ("17_40", "0.425"),
+        ("1_3", "0.3333333333333333"),
+        ("1_100000", "1e-05"),
+        ("12345678901234567_1", "1.2345678901234568e+16"),
+        ("2_1", "2.0"),
+        ("0_5", "0.0"),
+        ("1_10000", "0.0001"),
+        ("-3_7", "-0.42857142857142855"),
+        ("99999999999999984_10", "9999999999999998.0"),
+        ("1_3e20", "3.3333333333333333e-21"),
+    ];
+    let ids: String = cases.iter().map(|(id, _)| format!("{id}\n")).collect();
+    let expected: String = cases.iter().map(|(id, v)| format!("{id}\t{v}\n")).collect();
+    run_ids(&t, "ratio.sh", &(ids + "1_0\n"), true, &["-j1"]).code(1);
+    eqnice!(expected, t.read("out.tsv"));
+    let log = t.read("log.tsv");
+    assert!(
+        log.contains("1_0\terror: compute exited with status 1: pp_py_float: division by zero"),
+        "{log}"
+    );
+    // One awk for the worker's whole life: the same process answered every call.
+    let pids: Vec<&str> = log
+        .lines()
+        .filter(|l| l.split('\t').nth(1) == Some("awk"))
+        .filter_map(|l| l.split('\t').nth(2))
+        .collect();
+    assert_eq!(pids.len(), cases.len(), "{log}");
+    assert!(pids.iter().all(|p| *p == pids[0]), "{log}");
 }
 
 #[test]

@@ -406,26 +406,34 @@ fn packages_come_from_the_virtualenv() {
 }
 
 #[test]
-fn check_applies_prenacs_signature_rules() {
+fn check_accepts_exactly_the_signatures_run_can_call() {
     let t = TestDir::new();
     let r = Run::of(t.cmd().arg("check").arg(fixture("badsig.py")))
         .no_panic()
         .code(1);
     for problem in [
         "error: compute() accepts variable positional arguments (*args)",
-        "error: compute() must take the entity and `state` (the plugin defines initialize), it takes: entity",
-        "error: compute() does not accept variable keyword arguments; add `**kwargs`",
-        "error: initialize() accepts positional arguments (k)",
-        "error: initialize() does not accept variable keyword arguments",
+        "error: compute() cannot receive the state initialize returns; write `def compute(entity, state, **kwargs)`",
+        "error: initialize() takes k, which is neither a declared parameter nor has a default: a run cannot fill it",
         "error: finalize() must take a single positional argument (the state), it takes 2",
         "error: finalize() accepts variable keyword arguments",
     ] {
         assert!(r.stdout.contains(problem), "missing {problem:?}:\n{}", r.stdout);
     }
-    Run::of(t.cmd().arg("check").arg(fixture("noargs_init.py")))
-        .no_panic()
-        .code(1)
-        .stdout_has("error: compute() does not accept variable keyword arguments");
+    // Named arguments with a default, or naming a declared parameter, are what a run
+    // passes by keyword: check and run agree on them.
+    for (plugin, row) in [
+        ("noargs_init.py", "x\t3\t1\n"),
+        ("named_params.py", "x\t3\t2\n"),
+    ] {
+        Run::of(t.cmd().arg("check").arg(fixture(plugin)))
+            .no_panic()
+            .ok()
+            .stdout_has("ok: ");
+        t.write("x.txt", "x\n");
+        let r = Run::of(t.run(fixture(plugin)).args(["ids", "x.txt", "-j1"])).ok();
+        eqnice!(row, r.stdout);
+    }
     Run::of(
         t.cmd()
             .arg("check")

@@ -275,14 +275,17 @@ fn finish(
         forward_stderr(shared, entity, &out.stderr);
         return Ok(outcome);
     }
-    let logs = text::lines(&out.stderr);
+    let mut logs = text::lines(&out.stderr);
     let mut message = format!(
         "compute {}",
         out.ending.describe(shared.timeout, shared.max_memory_mib)
     );
-    if let (Ending::Returned(_), Some(last)) = (out.ending, logs.last()) {
-        message.push_str(": ");
-        message.push_str(last);
+    // The last line stderr said is the error's message: it is not logged twice.
+    if let Ending::Returned(_) = out.ending {
+        if let Some(last) = logs.pop() {
+            message.push_str(": ");
+            message.push_str(&last);
+        }
     }
     Err(EntityError {
         message,

@@ -247,9 +247,26 @@ pub fn import(
                 .unwrap_or_default()
         };
         let present = |attr: &str| spec.getattr(attr).is_ok_and(|v| !v.is_none());
+        let defaulted = |attr: &str| -> usize {
+            spec.getattr(attr)
+                .ok()
+                .filter(|v| !v.is_none())
+                .and_then(|v| v.len().ok())
+                .unwrap_or(0)
+        };
+        let kwonly_defaults: Vec<String> = spec
+            .getattr("kwonlydefaults")
+            .ok()
+            .filter(|v| !v.is_none())
+            .and_then(|v| v.call_method0("keys").ok())
+            .and_then(|k| k.try_iter().ok())
+            .map(|it| it.flatten().filter_map(|k| k.extract().ok()).collect())
+            .unwrap_or_default();
         Some(ArgSpec {
             args: names("args"),
+            defaults: defaulted("defaults"),
             kwonly: names("kwonlyargs"),
+            kwonly_defaults,
             varargs: present("varargs"),
             varkw: present("varkw"),
         })
@@ -286,6 +303,7 @@ pub fn import(
         init_spec.as_ref(),
         finalize.is_some(),
         fin_spec.as_ref(),
+        &declared_parameters(&raw),
     );
     Ok(PluginModule {
         path,
@@ -300,16 +318,71 @@ pub fn import(
     })
 }
 
+/// The names of the parameters the module's PARAMETERS declares.
+fn declared_parameters(raw: &RawMeta) -> Vec<String> {
+    let Some(polyplug_core::Value::List(items)) = raw.constants.get("PARAMETERS") else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| match i {
+            polyplug_core::Value::List(fields) => match fields.first() {
+                Some(polyplug_core::Value::Str(name)) => Some(name.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 /// What `inspect.getfullargspec` says about a function.
 struct ArgSpec {
     args: Vec<String>,
+    /// How many of the last `args` have a default.
+    defaults: usize,
     kwonly: Vec<String>,
+    /// The keyword-only arguments with a default.
+    kwonly_defaults: Vec<String>,
     varargs: bool,
     varkw: bool,
 }
 
-/// Prenacs check-plugin's signature rules, for functions whose signature Python can
-/// read (compiled functions are not analysed, as in Prenacs).
+impl ArgSpec {
+    /// The arguments after the first `skip` positional ones that a run cannot fill:
+    /// no default, and not a declared parameter (a run passes the parameters, and
+    /// `state`, by keyword).
+    fn unfillable(&self, skip: usize, params: &[String]) -> Vec<String> {
+        let first_default = self.args.len().saturating_sub(self.defaults);
+        let positional = self
+            .args
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter(|(i, _)| *i < first_default)
+            .map(|(_, a)| a);
+        let kwonly = self
+            .kwonly
+            .iter()
+            .filter(|a| !self.kwonly_defaults.contains(a));
+        positional
+            .chain(kwonly)
+            .filter(|a| *a != "state" && !params.contains(a))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the function can receive `name` by keyword.
+    fn takes(&self, name: &str) -> bool {
+        self.varkw || self.args.iter().chain(&self.kwonly).any(|a| a == name)
+    }
+}
+
+/// The signature rules, for functions whose signature Python can read (compiled
+/// functions are not analysed): the calls a run makes must work. compute gets the
+/// entity first, then `state` (when the plugin has initialize) and the parameters it
+/// names by keyword (all of them with `**kwargs`); initialize gets the parameters it
+/// names by keyword. So neither may take `*args`, and every other argument must have
+/// a default or be a declared parameter (`params`).
 fn signature_problems(
     has_compute: bool,
     compute: Option<&ArgSpec>,
@@ -317,44 +390,47 @@ fn signature_problems(
     init: Option<&ArgSpec>,
     has_fin: bool,
     fin: Option<&ArgSpec>,
+    params: &[String],
 ) -> Vec<String> {
     let mut p = Vec::new();
+    let unfillable = |f: &str, names: Vec<String>, p: &mut Vec<String>| {
+        if !names.is_empty() {
+            p.push(format!(
+                "{f}() takes {}, which {} neither a declared parameter nor has a default: a \
+                 run cannot fill {}; give {} a default or declare {} in PARAMETERS",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                if names.len() == 1 { "it" } else { "them" },
+                if names.len() == 1 { "it" } else { "them" },
+                if names.len() == 1 { "it" } else { "them" },
+            ));
+        }
+    };
     if let (true, Some(s)) = (has_compute, compute) {
         if s.varargs {
-            p.push("compute() accepts variable positional arguments (*args); it must take the entity only".into());
+            p.push("compute() accepts variable positional arguments (*args); it must take the entity, then keyword arguments".into());
         }
-        if !has_init {
-            if s.args.len() != 1 {
-                p.push(format!(
-                    "compute() must take a single positional argument (the entity), it takes {}: {}",
-                    s.args.len(),
-                    s.args.join(", ")
-                ));
-            }
-        } else if s.args.len() != 2 || s.args[1] != "state" {
-            p.push(format!(
-                "compute() must take the entity and `state` (the plugin defines initialize), \
-                 it takes: {}; write `def compute(entity, state, **kwargs)`",
-                s.args.join(", ")
-            ));
+        if s.args.is_empty() {
+            p.push("compute() takes no argument: it must take the entity first; write `def compute(entity, **kwargs)`".into());
         }
-        if !s.varkw {
-            p.push("compute() does not accept variable keyword arguments; add `**kwargs`".into());
-        }
-    }
-    if let (true, Some(s)) = (has_init, init) {
-        if s.varargs || !s.args.is_empty() {
-            p.push(format!(
-                "initialize() accepts positional arguments ({}); it must take keyword arguments only: \
-                 write `def initialize(**kwargs)`",
-                s.args.join(", ")
-            ));
-        }
-        if !s.varkw {
+        if has_init && !s.takes("state") {
             p.push(
-                "initialize() does not accept variable keyword arguments; add `**kwargs`".into(),
+                "compute() cannot receive the state initialize returns; write \
+                 `def compute(entity, state, **kwargs)`"
+                    .into(),
             );
         }
+        unfillable("compute", s.unfillable(1, params), &mut p);
+    }
+    if let (true, Some(s)) = (has_init, init) {
+        if s.varargs {
+            p.push(
+                "initialize() accepts variable positional arguments (*args); it must take \
+                 keyword arguments only: write `def initialize(**kwargs)`"
+                    .into(),
+            );
+        }
+        unfillable("initialize", s.unfillable(0, params), &mut p);
     }
     if has_fin {
         if !has_init {
@@ -389,7 +465,9 @@ mod tests {
     fn signature_rules_are_prenacs_check_plugin_rules() {
         let spec = |args: &[&str], varargs, varkw| ArgSpec {
             args: args.iter().map(|s| s.to_string()).collect(),
+            defaults: 0,
             kwonly: Vec::new(),
+            kwonly_defaults: Vec::new(),
             varargs,
             varkw,
         };
@@ -402,7 +480,8 @@ mod tests {
             true,
             Some(&good_init),
             true,
-            Some(&good_fin)
+            Some(&good_fin),
+            &[],
         )
         .is_empty());
         let p = signature_problems(
@@ -412,11 +491,53 @@ mod tests {
             None,
             true,
             Some(&good_fin),
+            &[],
         );
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("finalize() is defined but initialize() is not"));
         // Compiled functions (no signature) are not analysed.
-        assert!(signature_problems(true, None, true, None, true, None).is_empty());
+        assert!(signature_problems(true, None, true, None, true, None, &[]).is_empty());
+        // Named arguments with defaults, or naming declared parameters, are what a run
+        // passes by keyword: `def initialize(k=3, **_)`, `def compute(e, state, k)`.
+        let with_default = ArgSpec {
+            defaults: 1,
+            ..spec(&["k"], false, true)
+        };
+        let named = spec(&["e", "state", "k"], false, false);
+        let k = ["k".to_string()];
+        assert!(signature_problems(
+            true,
+            Some(&named),
+            true,
+            Some(&with_default),
+            false,
+            None,
+            &k
+        )
+        .is_empty());
+        let p = signature_problems(
+            true,
+            Some(&named),
+            true,
+            Some(&with_default),
+            false,
+            None,
+            &[],
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("compute() takes k, which is neither a declared parameter"));
+        let p = signature_problems(
+            true,
+            Some(&spec(&["e"], false, false)),
+            true,
+            Some(&spec(&["x"], false, false)),
+            false,
+            None,
+            &[],
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("cannot receive the state"), "{p:?}");
+        assert!(p[1].starts_with("initialize() takes x"), "{p:?}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The samtools FASTA index, `<file>.fai`, as a source of record spans: reading its
-//! lines as a stream (with `noodles-fasta`'s parser) and deciding whether an existing
-//! one describes a data file.
+//! lines as a stream (parsed as `noodles-fasta` parses them) and deciding whether an
+//! existing one describes a data file.
 //!
 //! A `.fai` line is `name, length, offset, linebases, linewidth`: the sequence of
 //! `length` bases starts at byte `offset` (after the header line) and is cut in lines
@@ -12,8 +12,6 @@
 use std::fs::File;
 use std::io::BufRead;
 use std::sync::Arc;
-
-use noodles_fasta::fai;
 
 use crate::data::Data;
 use crate::fasta::header_name;
@@ -51,7 +49,7 @@ pub(crate) struct FaiEntry {
 /// The lines of a `.fai`, read one at a time.
 pub(crate) struct FaiStream {
     reader: PreadBuf,
-    text: String,
+    text: Vec<u8>,
     prev_end: u64,
     data_len: u64,
     name: Vec<u8>,
@@ -63,7 +61,7 @@ impl FaiStream {
     pub(crate) fn new(file: Arc<File>, len: u64, data_len: u64) -> FaiStream {
         FaiStream {
             reader: PreadBuf::new(file, 0, len, 64 * 1024),
-            text: String::new(),
+            text: Vec::new(),
             prev_end: 0,
             data_len,
             name: Vec::new(),
@@ -108,21 +106,29 @@ impl FaiStream {
         self.text.clear();
         let n = self
             .reader
-            .read_line(&mut self.text)
+            .read_until(b'\n', &mut self.text)
             .map_err(|e| format!("it cannot be read: {}", crate::error::io_message(&e)))?;
         if n == 0 {
             return Ok(None);
         }
         self.line += 1;
-        let (name, seq_offset, formula_end, ending) =
-            parse_line(&self.text).map_err(|why| format!("its line {} {why}", self.line))?;
+        let (name, seq_offset, formula_end, ending) = match quick_parse(&self.text) {
+            Some(parsed) => parsed,
+            None => {
+                let text = std::str::from_utf8(&self.text).map_err(|_| {
+                    "it cannot be read: stream did not contain valid UTF-8".to_string()
+                })?;
+                parse_line(text).map_err(|why| format!("its line {} {why}", self.line))?
+            }
+        };
         if seq_offset < self.prev_end + name.len() as u64 + 2 {
             return Err(format!(
                 "its line {} has an offset out of order with the line before",
                 self.line
             ));
         }
-        self.name = name;
+        self.name.clear();
+        self.name.extend_from_slice(name);
         let entry = FaiEntry {
             start: self.prev_end,
             end: formula_end.min(self.data_len),
@@ -140,26 +146,84 @@ impl FaiStream {
     }
 }
 
-/// Parses a `.fai` line with noodles: the name, where the sequence starts, where it
-/// ends by the `.fai`'s arithmetic, and the length of its line endings.
-fn parse_line(text: &str) -> Result<(Vec<u8>, u64, u64, u64), String> {
-    let index = fai::io::Reader::new(text.as_bytes())
-        .read_index()
-        .map_err(|e| format!("is not a .fai line ({e})"))?;
-    let [record] = index.as_ref() else {
+/// [`parse_line`] of a line written as samtools writes them (a UTF-8 name, then four
+/// numbers of digits only, tab-separated, a line feed or CRLF at the end, nothing
+/// else), in one pass over its bytes; `None` for any other line, which
+/// [`parse_line`] then reads (and says what is wrong with).
+fn quick_parse(line: &[u8]) -> Option<(&[u8], u64, u64, u64)> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let tab = memchr::memchr(b'\t', line)?;
+    let name = &line[..tab];
+    if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+        return None;
+    }
+    let mut numbers = [0u64; 4];
+    let mut fields = line[tab + 1..].split(|&b| b == b'\t');
+    for n in &mut numbers {
+        let digits = fields.next()?;
+        if !(1..=19).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        *n = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    }
+    let [length, seq_offset, bases, width] = numbers;
+    if fields.next().is_some() || bases == 0 || width == 0 {
+        return None;
+    }
+    let formula_end = seq_end(seq_offset, length, bases, width).filter(|&end| end > seq_offset)?;
+    Some((name, seq_offset, formula_end, width - bases))
+}
+
+/// Parses a `.fai` line as noodles' reader does (`noodles_fasta::fai::io::Reader`,
+/// same rules and messages; a test checks), without its allocations: the name, where
+/// the sequence starts, where it ends by the `.fai`'s arithmetic, and the length of
+/// its line endings. Streaming a large `.fai` is one call per record.
+fn parse_line(text: &str) -> Result<(&[u8], u64, u64, u64), String> {
+    if text.is_empty() {
         return Err("is not one .fai line".to_string());
+    }
+    let line = match text.strip_suffix('\n') {
+        Some(line) => line.strip_suffix('\r').unwrap_or(line),
+        None => text,
     };
-    let (bases, width) = (record.line_base_count().get(), record.line_width().get());
-    let seq_offset = record.position();
-    let formula_end = seq_end(seq_offset, record.length(), bases, width)
+    let bad = |why: &dyn std::fmt::Display| format!("is not a .fai line ({why})");
+    if line.is_empty() {
+        return Err(bad(&"empty input"));
+    }
+    let mut fields = line.splitn(5, '\t');
+    let name = fields.next().unwrap_or_default();
+    let mut number = |missing: &str, nonzero: bool| -> Result<u64, String> {
+        let field = fields.next().ok_or_else(|| bad(&missing))?;
+        // Digits only, too few to overflow: the common case, without std's parser.
+        let digits = field.as_bytes();
+        if (1..=19).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+            let n = digits
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+            if n > 0 || !nonzero {
+                return Ok(n);
+            }
+        }
+        if nonzero {
+            field
+                .parse::<std::num::NonZero<u64>>()
+                .map(std::num::NonZero::get)
+                .map_err(|e| bad(&e))
+        } else {
+            field.parse::<u64>().map_err(|e| bad(&e))
+        }
+    };
+    let length = number("missing base count", false)?;
+    let seq_offset = number("missing position", false)?;
+    let bases = number("missing line base count", true)?;
+    let width = number("missing line width", true)?;
+    let formula_end = seq_end(seq_offset, length, bases, width)
         .filter(|&end| end > seq_offset)
         .ok_or_else(|| "has impossible line lengths".to_string())?;
-    Ok((
-        record.name().to_vec(),
-        seq_offset,
-        formula_end,
-        width - bases,
-    ))
+    Ok((name.as_bytes(), seq_offset, formula_end, width - bases))
 }
 
 /// The first line of a `.fai` (of `len` bytes) starting at or after byte `pos`: where
@@ -337,6 +401,91 @@ mod tests {
         let mut tmp = tempfile::tempfile().unwrap();
         tmp.write_all(bytes).unwrap();
         Data::Plain(tmp)
+    }
+
+    /// The line parsed by noodles, as `parse_line` did before it parsed them itself.
+    fn noodles_parse(text: &str) -> Result<(Vec<u8>, u64, u64, u64), String> {
+        use noodles_fasta::fai;
+        let index = fai::io::Reader::new(text.as_bytes())
+            .read_index()
+            .map_err(|e| format!("is not a .fai line ({e})"))?;
+        let [record] = index.as_ref() else {
+            return Err("is not one .fai line".to_string());
+        };
+        let (bases, width) = (record.line_base_count().get(), record.line_width().get());
+        let seq_offset = record.position();
+        let formula_end = seq_end(seq_offset, record.length(), bases, width)
+            .filter(|&end| end > seq_offset)
+            .ok_or_else(|| "has impossible line lengths".to_string())?;
+        Ok((
+            record.name().to_vec(),
+            seq_offset,
+            formula_end,
+            width - bases,
+        ))
+    }
+
+    #[test]
+    fn fai_lines_are_parsed_as_noodles_parses_them() {
+        let fields = [
+            "",
+            "a",
+            "chr1",
+            "é x",
+            "0",
+            "1",
+            "7",
+            "60",
+            "61",
+            "+5",
+            "-1",
+            " 5",
+            "5 ",
+            "1\r",
+            "18446744073709551615",
+            "18446744073709551616",
+            "x",
+            "1\t2",
+        ];
+        let endings = ["", "\n", "\r\n", "\r", "\r\r\n"];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut lines = vec![
+            "\n".to_string(),
+            "a\t6\t3\t4\t5\n".to_string(),
+            "a\t6\t3\t4\t5\t\n".to_string(),
+            "a\t6\t3\t5\t4\n".to_string(),
+            "a\t0\t3\t4\t5\n".to_string(),
+            "a\t6\t3\t4\n".to_string(),
+        ];
+        for _ in 0..5000 {
+            let count = 1 + next(6);
+            let mut line: Vec<&str> = Vec::new();
+            for i in 0..count {
+                line.push(if i == 0 || next(3) == 0 {
+                    fields[next(fields.len())]
+                } else {
+                    fields[4 + next(5)]
+                });
+            }
+            lines.push(line.join("\t") + endings[next(endings.len())]);
+        }
+        let (mut ok, mut quick) = (0, 0);
+        for text in &lines {
+            let ours = parse_line(text).map(|(n, a, b, c)| (n.to_vec(), a, b, c));
+            assert_eq!(ours, noodles_parse(text), "{text:?}");
+            if let Some((n, a, b, c)) = quick_parse(text.as_bytes()) {
+                assert_eq!(Ok((n.to_vec(), a, b, c)), ours, "{text:?}");
+                quick += 1;
+            }
+            ok += usize::from(ours.is_ok());
+        }
+        assert!(ok > 50 && quick > 20, "{ok} lines parsed, {quick} quickly");
     }
 
     #[test]

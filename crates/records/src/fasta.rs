@@ -49,12 +49,29 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
 }
 
 /// The number of bytes samtools counts as bases (`isgraph`: `!` to `~`). This runs
-/// over nearly every byte of a FASTA file, so it counts eight bytes at a time in a
-/// `u64` (SWAR): with the high bits cleared (`y`), `y + 0x5f` sets a byte's high bit
-/// when it is at least `!` and `y + 0x01` when it is `DEL` or more, without carries
-/// between bytes; bytes with their high bit set are not graphic. About ten times the
-/// speed of a byte loop, with no `unsafe` and no CPU-specific code.
+/// over nearly every byte of a FASTA file, so it is written for the compiler to
+/// vectorize: blocks of 240 bytes are counted in a `u8` each (no overflow), with
+/// `isgraph` as one signed comparison (`b + 1`, as a signed byte, is over 33 exactly
+/// for `!` to `~`), the SIMD instructions every x86-64 has (three per 16 bytes,
+/// about twice the speed of the SWAR count below, and ten times a byte loop), with
+/// no `unsafe` and no CPU-specific code. The rest is counted eight bytes at a time.
 fn count_graph(bytes: &[u8]) -> u64 {
+    let (blocks, rest) = bytes.as_chunks::<240>();
+    let mut total = 0u64;
+    for block in blocks {
+        let n = block
+            .iter()
+            .fold(0u8, |n, &b| n + u8::from(b.wrapping_add(1) as i8 > 33));
+        total += u64::from(n);
+    }
+    total + count_graph_swar(rest)
+}
+
+/// [`count_graph`] eight bytes at a time in a `u64` (SWAR): with the high bits
+/// cleared (`y`), `y + 0x5f` sets a byte's high bit when it is at least `!` and
+/// `y + 0x01` when it is `DEL` or more, without carries between bytes; bytes with
+/// their high bit set are not graphic.
+fn count_graph_swar(bytes: &[u8]) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const FROM_BANG: u64 = 0x5f5f_5f5f_5f5f_5f5f;
     const FROM_DEL: u64 = 0x0101_0101_0101_0101;
@@ -452,9 +469,7 @@ pub(crate) fn built(records: u64, data_len: u64, problem: Option<String>) -> Fas
     }
 }
 
-/// Writes one `.fai` line (made in `line`): the name and the four numbers,
-/// tab-separated. It is what `noodles_fasta::fai::io::Writer` writes (a test checks),
-/// without its formatting machinery, which took a tenth of a large build.
+/// Writes one `.fai` line (made in `line`): see [`push_fai_line`].
 pub(crate) fn write_fai_line<F: Write>(
     out: &mut F,
     line: &mut Vec<u8>,
@@ -462,14 +477,21 @@ pub(crate) fn write_fai_line<F: Write>(
     numbers: [u64; 4],
 ) -> io::Result<()> {
     line.clear();
-    line.extend_from_slice(name);
+    push_fai_line(line, name, numbers);
+    out.write_all(line)
+}
+
+/// Appends one `.fai` line to `out`: the name and the four numbers, tab-separated.
+/// It is what `noodles_fasta::fai::io::Writer` writes (a test checks), without its
+/// formatting machinery, which took a tenth of a large build.
+pub(crate) fn push_fai_line(out: &mut Vec<u8>, name: &[u8], numbers: [u64; 4]) {
+    out.extend_from_slice(name);
     let mut digits = itoa::Buffer::new();
     for n in numbers {
-        line.push(b'\t');
-        line.extend_from_slice(digits.format(n).as_bytes());
+        out.push(b'\t');
+        out.extend_from_slice(digits.format(n).as_bytes());
     }
-    line.push(b'\n');
-    out.write_all(line)
+    out.push(b'\n');
 }
 
 /// One FASTA record parsed from its span: the offsets of its bytes within the span
@@ -486,33 +508,47 @@ pub(crate) struct Parsed<'a> {
 
 /// Parses the record in `span` (which may start with blank lines), appending its
 /// sequence lines (line endings dropped) to `sequence`. `Err` says what is wrong.
+///
+/// This runs for every record a worker reads: the lines are found by one `memchr`
+/// iterator over the span, and each is looked at by its first byte (a header, a
+/// blank line) before it is copied.
 pub(crate) fn parse<'a>(span: &'a [u8], sequence: &mut Vec<u8>) -> Result<Parsed<'a>, String> {
+    let mut ends = memchr::memchr_iter(b'\n', span);
     let mut at = 0;
-    let mut header: Option<(&[u8], &[u8])> = None;
-    let mut start = 0;
-    let mut end = 0;
-    while at < span.len() {
-        let line_end = memchr::memchr(b'\n', &span[at..]).map_or(span.len(), |i| at + i + 1);
-        let line = &span[at..line_end];
-        if line[0] == b'>' {
-            if header.is_some() {
-                return Err("its bytes hold two records".to_string());
-            }
-            header = Some(header_name(&line[1..]));
-            start = at;
-            end = line_end;
-        } else if !is_blank(line) {
-            if header.is_none() {
-                return Err(format!("it starts with '{}', not a header", excerpt(line)));
-            }
-            sequence.extend_from_slice(chomp(line));
-            end = line_end;
+    // The next line: where it starts and ends (after its line ending).
+    let mut next_line = || -> Option<(usize, usize)> {
+        if at >= span.len() {
+            return None;
         }
-        at = line_end;
-    }
-    let Some((name, description)) = header else {
-        return Err("it has no header line".to_string());
+        let start = at;
+        at = ends.next().map_or(span.len(), |i| i + 1);
+        Some((start, at))
     };
+    // Blank lines, then the header.
+    let (start, header_end, (name, description)) = loop {
+        let Some((s, e)) = next_line() else {
+            return Err("it has no header line".to_string());
+        };
+        let line = &span[s..e];
+        if line[0] == b'>' {
+            break (s, e, header_name(&line[1..]));
+        }
+        if !is_blank(line) {
+            return Err(format!("it starts with '{}', not a header", excerpt(line)));
+        }
+    };
+    let mut end = header_end;
+    while let Some((s, e)) = next_line() {
+        let line = &span[s..e];
+        match line[0] {
+            b'>' => return Err("its bytes hold two records".to_string()),
+            first if is_space(first) && is_blank(line) => {}
+            _ => {
+                sequence.extend_from_slice(chomp(line));
+                end = e;
+            }
+        }
+    }
     Ok(Parsed {
         bytes: chomp(&span[start..end]),
         name,
@@ -588,6 +624,15 @@ mod tests {
         }
         let slow = data.iter().filter(|&&b| is_graph(b)).count() as u64;
         assert_eq!(count_graph(&data), slow);
+        assert_eq!(count_graph_swar(&data), slow);
+        for len in 0..600 {
+            let part = &data[len * 7..len * 8];
+            let slow = part.iter().filter(|&&b| is_graph(b)).count() as u64;
+            assert_eq!(count_graph(part), slow, "{len}");
+        }
+        for b in 0..=255u8 {
+            assert_eq!(b.wrapping_add(1) as i8 > 33, is_graph(b), "{b}");
+        }
         assert_eq!(count_graph(b"AC GT\r\n\x7f~!"), 6);
         assert!(is_graph(b'!') && is_graph(b'~') && !is_graph(b' ') && !is_graph(0x7f));
     }

@@ -41,6 +41,15 @@ impl FieldPool {
         field.1.push_str(value);
     }
 
+    /// Adds the field `name` with the text in `value` without copying it: `value` is
+    /// given in exchange the memory of a value the pool no longer needs, emptied.
+    pub(crate) fn add_swapped(&mut self, name: &str, value: &mut String) {
+        let field = self.push();
+        field.0.push_str(name);
+        std::mem::swap(&mut field.1, value);
+        value.clear();
+    }
+
     /// The fields.
     pub(crate) fn fields(&self) -> &[(String, String)] {
         &self.list[..self.len]

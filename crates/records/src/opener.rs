@@ -22,6 +22,10 @@ use crate::scan::{human_bytes, thousands, LineScanner};
 use crate::table::RowScanner;
 use crate::{fai, fasta};
 
+/// The buffer of an index being written: a large `.fai` is tens of megabytes, and
+/// each write to it a system call.
+const OUT_BUFFER: usize = 1 << 20;
+
 /// What to say about a format refused at its start.
 pub(crate) fn format_hint(format: RecordFormat, found: &str) -> String {
     let guess = match found.as_bytes().first() {
@@ -435,8 +439,13 @@ impl FileOpener<'_> {
         let ppi_dest = ppi_temp.dest().to_path_buf();
         let write_err = |e: &io::Error| self.write_err(&ppi_dest, e);
         let id_name = &o.columns.id_name;
-        let mut ppi = PpiWriter::new(BufWriter::new(ppi_file), self.format, &o.key, id_name)
-            .map_err(|e| write_err(&e))?;
+        let mut ppi = PpiWriter::new(
+            BufWriter::with_capacity(OUT_BUFFER, ppi_file),
+            self.format,
+            &o.key,
+            id_name,
+        )
+        .map_err(|e| write_err(&e))?;
         let owned = o.data.try_clone().map_err(|e| self.read_err(&e))?;
         let src = data::stream(owned, o.compression);
         let size = o.meta.len();
@@ -446,7 +455,9 @@ impl FileOpener<'_> {
         let built = match self.format {
             RecordFormat::Fasta => {
                 let (temp, file) = match temps.next() {
-                    Some((temp, file)) => (Some(temp), Some(BufWriter::new(file))),
+                    Some((temp, file)) => {
+                        (Some(temp), Some(BufWriter::with_capacity(OUT_BUFFER, file)))
+                    }
                     None => (None, None),
                 };
                 let mut out: Box<dyn Write> = match file {

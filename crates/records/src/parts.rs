@@ -36,7 +36,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::build::BuildStop;
-use crate::fasta::{built, Direct, FastaBuilt, Out, Problem, Scan};
+use crate::fasta::{built, push_fai_line, Direct, FastaBuilt, Out, Problem, Scan};
 use crate::fileio::{get_varint, put_varint, read_full_at};
 use crate::place::TempIndex;
 use crate::ppi::PpiWriter;
@@ -152,13 +152,14 @@ fn next_header(file: &File, from: u64, buffer: usize, cancel: &AtomicBool) -> io
     }
 }
 
-/// The records of a part after the first, kept for when the parts are put together:
-/// items of a kind byte, then for a record (0) its gap to the record before in the
-/// part, its length, its line minus that record's, and its name (0: none, n + 1: n
-/// bytes follow); for a `.fai` line (1) its four numbers. In memory up to
-/// `spill_at` bytes, then in frames (a u64 length and the bytes) in a temporary file.
+/// What a part after the first writes, kept for when the parts are put together: its
+/// `.ppi` entries (for each record its gap to the record before in the part, its
+/// length, its line minus that record's, and its name: 0 for none, n + 1 and n
+/// bytes), and its `.fai` lines as text. Each in memory up to `spill_at` bytes, then
+/// written to a temporary file in frames (a kind byte, a u64 length, the bytes).
 struct Spill<'p> {
-    buf: Vec<u8>,
+    entries: Vec<u8>,
+    fai: Vec<u8>,
     spill_at: usize,
     file: Option<File>,
     /// The bytes written to `file`.
@@ -169,10 +170,15 @@ struct Spill<'p> {
     prev_line: u64,
 }
 
+/// The kinds of [`Spill`] frames.
+const ENTRIES: u8 = 0;
+const FAI: u8 = 1;
+
 impl<'p> Spill<'p> {
     fn new(spill_at: usize, near: &'p Path) -> Spill<'p> {
         Spill {
-            buf: Vec::new(),
+            entries: Vec::new(),
+            fai: Vec::new(),
             spill_at,
             file: None,
             written: 0,
@@ -182,9 +188,14 @@ impl<'p> Spill<'p> {
         }
     }
 
-    /// Writes the buffer to the file once it holds `spill_at` bytes.
-    fn maybe_spill(&mut self) -> io::Result<()> {
-        if self.buf.len() < self.spill_at {
+    /// Writes the buffer of `kind` to the file once it holds `spill_at` bytes.
+    fn maybe_spill(&mut self, kind: u8) -> io::Result<()> {
+        let buf = if kind == ENTRIES {
+            &mut self.entries
+        } else {
+            &mut self.fai
+        };
+        if buf.len() < self.spill_at {
             return Ok(());
         }
         let file = match &mut self.file {
@@ -196,58 +207,60 @@ impl<'p> Spill<'p> {
                 self.file.insert(file)
             }
         };
-        file.write_all(&(self.buf.len() as u64).to_le_bytes())?;
-        file.write_all(&self.buf)?;
-        self.written += 8 + self.buf.len() as u64;
-        self.buf.clear();
+        let mut head = [kind; 9];
+        head[1..].copy_from_slice(&(buf.len() as u64).to_le_bytes());
+        file.write_all(&head)?;
+        file.write_all(buf)?;
+        self.written += 9 + buf.len() as u64;
+        buf.clear();
         Ok(())
     }
 
-    /// Gives the frames kept, in order, to `each`.
-    fn frames(&self, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    /// Gives the frames kept, in order, to `each` with their kind.
+    fn frames(&self, mut each: impl FnMut(u8, &[u8]) -> io::Result<()>) -> io::Result<()> {
         if let Some(file) = &self.file {
             let mut at = 0;
             let mut frame = Vec::new();
             while at < self.written {
+                let mut head = [0u8; 9];
+                read_full_at(file, &mut head, at)?;
                 let mut len = [0u8; 8];
-                read_full_at(file, &mut len, at)?;
+                len.copy_from_slice(&head[1..]);
                 let len = u64::from_le_bytes(len);
                 frame.resize(usize::try_from(len).map_err(io::Error::other)?, 0);
-                if read_full_at(file, &mut frame, at + 8)? < frame.len() {
+                if read_full_at(file, &mut frame, at + 9)? < frame.len() {
                     return Err(io::Error::other("a part's records did not read back"));
                 }
-                each(&frame)?;
-                at += 8 + len;
+                each(head[0], &frame)?;
+                at += 9 + len;
             }
         }
-        each(&self.buf)
+        each(ENTRIES, &self.entries)?;
+        each(FAI, &self.fai)
     }
 }
 
 impl Out for Spill<'_> {
     fn record(&mut self, start: u64, end: u64, line: u64, name: Option<&[u8]>) -> io::Result<()> {
-        self.buf.push(0);
-        put_varint(&mut self.buf, start.saturating_sub(self.prev_end));
-        put_varint(&mut self.buf, end - start);
-        put_varint(&mut self.buf, line - self.prev_line);
+        let buf = &mut self.entries;
+        put_varint(buf, start.saturating_sub(self.prev_end));
+        put_varint(buf, end - start);
+        put_varint(buf, line - self.prev_line);
         match name {
-            None => put_varint(&mut self.buf, 0),
+            None => put_varint(buf, 0),
             Some(n) => {
-                put_varint(&mut self.buf, n.len() as u64 + 1);
-                self.buf.extend_from_slice(n);
+                put_varint(buf, n.len() as u64 + 1);
+                buf.extend_from_slice(n);
             }
         }
         self.prev_end = end;
         self.prev_line = line;
-        self.maybe_spill()
+        self.maybe_spill(ENTRIES)
     }
 
-    fn fai(&mut self, _name: &[u8], numbers: [u64; 4]) -> io::Result<()> {
-        self.buf.push(1);
-        for n in numbers {
-            put_varint(&mut self.buf, n);
-        }
-        self.maybe_spill()
+    fn fai(&mut self, name: &[u8], numbers: [u64; 4]) -> io::Result<()> {
+        push_fai_line(&mut self.fai, name, numbers);
+        self.maybe_spill(FAI)
     }
 }
 
@@ -291,8 +304,8 @@ fn scan_part<'p>(
     })
 }
 
-/// Puts the records of a part after the first into `out`: its first record starting
-/// at `prev_end`, its lines after `base`; its `.fai` lines only when `with_fai`.
+/// Puts what a part after the first wrote into `out`: its first record starting at
+/// `prev_end`, its lines after `base`; its `.fai` lines only when `with_fai`.
 fn replay<P: Write, F: Write>(
     spill: &Spill<'_>,
     prev_end: u64,
@@ -303,39 +316,33 @@ fn replay<P: Write, F: Write>(
     let damaged = || io::Error::other("a part's records did not read back");
     let mut first = true;
     let (mut end, mut line) = (0u64, 0u64);
-    let mut name = Vec::new();
-    spill.frames(|frame| {
+    spill.frames(|kind, frame| {
+        if kind == FAI {
+            return if with_fai {
+                out.fai.write_all(frame)
+            } else {
+                Ok(())
+            };
+        }
         let mut at = 0;
         let varint = |at: &mut usize| get_varint(frame, at).ok_or_else(damaged);
         while at < frame.len() {
-            let kind = frame[at];
-            at += 1;
-            if kind == 1 {
-                let numbers = [
-                    varint(&mut at)?,
-                    varint(&mut at)?,
-                    varint(&mut at)?,
-                    varint(&mut at)?,
-                ];
-                if with_fai {
-                    out.fai(&name, numbers)?;
-                }
-                continue;
-            }
             let start = end + varint(&mut at)?;
             let len = varint(&mut at)?;
             line += varint(&mut at)?;
-            let tag = varint(&mut at)?;
-            name.clear();
-            if tag > 0 {
-                let n = usize::try_from(tag - 1).map_err(|_| damaged())?;
-                name.extend_from_slice(frame.get(at..at + n).ok_or_else(damaged)?);
-                at += n;
-            }
+            let name = match varint(&mut at)? {
+                0 => None,
+                tag => {
+                    let n = usize::try_from(tag - 1).map_err(|_| damaged())?;
+                    let name = frame.get(at..at + n).ok_or_else(damaged)?;
+                    at += n;
+                    Some(name)
+                }
+            };
             end = start + len;
             let span_start = if first { prev_end } else { start };
             first = false;
-            out.record(span_start, end, line + base, (tag > 0).then_some(&name[..]))?;
+            out.record(span_start, end, line + base, name)?;
         }
         Ok(())
     })

@@ -101,7 +101,11 @@ impl Reader {
         // The lines format checks that the byte before the record ends a line.
         let before = u64::from(format == RecordFormat::Lines && offset > 0);
         let want = (len + before) as usize;
-        buf.resize(want, 0);
+        // Grown only: resizing down and up again would fill it with zeros each time.
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let buf = &mut buf[..want];
         let n = opened
             .data
             .read_at(buf, offset - before)
@@ -277,17 +281,22 @@ impl Parser {
                         None => at.changed(),
                     });
                 }
-                if String::from_utf8_lossy(parsed.name) != at.name {
+                // The name is UTF-8 (checked above): its bytes are the index's.
+                if parsed.name != at.name.as_bytes() {
                     return Err(at.changed());
                 }
-                let sequence = std::str::from_utf8(seq).map_err(|_| {
+                // The sequence goes into the fields without a copy: its buffer is
+                // swapped with the one of a field no longer needed.
+                let mut sequence = String::from_utf8(std::mem::take(seq)).map_err(|e| {
+                    *seq = e.into_bytes();
                     format!(
                         "{}: the sequence of record '{}' is not text (UTF-8)",
                         at.display, at.name
                     )
                 })?;
                 pool.add("description", &String::from_utf8_lossy(parsed.description));
-                pool.add("sequence", sequence);
+                pool.add_swapped("sequence", &mut sequence);
+                *seq = sequence.into_bytes();
                 parsed.bytes
             }
             RecordFormat::Fastq => read_fastq(span, at, fastq, pool)?,

@@ -338,3 +338,24 @@ fn the_catalog_indexes_in_parts_as_samtools_does() {
     }
     assert!(compared > 30, "{compared} compared with samtools");
 }
+
+/// The file named by `POLYPLUG_BIG_FASTA` (a large one: `python3 bench/gen-fasta.py`)
+/// indexed in parts as this machine cuts it, against one pass:
+/// `POLYPLUG_BIG_FASTA=big.fa cargo test --release -p polyplug-records -- --ignored`.
+#[test]
+#[ignore = "needs a large FASTA file named by POLYPLUG_BIG_FASTA"]
+fn a_large_file_indexed_in_parts_gives_the_one_pass_index() {
+    let path = std::path::PathBuf::from(std::env::var_os("POLYPLUG_BIG_FASTA").unwrap());
+    let len = fs::metadata(&path).unwrap().len();
+    let split = Split::for_len(len);
+    assert!(split.parts(len) > 1, "{split:?}: one part");
+    let spills = tempfile::tempdir().unwrap();
+    let got = in_parts(&path, split, &spills.path().join("x.ppi"));
+    let file = fs::File::open(&path).unwrap();
+    let (mut ppi, mut fai) = (ppi_writer(), Vec::new());
+    let result = fasta::build(LineScanner::new(file), &mut ppi, &mut fai);
+    let want = written(result, ppi, fai);
+    assert_eq!(got.result, want.result);
+    assert!(got.fai == want.fai, ".fai differs");
+    assert!(got.ppi == want.ppi, ".ppi differs");
+}
