@@ -137,3 +137,37 @@ fn the_report_goes_to_stderr_only_when_asked() {
     .ok();
     assert_eq!(quiet.stderr.lines().count(), 1, "{}", quiet.stderr);
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let t = TestDir::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = Run::of(t.cmd().args(["completions", shell])).ok();
+        for word in [
+            "run",
+            "records",
+            "id-column",
+            "allow-duplicate-ids",
+            "merge",
+        ] {
+            assert!(r.stdout.contains(word), "{shell} completions lack {word}");
+        }
+        assert!(
+            !r.stdout.contains("__worker"),
+            "{shell}: a hidden command shows"
+        );
+    }
+    Run::of(t.cmd().args(["completions", "tcsh"]))
+        .code(2)
+        .stderr_has("invalid value 'tcsh'");
+    let page = Run::of(t.cmd().arg("man")).ok().stdout;
+    assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{page}");
+    assert!(page.contains(".TH polyplug 1"), "{page}");
+    assert!(page.contains("polyplug\\-run(1)"), "{page}");
+    Run::of(t.cmd().args(["man", "--dir", "man"]))
+        .ok()
+        .stdout_has("man pages written to man");
+    let run_page = t.read("man/polyplug-run.1");
+    assert!(run_page.contains("\\-\\-id\\-column"), "{run_page}");
+    assert!(!t.join("man/polyplug-__worker.1").exists());
+}

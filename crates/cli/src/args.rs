@@ -27,6 +27,11 @@ pub enum Command {
     Build(BuildArgs),
     /// Write a working plugin skeleton: `new <language> <name>`.
     New(NewArgs),
+    /// Print a shell completion script: `completions bash|zsh|fish|elvish|powershell`
+    /// (for bash: `polyplug completions bash > ~/.local/share/bash-completion/completions/polyplug`).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a folder.
+    Man(ManArgs),
     /// Index record files ahead of a run (records mode does it on first use):
     /// `index <format> <file>...`; prints each file's records and index.
     Index(IndexArgs),
@@ -219,6 +224,21 @@ pub struct AttrsSyncArgs {
     pub drop: bool,
     #[command(flatten)]
     pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `polyplug.1` and a page per command (`polyplug-run.1`, …) into this
+    /// folder instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 mod args;
 mod build;
 mod console;
+mod docs;
 mod forward;
 mod info;
 mod k8s;
@@ -39,6 +40,8 @@ fn main() {
         args::Command::Build(a) => build::build(a),
         args::Command::New(a) => new::new(a),
         args::Command::Index(a) => build::index(a),
+        args::Command::Completions(a) => docs::completions(a),
+        args::Command::Man(a) => docs::man(a),
         args::Command::Worker(a) => worker(&a.kind, &a.args),
         args::Command::Attrs(a) => stores::attrs(a),
         args::Command::Load(a) => stores::load(a),

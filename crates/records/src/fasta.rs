@@ -509,51 +509,86 @@ pub(crate) struct Parsed<'a> {
 /// Parses the record in `span` (which may start with blank lines), appending its
 /// sequence lines (line endings dropped) to `sequence`. `Err` says what is wrong.
 ///
-/// This runs for every record a worker reads: the lines are found by one `memchr`
-/// iterator over the span, and each is looked at by its first byte (a header, a
-/// blank line) before it is copied.
+/// This runs for every record a worker reads, so the lines are not searched one by
+/// one: the first sequence line gives the width of the others, whose line endings
+/// are then only checked where they should be, with one count of the line feeds
+/// (SIMD, in `memchr`) to prove there is none elsewhere ([`equal_lines`]). The lines
+/// after them (the last, shorter one; blank lines) go one by one.
 pub(crate) fn parse<'a>(span: &'a [u8], sequence: &mut Vec<u8>) -> Result<Parsed<'a>, String> {
-    let mut ends = memchr::memchr_iter(b'\n', span);
-    let mut at = 0;
-    // The next line: where it starts and ends (after its line ending).
-    let mut next_line = || -> Option<(usize, usize)> {
-        if at >= span.len() {
-            return None;
-        }
-        let start = at;
-        at = ends.next().map_or(span.len(), |i| i + 1);
-        Some((start, at))
-    };
+    let line_end =
+        |at: usize| memchr::memchr(b'\n', &span[at..]).map_or(span.len(), |i| at + i + 1);
     // Blank lines, then the header.
-    let (start, header_end, (name, description)) = loop {
-        let Some((s, e)) = next_line() else {
+    let mut at = 0;
+    let (start, (name, description)) = loop {
+        if at >= span.len() {
             return Err("it has no header line".to_string());
-        };
-        let line = &span[s..e];
+        }
+        let e = line_end(at);
+        let line = &span[at..e];
+        let s = at;
+        at = e;
         if line[0] == b'>' {
-            break (s, e, header_name(&line[1..]));
+            break (s, header_name(&line[1..]));
         }
         if !is_blank(line) {
             return Err(format!("it starts with '{}', not a header", excerpt(line)));
         }
     };
-    let mut end = header_end;
-    while let Some((s, e)) = next_line() {
-        let line = &span[s..e];
+    let mut end = at;
+    let mut width = 0;
+    while at < span.len() {
+        if width > 0 {
+            let k = equal_lines(&span[at..], width);
+            if k > 0 {
+                sequence.reserve(k * width);
+                for line in span[at..at + k * width].chunks_exact(width) {
+                    sequence.extend_from_slice(chomp(line));
+                }
+                at += k * width;
+                end = at;
+            }
+            width = 0;
+            continue;
+        }
+        let e = line_end(at);
+        let line = &span[at..e];
         match line[0] {
             b'>' => return Err("its bytes hold two records".to_string()),
             first if is_space(first) && is_blank(line) => {}
             _ => {
                 sequence.extend_from_slice(chomp(line));
                 end = e;
+                if line.last() == Some(&b'\n') {
+                    width = line.len();
+                }
             }
         }
+        at = e;
     }
     Ok(Parsed {
         bytes: chomp(&span[start..end]),
         name,
         description: trim(description),
     })
+}
+
+/// How many lines at the start of `bytes` are sequence lines of `width` bytes (line
+/// ending included), not blank and not headers: each has a line feed at its end,
+/// a first byte that is neither `>` nor a space, and (counted over all of them at
+/// once) no other line feed.
+fn equal_lines(bytes: &[u8], width: usize) -> usize {
+    let k = bytes
+        .chunks_exact(width)
+        .take_while(|line| line[width - 1] == b'\n' && line[0] != b'>' && !is_space(line[0]))
+        .count();
+    if k > 0 && memchr::memchr_iter(b'\n', &bytes[..k * width]).count() != k {
+        // A line feed inside one: the lines before it are of this width.
+        return bytes
+            .chunks_exact(width)
+            .position(|line| memchr::memchr(b'\n', &line[..width - 1]).is_some())
+            .unwrap_or(0);
+    }
+    k
 }
 
 #[cfg(test)]
@@ -711,6 +746,108 @@ mod tests {
             &mut Vec::new(),
         );
         assert!(matches!(r, Err(BuildStop::NotTheFormat(2, _, ref found)) if found == "@r1"));
+    }
+
+    /// `parse` as it was, line by line: the reference the fast one must agree with.
+    fn parse_line_by_line<'a>(
+        span: &'a [u8],
+        sequence: &mut Vec<u8>,
+    ) -> Result<Parsed<'a>, String> {
+        let mut at = 0;
+        let mut header: Option<(&[u8], &[u8])> = None;
+        let (mut start, mut end) = (0, 0);
+        while at < span.len() {
+            let line_end = memchr::memchr(b'\n', &span[at..]).map_or(span.len(), |i| at + i + 1);
+            let line = &span[at..line_end];
+            if line[0] == b'>' {
+                if header.is_some() {
+                    return Err("its bytes hold two records".to_string());
+                }
+                header = Some(header_name(&line[1..]));
+                start = at;
+                end = line_end;
+            } else if !is_blank(line) {
+                if header.is_none() {
+                    return Err(format!("it starts with '{}', not a header", excerpt(line)));
+                }
+                sequence.extend_from_slice(chomp(line));
+                end = line_end;
+            }
+            at = line_end;
+        }
+        let Some((name, description)) = header else {
+            return Err("it has no header line".to_string());
+        };
+        Ok(Parsed {
+            bytes: chomp(&span[start..end]),
+            name,
+            description: trim(description),
+        })
+    }
+
+    #[test]
+    fn records_parse_as_they_did_line_by_line() {
+        let mut seed = 0x853c_49e6_748f_ea9bu64;
+        let mut below = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let pieces: [&[u8]; 12] = [
+            b"ACGT",
+            b"AC",
+            b"\n",
+            b"\r\n",
+            b" ",
+            b"\t",
+            b">",
+            b"N",
+            b"\n\n",
+            b"  \n",
+            b"\xff",
+            b"ACGTACGTACGT",
+        ];
+        let (mut same, mut ok) = (0, 0);
+        for _ in 0..20_000 {
+            let mut span = Vec::new();
+            if below(4) == 0 {
+                span.extend_from_slice(b"\n \n");
+            }
+            if below(20) > 0 {
+                span.extend_from_slice(b">r1 some description\n");
+            }
+            // Lines of one width, then anything.
+            let width = 1 + below(12);
+            for _ in 0..below(30) {
+                for _ in 0..width {
+                    span.push(b"ACGT"[below(4)]);
+                }
+                span.extend_from_slice(if below(30) == 0 { b"\r\n" } else { b"\n" });
+            }
+            for _ in 0..below(12) {
+                span.extend_from_slice(pieces[below(pieces.len())]);
+            }
+            let (mut a, mut b) = (b"x".to_vec(), b"x".to_vec());
+            let fast = parse(&span, &mut a).map(|p| (p.bytes, p.name, p.description));
+            let slow = parse_line_by_line(&span, &mut b).map(|p| (p.bytes, p.name, p.description));
+            assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&span));
+            if fast.is_ok() {
+                assert_eq!(a, b, "{:?}", String::from_utf8_lossy(&span));
+                ok += 1;
+            }
+            same += 1;
+        }
+        assert!(ok > 10_000, "{ok} of {same} parsed");
+    }
+
+    #[test]
+    fn lines_of_one_width_stop_before_one_that_is_not() {
+        assert_eq!(equal_lines(b"ACG\nTTA\nA\nG\nCCC\n", 4), 2);
+        assert_eq!(equal_lines(b"ACG\nTTA\n>ab\n", 4), 2);
+        assert_eq!(equal_lines(b"ACG\n TA\n", 4), 1);
+        assert_eq!(equal_lines(b"ACG\nTTA\nAC", 4), 2);
+        assert_eq!(equal_lines(b"A\nG\nTTA\n", 4), 0);
     }
 
     #[test]
