@@ -27,6 +27,11 @@ pub enum Command {
     Build(BuildArgs),
     /// Write a working plugin skeleton: `new <language> <name>`.
     New(NewArgs),
+    /// The plugin SDK inside this binary (C and WebAssembly headers, Nim module, Bash
+    /// helper, Rust crates): `sdk path` writes it into the cache and prints the folder,
+    /// `sdk export DIR` copies it.
+    #[command(subcommand)]
+    Sdk(SdkCommand),
     /// Print a shell completion script: `completions bash|zsh|fish|elvish|powershell`
     /// (for bash: `polyplug completions bash > ~/.local/share/bash-completion/completions/polyplug`).
     Completions(CompletionsArgs),
@@ -224,6 +229,20 @@ pub struct AttrsSyncArgs {
     pub drop: bool,
     #[command(flatten)]
     pub store: StoreOpt,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SdkCommand {
+    /// Write the SDK into polyplug's cache folder (once) and print its path.
+    Path,
+    /// Copy the SDK into DIR.
+    Export(SdkExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SdkExportArgs {
+    /// The folder to write the SDK into (created when missing).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -633,4 +652,8 @@ pub struct NewArgs {
     /// Folder to create (default: ./<name>); it must not exist yet.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// rust: a cargo crate (Cargo.toml, src/lib.rs) with the SDK as a path
+    /// dependency, instead of a single source file.
+    #[arg(long)]
+    pub cargo: bool,
 }

@@ -1,7 +1,8 @@
 //! `polyplug completions <shell>` and `polyplug man`: shell completions and man pages,
-//! generated from the clap definitions, so they never disagree with the commands.
+//! generated from the clap definitions, so they never disagree with the commands;
+//! `polyplug sdk path|export`: the plugin SDK the binary carries.
 
-use crate::args::{Cli, CompletionsArgs, ManArgs};
+use crate::args::{Cli, CompletionsArgs, ManArgs, SdkCommand};
 use crate::{error, EXIT_FAILED};
 use clap::CommandFactory;
 
@@ -47,6 +48,26 @@ pub fn man(args: ManArgs) -> i32 {
                 Some(dir) => format!("{}: cannot write the man pages: {e}", dir.display()),
                 None => format!("cannot print the man page: {e}"),
             });
+            EXIT_FAILED
+        }
+    }
+}
+
+/// `sdk path` (the SDK written into the cache, its folder printed) and `sdk export`.
+pub fn sdk(command: SdkCommand) -> i32 {
+    let done = match command {
+        SdkCommand::Path => {
+            polyplug_engine::sdk_folder(&polyplug_engine::core::LoadOptions::default())
+                .map(|dir| println!("{}", dir.display()))
+        }
+        SdkCommand::Export(a) => polyplug_engine::export_sdk(&a.dir).map(|()| {
+            println!("the polyplug plugin SDK is in {}", a.dir.display());
+        }),
+    };
+    match done {
+        Ok(()) => 0,
+        Err(e) => {
+            error(e);
             EXIT_FAILED
         }
     }

@@ -41,6 +41,7 @@ fn main() {
         args::Command::New(a) => new::new(a),
         args::Command::Index(a) => build::index(a),
         args::Command::Completions(a) => docs::completions(a),
+        args::Command::Sdk(c) => docs::sdk(c),
         args::Command::Man(a) => docs::man(a),
         args::Command::Worker(a) => worker(&a.kind, &a.args),
         args::Command::Attrs(a) => stores::attrs(a),

@@ -113,6 +113,18 @@ pub fn sdk_version() -> &'static str {
     sdk::version()
 }
 
+/// The plugin SDK (headers, Nim module, Bash helper, Rust and WebAssembly crates), as
+/// the binary carries it, written into the cache folder on first use: its folder.
+pub fn sdk_folder(opts: &LoadOptions) -> Result<PathBuf, String> {
+    let root = opts.cache_root().map_err(|e| e.to_string())?;
+    sdk::materialize(&root)
+}
+
+/// Writes the plugin SDK into `dir`.
+pub fn export_sdk(dir: &Path) -> Result<(), String> {
+    sdk::export(dir)
+}
+
 /// A valid identifier from the file stem: crate and library name.
 fn ident(path: &Path) -> String {
     let stem = path

@@ -241,7 +241,7 @@ pub fn rust_sdk(rustc: &Compiler, sdk: &Path, root: &CacheRoot) -> Result<PathBu
         return Ok(dir);
     }
     let tmp = cache::temp_dir(&parent)?;
-    let abi = sdk.join("rust/abi/lib.rs");
+    let abi = sdk.join("rust/polyplug-abi/src/lib.rs");
     let mut cmd = rustc.command();
     cmd.args(["--edition", "2021", "--crate-type", "rlib"])
         .args(["--crate-name", "polyplug_abi", "-C", "opt-level=2"])
@@ -249,7 +249,7 @@ pub fn rust_sdk(rustc: &Compiler, sdk: &Path, root: &CacheRoot) -> Result<PathBu
         .arg("--out-dir")
         .arg(tmp.path());
     run(cmd, Language::Rust, &abi).map_err(|e| format!("building the Rust SDK: {e}"))?;
-    let lib = sdk.join("rust/sdk/lib.rs");
+    let lib = sdk.join("rust/polyplug-sdk/src/lib.rs");
     let mut cmd = rustc.command();
     cmd.args(["--edition", "2021", "--crate-type", "rlib"])
         .args(["--crate-name", "polyplug_sdk", "-C", "opt-level=2"])

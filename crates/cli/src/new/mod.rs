@@ -111,17 +111,29 @@ fn readme(lang: Language, name: &str, file: &str) -> String {
             "WebAssembly (C guest)",
             format!(
                 "Build `{name}.wasm` from `{file}` with clang's wasm32-wasi target (Debian: \
-                 `apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32`), \
-                 `POLYPLUG_SDK` being the `plugin-sdk` folder of polyplug:\n\n    \
-                 POLYPLUG_SDK=/path/to/polyplug/plugin-sdk sh build.sh\n\n\
+                 `apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32`):\n\n    \
+                 sh build.sh\n\n\
                  which runs `clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 \
-                 -I $POLYPLUG_SDK/c -I $POLYPLUG_SDK/wasm {file} -o {name}.wasm`."
+                 -I $SDK/c -I $SDK/wasm {file} -o {name}.wasm`, `$SDK` being the folder \
+                 `polyplug sdk path` prints (the SDK inside polyplug; `POLYPLUG_SDK` \
+                 chooses another)."
             ),
         ),
     };
     let run_file = match lang {
         Language::Wasm => format!("{name}.wasm"),
+        Language::Rust if file == "src/lib.rs" => format!("target/release/lib{name}.so"),
         _ => file.to_string(),
+    };
+    let build = if file == "src/lib.rs" {
+        "A cargo crate: the polyplug SDK is a path dependency (the copy `polyplug sdk path` \
+         writes into polyplug's cache), so it builds offline. Add the crates you need to \
+         `Cargo.toml`, then:\n\n    cargo build --release\n\n\
+         The plugin is `target/release/lib{name}.so`; see the SDK's README \
+         (`$(polyplug sdk path)/rust/polyplug-sdk/README.md`) for a complete plugin."
+            .replace("{name}", name)
+    } else {
+        build
     };
     format!(
         "# {name}\n\n\
@@ -148,7 +160,10 @@ fn valid_name(name: &str) -> bool {
 pub fn new(args: NewArgs) -> i32 {
     match write(&args) {
         Ok(dir) => {
-            let (file, _) = plugin_file(args.language, &args.name);
+            let file = match args.cargo {
+                true => "src/lib.rs".to_string(),
+                false => plugin_file(args.language, &args.name).0,
+            };
             println!(
                 "created {} ({} plugin {}); see {}",
                 dir.display(),
@@ -180,8 +195,21 @@ fn write(args: &NewArgs) -> Result<PathBuf, String> {
             dir.display()
         ));
     }
-    let (file, template) = plugin_file(args.language, name);
-    let files = [
+    if args.cargo && args.language != Language::Rust {
+        return Err(
+            "--cargo is for rust: `polyplug new rust --cargo NAME` writes a cargo \
+                    crate"
+                .into(),
+        );
+    }
+    let (file, template) = match args.cargo {
+        true => (
+            "src/lib.rs".to_string(),
+            cargo_lib(&plugin_file(args.language, name).1),
+        ),
+        false => plugin_file(args.language, name),
+    };
+    let mut files = vec![
         (file.clone(), template.replace("{{name}}", name)),
         ("README.md".to_string(), readme(args.language, name, &file)),
         ("ids.txt".to_string(), IDS.to_string()),
@@ -190,6 +218,9 @@ fn write(args: &NewArgs) -> Result<PathBuf, String> {
             DEFINITIONS.to_string(),
         ),
     ];
+    if args.cargo {
+        files.push(("Cargo.toml".to_string(), cargo_toml(name)?));
+    }
     for (rel, text) in &files {
         write_file(&dir.join(rel), text)?;
     }
@@ -209,6 +240,42 @@ fn write(args: &NewArgs) -> Result<PathBuf, String> {
         make_executable(p)?;
     }
     Ok(dir)
+}
+
+/// The Rust skeleton as the `src/lib.rs` of a cargo crate: its introduction says how
+/// a crate is built and run.
+fn cargo_lib(single_file: &str) -> String {
+    let code: String = single_file
+        .lines()
+        .skip_while(|l| l.starts_with("//!"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    "//! {{name}}: a polyplug plugin in Rust, a cargo crate with the polyplug SDK as a path\n\
+     //! dependency.\n//!\n\
+     //! For every ID it returns the length of the ID and its number of G and C letters.\n\
+     //! IDs shorter than the parameter min_length give no result and a log message. Each\n\
+     //! worker keeps a count of what it computed in its state and logs it in finalize. A\n\
+     //! returned `Error` or a panic fails that entity only.\n//!\n\
+     //! Build and run it (in this folder):\n\
+     //!     cargo build --release\n\
+     //!     polyplug run target/release/lib{{name}}.so ids ids.txt\n"
+        .to_string()
+        + &code
+}
+
+/// The `Cargo.toml` of `polyplug new rust --cargo`: a `cdylib` with the SDK (written
+/// into polyplug's cache) as a path dependency.
+fn cargo_toml(name: &str) -> Result<String, String> {
+    let sdk = polyplug_engine::sdk_folder(&polyplug_engine::core::LoadOptions::default())?;
+    let sdk = sdk.join("rust/polyplug-sdk");
+    Ok(format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\n# A shared library: the plugin polyplug loads.\ncrate-type = [\"cdylib\"]\n\n\
+         [dependencies]\n# The SDK inside polyplug (`polyplug sdk path`).\n\
+         polyplug-sdk = {{ path = {sdk:?} }}\n\n\
+         # A workspace of its own, wherever it is put.\n[workspace]\n",
+        sdk = sdk.display().to_string()
+    ))
 }
 
 fn make_executable(path: &Path) -> Result<(), String> {

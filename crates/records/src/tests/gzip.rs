@@ -7,13 +7,13 @@ use super::*;
 
 /// `data` compressed as BGZF by noodles-bgzf (as `bgzip` does: 64 KiB blocks and the
 /// end marker).
-fn bgzf(data: &[u8]) -> Vec<u8> {
+pub(crate) fn bgzf(data: &[u8]) -> Vec<u8> {
     let mut w = noodles_bgzf::io::Writer::new(Vec::new());
     w.write_all(data).unwrap();
     w.finish().unwrap()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     w.write_all(data).unwrap();
     w.finish().unwrap()

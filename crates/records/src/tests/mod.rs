@@ -5,6 +5,7 @@ mod formats;
 mod gzip;
 mod index;
 mod parts;
+mod reading;
 mod shard;
 
 use std::path::{Path, PathBuf};

@@ -1,11 +1,18 @@
 #!/bin/sh
 # Builds {{name}}.wasm from src/{{name}}.c with clang's wasm32-wasi target.
 # Debian/Ubuntu: apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
-#   POLYPLUG_SDK  polyplug's plugin-sdk folder (holds c/polyplug.h, wasm/polyplug_wasm.h)
+#   POLYPLUG_SDK  the plugin SDK folder (holds c/polyplug.h, wasm/polyplug_wasm.h);
+#                 default: what `polyplug sdk path` prints (the SDK inside polyplug)
 #   WASM_CC       the clang to use (default: clang-14, else clang)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-sdk=${POLYPLUG_SDK:?set POLYPLUG_SDK to the plugin-sdk folder of polyplug}
+sdk=${POLYPLUG_SDK:-}
+if [ -z "$sdk" ]; then
+  sdk=$(polyplug sdk path) || {
+    echo "build.sh: polyplug is not on PATH: put it there, or set POLYPLUG_SDK" >&2
+    exit 1
+  }
+fi
 cc=${WASM_CC:-}
 if [ -z "$cc" ]; then
   if command -v clang-14 >/dev/null 2>&1; then cc=clang-14; else cc=clang; fi

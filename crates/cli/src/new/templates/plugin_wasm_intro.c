@@ -9,7 +9,7 @@
  * IDs shorter than the parameter min_length give no result and a log message. Each
  * worker keeps a count of what it computed in its state and logs it in finalize.
  *
- * Build and run (in the plugin folder; POLYPLUG_SDK is polyplug's plugin-sdk folder):
- *     POLYPLUG_SDK=/path/to/polyplug/plugin-sdk sh build.sh
+ * Build and run (in the plugin folder; the SDK headers come from `polyplug sdk path`):
+ *     sh build.sh
  *     polyplug run {{name}}.wasm ids ids.txt
  */
