@@ -171,3 +171,96 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
     assert!(run_page.contains("\\-\\-id\\-column"), "{run_page}");
     assert!(!t.join("man/polyplug-__worker.1").exists());
 }
+
+#[test]
+fn a_dry_run_says_what_a_run_would_do_and_does_nothing() {
+    let t = TestDir::new();
+    t.write("ids.txt", "a\nb\nc\nd\nb2\n");
+    t.write("out.tsv", "a\t1\tx\n");
+    let store = t.join("s.db");
+    let store = store.to_str().unwrap_or_default();
+    // d is done in the store (an earlier run into another results file).
+    t.write("d.txt", "d\n");
+    Run::of(t.run(testkit()).args([
+        "ids", "d.txt", "-o", "d.tsv", "--store", store, "-l", "l.tsv",
+    ]))
+    .ok();
+    let before = std::fs::metadata(t.join("s.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let plan = Run::of(t.run(testkit()).args([
+        "ids",
+        "ids.txt",
+        "-o",
+        "out.tsv",
+        "--store",
+        store,
+        "--dry-run",
+        "-j1",
+    ]))
+    .ok();
+    for line in [
+        "plugin_id: testkit\n",
+        "kind: native\n",
+        "input: ids ids.txt\n",
+        "shard: all\n",
+        "workers: 1\n",
+        "entities: 5\n",
+        "skipped:\n  results_file: 1\n  store: 1\n  repeats: 0\n",
+        "to_compute: 3\n",
+    ] {
+        assert!(
+            plan.stdout.contains(line),
+            "plan lacks {line:?}:\n{}",
+            plan.stdout
+        );
+    }
+    assert!(plan.stdout.contains("sha256: "), "{}", plan.stdout);
+    // Nothing written: the results file, the store, no report.
+    eqnice!("a\t1\tx\n", t.read("out.tsv"));
+    assert_eq!(
+        std::fs::metadata(t.join("s.db"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        before
+    );
+    // --list: exactly the entities the run then computes, in order.
+    let list = Run::of(t.run(testkit()).args([
+        "ids", "ids.txt", "-o", "out.tsv", "--store", store, "--list",
+    ]))
+    .ok()
+    .stderr_has("testkit: 3 entities would be computed (2 skipped as done); nothing was computed");
+    eqnice!("b\nc\nb2\n", list.stdout);
+    Run::of(t.run(testkit()).args([
+        "ids", "ids.txt", "-o", "out.tsv", "--store", store, "-l", "l.tsv",
+    ]))
+    .ok();
+    let out = t.read("out.tsv");
+    let computed: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    assert_eq!(computed, ["b", "c", "b2"]);
+    // A shard's plan, and a new store is not created by a dry run.
+    let shard = Run::of(t.run(testkit()).args([
+        "ids",
+        "ids.txt",
+        "--shard",
+        "1/2",
+        "--store",
+        "none.db",
+        "--dry-run",
+    ]))
+    .ok();
+    assert!(shard.stdout.contains("shard: 1/2\n"), "{}", shard.stdout);
+    assert!(!t.join("none.db").exists());
+    // Bad input is refused as a run would refuse it.
+    t.write("dup.txt", "x\nx\n");
+    Run::of(
+        t.run(testkit())
+            .args(["ids", "dup.txt", "--dry-run", "--no-store"]),
+    )
+    .code(2)
+    .stderr_has("1 ID appears more than once");
+}

@@ -480,6 +480,15 @@ pub struct RunArgs {
     /// first appearance (`name#2`, `name#3`, …) instead of refusing the input.
     #[arg(long)]
     pub allow_duplicate_ids: bool,
+    /// Print what the run would do (the plugin, its parameters, how many entities,
+    /// how many would be skipped and why, the shard) as YAML; compute nothing, write
+    /// no output and nothing into the store.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the IDs of the entities the run would compute, one per line; compute
+    /// nothing (with --dry-run, the plan goes to stderr).
+    #[arg(long)]
+    pub list: bool,
 
     /// Files mode: leave out the files this pattern matches (repeatable): a pattern
     /// without a `/` is matched against each file's name (`--exclude '*.tmp'`), one

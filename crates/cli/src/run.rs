@@ -13,6 +13,7 @@ use std::time::Duration;
 
 /// Runs `polyplug run` and returns the exit status.
 pub fn run(args: RunArgs) -> i32 {
+    let (dry_run, list) = (args.dry_run, args.list);
     let spec = match spec(args) {
         Ok(s) => s,
         Err(message) => {
@@ -20,6 +21,9 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if dry_run || list {
+        return plan(&spec, dry_run, list);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let signal = Arc::new(AtomicUsize::new(0));
     let (flag, which) = (stop.clone(), signal.clone());
@@ -62,6 +66,43 @@ pub fn run(args: RunArgs) -> i32 {
             code => code as i32,
         },
     }
+}
+
+/// `--dry-run` (the plan, as YAML, on stdout; on stderr with `--list`) and `--list`
+/// (the IDs that would be computed, on stdout).
+fn plan(spec: &RunSpec, dry_run: bool, list: bool) -> i32 {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line = String::new();
+    let mut each = |id: &str| {
+        if list {
+            line.clear();
+            polyplug_engine::runner::output::push_id(&mut line, id);
+            line.push('\n');
+            let _ = out.write_all(line.as_bytes());
+        }
+    };
+    let plan = match polyplug_engine::plan::plan(spec, &console::stderr(), &mut each) {
+        Ok(p) => p,
+        Err(e) => {
+            error(e);
+            return EXIT_USAGE;
+        }
+    };
+    let _ = out.flush();
+    drop(out);
+    match (dry_run, list) {
+        (true, false) => print!("{}", plan.to_yaml()),
+        (true, true) => eprint!("{}", plan.to_yaml()),
+        _ => console::stderr().note(&format!(
+            "{}: {} entities would be computed ({} skipped as done); nothing was computed",
+            plan.plugin_id,
+            plan.to_compute,
+            plan.skipped.results_file + plan.skipped.store
+        )),
+    }
+    0
 }
 
 /// `--timeout SECONDS` (`none`: no limit); absent, the default limit, which

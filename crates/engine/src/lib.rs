@@ -65,6 +65,8 @@ pub mod import;
 pub mod inspect;
 pub mod merge;
 mod outcome;
+mod outputs;
+pub mod plan;
 pub mod provenance;
 pub mod record;
 mod records;

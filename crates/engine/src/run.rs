@@ -2,6 +2,7 @@
 //! below, in the order the run takes them.
 
 use crate::outcome::{comp_status, remarks};
+use crate::outputs::{check_writable, open_output, to_stderr, write_report, writer};
 use crate::provenance::{current_user, host_name, host_version, now, sha256_file};
 use crate::record::AfterCommit;
 use crate::run_store::RunStore;
@@ -11,10 +12,9 @@ use polyplug_core::{
     Uuid,
 };
 use polyplug_runner::input::{self, Entities, SkipSet, Source};
-use polyplug_runner::output::{check_results_file, open_for_append, RowFields, TsvWriter};
+use polyplug_runner::output::{check_results_file, RowFields, TsvWriter};
 use polyplug_runner::{Recorder, RunOptions};
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -181,13 +181,8 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     })
 }
 
-/// Whether a report path means standard error (`-r -`).
-fn to_stderr(path: &Path) -> bool {
-    path.as_os_str() == "-"
-}
-
 /// What the plugin's loader is asked for.
-fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
+pub(crate) fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
     LoadOptions {
         timeout: spec.timeout,
         jobs: jobs(spec),
@@ -206,7 +201,7 @@ fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOptions {
 }
 
 /// Workers: as asked, else one per core.
-fn jobs(spec: &RunSpec) -> usize {
+pub(crate) fn jobs(spec: &RunSpec) -> usize {
     spec.jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1)
@@ -221,7 +216,7 @@ fn read_text(path: &Path, what: &'static str) -> Result<String, EngineError> {
 }
 
 /// The parameters: the `--params` file checked against PARAMETERS, defaults filled in.
-fn parameters(spec: &RunSpec, plugin: &dyn Plugin) -> Result<Params, EngineError> {
+pub(crate) fn parameters(spec: &RunSpec, plugin: &dyn Plugin) -> Result<Params, EngineError> {
     if !plugin.has_compute() {
         return Err(EngineError::NoCompute {
             path: plugin.path().to_path_buf(),
@@ -315,7 +310,7 @@ fn output_spec(
 
 /// Where the units come from; in records mode, the files' indexes are checked (and
 /// made where missing or out of date) here.
-fn source(spec: &RunSpec, console: &dyn Console) -> Result<Source, EngineError> {
+pub(crate) fn source(spec: &RunSpec, console: &dyn Console) -> Result<Source, EngineError> {
     match &spec.input {
         Input::Ids { path, column } => Ok(Source::Ids {
             path: path.clone(),
@@ -353,7 +348,7 @@ fn source(spec: &RunSpec, console: &dyn Console) -> Result<Source, EngineError> 
 }
 
 /// The `--idsproc` plugin, which must have `compute_id`.
-fn idsproc(
+pub(crate) fn idsproc(
     spec: &RunSpec,
     console: &Arc<dyn Console>,
 ) -> Result<Option<Box<dyn Plugin>>, EngineError> {
@@ -381,37 +376,6 @@ fn row_fields(output: &OutputSpec, plugin: &dyn Plugin) -> RowFields {
         Some(n) => RowFields::Exactly(1 + n),
         None => RowFields::AtLeast(1 + plugin.meta().output.len()),
     }
-}
-
-/// Opens an output file for appending; an incomplete last line a killed run left is
-/// removed first (its entity is computed again).
-fn open_output(
-    path: Option<&Path>,
-    what: &'static str,
-    spec: &RunSpec,
-    console: &dyn Console,
-) -> Result<Option<File>, EngineError> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    let (file, removed) = open_for_append(path).map_err(|e| EngineError::OpenOutput {
-        path: path.to_path_buf(),
-        what,
-        why: e.to_string(),
-    })?;
-    if what == "results" {
-        lock_output(&file, path)?;
-    }
-    if removed > 0 {
-        console.note(&format!(
-            "{}: removed an incomplete last line ({removed} bytes) left by an interrupted run; \
-             its entity will be computed again",
-            path.display()
-        ));
-    } else if spec.verbose {
-        console.detail(&format!("appending {what} to {}", path.display()));
-    }
-    Ok(Some(file))
 }
 
 /// What names a run's entities, for its lock: the canonical IDs file and column, or
@@ -451,42 +415,6 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
     }
 }
 
-/// Takes the results file for this run: an exclusive lock held until the run ends,
-/// so that the same run started twice does not compute everything twice into it.
-fn lock_output(file: &File, path: &Path) -> Result<(), EngineError> {
-    use rustix::fs::{flock, FlockOperation};
-    match flock(file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(EngineError::Busy {
-            path: path.to_path_buf(),
-            holder: lock_holder(file),
-        }),
-        // A file system without locks: nothing to guard with.
-        Err(_) => Ok(()),
-    }
-}
-
-/// The process holding a lock on `file`, from `/proc/locks` (Linux), if it can be told.
-fn lock_holder(file: &File) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let md = file.metadata().ok()?;
-    let dev = md.dev();
-    let key = format!(
-        "{:02x}:{:02x}:{}",
-        rustix::fs::major(dev),
-        rustix::fs::minor(dev),
-        md.ino()
-    );
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    locks.lines().find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        // `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`
-        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&key.as_str()))
-            .then(|| f.get(4).and_then(|p| p.parse().ok()))
-            .flatten()
-    })
-}
-
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless
 /// `--force`, what the store has as done.
 fn skip_set(spec: &RunSpec, store: Option<&mut RunStore>) -> Result<SkipSet, EngineError> {
@@ -503,18 +431,6 @@ fn skip_set(spec: &RunSpec, store: Option<&mut RunStore>) -> Result<SkipSet, Eng
         s.done_entities(&mut skip)?;
     }
     Ok(skip)
-}
-
-/// A buffered writer to the file if given, else to the caller's writer.
-fn writer<'a>(
-    file: Option<File>,
-    default: Box<dyn Write + 'a>,
-    buffer: usize,
-) -> Box<dyn Write + 'a> {
-    match file {
-        Some(f) => Box::new(BufWriter::with_capacity(1 << 16, f)),
-        None => Box::new(BufWriter::with_capacity(buffer, default)),
-    }
 }
 
 /// The report as known at the start.
@@ -657,48 +573,4 @@ fn finish_report(
     report.n_skipped = Some(skipped);
     report.comp_status = comp_status(summary);
     report.remarks = remarks(summary, interrupted);
-}
-
-/// Whether the report can be written where asked, found before any work (not after
-/// hours of computing): not a folder, in a folder that exists, writable.
-fn check_writable(path: &Path) -> Result<(), EngineError> {
-    let refuse = |why: String| EngineError::WriteReport {
-        path: path.to_path_buf(),
-        why,
-    };
-    if path.is_dir() {
-        return Err(refuse("it is a folder; give a file name".into()));
-    }
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| refuse(e.to_string()))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
-/// Writes the report to `-r FILE`, or to the caller's writer for `-r -`; without
-/// `-r` it is not written (the store keeps it, and the summary line says where).
-fn write_report(
-    report: &Report,
-    path: Option<&Path>,
-    default: &mut Box<dyn Write + '_>,
-) -> Result<(), EngineError> {
-    let yaml = report.to_yaml();
-    match path {
-        Some(p) if to_stderr(p) => {
-            let _ = default.write_all(yaml.as_bytes());
-            let _ = default.flush();
-            Ok(())
-        }
-        Some(p) => std::fs::write(p, yaml).map_err(|e| EngineError::WriteReport {
-            path: p.to_path_buf(),
-            why: e.to_string(),
-        }),
-        None => Ok(()),
-    }
 }
