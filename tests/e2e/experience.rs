@@ -264,3 +264,71 @@ fn a_dry_run_says_what_a_run_would_do_and_does_nothing() {
     .code(2)
     .stderr_has("1 ID appears more than once");
 }
+
+#[test]
+fn plain_progress_lines_and_the_failures_at_the_end() {
+    let t = TestDir::new();
+    let ids: String =
+        (0..16).map(|i| format!("sleep{i}\n")).collect::<String>() + "fail1\nfail2\nok\n";
+    t.write("ids.txt", ids);
+    let r = Run::of(t.run(testkit()).args([
+        "ids",
+        "ids.txt",
+        "-j1",
+        "--no-store",
+        "-l",
+        "log.tsv",
+        "--progress",
+        "plain",
+        "--progress-every",
+        "0.2",
+    ]))
+    .code(1);
+    let progress: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("polyplug: progress: "))
+        .collect();
+    assert!(progress.len() >= 2, "{}", r.stderr);
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("/19 done, ") && l.contains("/s")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        progress.iter().any(|l| l.contains("; running: sleep")),
+        "{}",
+        r.stderr
+    );
+    // The failures, listed before the summary line, with where all of them are.
+    assert!(
+        r.stderr.contains(
+            "polyplug: failed: 2 of 2 (every one in log.tsv):\n  fail1: asked to fail on fail1\n  \
+             fail2: asked to fail on fail2\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    let quiet = Run::of(t.run(testkit()).args([
+        "ids",
+        "ids.txt",
+        "-j1",
+        "--no-store",
+        "-l",
+        "log.tsv",
+        "--progress",
+        "none",
+        "--progress-every",
+        "0.2",
+    ]))
+    .code(1);
+    assert!(!quiet.stderr.contains("progress:"), "{}", quiet.stderr);
+    Run::of(
+        t.run(testkit())
+            .args(["ids", "ids.txt", "--progress-every", "0"]),
+    )
+    .code(2)
+    .stderr_has("--progress-every 0: give a number of seconds from 0.1 to 86400");
+}

@@ -944,7 +944,10 @@ POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &P; }
              MemoryError",
         ),
         (&native, "hog\terror: malloc of 2 GiB failed"),
-        (&bash, "hog\tMemoryError"),
+        (
+            &bash,
+            "hog\terror: compute exited with status 1: MemoryError",
+        ),
     ] {
         let log = t.join("log.tsv");
         let _ = std::fs::remove_file(&log);

@@ -420,6 +420,19 @@ pub enum Mode {
     Sql,
 }
 
+/// How a run shows its progress (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// The bar (on a terminal only).
+    Bar,
+    /// A plain line every --progress-every seconds.
+    Plain,
+    /// Nothing but the summary line at the end.
+    None,
+}
+
 /// Reason of a computation, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "snake_case")]
@@ -489,6 +502,14 @@ pub struct RunArgs {
     /// nothing (with --dry-run, the plan goes to stderr).
     #[arg(long)]
     pub list: bool,
+    /// The live status on stderr: a bar (with the entities running longest and the
+    /// last failure), a plain line every --progress-every seconds, or none; auto: a
+    /// bar on a terminal, plain lines otherwise.
+    #[arg(long, value_enum, default_value = "auto", value_name = "HOW")]
+    pub progress: ProgressMode,
+    /// Seconds between two plain progress lines.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub progress_every: f64,
 
     /// Files mode: leave out the files this pattern matches (repeatable): a pattern
     /// without a `/` is matched against each file's name (`--exclude '*.tmp'`), one

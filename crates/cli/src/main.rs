@@ -13,6 +13,7 @@ mod k8s;
 mod new;
 mod run;
 mod slurm;
+mod status;
 mod stores;
 
 use clap::Parser;

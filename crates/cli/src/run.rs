@@ -14,6 +14,13 @@ use std::time::Duration;
 /// Runs `polyplug run` and returns the exit status.
 pub fn run(args: RunArgs) -> i32 {
     let (dry_run, list) = (args.dry_run, args.list);
+    let progress = match progress(args.progress, args.progress_every) {
+        Ok(p) => p,
+        Err(message) => {
+            error(message);
+            return EXIT_USAGE;
+        }
+    };
     let spec = match spec(args) {
         Ok(s) => s,
         Err(message) => {
@@ -27,9 +34,6 @@ pub fn run(args: RunArgs) -> i32 {
     let stop = Arc::new(AtomicBool::new(false));
     let signal = Arc::new(AtomicUsize::new(0));
     let (flag, which) = (stop.clone(), signal.clone());
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| Arc::new(console::Bar::new()) as Arc<dyn polyplug_engine::runner::Progress>);
     let results = match results_stream(spec.out.is_none()) {
         Ok(r) => r,
         Err(message) => {
@@ -54,6 +58,7 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    tell_failures(&outcome, spec.log.as_deref());
     // Every run ends with one line saying what it did, terminal or not.
     console::stderr().note(&outcome.summary_line());
     match outcome.verdict() {
@@ -66,6 +71,50 @@ pub fn run(args: RunArgs) -> i32 {
             code => code as i32,
         },
     }
+}
+
+/// The live status `--progress` asks for.
+fn progress(
+    mode: crate::args::ProgressMode,
+    every: f64,
+) -> Result<Option<Arc<dyn polyplug_engine::runner::Progress>>, String> {
+    use crate::args::ProgressMode;
+    if !(every.is_finite() && (0.1..=86_400.0).contains(&every)) {
+        return Err(format!(
+            "--progress-every {every}: give a number of seconds from 0.1 to 86400"
+        ));
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let plain = || -> Arc<dyn polyplug_engine::runner::Progress> {
+        Arc::new(crate::status::Plain::new(Duration::from_secs_f64(every)))
+    };
+    Ok(match mode {
+        ProgressMode::None => None,
+        ProgressMode::Plain => Some(plain()),
+        ProgressMode::Bar | ProgressMode::Auto if terminal => {
+            Some(Arc::new(crate::status::Bar::new()))
+        }
+        ProgressMode::Auto => Some(plain()),
+        ProgressMode::Bar => None,
+    })
+}
+
+/// The first failures of a run, with where the others are.
+fn tell_failures(outcome: &polyplug_engine::RunOutcome, log: Option<&std::path::Path>) {
+    let s = &outcome.summary;
+    if s.failures.is_empty() {
+        return;
+    }
+    let all = match log {
+        Some(p) => format!("every one in {}", p.display()),
+        None => "every one in the log above".to_string(),
+    };
+    let mut text = format!("failed: {} of {} ({all}):", s.failures.len(), s.n_failed);
+    for (id, why) in &s.failures {
+        let why: String = why.chars().take(160).collect();
+        text.push_str(&format!("\n  {id}: {why}"));
+    }
+    console::stderr().note(&text);
 }
 
 /// `--dry-run` (the plan, as YAML, on stdout; on stderr with `--list`) and `--list`

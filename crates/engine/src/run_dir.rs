@@ -346,6 +346,24 @@ impl polyplug_runner::Progress for StateProgress {
         }
     }
 
+    fn working(&self, worker: usize, first: &str, n: usize) {
+        if let Some(p) = &self.inner {
+            p.working(worker, first, n);
+        }
+    }
+
+    fn idle(&self, worker: usize) {
+        if let Some(p) = &self.inner {
+            p.idle(worker);
+        }
+    }
+
+    fn failure(&self, entity: &str, message: &str) {
+        if let Some(p) = &self.inner {
+            p.failure(entity, message);
+        }
+    }
+
     fn finish(&self) {
         if let Some(p) = &self.inner {
             p.finish();

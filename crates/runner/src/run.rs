@@ -35,6 +35,12 @@ pub trait Progress: Send + Sync {
     fn advance(&self, n: u64);
     /// The run is over (the bar can be removed).
     fn finish(&self);
+    /// Worker `worker` starts computing `n` entities, the first of them `first`.
+    fn working(&self, _worker: usize, _first: &str, _n: usize) {}
+    /// Worker `worker` has finished its entities.
+    fn idle(&self, _worker: usize) {}
+    /// An entity failed (recorded as failed, after its retries).
+    fn failure(&self, _entity: &str, _message: &str) {}
 }
 
 /// How to run.
@@ -162,6 +168,8 @@ pub struct RunSummary {
     pub n_failed: u64,
     /// The first failure: entity ID and message.
     pub first_error: Option<(String, String)>,
+    /// The first few failures ([`RunSummary::LISTED`]): entity ID and message.
+    pub failures: Vec<(String, String)>,
     /// Whether the run stopped early (interrupt, `--halt-on-error`, `--max-failures`).
     pub stopped: bool,
     /// Why a failure stopped the run, when one did.
@@ -172,6 +180,11 @@ pub struct RunSummary {
     pub finalize_logs: Vec<String>,
     /// Failures of initialize or finalize.
     pub plugin_errors: Vec<PluginError>,
+}
+
+impl RunSummary {
+    /// How many failures [`RunSummary::failures`] lists.
+    pub const LISTED: usize = 5;
 }
 
 struct Batch {
@@ -270,7 +283,7 @@ where
             }
         });
         let mut workers = Vec::new();
-        for _ in 0..jobs {
+        for worker in 0..jobs {
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let spare = used_results_rx.clone();
@@ -278,7 +291,7 @@ where
             let halted = &halted;
             workers.push(scope.spawn(move || {
                 work(
-                    plugin, params, spec, work_rx, done_tx, spare, ns, stop, halted, opts,
+                    plugin, params, spec, work_rx, done_tx, spare, ns, stop, halted, opts, worker,
                 )
             }));
         }
@@ -319,7 +332,14 @@ where
                 next_seq += 1;
                 unflushed = true;
                 let _ = token_tx.try_send(());
-                if record_batch(&batch, recorder, &mut summary, &mut io_result, Some(opts)) {
+                if record_batch(
+                    &batch,
+                    recorder,
+                    &mut summary,
+                    &mut io_result,
+                    Some(opts),
+                    progress,
+                ) {
                     halted.store(true, Ordering::SeqCst);
                 }
                 if let Some(p) = progress {
@@ -335,7 +355,14 @@ where
         }
         // Batches after a hole left by a stop are still recorded: nothing computed is lost.
         for (_, batch) in std::mem::take(&mut pending) {
-            record_batch(&batch, recorder, &mut summary, &mut io_result, None);
+            record_batch(
+                &batch,
+                recorder,
+                &mut summary,
+                &mut io_result,
+                None,
+                progress,
+            );
             if let Some(p) = progress {
                 p.advance(batch.results.len() as u64);
             }
@@ -378,6 +405,7 @@ fn record_batch(
     summary: &mut RunSummary,
     io_result: &mut std::io::Result<()>,
     opts: Option<&RunOptions>,
+    progress: Option<&dyn Progress>,
 ) -> bool {
     let mut halt = false;
     for (entity, result) in batch.entities.iter().zip(batch.results.iter()) {
@@ -396,6 +424,14 @@ fn record_batch(
                 summary.n_failed += 1;
                 if summary.first_error.is_none() {
                     summary.first_error = Some((entity.id.clone(), e.message.clone()));
+                }
+                if summary.failures.len() < RunSummary::LISTED {
+                    summary
+                        .failures
+                        .push((entity.id.clone(), e.message.clone()));
+                }
+                if let Some(p) = progress {
+                    p.failure(&entity.id, &e.message);
                 }
                 let by = opts.and_then(|o| {
                     let seen = summary.n_units + summary.n_failed;
@@ -523,6 +559,7 @@ fn work(
     stop: &AtomicBool,
     halted: &AtomicBool,
     opts: &RunOptions,
+    worker: usize,
 ) -> Result<Vec<String>, PluginError> {
     let mut instance = match plugin.instantiate(params, spec) {
         Ok(i) => i,
@@ -540,6 +577,9 @@ fn work(
             continue; // not computed: it will be computed by a rerun
         }
         let started = Instant::now();
+        if let (Some(p), Some(first)) = (&opts.progress, batch.entities.first()) {
+            p.working(worker, &first.id, batch.entities.len());
+        }
         // A recorded batch's results, their outcomes to be filled again.
         let mut results = spare.try_recv().unwrap_or_default();
         results.reserve(batch.entities.len());
@@ -581,6 +621,9 @@ fn work(
                     return Ok(Vec::new());
                 }
             }
+        }
+        if let Some(p) = &opts.progress {
+            p.idle(worker);
         }
         let failed = results.iter().any(Result::is_err);
         let done = DoneBatch {
