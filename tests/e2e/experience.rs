@@ -332,3 +332,75 @@ fn plain_progress_lines_and_the_failures_at_the_end() {
     .code(2)
     .stderr_has("--progress-every 0: give a number of seconds from 0.1 to 86400");
 }
+
+#[test]
+fn only_computes_one_entity_in_the_foreground_with_its_whole_error() {
+    let t = TestDir::new();
+    t.write(
+        "p.py",
+        "ID = 'p'\nVERSION = '1'\nINPUT = 'x'\nOUTPUT = ['n']\n\n\
+         def helper(x):\n    return 1 / x\n\n\
+         def compute(e, **kw):\n    print('computing', e)\n    return [helper(len(e) - 3)], []\n",
+    );
+    t.write("ids.txt", "abc\nabcd\nabcde\n");
+    t.write("out.tsv", "abcd\t1.0\n");
+    // Done in the results file and in a store: --only computes it anyway, stores
+    // nothing, appends nothing.
+    let r = Run::of(
+        t.run("p.py")
+            .args(["ids", "ids.txt", "--only", "abcd", "--only", "abc"]),
+    )
+    .code(1);
+    eqnice!("abcd\t1.0\n", r.stdout);
+    assert!(
+        r.stderr.contains("computing abc\n") && r.stderr.contains("computing abcd\n"),
+        "{}",
+        r.stderr
+    );
+    for part in [
+        "Traceback (most recent call last):",
+        "in compute\n",
+        "in helper\n",
+        "ZeroDivisionError: division by zero",
+    ] {
+        assert!(r.stderr.contains(part), "{part:?}:\n{}", r.stderr);
+    }
+    eqnice!("abcd\t1.0\n", t.read("out.tsv"));
+    assert!(!t.join("polyplug.db").exists());
+    Run::of(t.run("p.py").args(["ids", "ids.txt", "--only", "zzz"]))
+        .code(1)
+        .stderr_has("--only: not in the input: zzz");
+    Run::of(
+        t.run("p.py")
+            .args(["ids", "ids.txt", "--only", "abc", "-o", "x.tsv"]),
+    )
+    .code(2)
+    .stderr_has(
+        "--only computes in the foreground (results on stdout, logs on stderr): leave out -o/--out",
+    );
+    // Bash: --trace shows what the compute ran.
+    t.write(
+        "b.sh",
+        "ID=b\nVERSION=1\nINPUT=x\nOUTPUT=( n )\ncompute() {\n  local x=${#1}\n  \
+         if (( x == 3 )); then echo \"no $1\" >&2; return 2; fi\n  echo \"$x\"\n}\n",
+    );
+    let r = Run::of(
+        t.run("b.sh")
+            .args(["ids", "ids.txt", "--only", "abc", "--trace"]),
+    )
+    .code(1);
+    assert!(r.stderr.contains("abc\t+ local x=3\n"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("abc\terror: compute exited with status 2: no abc"),
+        "{}",
+        r.stderr
+    );
+    let ok = Run::of(
+        t.run("b.sh")
+            .args(["ids", "ids.txt", "--only", "abcd", "--trace"]),
+    )
+    .ok();
+    eqnice!("abcd\t4\n", ok.stdout);
+    assert!(ok.stderr.contains("+ echo 4"), "{}", ok.stderr);
+}

@@ -511,6 +511,26 @@ fn a_trap_fails_only_its_entity_and_reinitializes_the_instance() {
 }
 
 #[test]
+fn only_shows_a_trap_with_the_guests_backtrace() {
+    let t = TestDir::new();
+    t.write("ids.txt", "a\ntrap\n");
+    let r = Run::of(
+        t.run(wasm("misbehave"))
+            .args(["ids", "ids.txt", "--only", "trap"]),
+    )
+    .code(1);
+    assert!(
+        r.stderr
+            .contains("trap: the plugin trapped: wasm `unreachable` instruction executed\n"),
+        "{}",
+        r.stderr
+    );
+    // The frames: the guest's compute function among them.
+    assert!(r.stderr.contains("wasm backtrace:"), "{}", r.stderr);
+    assert!(r.stderr.contains("compute"), "{}", r.stderr);
+}
+
+#[test]
 fn an_endless_loop_is_stopped_by_the_timeout() {
     let t = TestDir::new();
     let (r, logs) = misbehave(&t, "a\nloop\nb\n", &["--timeout", "1"]);

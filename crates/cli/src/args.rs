@@ -502,6 +502,15 @@ pub struct RunArgs {
     /// nothing (with --dry-run, the plan goes to stderr).
     #[arg(long)]
     pub list: bool,
+    /// Compute only this entity (repeat for more), in the foreground, to debug it: one
+    /// worker, its output shown as it comes, errors in full (a Python traceback, a
+    /// WebAssembly backtrace), results on stdout, nothing skipped and nothing stored
+    /// (unless --store is given).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Bash plugins: trace each compute with `set -x` (shown with its errors).
+    #[arg(long)]
+    pub trace: bool,
     /// The live status on stderr: a bar (with the entities running longest and the
     /// last failure), a plain line every --progress-every seconds, or none; auto: a
     /// bar on a terminal, plain lines otherwise.

@@ -58,10 +58,18 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    tell_failures(&outcome, spec.log.as_deref());
+    tell_failures(&outcome, spec.log.as_deref(), !spec.only.is_empty());
+    if !outcome.tally.not_found.is_empty() {
+        error(format!(
+            "--only: not in the input: {}; give IDs of the input (polyplug run ... --list \
+             lists them)",
+            outcome.tally.not_found.join(", ")
+        ));
+    }
     // Every run ends with one line saying what it did, terminal or not.
     console::stderr().note(&outcome.summary_line());
     match outcome.verdict() {
+        Verdict::Completed if !outcome.tally.not_found.is_empty() => EXIT_FAILED,
         Verdict::Completed => 0,
         Verdict::Failed => EXIT_FAILED,
         Verdict::BadInput => EXIT_USAGE,
@@ -100,7 +108,7 @@ fn progress(
 }
 
 /// The first failures of a run, with where the others are.
-fn tell_failures(outcome: &polyplug_engine::RunOutcome, log: Option<&std::path::Path>) {
+fn tell_failures(outcome: &polyplug_engine::RunOutcome, log: Option<&std::path::Path>, full: bool) {
     let s = &outcome.summary;
     if s.failures.is_empty() {
         return;
@@ -111,7 +119,11 @@ fn tell_failures(outcome: &polyplug_engine::RunOutcome, log: Option<&std::path::
     };
     let mut text = format!("failed: {} of {} ({all}):", s.failures.len(), s.n_failed);
     for (id, why) in &s.failures {
-        let why: String = why.chars().take(160).collect();
+        // In full when debugging one entity (a traceback), else its first 160 chars.
+        let why: String = match full {
+            true => why.replace('\n', "\n    "),
+            false => why.chars().take(160).collect(),
+        };
         text.push_str(&format!("\n  {id}: {why}"));
     }
     console::stderr().note(&text);
@@ -225,6 +237,7 @@ pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
         .map(|a| DirGrant::parse(a).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     let input = input(&mut args)?;
+    let only = only(&args)?;
     let mut spec = RunSpec::new(args.plugin, input);
     spec.allow_duplicate_ids = args.allow_duplicate_ids;
     spec.idsproc = args.idsproc;
@@ -268,7 +281,40 @@ pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
     spec.verbose = args.verbose;
     spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
+    spec.trace = args.trace;
+    if let Some(ids) = only {
+        // In the foreground: one worker, results on stdout, logs on stderr, nothing
+        // skipped, nothing stored unless a store is named.
+        spec.only = ids;
+        spec.jobs = Some(1);
+        spec.force = true;
+        if !matches!(spec.store, StoreChoice::Url(_)) {
+            spec.store = StoreChoice::Off;
+        }
+    }
     Ok(spec)
+}
+
+/// `--only ID...`: refused with the options that write files, which a debugging run
+/// does not.
+fn only(args: &RunArgs) -> Result<Option<Vec<String>>, String> {
+    if args.only.is_empty() {
+        return Ok(None);
+    }
+    for (given, flag) in [
+        (args.out.is_some(), "-o/--out"),
+        (args.log.is_some(), "-l/--log"),
+        (args.skip.is_some(), "-s/--skip"),
+        (args.run_dir.is_some(), "--run-dir"),
+    ] {
+        if given {
+            return Err(format!(
+                "--only computes in the foreground (results on stdout, logs on stderr): \
+                 leave out {flag}"
+            ));
+        }
+    }
+    Ok(Some(args.only.clone()))
 }
 
 /// The entities: the positional arguments after the mode, and the options that

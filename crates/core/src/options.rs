@@ -199,6 +199,11 @@ pub struct LoadOptions {
     /// Run native and Python plugins inside the polyplug process rather than in
     /// worker processes: the fastest, but a crash of the plugin ends the run.
     pub in_process: bool,
+    /// Debugging one entity (`--only`): errors come with their whole trace (a Python
+    /// traceback, a WebAssembly backtrace).
+    pub debug: bool,
+    /// Bash plugins run with `set -x` (`--trace`), its trace in the entity's log.
+    pub trace: bool,
     /// The records of a `records` mode run: instances that read records themselves
     /// (worker processes, the Bash loader) are told where they are.
     pub records: Option<Arc<crate::RecordSource>>,
@@ -221,6 +226,8 @@ impl Default for LoadOptions {
             cache_dir: None,
             rebuild: false,
             in_process: false,
+            debug: false,
+            trace: false,
             records: None,
             console: Arc::new(Silent),
         }

@@ -53,6 +53,8 @@ pub struct Tally {
     pub report: Option<String>,
     /// From the start of the run to its end.
     pub elapsed: std::time::Duration,
+    /// The `--only` IDs the input does not have.
+    pub not_found: Vec<String>,
 }
 
 impl RunOutcome {

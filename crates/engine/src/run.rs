@@ -85,7 +85,8 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     }
     let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?
         .once(repeats)
-        .shard(placement.shard)?;
+        .shard(placement.shard)?
+        .only(&spec.only);
     tell_shard(&placement, console.as_ref());
     let log_file = open_output(spec.log.as_deref(), "log", spec, console.as_ref())?;
     let out = writer(out_file, io.results, 1 << 16);
@@ -171,6 +172,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
             .map(|l| l.display()),
         report: spec.report.as_ref().map(|p| p.display().to_string()),
         elapsed: started_at.elapsed(),
+        not_found: entities.not_found(),
     };
     Ok(RunOutcome {
         report,
@@ -195,6 +197,8 @@ pub(crate) fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOp
         worker_program: spec.worker_program.clone(),
         in_process: spec.in_process,
         records: spec.input.record_source().map(Arc::new),
+        debug: !spec.only.is_empty(),
+        trace: spec.trace,
         console: console.clone(),
         ..LoadOptions::default()
     }

@@ -148,6 +148,10 @@ pub struct RunSpec {
     /// Compute an ID the input gives more than once only once, instead of refusing
     /// the input (`--allow-duplicates`).
     pub allow_duplicates: bool,
+    /// Compute only these entities (`--only`), in the foreground, with errors in full.
+    pub only: Vec<String>,
+    /// Trace Bash computes with `set -x` (`--trace`).
+    pub trace: bool,
     /// Records mode: give a record name that repeats a number after its first
     /// appearance (`name#2`, …) instead of refusing the input
     /// (`--allow-duplicate-ids`).
@@ -208,6 +212,8 @@ impl RunSpec {
             max_memory_mib: None,
             allow_duplicates: false,
             allow_duplicate_ids: false,
+            only: Vec::new(),
+            trace: false,
             retries: 0,
             max_failures: None,
             shard: crate::ShardChoice::FromScheduler,

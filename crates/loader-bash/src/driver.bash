@@ -22,9 +22,10 @@
 # and error are in <workdir>/<n>.o and <workdir>/<n>.e.
 #
 # Mode p (persistent) sources the plugin once, here; mode r (re-sourced) sources it
-# again in a fresh subshell for every call, as MultiPlug does.
+# again in a fresh subshell for every call, as MultiPlug does. A fifth argument `x`
+# traces every compute with `set -x` (`--trace`): the trace is in the call's stderr.
 exec 57<&0 58>&1 0</dev/null 1>&2
-__pp_file=$1 __pp_dir=$2 __pp_mode=$3 __pp_tok=$4
+__pp_file=$1 __pp_dir=$2 __pp_mode=$3 __pp_tok=$4 __pp_trace=${5-}
 set --
 __pp_kw=() __pp_st=() __pp_n=0 __pp_rec=0
 if [[ $__pp_mode == p ]]; then
@@ -47,12 +48,17 @@ while IFS= builtin read -r -d '' -u 57 __pp_op && IFS= builtin read -r -d '' -u 
   *) builtin printf '%s protocol unknown operation\n' "$__pp_tok" >&58; builtin exit 70 ;;
   esac
   __pp_n=$((__pp_n + 1))
-  if [[ $__pp_mode == p ]]; then
+  __pp_x=
+  if [[ $__pp_trace == x && $__pp_fn == compute ]]; then __pp_x=-x; fi
+  if [[ $__pp_mode == p && -n $__pp_x ]]; then
+    { builtin set -x; "$__pp_fn" "${__pp_args[@]}"; { __pp_status=$?; builtin set +x; } 2>/dev/null; } 57<&- 58>&- >"$__pp_dir/$__pp_n.o" 2>"$__pp_dir/$__pp_n.e"
+  elif [[ $__pp_mode == p ]]; then
     "$__pp_fn" "${__pp_args[@]}" 57<&- 58>&- >"$__pp_dir/$__pp_n.o" 2>"$__pp_dir/$__pp_n.e"
+    __pp_status=$?
   else
-    (builtin source "$__pp_file" >&2; "$__pp_fn" "${__pp_args[@]}") 57<&- 58>&- >"$__pp_dir/$__pp_n.o" 2>"$__pp_dir/$__pp_n.e"
+    (builtin source "$__pp_file" >&2; if [[ -n $__pp_x ]]; then builtin set -x; fi; "$__pp_fn" "${__pp_args[@]}") 57<&- 58>&- >"$__pp_dir/$__pp_n.o" 2>"$__pp_dir/$__pp_n.e"
+    __pp_status=$?
   fi
-  __pp_status=$?
   if [[ $__pp_rec == 1 ]]; then
     __pp_rec=0; builtin unset POLYPLUG_RECORD_ID POLYPLUG_FIELDS POLYPLUG_FIELD_NAMES
   fi

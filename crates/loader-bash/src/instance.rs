@@ -96,6 +96,7 @@ impl BashInstance {
                 self.shared.max_memory_mib,
                 &self.shared.console,
                 self.shared.guard.as_deref(),
+                self.shared.trace,
             )?;
             forward_stderr(&self.shared, "sourcing", &source_output);
             for word in &self.keywords {
@@ -280,9 +281,14 @@ fn finish(
         "compute {}",
         out.ending.describe(shared.timeout, shared.max_memory_mib)
     );
-    // The last line stderr said is the error's message: it is not logged twice.
+    // The last line stderr said is the error's message: it is not logged twice (with
+    // --trace, the last line that is not a trace line: those start with `+`).
     if let Ending::Returned(_) = out.ending {
-        if let Some(last) = logs.pop() {
+        let said = logs
+            .iter()
+            .rposition(|l| !(shared.trace && l.starts_with('+')));
+        if let Some(i) = said {
+            let last = logs.remove(i);
             message.push_str(": ");
             message.push_str(&last);
         }

@@ -120,6 +120,8 @@ struct Shared {
     console: Arc<dyn Console>,
     /// The polyplug binary, which runs a worker's guard (`__worker guard`).
     guard: Option<PathBuf>,
+    /// Computes traced with `set -x` (`--trace`).
+    trace: bool,
 }
 
 /// A loaded Bash plugin.
@@ -182,6 +184,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
             has_finalize: has("finalize"),
             console: options.console.clone(),
             guard: options.worker_program.clone(),
+            trace: options.trace,
         }),
         has_compute: has("compute"),
         has_compute_id: has("compute_id"),
@@ -276,6 +279,7 @@ impl Plugin for BashPlugin {
                     self.shared.max_memory_mib,
                     &self.shared.console,
                     self.shared.guard.as_deref(),
+                    false,
                 )
                 .map_err(EntityError::new)?;
                 instance::forward_stderr(&self.shared, "sourcing", &source_output);

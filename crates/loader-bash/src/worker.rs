@@ -230,6 +230,7 @@ impl Worker {
         max_memory_mib: Option<u64>,
         console: &Arc<dyn Console>,
         guard: Option<&Path>,
+        trace: bool,
     ) -> Result<(Worker, Vec<u8>), String> {
         let dir = make_work_dir()?;
         let token = format!("\u{1}pp{}", random_hex());
@@ -258,6 +259,7 @@ impl Worker {
                 Mode::Resourced => "r",
             })
             .arg(&token)
+            .arg(if trace { "x" } else { "-" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

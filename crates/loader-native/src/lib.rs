@@ -83,6 +83,7 @@ impl NativePlugin {
             timeout: options.timeout,
             max_memory_mib: options.max_memory_mib,
             records: options.records.clone(),
+            debug: options.debug,
             // The worker's own clock stops an overrunning entity (SIGALRM); the host
             // kills a worker that does not even do that, a moment later.
             kill_slack: Duration::from_secs(1),

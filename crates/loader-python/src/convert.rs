@@ -129,7 +129,33 @@ pub(crate) fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAn
 /// The message for an exception the plugin raised: `Type: message (file, line N, in
 /// function: code)`, with the innermost traceback line that is in the plugin file (or
 /// the innermost line at all when none is).
+/// Whether errors carry the whole traceback (`--only`): set once per process.
+pub(crate) static FULL_TRACEBACK: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The whole traceback of `err`, as Python prints it, when one can be had.
+fn full_traceback(py: Python<'_>, err: &PyErr) -> Option<String> {
+    let lines = py
+        .import("traceback")
+        .ok()?
+        .call_method1(
+            "format_exception",
+            (err.get_type(py), err.value(py), err.traceback(py)),
+        )
+        .ok()?;
+    let mut text = String::new();
+    for l in lines.try_iter().ok()? {
+        text.push_str(&l.ok()?.extract::<String>().ok()?);
+    }
+    Some(text.trim_end().to_string())
+}
+
 pub(crate) fn exception_message(py: Python<'_>, plugin: &Path, err: &PyErr) -> String {
+    if FULL_TRACEBACK.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(tb) = full_traceback(py, err) {
+            return tb;
+        }
+    }
     let value = err.value(py);
     let ty = type_name(value);
     let text = value.str().map(|s| s.to_string()).unwrap_or_default();

@@ -143,6 +143,7 @@ impl Settings {
                 timeout: options.timeout,
                 max_memory_mib: options.max_memory_mib,
                 records: options.records.clone(),
+                debug: options.debug,
                 kill_slack: KILL_SLACK,
             })
         });
@@ -175,6 +176,9 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<PythonPlugin, PluginEr
     let err = |m: String| PluginError::new(path, m);
     options.refuse_unsupported(path, "a Python plugin", SUPPORTED)?;
     let settings = Settings::from_options(path, options).map_err(err)?;
+    if options.debug {
+        convert::FULL_TRACEBACK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     interp::start().map_err(err)?;
     let module =
         Python::with_gil(|py| module::import(py, path, &settings.python_path)).map_err(err)?;

@@ -74,18 +74,21 @@ fn worker_loop() -> Result<(), String> {
     if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let (plugin, python_path, timeout_ms, default_timeout, params, records) =
-        match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Init(init) => (
-                init.plugin,
-                init.python_path,
-                init.timeout_ms,
-                init.default_timeout,
-                init.params,
-                init.records,
-            ),
-            _ => return Err("the host did not start with Init".into()),
-        };
+    let init = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+        HostMsg::Init(init) => init,
+        _ => return Err("the host did not start with Init".into()),
+    };
+    if init.debug {
+        crate::convert::FULL_TRACEBACK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let (plugin, python_path, timeout_ms, default_timeout, params, records) = (
+        init.plugin,
+        init.python_path,
+        init.timeout_ms,
+        init.default_timeout,
+        init.params,
+        init.records,
+    );
     let mut records = records.as_ref().map(polyplug_records::Reader::open);
     interp::start()?;
     let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);

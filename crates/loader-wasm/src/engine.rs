@@ -28,6 +28,8 @@ pub(crate) struct EngineKey {
     pub fuel: bool,
     /// Largest linear memory, in bytes.
     pub max_memory: u64,
+    /// Traps carry a backtrace of the guest's frames (`--only`).
+    pub backtrace: bool,
 }
 
 static ENGINES: OnceLock<Mutex<Vec<(EngineKey, Engine)>>> = OnceLock::new();
@@ -54,7 +56,11 @@ fn config(key: EngineKey, pooling: bool) -> Config {
     let mut c = Config::new();
     c.epoch_interruption(true);
     c.consume_fuel(key.fuel);
-    c.wasm_backtrace_max_frames(None);
+    c.wasm_backtrace_max_frames(if key.backtrace {
+        std::num::NonZeroUsize::new(64)
+    } else {
+        None
+    });
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
     if pooling {
         let mut pool = PoolingAllocationConfig::default();

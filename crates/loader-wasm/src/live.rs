@@ -168,7 +168,10 @@ fn trap_message(e: &wasmtime::Error, settings: &Settings) -> String {
         Some(trap) => {
             let t = trap.to_string();
             let t = t.strip_prefix("wasm trap: ").unwrap_or(&t);
-            format!("the plugin trapped: {t}")
+            match e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                Some(bt) if settings.debug => format!("the plugin trapped: {t}\n{bt}"),
+                _ => format!("the plugin trapped: {t}"),
+            }
         }
         None => format!("the plugin failed: {e}"),
     }

@@ -63,6 +63,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<WasmPlugin, PluginErro
     let engine = engine::engine(engine::EngineKey {
         fuel: settings.fuel.is_some(),
         max_memory: settings.max_memory,
+        backtrace: settings.debug,
     })
     .map_err(err)?;
     if let Err(e) = engine::start_ticker(&engine) {

@@ -43,6 +43,8 @@ pub(crate) struct Settings {
     pub(crate) cache: Option<PathBuf>,
     /// Where guest output and notes go.
     pub(crate) console: Arc<dyn Console>,
+    /// Traps with the guest's backtrace (`--only`).
+    pub(crate) debug: bool,
 }
 
 impl Settings {
@@ -101,6 +103,7 @@ impl Settings {
             entity_files: options.entity_files,
             cache: options.cache_root().ok().map(|r| r.path.join("wasm")),
             console: options.console.clone(),
+            debug: options.debug,
         })
     }
 

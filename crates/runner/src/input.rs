@@ -248,6 +248,9 @@ pub struct Entities<'a> {
     last_place: u64,
     /// Records mode: repeated names are suffixed rather than refused or given once.
     suffix_repeats: bool,
+    /// `--only`: the IDs to give out (the others are passed over), and whether each
+    /// was met.
+    only: Option<std::collections::HashMap<String, bool>>,
 }
 
 enum Units {
@@ -323,6 +326,7 @@ impl<'a> Entities<'a> {
             repeated: 0,
             shard: None,
             last_place: 0,
+            only: None,
             suffix_repeats: matches!(
                 source,
                 Source::Records {
@@ -352,6 +356,28 @@ impl<'a> Entities<'a> {
         }
         self.shard = shard;
         Ok(self)
+    }
+
+    /// Gives out only the entities with these IDs (`--only`); the others are passed
+    /// over and counted nowhere. No IDs: every entity.
+    pub fn only(mut self, ids: &[String]) -> Self {
+        if !ids.is_empty() {
+            self.only = Some(ids.iter().map(|id| (id.clone(), false)).collect());
+        }
+        self
+    }
+
+    /// The `--only` IDs not met (so far: all of them once the input is read).
+    pub fn not_found(&self) -> Vec<String> {
+        let mut missing: Vec<String> = self
+            .only
+            .iter()
+            .flatten()
+            .filter(|(_, met)| !**met)
+            .map(|(id, _)| id.clone())
+            .collect();
+        missing.sort();
+        missing
     }
 
     /// The line of the IDs file the last entity came from (0 in files mode).
@@ -508,6 +534,12 @@ impl Iterator for Entities<'_> {
                 },
                 _ => (id, input),
             };
+            if let Some(only) = &mut self.only {
+                match only.get_mut(&id) {
+                    Some(met) => *met = true,
+                    None => continue,
+                }
+            }
             if let Some(origin) = self.skip.origin(&id) {
                 self.skipped += 1;
                 if origin == SkipOrigin::Store {

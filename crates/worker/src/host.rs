@@ -41,6 +41,8 @@ pub struct WorkerSpec {
     pub max_memory_mib: Option<u64>,
     /// Records mode: where the records are; the worker reads them itself.
     pub records: Option<Arc<polyplug_core::RecordSource>>,
+    /// Errors with their whole trace (`--only`).
+    pub debug: bool,
     /// Time added to a batch's limit before the watchdog kills the worker: room for a
     /// worker that stops overrunning entities itself (Python's alarm) to do so.
     pub kill_slack: Duration,
@@ -190,6 +192,7 @@ impl ProcessInstance {
             default_timeout: spec.timeout.is_default(),
             params: self.params.entries().to_vec(),
             records: spec.records.as_deref().cloned(),
+            debug: spec.debug,
         });
         init.encode(&mut self.buf);
         match self.exchange(None) {

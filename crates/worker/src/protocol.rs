@@ -66,6 +66,8 @@ pub struct Init {
     pub params: Vec<(String, Value)>,
     /// Records mode: where the records are (the worker reads them itself).
     pub records: Option<RecordSource>,
+    /// Errors with their whole trace (`--only`).
+    pub debug: bool,
 }
 
 /// A message from the host to a worker.
@@ -185,6 +187,7 @@ impl HostMsg {
                         }
                     }
                 }
+                e.u8(u8::from(init.debug));
             }
             HostMsg::Batch(entities) => {
                 e.u8(T_BATCH);
@@ -270,6 +273,7 @@ impl HostMsg {
                         })
                     }
                 };
+                let debug = d.u8()? != 0;
                 HostMsg::Init(Init {
                     version,
                     plugin,
@@ -278,6 +282,7 @@ impl HostMsg {
                     default_timeout,
                     params,
                     records,
+                    debug,
                 })
             }
             T_BATCH => HostMsg::Batch(d.strs()?),

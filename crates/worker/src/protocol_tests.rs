@@ -58,6 +58,7 @@ fn messages_survive_a_roundtrip() {
             ("s".into(), Value::Str("é\t".into())),
         ],
         records: None,
+        debug: false,
     }));
     roundtrip_host(HostMsg::Init(Init {
         version: PROTOCOL_VERSION,
@@ -71,6 +72,7 @@ fn messages_survive_a_roundtrip() {
             files: vec!["a.csv".into(), "b é.csv".into()],
             id_column: Some("sample".into()),
         }),
+        debug: true,
     }));
     roundtrip_host(HostMsg::Batch(vec!["a".into(), String::new(), "c".into()]));
     roundtrip_host(HostMsg::Records(vec![
@@ -167,6 +169,7 @@ fn truncated_and_garbage_frames_are_errors() {
             default_timeout: false,
             params: vec![],
             records: None,
+            debug: false,
         })
         .encode(&mut b);
         b
