@@ -404,3 +404,133 @@ fn only_computes_one_entity_in_the_foreground_with_its_whole_error() {
     eqnice!("abcd\t4\n", ok.stdout);
     assert!(ok.stderr.contains("+ echo 4"), "{}", ok.stderr);
 }
+
+#[test]
+fn tagged_runs_are_listed_by_tag_and_two_versions_are_compared() {
+    let t = TestDir::new();
+    let plugin = |version: &str, body: &str| {
+        format!(
+            "ID = 'len'\nVERSION = '{version}'\nINPUT = 'x'\nOUTPUT = ['n', 'half']\n\n\
+             def compute(e, **kw):\n    {body}\n"
+        )
+    };
+    t.write("v1.py", plugin("1", "return [len(e), len(e) // 2], []"));
+    t.write(
+        "v2.py",
+        plugin(
+            "2",
+            "return ([], []) if e == 'gone' else ([len(e), len(e) / 2], [])",
+        ),
+    );
+    t.write("ids.txt", "ab\nabc\ngone\n");
+    t.write("ids2.txt", "ab\nabc\ngone\nnew\n");
+    let store = t.join("s.db");
+    let store = store.to_str().unwrap_or_default();
+    let run = |plugin: &str, ids: &str, extra: &[&str]| {
+        Run::of(
+            t.run(plugin)
+                .args(["ids", ids, "--store", store, "-o", &format!("{plugin}.tsv")])
+                .args(extra),
+        )
+        .ok()
+    };
+    run(
+        "v1.py",
+        "ids.txt",
+        &[
+            "--name",
+            "baseline",
+            "--tag",
+            "project=phage",
+            "--tag",
+            "stage=1",
+        ],
+    );
+    run(
+        "v2.py",
+        "ids2.txt",
+        &["--tag", "project=phage", "--tag", "stage=2"],
+    );
+    let list = |extra: &[&str]| {
+        Run::of(t.cmd().args(["runs", "list", "--store", store]).args(extra))
+            .ok()
+            .stdout
+    };
+    let all = list(&[]);
+    assert!(
+        all.lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with("\thost\tname\ttags"),
+        "{all}"
+    );
+    assert_eq!(all.lines().count(), 3, "{all}");
+    let stage2 = list(&["--tag", "project=phage", "--tag", "stage=2"]);
+    assert_eq!(stage2.lines().count(), 2, "{stage2}");
+    assert!(
+        stage2
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .ends_with("\t\tproject=phage,stage=2"),
+        "{stage2}"
+    );
+    let named = list(&["--name", "baseline"]);
+    assert_eq!(named.lines().count(), 2, "{named}");
+    assert!(
+        named.contains("\tbaseline\tproject=phage,stage=1"),
+        "{named}"
+    );
+    assert_eq!(list(&["--plugin", "other"]).lines().count(), 1);
+    assert_eq!(list(&["--tag", "project=other"]).lines().count(), 1);
+    Run::of(
+        t.cmd()
+            .args(["runs", "list", "--store", store, "--tag", "novalue"]),
+    )
+    .code(2)
+    .stderr_has("--tag novalue: write KEY=VALUE");
+    let uuid = |line: usize| {
+        all.lines()
+            .nth(line)
+            .and_then(|l| l.split('\t').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (a, b) = (uuid(1), uuid(2));
+    let show = Run::of(t.cmd().args(["runs", "show", &a[..8], "--store", store]))
+        .ok()
+        .stdout;
+    assert!(
+        show.contains("name: baseline\n") && show.contains("tags: 'project=phage, stage=1'\n"),
+        "{show}"
+    );
+    // v2 halves with a float, has no result for `gone` and one more entity.
+    let diff = Run::of(
+        t.cmd()
+            .args(["runs", "diff", &a[..8], &b[..8], "--store", store]),
+    )
+    .ok();
+    eqnice!(
+        "entity\tattribute\ta\tb\nab\thalf\t1\t1.0\nabc\thalf\t1\t1.5\nnew\thalf\t-\t1.5\nnew\tn\t-\t3\n\
+         gone\thalf\t2\t-\ngone\tn\t4\t-\n",
+        diff.stdout
+    );
+    assert!(
+        diff.stderr.contains(&format!(
+            "half: 2 changed, 1 only in {}, 1 only in {}, 0 the same",
+            &a[..8],
+            &b[..8]
+        )),
+        "{}",
+        diff.stderr
+    );
+    assert!(
+        diff.stderr.contains(&format!(
+            "n: 0 changed, 1 only in {}, 1 only in {}, 2 the same",
+            &a[..8],
+            &b[..8]
+        )),
+        "{}",
+        diff.stderr
+    );
+}

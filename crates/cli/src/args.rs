@@ -342,10 +342,40 @@ pub struct QueryArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// List the computations, oldest first.
-    List(StoreOpt),
+    /// List the computations, oldest first (those with every --tag given, of --plugin,
+    /// named --name).
+    List(RunsListArgs),
     /// Show one computation: its report, plugin and what is stored.
     Show(RunsShowArgs),
+    /// The entities whose values differ between two computations, attribute by
+    /// attribute (TSV on stdout: entity, attribute, value in A, value in B; counts on
+    /// stderr).
+    Diff(RunsDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only the runs with this tag (repeatable: all of them).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub tag: Vec<String>,
+    /// Only the runs of this plugin ID.
+    #[arg(long, value_name = "ID")]
+    pub plugin: Option<String>,
+    /// Only the runs of this name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsDiffArgs {
+    /// Computation A (UUID or a unique prefix).
+    pub a: String,
+    /// Computation B.
+    pub b: String,
+    #[command(flatten)]
+    pub store: StoreOpt,
 }
 
 #[derive(Debug, Args)]
@@ -502,6 +532,12 @@ pub struct RunArgs {
     /// nothing (with --dry-run, the plan goes to stderr).
     #[arg(long)]
     pub list: bool,
+    /// A name for the run, stored with its computation (`runs list --name`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A tag for the run, stored with its computation (repeatable; `runs list --tag`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub tag: Vec<String>,
     /// Compute only this entity (repeat for more), in the foreground, to debug it: one
     /// worker, its output shown as it comes, errors in full (a Python traceback, a
     /// WebAssembly backtrace), results on stdout, nothing skipped and nothing stored

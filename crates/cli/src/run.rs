@@ -282,6 +282,8 @@ pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
     spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
     spec.trace = args.trace;
+    spec.name = args.name.clone();
+    spec.tags = args.tag.iter().map(|t| tag(t)).collect::<Result<_, _>>()?;
     if let Some(ids) = only {
         // In the foreground: one worker, results on stdout, logs on stderr, nothing
         // skipped, nothing stored unless a store is named.
@@ -293,6 +295,18 @@ pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
         }
     }
     Ok(spec)
+}
+
+/// One `--tag KEY=VALUE`.
+pub(crate) fn tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !k.contains(['\n', '\t']) => {
+            Ok((k.trim().to_string(), v.to_string()))
+        }
+        _ => Err(format!(
+            "--tag {text}: write KEY=VALUE, e.g. --tag project=phage (the key not empty)"
+        )),
+    }
 }
 
 /// `--only ID...`: refused with the options that write files, which a debugging run

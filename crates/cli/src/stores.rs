@@ -258,27 +258,43 @@ fn query_inner(a: QueryArgs) -> Result<(), EngineError> {
 /// `polyplug runs list|show`.
 pub fn runs(cmd: RunsCommand) -> i32 {
     finish(match cmd {
-        RunsCommand::List(opt) => runs_list(&opt),
+        RunsCommand::List(a) => runs_list(&a),
+        RunsCommand::Diff(a) => runs_diff(&a),
         RunsCommand::Show(a) => runs_show(&a.uuid, &a.store),
     })
 }
 
-fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
-    let mut store = stores::open_existing(store_arg(opt))?;
+fn runs_list(args: &crate::args::RunsListArgs) -> Result<(), EngineError> {
+    let wanted: Vec<(String, String)> = args
+        .tag
+        .iter()
+        .map(|t| crate::run::tag(t))
+        .collect::<Result<_, _>>()
+        .map_err(|e| EngineError::Store(StoreError::Write(e)))?;
+    let mut store = stores::open_existing(store_arg(&args.store))?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "uuid\tplugin_id\tplugin_version\tcomp_status\tn_units\tn_failed\tn_skipped\t\
          time_start\ttime_end\tuser_id\tsystem_id\tshard\torigin\trun_id\tscheduler\tjob_id\t\
-         task_id\thost"
+         task_id\thost\tname\ttags"
     );
     for c in store.computations()? {
         let (r, p) = (&c.report, &c.provenance);
+        let chosen = wanted.iter().all(|t| p.tags.contains(t))
+            && args.plugin.as_ref().is_none_or(|id| *id == r.plugin_id)
+            && args
+                .name
+                .as_ref()
+                .is_none_or(|n| p.name.as_ref() == Some(n));
+        if !chosen {
+            continue;
+        }
         let o = |s: &Option<String>| s.clone().unwrap_or_default();
         let n = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.uuid.hyphenated(),
             r.plugin_id,
             r.plugin_version,
@@ -297,7 +313,38 @@ fn runs_list(opt: &StoreOpt) -> Result<(), EngineError> {
             o(&p.job_id),
             o(&p.task_id),
             o(&p.host),
+            o(&p.name),
+            polyplug_engine::store::tags_text(&p.tags)
+                .unwrap_or_default()
+                .replace('\n', ","),
         );
+    }
+    Ok(())
+}
+
+/// `runs diff A B`: the changed values as TSV on stdout (`-` where a computation has
+/// none), the counts per attribute on stderr.
+fn runs_diff(args: &crate::args::RunsDiffArgs) -> Result<(), EngineError> {
+    let mut store = stores::open_existing(store_arg(&args.store))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = writeln!(out, "entity\tattribute\ta\tb");
+    let mut line = String::new();
+    let counts = polyplug_engine::diff::diff(&mut store, &args.a, &args.b, &mut |c| {
+        line.clear();
+        push_id(&mut line, &c.entity);
+        for field in [Some(c.attribute.as_str()), c.a.as_deref(), c.b.as_deref()] {
+            line.push('\t');
+            line.push_str(&field.unwrap_or("-").replace(['\t', '\n'], " "));
+        }
+        line.push('\n');
+        let _ = out.write_all(line.as_bytes());
+    })?;
+    let _ = out.flush();
+    for (attribute, c) in &counts {
+        console::stderr().note(&format!(
+            "{attribute}: {} changed, {} only in {}, {} only in {}, {} the same",
+            c.changed, c.only_a, args.a, c.only_b, args.b, c.same
+        ));
     }
     Ok(())
 }
@@ -310,7 +357,8 @@ fn show(c: &Computation) -> String {
     let number = |v: Option<String>| v.unwrap_or_else(|| "null".into());
     let n = |v: Option<u64>| number(v.map(|v| v.to_string()));
     let uuid = r.uuid.hyphenated().to_string();
-    let rows: [(&str, String); 25] = [
+    let tags = polyplug_engine::store::tags_text(&p.tags).map(|t| t.replace('\n', ", "));
+    let rows: [(&str, String); 27] = [
         ("uuid", scalar_str(&uuid)),
         ("plugin_id", scalar_str(&r.plugin_id)),
         ("plugin_version", scalar_str(&r.plugin_version)),
@@ -324,6 +372,8 @@ fn show(c: &Computation) -> String {
         ("pid", number(p.pid.map(|v| v.to_string()))),
         ("shard", text(p.shard.as_deref())),
         ("run_id", text(p.run_id.as_deref())),
+        ("name", text(p.name.as_deref())),
+        ("tags", text(tags.as_deref())),
         ("scheduler", text(p.scheduler.as_deref())),
         ("job_id", text(p.job_id.as_deref())),
         ("task_id", text(p.task_id.as_deref())),

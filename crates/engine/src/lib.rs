@@ -59,6 +59,7 @@ assert_eq!(String::from_utf8(results)?, "ab\t2\nabc\t3\n");
 #![deny(missing_docs)]
 
 pub mod cluster;
+pub mod diff;
 mod error;
 pub mod export;
 pub mod import;

@@ -93,7 +93,12 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     let log = writer(log_file, io.log, 8 << 10);
     let mut report = start_report(spec, plugin.as_ref(), &params, sha256);
     if let Some(s) = &mut store {
-        s.begin(&report, &placement, run_id.as_deref())?;
+        s.begin(
+            &report,
+            &placement,
+            run_id.as_deref(),
+            (spec.name.as_deref(), &spec.tags),
+        )?;
     }
     let state = match spec.run_dir.as_deref() {
         Some(d) => Some(Arc::new(crate::run_dir::StateProgress::start(

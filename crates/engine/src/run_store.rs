@@ -256,6 +256,7 @@ impl RunStore {
         report: &Report,
         placement: &crate::Placement,
         run_id: Option<&str>,
+        label: (Option<&str>, &[(String, String)]),
     ) -> Result<(), EngineError> {
         let provenance = Provenance {
             shard: placement.shard.map(|s| s.to_string()),
@@ -267,6 +268,8 @@ impl RunStore {
             job_id: placement.job_id.clone(),
             task_id: placement.task_id.clone(),
             run_id: run_id.map(str::to_string),
+            name: label.0.map(str::to_string),
+            tags: label.1.to_vec(),
         };
         let params = self.key.2.clone();
         let id = self.db().begin_computation(report, &params, &provenance)?;
@@ -437,8 +440,13 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         s.repair_output(out, &Silent, false)
             .unwrap_or_else(|e| panic!("{e}"));
-        s.begin(&report(plugin), &crate::Placement::default(), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        s.begin(
+            &report(plugin),
+            &crate::Placement::default(),
+            None,
+            (None, &[]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         s
     }
 

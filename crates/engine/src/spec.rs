@@ -148,6 +148,10 @@ pub struct RunSpec {
     /// Compute an ID the input gives more than once only once, instead of refusing
     /// the input (`--allow-duplicates`).
     pub allow_duplicates: bool,
+    /// The run's name (`--name`), stored with the computation.
+    pub name: Option<String>,
+    /// Its tags (`--tag key=value`), stored with the computation.
+    pub tags: Vec<(String, String)>,
     /// Compute only these entities (`--only`), in the foreground, with errors in full.
     pub only: Vec<String>,
     /// Trace Bash computes with `set -x` (`--trace`).
@@ -212,6 +216,8 @@ impl RunSpec {
             max_memory_mib: None,
             allow_duplicates: false,
             allow_duplicate_ids: false,
+            name: None,
+            tags: Vec::new(),
             only: Vec::new(),
             trace: false,
             retries: 0,

@@ -33,6 +33,28 @@ pub struct Provenance {
     /// The logical run the computation is part of: shared by every shard of one
     /// submission (`--run-id`).
     pub run_id: Option<String>,
+    /// The run's name (`--name`).
+    pub name: Option<String>,
+    /// Its tags (`--tag key=value`), in the order given.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Tags as stored: one `key=value` per line.
+pub fn tags_text(tags: &[(String, String)]) -> Option<String> {
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .map(|(k, v)| format!("{k}={}", v.replace('\n', " ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// Tags from their stored text.
+pub fn parse_tags(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A stored computation: its report, its computation key's parameters and its
@@ -64,7 +86,7 @@ pub struct UnitCounts {
 const COMPUTATION_COLUMNS: &str = "uuid, plugin_id, plugin_version, parameters, params_key, \
      user_id, system_id, reason, time_start, time_end, n_units, n_failed, n_skipped, \
      comp_status, remarks, plugin_sha256, host_version, shard, host, pid, out_path, origin, id, \
-     scheduler, job_id, task_id, run_id";
+     scheduler, job_id, task_id, run_id, name, tags";
 
 /// A count column as the report has it.
 fn count(c: &Cell) -> Option<u64> {
@@ -108,6 +130,8 @@ fn computation_from(r: &[Cell]) -> Result<Computation, StoreError> {
             job_id: opt(&r[24]),
             task_id: opt(&r[25]),
             run_id: opt(&r[26]),
+            name: opt(&r[27]),
+            tags: parse_tags(&r[28].text().unwrap_or_default()),
         },
     })
 }
@@ -146,9 +170,9 @@ impl Store {
                     "INSERT INTO computation (uuid, plugin_id, plugin_version, parameters, \
                      params_key, user_id, system_id, reason, time_start, comp_status, \
                      plugin_sha256, host_version, shard, host, pid, out_path, origin, \
-                     scheduler, job_id, task_id, run_id) VALUES \
+                     scheduler, job_id, task_id, run_id, name, tags) VALUES \
                      ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                     $18, $19, $20, $21) RETURNING id",
+                     $18, $19, $20, $21, $22, $23) RETURNING id",
                     &[
                         uuid.as_str().into(),
                         r.plugin_id.as_str().into(),
@@ -171,6 +195,8 @@ impl Store {
                         p.job_id.as_deref().into(),
                         p.task_id.as_deref().into(),
                         p.run_id.as_deref().into(),
+                        p.name.as_deref().into(),
+                        tags_text(&p.tags).as_deref().into(),
                     ],
                 )
             })

@@ -29,7 +29,7 @@ pub struct Copied {
 const COMPUTATION: &str = "uuid, plugin_id, plugin_version, parameters, params_key, user_id, \
      system_id, reason, time_start, time_end, n_units, n_failed, n_skipped, comp_status, \
      remarks, plugin_sha256, host_version, shard, host, pid, out_path, origin, scheduler, \
-     job_id, task_id, run_id";
+     job_id, task_id, run_id, name, tags";
 const PLUGIN: &str = "plugin_id, version, sha256, language, file, input, output, parameters, \
      method, implementation, req_software, req_hardware, advice, registered";
 const ATTRIBUTE: &str = "name, datatype, definition, computation_group, ontology_xref, \

@@ -73,7 +73,9 @@ mod store;
 
 pub use attributes::{StoredAttribute, SyncOptions, SyncSummary};
 pub use batch::{Layout, UnitBatch, UnitStatus};
-pub use computations::{Computation, ComputationId, Provenance, RunningComputation, UnitCounts};
+pub use computations::{
+    parse_tags, tags_text, Computation, ComputationId, Provenance, RunningComputation, UnitCounts,
+};
 pub use copy::Copied;
 pub use db::Backend;
 pub use error::{RefusedChange, StoreError};

@@ -61,7 +61,7 @@ fn render(ddl: &str, backend: Backend) -> String {
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 2's table (see [`render`]; in PostgreSQL the data is stored uncompressed:
 /// blocks are written far more often than they are read).
@@ -174,6 +174,15 @@ ALTER TABLE computation ADD COLUMN scheduler TEXT;
 ALTER TABLE computation ADD COLUMN job_id TEXT;
 ALTER TABLE computation ADD COLUMN task_id TEXT;
 ALTER TABLE computation ADD COLUMN run_id TEXT;
+",
+        convert: None,
+    },
+    // A run's name and tags (`--name`, `--tag key=value`).
+    Migration {
+        version: 4,
+        ddl: "
+ALTER TABLE computation ADD COLUMN name TEXT;
+ALTER TABLE computation ADD COLUMN tags TEXT;
 ",
         convert: None,
     },
