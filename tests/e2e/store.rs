@@ -996,14 +996,16 @@ fn schema_1_store_migrates(s: &Store) {
         })
         .unzip();
     eqnice!(read("expected/runs-list.tsv"), old);
-    assert_eq!(later[0], "run_id\tscheduler\tjob_id\ttask_id\thost");
-    assert!(later[1..].iter().all(|l| l == "\t\t\t\tvm"), "{later:?}");
-    eqnice!("3\n", s.sql(&t, "SELECT version FROM polyplug_schema"));
+    assert_eq!(later[0], "run_id\tscheduler\tjob_id\ttask_id\thost\tname\ttags");
+    assert!(later[1..].iter().all(|l| l == "\t\t\t\tvm\t\t"), "{later:?}");
+    eqnice!("4\n", s.sql(&t, "SELECT version FROM polyplug_schema"));
     for (i, line) in list.lines().skip(1).enumerate() {
         let uuid = line.split('\t').next().unwrap();
         let show = Run::of(s.cmd(&t).args(["runs", "show", uuid])).ok().stdout;
         let later = [
             "run_id: null\n",
+            "name: null\n",
+            "tags: null\n",
             "scheduler: null\n",
             "job_id: null\n",
             "task_id: null\n",
