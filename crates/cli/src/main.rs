@@ -4,6 +4,7 @@
 //! `std::process::exit`.
 
 mod args;
+mod args_cluster;
 mod build;
 mod console;
 mod docs;
