@@ -996,8 +996,14 @@ fn schema_1_store_migrates(s: &Store) {
         })
         .unzip();
     eqnice!(read("expected/runs-list.tsv"), old);
-    assert_eq!(later[0], "run_id\tscheduler\tjob_id\ttask_id\thost\tname\ttags");
-    assert!(later[1..].iter().all(|l| l == "\t\t\t\tvm\t\t"), "{later:?}");
+    assert_eq!(
+        later[0],
+        "run_id\tscheduler\tjob_id\ttask_id\thost\tname\ttags"
+    );
+    assert!(
+        later[1..].iter().all(|l| l == "\t\t\t\tvm\t\t"),
+        "{later:?}"
+    );
     eqnice!("4\n", s.sql(&t, "SELECT version FROM polyplug_schema"));
     for (i, line) in list.lines().skip(1).enumerate() {
         let uuid = line.split('\t').next().unwrap();

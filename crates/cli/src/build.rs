@@ -71,23 +71,8 @@ pub fn index(args: IndexArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let mut counts = vec![0u64; args.files.len()];
-    let entries = match catalog.entries() {
-        Ok(e) => e,
-        Err(e) => {
-            error(e);
-            return EXIT_FAILED;
-        }
-    };
-    for entry in entries {
-        match entry {
-            Ok(e) => counts[e.file as usize] += 1,
-            Err(e) => {
-                error(e);
-                return EXIT_FAILED;
-            }
-        }
-    }
+    // From the indexes: nothing of the data is read again.
+    let counts = catalog.record_counts();
     for ((file, n), index) in args.files.iter().zip(counts).zip(catalog.index_paths()) {
         let index = index.map_or_else(|| "-".to_string(), |p| p.display().to_string());
         let plural = if n == 1 { "" } else { "s" };

@@ -23,8 +23,12 @@ use crate::reader::Columns;
 pub(crate) enum IndexKind {
     /// An empty file: no records, no index.
     Empty,
-    /// A samtools `.fai` (FASTA), checked.
-    Fai { file: Arc<File>, len: u64 },
+    /// A samtools `.fai` (FASTA), checked: its file, its length, its records.
+    Fai {
+        file: Arc<File>,
+        len: u64,
+        records: u64,
+    },
     /// polyplug's `.ppi`, checked.
     Ppi(PpiIndex),
 }
@@ -150,6 +154,19 @@ impl Catalog {
         self.files
             .iter()
             .map(|f| (!matches!(f.index, IndexKind::Empty)).then(|| f.index_path.clone()))
+            .collect()
+    }
+
+    /// The number of records of each file, in the order of the files, from their
+    /// indexes (known once they are checked or built: nothing more is read).
+    pub fn record_counts(&self) -> Vec<u64> {
+        self.files
+            .iter()
+            .map(|f| match &f.index {
+                IndexKind::Empty => 0,
+                IndexKind::Fai { records, .. } => *records,
+                IndexKind::Ppi(index) => index.count,
+            })
             .collect()
     }
 

@@ -161,7 +161,7 @@ impl Entries {
             let local_lo = self.lo.saturating_sub(f.start);
             let stream = match &f.index {
                 IndexKind::Empty => continue,
-                IndexKind::Fai { file, len } => Stream::Fai(
+                IndexKind::Fai { file, len, .. } => Stream::Fai(
                     FaiStream::starting_at(Arc::clone(file), *len, f.data_len, local_lo)
                         .map_err(|p| damaged(f, &p))?,
                 ),

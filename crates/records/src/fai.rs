@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use crate::data::Data;
-use crate::fasta::header_name;
+use crate::fasta_record::header_name;
 use crate::fileio::{read_full_at, PreadBuf};
 use crate::scan::is_blank;
 
@@ -103,32 +103,49 @@ impl FaiStream {
 
     /// The next record (its name is [`FaiStream::name`]); `Err` says what is wrong.
     pub(crate) fn next_entry(&mut self) -> Result<Option<FaiEntry>, String> {
-        self.text.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut self.text)
-            .map_err(|e| format!("it cannot be read: {}", crate::error::io_message(&e)))?;
-        if n == 0 {
+        let read_err =
+            |e: std::io::Error| format!("it cannot be read: {}", crate::error::io_message(&e));
+        let buf = self.reader.fill_buf().map_err(read_err)?;
+        if buf.is_empty() {
             return Ok(None);
         }
         self.line += 1;
-        let (name, seq_offset, formula_end, ending) = match quick_parse(&self.text) {
-            Some(parsed) => parsed,
+        // The common case, parsed where it was read: a line of samtools' own, whole in
+        // the reader's buffer.
+        let quick =
+            memchr::memchr(b'\n', buf).and_then(|i| Some((i + 1, quick_parse(&buf[..=i])?)));
+        let (seq_offset, formula_end, ending) = match quick {
+            Some((used, (name, seq_offset, formula_end, ending))) => {
+                self.name.clear();
+                self.name.extend_from_slice(name);
+                self.reader.consume(used);
+                (seq_offset, formula_end, ending)
+            }
             None => {
-                let text = std::str::from_utf8(&self.text).map_err(|_| {
-                    "it cannot be read: stream did not contain valid UTF-8".to_string()
-                })?;
-                parse_line(text).map_err(|why| format!("its line {} {why}", self.line))?
+                self.text.clear();
+                self.reader
+                    .read_until(b'\n', &mut self.text)
+                    .map_err(read_err)?;
+                let (name, seq_offset, formula_end, ending) = match quick_parse(&self.text) {
+                    Some(parsed) => parsed,
+                    None => {
+                        let text = std::str::from_utf8(&self.text).map_err(|_| {
+                            "it cannot be read: stream did not contain valid UTF-8".to_string()
+                        })?;
+                        parse_line(text).map_err(|why| format!("its line {} {why}", self.line))?
+                    }
+                };
+                self.name.clear();
+                self.name.extend_from_slice(name);
+                (seq_offset, formula_end, ending)
             }
         };
-        if seq_offset < self.prev_end + name.len() as u64 + 2 {
+        if seq_offset < self.prev_end + self.name.len() as u64 + 2 {
             return Err(format!(
                 "its line {} has an offset out of order with the line before",
                 self.line
             ));
         }
-        self.name.clear();
-        self.name.extend_from_slice(name);
         let entry = FaiEntry {
             start: self.prev_end,
             end: formula_end.min(self.data_len),
@@ -486,6 +503,35 @@ mod tests {
             ok += usize::from(ours.is_ok());
         }
         assert!(ok > 50 && quick > 20, "{ok} lines parsed, {quick} quickly");
+    }
+
+    #[test]
+    fn a_long_fai_streams_as_its_lines_parse() {
+        // Lines across the reader's buffer's ends, some only `parse_line` reads.
+        let mut text = String::new();
+        let mut offset = 0u64;
+        let mut want = Vec::new();
+        for i in 0..6000u64 {
+            let name = format!("r{i}{}", "x".repeat((i % 50) as usize));
+            offset += name.len() as u64 + 2 + i % 3;
+            let line = match i % 7 {
+                0 => format!("{name}\t+10\t{offset}\t4\t5\r\n"),
+                1 => format!("{name}\t10\t{offset}\t4\t5\r\n"),
+                _ => format!("{name}\t10\t{offset}\t4\t5\n"),
+            };
+            let (n, seq_offset, end, ending) = parse_line(&line).unwrap();
+            want.push((n.to_vec(), seq_offset, end, ending));
+            text.push_str(&line);
+            offset = end;
+        }
+        assert!(text.len() > 3 * 64 * 1024);
+        let (fai, len) = fai_of(&text);
+        let mut s = FaiStream::new(fai, len, offset);
+        let mut got = Vec::new();
+        while let Some(e) = s.next_entry().unwrap() {
+            got.push((s.name().to_vec(), e.seq_offset, e.formula_end, e.ending));
+        }
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -28,11 +28,12 @@
 //! ([`Entry::held`]), from the start for every shard and resume.
 //!
 //! The modules: `catalog` and `opener` (a run's files and their indexes), `entries`
-//! (streaming, shards), `reader` (by key), `fai` and `fasta` (the samtools index),
-//! `parts` (a large FASTA file indexed on several cores),
-//! `ppi` (polyplug's index, its format documented there), `build`, `table` and `json`
-//! (the other formats), `data` and `ahead` (compression, reading ahead), `scan`,
-//! `place` and `fileio` (lines, where indexes go, positional reads).
+//! (streaming, shards), `reader` (by key) and `fasta_record` (a FASTA record
+//! parsed), `fai` and `fasta` (the samtools index), `parts` (a large FASTA file
+//! indexed on several cores), `ppi` (polyplug's index, its format documented there),
+//! `build`, `table` and `json` (the other formats), `data` and `ahead` (compression,
+//! reading ahead), `scan`, `place` and `fileio` (lines, where indexes go, positional
+//! reads).
 //!
 //! ```
 //! use polyplug_records::{Catalog, Reader, RecordFormat, RecordSource};
@@ -63,6 +64,7 @@ mod entries;
 mod error;
 mod fai;
 mod fasta;
+mod fasta_record;
 mod fileio;
 mod json;
 mod opener;

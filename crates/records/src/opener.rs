@@ -325,10 +325,11 @@ impl FileOpener<'_> {
                     )
                 });
             return match checked {
-                Ok(_) => Found::Valid(
+                Ok(records) => Found::Valid(
                     IndexKind::Fai {
                         file,
                         len: fai_meta.len(),
+                        records,
                     },
                     candidate.to_path_buf(),
                 ),
@@ -510,6 +511,7 @@ impl FileOpener<'_> {
                     IndexKind::Fai {
                         file: Arc::new(file),
                         len,
+                        records: built.records,
                     },
                     dest,
                 )

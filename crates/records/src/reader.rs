@@ -8,7 +8,7 @@ use polyplug_core::{CacheRoot, Record, RecordFormat, RecordRef, RecordSource};
 use crate::build::{fastq_name, jsonl_first, table_header};
 use crate::data::{self, Compression, Data, Gzi};
 use crate::error::io_message;
-use crate::fasta;
+use crate::fasta_record;
 use crate::json::{read_fields, FieldPool};
 use crate::place::{beside, in_cache};
 use crate::scan::{chomp, is_blank};
@@ -42,8 +42,8 @@ const WINDOW: usize = 64 * 1024;
 /// Worker side: reads records by key. A worker process or thread has one; it opens
 /// the files when first needed and keeps its buffers from one record to the next.
 ///
-/// Records read in file order (a worker's batch, a shard) are read [`WINDOW`] bytes
-/// at a time: a record that starts in, or shortly after, the bytes read for the one
+/// Records read in file order (a worker's batch, a shard) are read 64 KiB at a
+/// time: a record that starts in, or shortly after, the bytes read for the one
 /// before is read with the bytes after it, so that the next ones are there already.
 /// One system call for many records instead of one each (about half of reading a
 /// 2 KB record). A record read out of order is read alone, exactly its range.
@@ -320,7 +320,7 @@ impl Parser {
             }
             RecordFormat::Fasta => {
                 seq.clear();
-                let parsed = fasta::parse(span, seq).map_err(|_| at.changed())?;
+                let parsed = fasta_record::parse(span, seq).map_err(|_| at.changed())?;
                 if parsed.name.is_empty() {
                     return Err(match at.line() {
                         Some(line) => format!("{}: the header at line {line} has no name: give every record a name after '>'", at.display),
@@ -484,7 +484,7 @@ fn read_fastq<'s>(
     let description: &[u8] = record.description();
     pool.add(
         "description",
-        &String::from_utf8_lossy(fasta::trim(description)),
+        &String::from_utf8_lossy(fasta_record::trim(description)),
     );
     pool.add("sequence", text(sequence, "sequence", name, at.display)?);
     pool.add("quality", text(quality, "quality line", name, at.display)?);

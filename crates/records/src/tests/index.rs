@@ -385,3 +385,26 @@ fn a_last_line_without_its_line_ending_keeps_its_fai() {
     let (_, again) = open(&src, &dirs);
     assert!(again.is_empty(), "indexed again: {again:?}");
 }
+
+#[test]
+fn record_counts_are_known_without_streaming_the_records() {
+    let dirs = Dirs::new();
+    let fai = dirs.file("a.fa", b">a\nACGT\n>b\nAC\n>c\nA\n");
+    let ppi = dirs.file("b.fa", b">a\nACGT\nACGTA\n>b\n");
+    let empty = dirs.file("c.fa", b"");
+    let src = source(RecordFormat::Fasta, &[&fai, &ppi, &empty], None);
+    for round in 0..2 {
+        // Built, then found and checked.
+        let (catalog, notes) = open(&src, &dirs);
+        assert_eq!(notes.len(), if round == 0 { 3 } else { 1 }, "{notes:?}");
+        assert_eq!(catalog.record_counts(), [3, 2, 0]);
+        let mut counts = [0u64; 3];
+        for e in entries(&catalog) {
+            counts[e.file as usize] += 1;
+        }
+        assert_eq!(counts, [3, 2, 0]);
+    }
+    let lines = dirs.file("l.txt", b"x\n\ny\n");
+    let (catalog, _) = open(&source(RecordFormat::Lines, &[&lines], None), &dirs);
+    assert_eq!(catalog.record_counts(), [2]);
+}
