@@ -219,7 +219,7 @@ fn probe_inputs(t: &TestDir) -> Vec<(&'static str, &'static str, String)> {
     ]
 }
 
-const PROBE_PY: &str = "ID = 'record_probe_py'\nVERSION = '1'\nINPUT = 'a record'\n\
+pub(crate) const PROBE_PY: &str = "ID = 'record_probe_py'\nVERSION = '1'\nINPUT = 'a record'\n\
 OUTPUT = ['n_bytes', 'fields']\n\n\
 def compute(r, **kw):\n    \
     assert isinstance(r, str) and r == r.name, r\n    \
@@ -241,7 +241,7 @@ compute() {
 }
 "#;
 
-const PROBE_C: &str = r#"#include <stdlib.h>
+pub(crate) const PROBE_C: &str = r#"#include <stdlib.h>
 #include <string.h>
 #include "polyplug.h"
 static int32_t compute(void *st, const char *e, size_t len, const pp_call *call) {

@@ -4,40 +4,8 @@
 use polyplug_e2e::{eqnice, Run, TestDir};
 use std::process::Command;
 
-/// A plugin that shows what it got: the record's length and its fields.
-const PROBE_PY: &str = "ID = 'sql_probe'\nVERSION = '1'\nINPUT = 'a row'\n\
-OUTPUT = ['n_bytes', 'fields']\n\n\
-def compute(r, **kw):\n    \
-    return [len(r.data), ';'.join(f'{k}={v}' for k, v in r.fields.items())], []\n";
-
-/// The same probe in C.
-const PROBE_C: &str = r#"#include <string.h>
-#include "polyplug.h"
-static int32_t compute(void *st, const char *e, size_t len, const pp_call *call) {
-    (void)st; (void)e; (void)len;
-    size_t n;
-    if (!pp_record(call, &n)) return pp_error(call, "not a record");
-    char joined[4096];
-    size_t at = 0;
-    for (size_t i = 0; i < call->n_fields; i++) {
-        const pp_field *f = &call->fields[i];
-        if (i > 0) joined[at++] = ';';
-        memcpy(joined + at, f->name.ptr, f->name.len); at += f->name.len;
-        joined[at++] = '=';
-        memcpy(joined + at, f->value.ptr, f->value.len); at += f->value.len;
-    }
-    pp_push_int(call, (int64_t)n);
-    pp_push_strn(call, joined, at);
-    return PP_OK;
-}
-static const char *outputs[] = {"n_bytes", "fields"};
-static const pp_plugin plugin = {
-    .abi_version = POLYPLUG_ABI_VERSION, .struct_size = sizeof(pp_plugin),
-    .id = "sql_probe_c", .version = "1", .input = "a row",
-    .output = outputs, .n_output = 2, .compute = compute,
-};
-POLYPLUG_EXPORT const pp_plugin *polyplug_plugin(void) { return &plugin; }
-"#;
+/// Plugins that show what they got: the record's length and its fields.
+use crate::records::{PROBE_C, PROBE_PY};
 
 /// The rows of the test table: the probe's rows for
 /// `select id, n, x, note from samples order by id`.

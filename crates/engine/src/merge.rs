@@ -416,6 +416,23 @@ fn merge_results(
             column: manifest.column.unwrap_or(1),
         },
     };
+    write_rows(manifest, &source, shards, out, &mut |entity| {
+        // One hash gives both the shard and the key of the shard's row set.
+        let hash = Shard::hash(entity.id.as_bytes());
+        (Shard::of_hash(hash, manifest.shards) as usize, hash)
+    })
+}
+
+/// The rows of the shards' results in the order of `source`'s entities, into `out`:
+/// `place` gives each entity's shard and the [`Shard::hash`] of its ID (and may edit
+/// the ID first). Returns the rows written and the rows of no input entity.
+fn write_rows(
+    manifest: &Manifest,
+    source: &Source,
+    shards: &[ShardOutputs],
+    out: &Path,
+    place: &mut dyn FnMut(&mut polyplug_core::Entity) -> (usize, u64),
+) -> Result<(u64, u64), EngineError> {
     let idsproc: Option<Box<dyn Plugin>> = match &manifest.idsproc {
         Some(p) => Some(resolve::resolve(
             &p.display().to_string(),
@@ -423,8 +440,8 @@ fn merge_results(
         )?),
         None => None,
     };
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), None)?;
-    let entities = Entities::open(&source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
+    let repeats = polyplug_runner::repeats::find(source, idsproc.as_deref(), None)?;
+    let entities = Entities::open(source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
     let mut readers = shards
         .iter()
         .map(|s| ShardRows::open(&s.results))
@@ -434,10 +451,8 @@ fn merge_results(
     {
         let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         for entity in entities {
-            let entity = entity?;
-            // One hash gives both the shard and the key of the shard's row set.
-            let hash = Shard::hash(entity.id.as_bytes());
-            let shard = Shard::of_hash(hash, manifest.shards) as usize;
+            let mut entity = entity?;
+            let (shard, hash) = place(&mut entity);
             if readers[shard].take_into(&entity.id, hash, &mut w)? {
                 rows += 1;
             }
@@ -466,45 +481,20 @@ fn merge_records(
         catalog: catalog.clone(),
         suffix_repeats: records.numbered_repeats,
     };
-    let idsproc: Option<Box<dyn Plugin>> = match &manifest.idsproc {
-        Some(p) => Some(resolve::resolve(
-            &p.display().to_string(),
-            &LoadOptions::default(),
-        )?),
-        None => None,
-    };
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), None)?;
-    let entities = Entities::open(&source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
-    let mut readers = shards
-        .iter()
-        .map(|s| ShardRows::open(&s.results))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut tmp = temp_beside(out).map_err(|e| write_error(out, e))?;
-    let mut rows = 0u64;
-    {
-        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
-        for entity in entities {
-            let mut entity = entity?;
-            let shard = match entity.record() {
-                Some(polyplug_core::RecordRef::InFile { file, offset, .. }) => {
-                    catalog.shard_of(*file, *offset, manifest.shards) as usize
-                }
-                _ => 0,
-            };
-            // The lines format names records by the files as the run was given them.
-            if source_is_lines(&catalog) {
-                entity.id = as_given(&entity.id, records);
+    let lines = source_is_lines(&catalog);
+    write_rows(manifest, &source, shards, out, &mut |entity| {
+        let shard = match entity.record() {
+            Some(polyplug_core::RecordRef::InFile { file, offset, .. }) => {
+                catalog.shard_of(*file, *offset, manifest.shards) as usize
             }
-            let hash = Shard::hash(entity.id.as_bytes());
-            if readers[shard].take_into(&entity.id, hash, &mut w)? {
-                rows += 1;
-            }
+            _ => 0,
+        };
+        // The lines format names records by the files as the run was given them.
+        if lines {
+            entity.id = as_given(&entity.id, records);
         }
-        w.flush().map_err(|e| write_error(out, e))?;
-    }
-    tmp.persist(out).map_err(|e| write_error(out, e.error))?;
-    let strays = readers.iter_mut().map(ShardRows::strays).sum();
-    Ok((rows, strays))
+        (shard, Shard::hash(entity.id.as_bytes()))
+    })
 }
 
 fn source_is_lines(catalog: &polyplug_records::Catalog) -> bool {

@@ -90,10 +90,23 @@ impl Session {
             .compute
             .as_ref()
             .ok_or_else(|| EntityError::new("the plugin has no compute function"))?;
+        let arg = PyString::new(py, entity).into_any();
+        self.call(py, m, f, arg, out)
+    }
+
+    /// `results, *logs = compute(arg, **kwargs)`.
+    fn call(
+        &self,
+        py: Python<'_>,
+        m: &PluginModule,
+        f: &Function,
+        arg: Bound<'_, PyAny>,
+        out: &mut Outcome,
+    ) -> Result<(), EntityError> {
         let ret = f
             .obj
             .bind(py)
-            .call((entity,), Some(self.compute_kwargs.bind(py)))
+            .call((arg,), Some(self.compute_kwargs.bind(py)))
             .map_err(|e| failure(py, &m.path, &e))?;
         unpack(&ret, out).map_err(|e| match e {
             Unpack::Shape(s) => EntityError::new(s),
@@ -117,15 +130,7 @@ impl Session {
         let arg = self
             .record_object(py, name, record)
             .map_err(|e| EntityError::new(format!("cannot pass the record to Python: {e}")))?;
-        let ret = f
-            .obj
-            .bind(py)
-            .call((arg,), Some(self.compute_kwargs.bind(py)))
-            .map_err(|e| failure(py, &m.path, &e))?;
-        unpack(&ret, out).map_err(|e| match e {
-            Unpack::Shape(s) => EntityError::new(s),
-            Unpack::Py(e) => failure(py, &m.path, &e),
-        })
+        self.call(py, m, f, arg, out)
     }
 
     /// The `Record` object of one record.
