@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use polyplug_core::Entity;
 use polyplug_worker::protocol::{read_frame, HostMsg, WorkerMsg};
 
 fuzz_target!(|data: &[u8]| {
@@ -19,21 +20,36 @@ fuzz_target!(|data: &[u8]| {
     }
     decode(data);
 
-    // Round trip of a batch made of the input's lines.
+    // Round trip of a batch made of the input's lines: `input<TAB>id`, or an entity
+    // whose ID is what compute receives (IDs are never empty).
     let text = String::from_utf8_lossy(data);
-    let entities: Vec<&str> = text.split('\n').collect();
+    let units: Vec<(&str, &str)> = text
+        .split('\n')
+        .map(|l| match l.split_once('\t') {
+            Some((input, id)) if !id.is_empty() => (input, id),
+            _ => (l, l),
+        })
+        .collect();
+    let entities: Vec<Entity> = units
+        .iter()
+        .map(|(input, id)| Entity::with_input(input.to_string(), id.to_string()))
+        .collect();
     let mut buf = Vec::new();
-    HostMsg::encode_batch(entities.iter().copied(), &mut buf);
+    HostMsg::encode_batch(&entities, &mut buf);
     assert_eq!(HostMsg::batch_len(&buf), Some(entities.len()));
     let mut back = Vec::new();
-    assert_eq!(HostMsg::each_batch_entity(&buf, |e| back.push(e)), Ok(true));
-    assert_eq!(back, entities, "a batch did not read back");
+    assert_eq!(
+        HostMsg::each_batch_entity(&buf, |e, id| back.push((e, id))),
+        Ok(true)
+    );
+    assert_eq!(back, units, "a batch did not read back");
 });
 
 fn decode(payload: &[u8]) {
     let _ = HostMsg::decode(payload);
     let _ = HostMsg::batch_len(payload);
-    let _ = HostMsg::each_batch_entity(payload, |_| {});
+    let _ = HostMsg::each_batch_entity(payload, |_, _| {});
+    let _ = HostMsg::each_batch_record(payload, |_, _, _| {});
     let _ = WorkerMsg::decode(payload);
     let mut results = polyplug_core::BatchResults::new();
     if let Ok(Some(n)) = WorkerMsg::results_into(payload, &mut results) {

@@ -6,6 +6,7 @@ mod cluster;
 mod experience;
 mod files;
 mod k8s;
+mod log_dir;
 mod merge_store;
 mod native;
 mod new;

@@ -419,6 +419,12 @@ pub struct RunArgs {
     /// Bash plugins: trace each compute with `set -x` (shown with its errors).
     #[arg(long)]
     pub trace: bool,
+    /// Write what the plugin prints while computing each entity into DIR/<entity>.out
+    /// (standard output) and DIR/<entity>.err (standard error) instead of polyplug's
+    /// stderr; empty ones are not written. Names that are not plain (a `/`, a space, a
+    /// leading `.`, over 200 bytes) get `_` for each such character and `~<hash>`.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
     /// The live status on stderr: a bar (with the entities running longest and the
     /// last failure), a plain line every --progress-every seconds, or none; auto: a
     /// bar on a terminal, plain lines otherwise.

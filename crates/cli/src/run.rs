@@ -282,6 +282,7 @@ pub(crate) fn spec(mut args: RunArgs) -> Result<RunSpec, String> {
     spec.in_process = args.in_process;
     spec.worker_program = std::env::current_exe().ok();
     spec.trace = args.trace;
+    spec.log_dir = args.log_dir.clone();
     spec.name = args.name.clone();
     spec.tags = args.tag.iter().map(|t| tag(t)).collect::<Result<_, _>>()?;
     if let Some(ids) = only {
@@ -320,6 +321,7 @@ fn only(args: &RunArgs) -> Result<Option<Vec<String>>, String> {
         (args.log.is_some(), "-l/--log"),
         (args.skip.is_some(), "-s/--skip"),
         (args.run_dir.is_some(), "--run-dir"),
+        (args.log_dir.is_some(), "--log-dir"),
     ] {
         if given {
             return Err(format!(

@@ -20,7 +20,8 @@ computation [`Report`] with its [`CompStatus`] (written by runs and `export`, re
 `load`, kept by the store).
 
 It depends on no other polyplug crate and does no I/O beyond reading the environment
-for the cache folder ([`CacheRoot`]): loaders, the runner, the store and the engine
+for the cache folder ([`CacheRoot`]) and writing the per-entity log files of
+`--log-dir` ([`entity_log`]): loaders, the runner, the store and the engine
 build on it.
 
 ```
@@ -41,6 +42,7 @@ assert!(spec.check(&[]).is_ok()); // no result for this entity
 
 mod attrs;
 pub mod codec;
+pub mod entity_log;
 mod meta;
 mod options;
 mod params;

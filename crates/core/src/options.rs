@@ -24,6 +24,8 @@ pub enum LoadOption {
     Fuel,
     /// The memory limit of a worker (or of a sandboxed instance).
     MaxMemory,
+    /// Per-entity log files of the plugin's output.
+    LogDir,
 }
 
 impl LoadOption {
@@ -35,6 +37,7 @@ impl LoadOption {
             LoadOption::WasmMemory => "--wasm-memory",
             LoadOption::Fuel => "--fuel",
             LoadOption::MaxMemory => "--max-memory",
+            LoadOption::LogDir => "--log-dir",
         }
     }
 }
@@ -207,6 +210,9 @@ pub struct LoadOptions {
     /// The records of a `records` mode run: instances that read records themselves
     /// (worker processes, the Bash loader) are told where they are.
     pub records: Option<Arc<crate::RecordSource>>,
+    /// Where each entity's plugin output goes (`--log-dir`): files named by
+    /// [`crate::entity_log`], instead of the console.
+    pub log_dir: Option<PathBuf>,
     /// Where notes and plugin output go.
     pub console: Arc<dyn Console>,
 }
@@ -229,6 +235,7 @@ impl Default for LoadOptions {
             debug: false,
             trace: false,
             records: None,
+            log_dir: None,
             console: Arc::new(Silent),
         }
     }
@@ -249,6 +256,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("rebuild", &self.rebuild)
             .field("max_memory_mib", &self.max_memory_mib)
             .field("in_process", &self.in_process)
+            .field("log_dir", &self.log_dir)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +287,9 @@ impl LoadOptions {
         if self.max_memory_mib.is_some() {
             v.push(LoadOption::MaxMemory);
         }
+        if self.log_dir.is_some() {
+            v.push(LoadOption::LogDir);
+        }
         v
     }
 
@@ -300,6 +311,10 @@ impl LoadOptions {
         for (option, cannot) in [
             (LoadOption::Timeout, "stop"),
             (LoadOption::MaxMemory, "limit"),
+            (
+                LoadOption::LogDir,
+                "capture the output, entity by entity, of",
+            ),
         ] {
             if refused.contains(&option) {
                 let t = option.flag();

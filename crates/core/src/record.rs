@@ -141,6 +141,7 @@ impl RecordRef {
             RecordRef::Held(h) => Some(Record {
                 bytes: &h.bytes,
                 fields: &h.fields,
+                id: None,
             }),
             RecordRef::InFile { .. } => None,
         }
@@ -168,9 +169,21 @@ pub struct Record<'a> {
     pub bytes: &'a [u8],
     /// Its fields.
     pub fields: &'a [(String, String)],
+    /// The entity's ID when it is not the record's name (a repeated name, numbered
+    /// `name#2`): what its `--log-dir` files are named after. Set by whoever knows
+    /// the entity (the runner, a worker process).
+    pub id: Option<&'a str>,
 }
 
 impl<'a> Record<'a> {
+    /// The record, as the entity whose ID is `id` (when it is not `name`).
+    pub fn as_entity(self, name: &str, id: &'a str) -> Record<'a> {
+        Record {
+            id: (id != name).then_some(id),
+            ..self
+        }
+    }
+
     /// The value of the field `name`, if the record has one.
     pub fn field(&self, name: &str) -> Option<&'a str> {
         self.fields
@@ -205,6 +218,7 @@ mod tests {
         let r = Record {
             bytes: b"a,3",
             fields: &fields,
+            id: None,
         };
         assert_eq!(r.field("n"), Some("3"));
         assert_eq!(r.field("x"), None);

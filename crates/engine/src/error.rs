@@ -203,6 +203,14 @@ pub enum EngineError {
         /// `does not exist` or `lists no entity`.
         why: &'static str,
     },
+    /// The folder of `--log-dir` that cannot be made or written in.
+    #[error("--log-dir {}: {why}; give a folder you can write in", path.display())]
+    LogDir {
+        /// The folder.
+        path: PathBuf,
+        /// The system's reason.
+        why: String,
+    },
     /// A file that cannot be created.
     #[error("{}: cannot create: {why}", path.display())]
     Create {

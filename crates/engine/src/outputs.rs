@@ -110,6 +110,23 @@ pub(crate) fn check_writable(path: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Makes the folder of `--log-dir` (and its parents), and checks that files can be
+/// written in it, before any work.
+pub(crate) fn prepare_log_dir(dir: &Path) -> Result<(), EngineError> {
+    let refuse = |why: String| EngineError::LogDir {
+        path: dir.to_path_buf(),
+        why,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(refuse("it is a file; give a folder".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
+    let probe = dir.join(format!(".polyplug-probe-{}", std::process::id()));
+    File::create(&probe).map_err(|e| refuse(format!("cannot write in it: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Whether a report path means standard error (`-r -`).
 pub(crate) fn to_stderr(path: &Path) -> bool {
     path.as_os_str() == "-"

@@ -44,6 +44,9 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let Some(report) = spec.report.as_deref().filter(|r| !to_stderr(r)) {
         check_writable(report)?;
     }
+    if let Some(dir) = &spec.log_dir {
+        crate::outputs::prepare_log_dir(dir)?;
+    }
     let sha256 = sha256_file(plugin.path())?;
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
@@ -204,6 +207,7 @@ pub(crate) fn load_options(spec: &RunSpec, console: &Arc<dyn Console>) -> LoadOp
         records: spec.input.record_source().map(Arc::new),
         debug: !spec.only.is_empty(),
         trace: spec.trace,
+        log_dir: spec.log_dir.clone(),
         console: console.clone(),
         ..LoadOptions::default()
     }

@@ -184,6 +184,9 @@ pub struct RunSpec {
     /// Run native and Python plugins inside the polyplug process (`--in-process`):
     /// the fastest, but a crash of the plugin ends the run.
     pub in_process: bool,
+    /// Each entity's plugin output in its own files in this folder (`--log-dir`):
+    /// `<entity>.out` and `<entity>.err`, see `polyplug_core::entity_log`.
+    pub log_dir: Option<PathBuf>,
     /// The program that runs worker processes (`<program> __worker python`): the
     /// polyplug binary. Without it, Python plugins run in this process and a time
     /// limit on them is refused.
@@ -230,6 +233,7 @@ impl RunSpec {
             replace_plugin_record: false,
             verbose: false,
             in_process: false,
+            log_dir: None,
             worker_program: None,
         }
     }

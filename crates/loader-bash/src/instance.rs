@@ -152,7 +152,8 @@ impl Instance for BashInstance {
             .send_record(entity, record)
             .map_err(|e| EntityError::new(format!("cannot pass the record to bash: {e}")))?;
         let answer = w.call(Op::Compute, &file, timeout);
-        let result = finish(&self.shared, self.kinds.as_deref(), entity, answer);
+        let id = record.id.unwrap_or(entity);
+        let result = finish(&self.shared, self.kinds.as_deref(), id, answer);
         if w.ended() {
             self.worker = None;
         }
@@ -258,8 +259,30 @@ pub(crate) fn forward_stderr(shared: &Shared, what: &str, stderr: &[u8]) {
     shared.console.plugin_output(&shown);
 }
 
-/// Turns one compute's output into its result.
+/// Turns the output of the compute of the entity whose ID is `entity` into its
+/// result; under `--log-dir`, its stderr goes to the entity's `.err` file.
 fn finish(
+    shared: &Shared,
+    kinds: Option<&[ColumnKind]>,
+    entity: &str,
+    out: CallOutput,
+) -> Result<Outcome, EntityError> {
+    let unlogged = shared
+        .log_dir
+        .as_ref()
+        .and_then(|dir| polyplug_core::entity_log::write_or_note(dir, entity, b"", &out.stderr));
+    let mut result = interpret(shared, kinds, entity, out);
+    if let Some(note) = unlogged {
+        match &mut result {
+            Ok(o) => o.logs.push(note),
+            Err(e) => e.logs.push(note),
+        }
+    }
+    result
+}
+
+/// What one compute's output says: its values, or why it failed.
+fn interpret(
     shared: &Shared,
     kinds: Option<&[ColumnKind]>,
     entity: &str,
@@ -273,7 +296,9 @@ fn finish(
             instance_lost: false,
             out_of_memory: false,
         })?;
-        forward_stderr(shared, entity, &out.stderr);
+        if shared.log_dir.is_none() {
+            forward_stderr(shared, entity, &out.stderr);
+        }
         return Ok(outcome);
     }
     let mut logs = text::lines(&out.stderr);

@@ -86,7 +86,11 @@ const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(60);
 /// The options a Bash plugin honours: a time limit on every call (a call that takes
 /// longer has its worker killed and replaced, and fails its entity) and a memory
 /// limit on each worker (and what it starts). Bash plugins are not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
+pub const SUPPORTED: &[LoadOption] = &[
+    LoadOption::Timeout,
+    LoadOption::MaxMemory,
+    LoadOption::LogDir,
+];
 
 pub use guard::{guard_main, GuardEnd};
 pub use text::keyword_word;
@@ -122,6 +126,9 @@ struct Shared {
     guard: Option<PathBuf>,
     /// Computes traced with `set -x` (`--trace`).
     trace: bool,
+    /// Each compute's stderr goes to the entity's `.err` file here (`--log-dir`)
+    /// rather than to the console.
+    log_dir: Option<PathBuf>,
 }
 
 /// A loaded Bash plugin.
@@ -185,6 +192,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
             console: options.console.clone(),
             guard: options.worker_program.clone(),
             trace: options.trace,
+            log_dir: options.log_dir.clone(),
         }),
         has_compute: has("compute"),
         has_compute_id: has("compute_id"),

@@ -84,6 +84,7 @@ impl NativePlugin {
             max_memory_mib: options.max_memory_mib,
             records: options.records.clone(),
             debug: options.debug,
+            log_dir: options.log_dir.clone(),
             // The worker's own clock stops an overrunning entity (SIGALRM); the host
             // kills a worker that does not even do that, a moment later.
             kill_slack: Duration::from_secs(1),
@@ -95,7 +96,11 @@ impl NativePlugin {
 /// The options a native plugin honours in a worker process (the default): a time
 /// limit (the worker is killed when an entity overruns it) and a memory limit (the
 /// worker's). It is not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
+pub const SUPPORTED: &[LoadOption] = &[
+    LoadOption::Timeout,
+    LoadOption::MaxMemory,
+    LoadOption::LogDir,
+];
 
 /// The options a native plugin honours in the polyplug process
 /// ([`LoadOptions::in_process`]): none; nothing can stop it from outside.

@@ -42,6 +42,11 @@ pub fn worker_main() -> Result<(), String> {
         Err(m) => return send(&mut out, &WorkerMsg::InitFailed(m)),
     };
     let clock = (init.timeout_ms > 0).then(|| EntityClock::start(init.timeout_ms));
+    let mut capture = init
+        .log_dir
+        .as_ref()
+        .map(polyplug_worker::EntityCapture::new)
+        .transpose()?;
     send(&mut out, &WorkerMsg::Ready)?;
     let mut outcome = Outcome::default();
     let mut results = Vec::new();
@@ -55,8 +60,9 @@ pub fn worker_main() -> Result<(), String> {
         // soon as it is computed.
         let n = HostMsg::batch_len(&frame).unwrap_or(0);
         let mut w = ResultsWriter::start(&mut results, n);
-        let batch = HostMsg::each_batch_entity(&frame, |entity| {
+        let batch = HostMsg::each_batch_entity(&frame, |entity, id| {
             outcome.clear();
+            let unlogged = capture.as_mut().and_then(|c| c.begin(id));
             if let Some(c) = &clock {
                 c.begin();
             }
@@ -64,6 +70,10 @@ pub fn worker_main() -> Result<(), String> {
             if let Some(c) = &clock {
                 c.end();
             }
+            if let Some(c) = capture.as_mut() {
+                c.end(id, || {});
+            }
+            let r = polyplug_core::entity_log::with_note(r, &mut outcome, unlogged);
             match r {
                 Ok(()) => w.push_ok(&outcome),
                 Err(e) => w.push_err(&e),
@@ -72,7 +82,7 @@ pub fn worker_main() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         // Records mode: each record read here, from its file, by its place.
         let batch = batch
-            || HostMsg::each_batch_record(&frame, |name, key| {
+            || HostMsg::each_batch_record(&frame, |name, id, key| {
                 outcome.clear();
                 let read = match (key.held(), records.as_mut()) {
                     (Some(held), _) => Some(Ok(held)),
@@ -81,6 +91,8 @@ pub fn worker_main() -> Result<(), String> {
                 };
                 let r = match read {
                     Some(Ok(record)) => {
+                        let record = record.as_entity(name, id);
+                        let unlogged = capture.as_mut().and_then(|c| c.begin(id));
                         if let Some(c) = &clock {
                             c.begin();
                         }
@@ -88,7 +100,10 @@ pub fn worker_main() -> Result<(), String> {
                         if let Some(c) = &clock {
                             c.end();
                         }
-                        r
+                        if let Some(c) = capture.as_mut() {
+                            c.end(id, || {});
+                        }
+                        polyplug_core::entity_log::with_note(r, &mut outcome, unlogged)
                     }
                     Some(Err(why)) => Err(polyplug_core::EntityError::new(why)),
                     None => Err(polyplug_core::EntityError::new(

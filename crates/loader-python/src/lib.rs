@@ -88,7 +88,11 @@ pub const EXTENSIONS: &[&str] = &["py"];
 
 /// The options a Python plugin honours: a per-entity time limit and a memory limit
 /// (enforced in worker processes). Python plugins are not sandboxed.
-pub const SUPPORTED: &[LoadOption] = &[LoadOption::Timeout, LoadOption::MaxMemory];
+pub const SUPPORTED: &[LoadOption] = &[
+    LoadOption::Timeout,
+    LoadOption::MaxMemory,
+    LoadOption::LogDir,
+];
 
 /// Slack added to a batch's time limit before the host kills a worker whose plugin
 /// did not stop at the per-entity alarm (stuck in C code that never checks signals).
@@ -117,6 +121,14 @@ impl Settings {
             .clone()
             .filter(|_| !options.in_process);
         if program.is_none() {
+            if options.log_dir.is_some() {
+                return Err(
+                    "--log-dir cannot capture the output, entity by entity, of a \
+                            Python plugin inside the polyplug process: remove --log-dir, or \
+                            run the plugin in a worker process (without --in-process)"
+                        .into(),
+                );
+            }
             // Nothing can stop or limit a plugin inside this process.
             let flags: Vec<&str> = options
                 .given()
@@ -144,6 +156,7 @@ impl Settings {
                 max_memory_mib: options.max_memory_mib,
                 records: options.records.clone(),
                 debug: options.debug,
+                log_dir: options.log_dir.clone(),
                 kill_slack: KILL_SLACK,
             })
         });

@@ -89,9 +89,20 @@ fn worker_loop() -> Result<(), String> {
         init.params,
         init.records,
     );
+    let mut capture = init
+        .log_dir
+        .as_ref()
+        .map(polyplug_worker::EntityCapture::new)
+        .transpose()?;
     let mut records = records.as_ref().map(polyplug_records::Reader::open);
     interp::start()?;
     let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
+    if capture.is_some() {
+        // print() writes to file descriptor 1 again (it goes to stderr otherwise), so
+        // that each entity's prints land in its .out file.
+        Python::with_gil(|py| py.run(c"import sys\nsys.stdout = sys.__stdout__\n", None, None))
+            .map_err(|e| format!("cannot set up --log-dir: {e}"))?;
+    }
 
     let python_path: Vec<PathBuf> = python_path.into_iter().map(PathBuf::from).collect();
     let plugin_path = PathBuf::from(&plugin);
@@ -148,18 +159,23 @@ fn worker_loop() -> Result<(), String> {
         };
         results.clear();
         Python::with_gil(|py| {
-            for (e, key) in &units {
+            for (u, key) in &units {
                 let mut o = Outcome::default();
+                let unlogged = capture.as_mut().and_then(|c| c.begin(u.id()));
                 let r = compute_unit(
                     py,
                     s,
                     &module,
-                    e,
+                    &u.input,
                     key.as_ref(),
                     records.as_mut(),
                     &alarm,
                     &mut o,
                 );
+                if let Some(c) = capture.as_mut() {
+                    c.end(u.id(), || flush_python_streams(py));
+                }
+                let r = polyplug_core::entity_log::with_note(r, &mut o, unlogged);
                 results.push(r.map(|()| o));
             }
         });
@@ -171,8 +187,24 @@ fn worker_loop() -> Result<(), String> {
     }
 }
 
-/// One entity of a batch: its name, and its record in records mode.
-type Unit = (String, Option<polyplug_core::RecordRef>);
+/// Writes out what Python holds in `sys.stdout` and `sys.stderr` (buffered when they
+/// are files), before the entity's log files are closed.
+fn flush_python_streams(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for stream in ["stdout", "stderr"] {
+            if let Ok(s) = sys.getattr(stream) {
+                let _ = s.call_method0("flush");
+            }
+        }
+    }
+}
+
+/// One entity of a batch (what compute receives, and its ID), and its record in
+/// records mode.
+type Unit = (
+    polyplug_worker::protocol::Unit,
+    Option<polyplug_core::RecordRef>,
+);
 
 /// Computes one entity under the time limit (`alarm`); in records mode its record is
 /// read here, by its place.

@@ -5,7 +5,9 @@ use crate::host;
 use crate::live::{self, Export, Live};
 use crate::settings::Settings;
 use crate::state::Host;
-use polyplug_core::{EntityError, Instance, Outcome, Params, PluginError, Record};
+use polyplug_core::{
+    BatchResults, Entity, EntityError, Instance, Outcome, Params, PluginError, Record,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::{Engine, InstancePre};
@@ -88,10 +90,11 @@ pub(crate) struct WasmInstance {
 }
 
 impl WasmInstance {
-    /// Computes one entity, with its record in records mode.
+    /// Computes one entity, with its record in records mode; `id` is its ID (what its
+    /// `--log-dir` files are named after).
     fn compute_with(
         &mut self,
-        entity: &str,
+        (entity, id): (&str, &str),
         record: Option<&Record<'_>>,
         out: &mut Outcome,
     ) -> Result<(), EntityError> {
@@ -136,13 +139,24 @@ impl WasmInstance {
             if settings.entity_files {
                 host.sandbox.grant_entity(entity);
             }
+            if settings.log_dir.is_some() {
+                let (o, e) = host.captured.get_or_insert_with(Default::default);
+                o.clear();
+                e.clear();
+            }
         }
         let result = live.call(Export::Compute, settings);
         let host = live.store.data_mut();
         if settings.entity_files {
             host.sandbox.revoke_entity();
         }
-        match result {
+        // Under --log-dir: the guest's output into the entity's files (a note in its
+        // logs when they cannot be written).
+        let unlogged = match (&settings.log_dir, host.captured.take()) {
+            (Some(dir), Some((o, e))) => polyplug_core::entity_log::write_or_note(dir, id, &o, &e),
+            _ => None,
+        };
+        let result = match result {
             Ok(()) => {
                 std::mem::swap(&mut out.values, &mut host.sink.values);
                 std::mem::swap(&mut out.logs, &mut host.sink.logs);
@@ -160,13 +174,14 @@ impl WasmInstance {
                     out_of_memory: false,
                 })
             }
-        }
+        };
+        polyplug_core::entity_log::with_note(result, out, unlogged)
     }
 }
 
 impl Instance for WasmInstance {
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
-        self.compute_with(entity, None, out)
+        self.compute_with((entity, entity), None, out)
     }
 
     fn compute_record(
@@ -175,7 +190,15 @@ impl Instance for WasmInstance {
         record: &Record<'_>,
         out: &mut Outcome,
     ) -> Result<(), EntityError> {
-        self.compute_with(entity, Some(record), out)
+        self.compute_with((entity, record.id.unwrap_or(entity)), Some(record), out)
+    }
+
+    fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
+        for e in entities {
+            let mut out = results.outcome();
+            let r = self.compute_with((e.input(), &e.id), None, &mut out);
+            results.push(r.map(|()| out));
+        }
     }
 
     fn finalize(mut self: Box<Self>) -> Result<Vec<String>, PluginError> {

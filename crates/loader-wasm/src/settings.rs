@@ -16,6 +16,7 @@ pub const SUPPORTED: &[LoadOption] = &[
     LoadOption::WasmMemory,
     LoadOption::Fuel,
     LoadOption::MaxMemory,
+    LoadOption::LogDir,
 ];
 
 pub use polyplug_core::DEFAULT_TIMEOUT;
@@ -45,6 +46,8 @@ pub(crate) struct Settings {
     pub(crate) console: Arc<dyn Console>,
     /// Traps with the guest's backtrace (`--only`).
     pub(crate) debug: bool,
+    /// Each compute's output goes to the entity's files here (`--log-dir`).
+    pub(crate) log_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -104,6 +107,7 @@ impl Settings {
             cache: options.cache_root().ok().map(|r| r.path.join("wasm")),
             console: options.console.clone(),
             debug: options.debug,
+            log_dir: options.log_dir.clone(),
         })
     }
 

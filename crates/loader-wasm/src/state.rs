@@ -30,6 +30,9 @@ pub(crate) struct Host {
     pub limits: Limits,
     /// Where the guest's standard output and error go.
     pub console: Arc<dyn Console>,
+    /// While a compute runs under `--log-dir`: what the guest wrote to its standard
+    /// output and standard error, for the entity's files instead of the console.
+    pub captured: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Host {
@@ -52,6 +55,7 @@ impl Host {
                 hit: false,
             },
             console,
+            captured: None,
         }
     }
 }

@@ -6,7 +6,8 @@ use crate::mem::{bytes, bytes_mut, iovecs, put_u32, put_u64, split};
 use crate::sandbox::{errno, io_errno, OpenDir, OpenFile};
 use crate::sandbox::{
     FDFLAG_APPEND, FILETYPE_CHAR, FILETYPE_DIR, FILETYPE_FILE, MAX_OPEN, OFLAG_CREAT,
-    OFLAG_DIRECTORY, OFLAG_EXCL, OFLAG_TRUNC, RIGHTS_ALL, RIGHT_FD_WRITE, ROOT_FD,
+    OFLAG_DIRECTORY, OFLAG_EXCL, OFLAG_TRUNC, RIGHTS_ALL, RIGHT_FD_SEEK, RIGHT_FD_TELL,
+    RIGHT_FD_WRITE, ROOT_FD,
 };
 use crate::state::Host;
 use std::fs::{File, OpenOptions};
@@ -116,9 +117,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                 let r = match fd {
                     0 => return Ok(errno::BADF),
                     // The guest's stdout and stderr both go to the console (polyplug's
-                    // stderr): polyplug's stdout may be the results table.
+                    // stderr): polyplug's stdout may be the results table. Under
+                    // --log-dir, a compute's go to the entity's files.
                     1 | 2 => {
-                        host.console.plugin_output(data);
+                        match (&mut host.captured, fd) {
+                            (Some((out, _)), 1) => out.extend_from_slice(data),
+                            (Some((_, err)), _) => err.extend_from_slice(data),
+                            (None, _) => host.console.plugin_output(data),
+                        }
                         Ok(data.len())
                     }
                     _ => match host.sandbox.fds.get_mut(&fd) {
@@ -207,12 +213,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>, module: &Module) -> Resul
                     None => return Ok(errno::BADF),
                 },
             };
+            // The standard streams are a terminal to the guest (a character device it
+            // cannot seek on): its C library then writes stdout line by line, so
+            // that each compute's lines reach the console, or its --log-dir file,
+            // with it rather than with a later one.
+            let rights = match fd {
+                0..=2 => RIGHTS_ALL & !(RIGHT_FD_SEEK | RIGHT_FD_TELL),
+                _ => RIGHTS_ALL,
+            };
             let buf = bytes_mut(mem, out, 24)?;
             buf.fill(0);
             buf[0] = filetype;
             buf[2..4].copy_from_slice(&flags.to_le_bytes());
-            buf[8..16].copy_from_slice(&RIGHTS_ALL.to_le_bytes());
-            buf[16..24].copy_from_slice(&RIGHTS_ALL.to_le_bytes());
+            buf[8..16].copy_from_slice(&rights.to_le_bytes());
+            buf[16..24].copy_from_slice(&rights.to_le_bytes());
             Ok(errno::SUCCESS)
         },
     )?;

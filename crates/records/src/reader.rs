@@ -92,6 +92,7 @@ impl Reader {
                 return Ok(Record {
                     bytes: &self.buf,
                     fields: self.parser.pool.fields(),
+                    id: None,
                 });
             }
             RecordRef::InFile { file, offset, len } => (*file, *offset, *len),
@@ -125,6 +126,7 @@ impl Reader {
         Ok(Record {
             bytes,
             fields: parser.pool.fields(),
+            id: None,
         })
     }
 }

@@ -30,7 +30,7 @@ pub(crate) fn compute(
         };
         let r = match read {
             Some(Ok(record)) => instance
-                .compute_record(e.input(), &record, &mut out)
+                .compute_record(e.input(), &record.as_entity(e.input(), &e.id), &mut out)
                 .map(|()| out),
             Some(Err(why)) => Err(EntityError::new(why)),
             None => instance.compute(e.input(), &mut out).map(|()| out),

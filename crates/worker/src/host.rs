@@ -43,6 +43,8 @@ pub struct WorkerSpec {
     pub records: Option<Arc<polyplug_core::RecordSource>>,
     /// Errors with their whole trace (`--only`).
     pub debug: bool,
+    /// Each entity's output goes to its files in this folder (`--log-dir`).
+    pub log_dir: Option<PathBuf>,
     /// Time added to a batch's limit before the watchdog kills the worker: room for a
     /// worker that stops overrunning entities itself (Python's alarm) to do so.
     pub kill_slack: Duration,
@@ -193,6 +195,7 @@ impl ProcessInstance {
             params: self.params.entries().to_vec(),
             records: spec.records.as_deref().cloned(),
             debug: spec.debug,
+            log_dir: spec.log_dir.as_ref().map(|d| d.display().to_string()),
         });
         init.encode(&mut self.buf);
         match self.exchange(None) {
@@ -322,7 +325,7 @@ impl ProcessInstance {
                     if chunk.first().is_some_and(|e| e.record().is_some()) {
                         HostMsg::encode_record_batch(chunk, &mut self.out);
                     } else {
-                        HostMsg::encode_batch(chunk.iter().map(|e| e.input()), &mut self.out);
+                        HostMsg::encode_batch(chunk, &mut self.out);
                     }
                     encoded = true;
                 }
@@ -549,16 +552,28 @@ impl ProcessInstance {
             let suspects = &rest[at..(at + size).min(rest.len())];
             if suspects.len() == 1 {
                 results.push(Err(self.blame(death)));
+                self.tidy_logs(&suspects[0]);
             } else {
                 // One of them killed the worker: each again, alone, in a fresh worker,
                 // so that only the culprit fails.
                 for e in suspects {
                     if let Err((death, _)) = self.try_batch(std::slice::from_ref(e), results) {
                         results.push(Err(self.blame(death)));
+                        self.tidy_logs(e);
                     }
                 }
             }
             rest = &rest[at + suspects.len()..];
+        }
+    }
+}
+
+impl ProcessInstance {
+    /// Removes the empty log files (`--log-dir`) of an entity whose worker died: it
+    /// had opened them and may have written nothing.
+    fn tidy_logs(&self, entity: &Entity) {
+        if let Some(dir) = &self.spec.log_dir {
+            polyplug_core::entity_log::remove_empty(dir, &entity.id);
         }
     }
 }

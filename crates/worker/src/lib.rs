@@ -10,6 +10,8 @@ does — crash, abort, exit, hang — costs the entity it was computing and noth
   time limit; when a worker dies during a batch, the batch's entities are computed
   again one at a time in a fresh worker, so that only the entity that killed it fails,
   with a message naming how (signal, exit status, time limit).
+- [`EntityCapture`] (module `capture`): a worker's descriptors 1 and 2 pointed to the
+  files of the entity being computed (`--log-dir`).
 - [`watch_host`], [`protocol_output`] and [`limit_memory`] (module `watch`): what
   every worker does first — never outlive the host, keep plugin output off the
   protocol pipe, and stay within `--max-memory`.
@@ -19,10 +21,12 @@ The loaders own the worker side of their kind (`polyplug_loader_python` for Pyth
 */
 #![deny(missing_docs)]
 
+mod capture;
 mod host;
 pub mod protocol;
 mod watch;
 mod watchdog;
 
+pub use capture::EntityCapture;
 pub use host::{ProcessInstance, WorkerSpec};
 pub use watch::{limit_memory, protocol_output, watch_host, HOST_VARIABLE, MEMORY_VARIABLE};

@@ -35,7 +35,7 @@ use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
 /// (an old worker binary on the path) is refused clearly rather than misread.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Largest frame accepted (1 GiB): a larger length means a corrupted stream.
 const MAX_FRAME: u32 = 1 << 30;
@@ -68,6 +68,8 @@ pub struct Init {
     pub records: Option<RecordSource>,
     /// Errors with their whole trace (`--only`).
     pub debug: bool,
+    /// Each entity's output goes to its files in this folder (`--log-dir`).
+    pub log_dir: Option<String>,
 }
 
 /// A message from the host to a worker.
@@ -76,11 +78,36 @@ pub enum HostMsg {
     /// Load the plugin and run its `initialize`.
     Init(Init),
     /// Compute these entities, in order.
-    Batch(Vec<String>),
+    Batch(Vec<Unit>),
     /// Compute these records, in order: each record's name and where it is.
-    Records(Vec<(String, RecordRef)>),
+    Records(Vec<(Unit, RecordRef)>),
     /// Run `finalize` and exit.
     Finalize,
+}
+
+/// One entity of a batch, as the worker gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// What compute receives (a record's name in records mode).
+    pub input: String,
+    /// The entity's ID when it is not `input` (with `--idsproc`, or a repeated record
+    /// name numbered `name#2`): its `--log-dir` files are named after it.
+    pub id: Option<String>,
+}
+
+impl Unit {
+    /// An entity whose ID is what compute receives.
+    pub fn same(input: impl Into<String>) -> Unit {
+        Unit {
+            input: input.into(),
+            id: None,
+        }
+    }
+
+    /// The entity's ID.
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.input)
+    }
 }
 
 /// A message from a worker to the host.
@@ -188,16 +215,26 @@ impl HostMsg {
                     }
                 }
                 e.u8(u8::from(init.debug));
+                match &init.log_dir {
+                    None => e.u8(0),
+                    Some(d) => {
+                        e.u8(1);
+                        e.str(d);
+                    }
+                }
             }
             HostMsg::Batch(entities) => {
                 e.u8(T_BATCH);
-                e.strs(entities);
+                e.length(entities.len());
+                for u in entities {
+                    encode_unit(&mut e, &u.input, u.id.as_deref());
+                }
             }
             HostMsg::Records(records) => {
                 e.u8(T_RECORDS);
                 e.length(records.len());
-                for (name, r) in records {
-                    e.str(name);
+                for (u, r) in records {
+                    encode_unit(&mut e, &u.input, u.id.as_deref());
                     encode_record(&mut e, r);
                 }
             }
@@ -206,14 +243,14 @@ impl HostMsg {
     }
 
     /// Encodes a batch of records-mode entities (each with its record) straight from
-    /// the entities: their names and where their records are.
+    /// the entities: their names (and IDs) and where their records are.
     pub fn encode_record_batch(entities: &[Entity], buf: &mut Vec<u8>) {
         buf.clear();
         let mut e = Enc(buf);
         e.u8(T_RECORDS);
         e.length(entities.len());
         for x in entities {
-            e.str(x.input());
+            encode_entity(&mut e, x);
             match x.record() {
                 Some(r) => encode_record(&mut e, r),
                 // Not a record: an empty held one (a host never mixes them).
@@ -222,14 +259,14 @@ impl HostMsg {
         }
     }
 
-    /// Encodes a batch straight from borrowed entity inputs (no copies).
-    pub fn encode_batch<'s>(entities: impl ExactSizeIterator<Item = &'s str>, buf: &mut Vec<u8>) {
+    /// Encodes a batch straight from the entities (no copies).
+    pub fn encode_batch(entities: &[Entity], buf: &mut Vec<u8>) {
         buf.clear();
         let mut e = Enc(buf);
         e.u8(T_BATCH);
         e.length(entities.len());
-        for s in entities {
-            e.str(s);
+        for x in entities {
+            encode_entity(&mut e, x);
         }
     }
 
@@ -274,6 +311,10 @@ impl HostMsg {
                     }
                 };
                 let debug = d.u8()? != 0;
+                let log_dir = match d.u8()? {
+                    0 => None,
+                    _ => Some(d.str()?),
+                };
                 HostMsg::Init(Init {
                     version,
                     plugin,
@@ -283,15 +324,23 @@ impl HostMsg {
                     params,
                     records,
                     debug,
+                    log_dir,
                 })
             }
-            T_BATCH => HostMsg::Batch(d.strs()?),
+            T_BATCH => {
+                let n = d.length()?;
+                let mut entities = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    entities.push(decode_unit(&mut d)?);
+                }
+                HostMsg::Batch(entities)
+            }
             T_RECORDS => {
                 let n = d.length()?;
                 let mut records = Vec::with_capacity(n.min(1 << 16));
                 for _ in 0..n {
-                    let name = d.str()?;
-                    records.push((name, decode_record(&mut d)?));
+                    let unit = decode_unit(&mut d)?;
+                    records.push((unit, decode_record(&mut d)?));
                 }
                 HostMsg::Records(records)
             }
@@ -312,42 +361,71 @@ impl HostMsg {
             .flatten()
     }
 
-    /// Calls `each` with each record of a Records frame: its name (borrowed from the
-    /// frame) and where it is. `Ok(false)` when the frame is not a Records frame.
+    /// Calls `each` with each record of a Records frame: its name and ID (borrowed
+    /// from the frame; the ID is the name unless they differ) and where it is.
+    /// `Ok(false)` when the frame is not a Records frame.
     pub fn each_batch_record<'a>(
         data: &'a [u8],
-        mut each: impl FnMut(&'a str, &RecordRef),
+        mut each: impl FnMut(&'a str, &'a str, &RecordRef),
     ) -> Result<bool, ProtocolError> {
         let mut d = Decoder::new(data);
         if d.u8()? != T_RECORDS {
             return Ok(false);
         }
         for _ in 0..d.length()? {
-            let name = d.str_ref()?;
+            let (name, id) = unit_ref(&mut d)?;
             let record = decode_record(&mut d)?;
-            each(name, &record);
+            each(name, id, &record);
         }
         d.end()?;
         Ok(true)
     }
 
-    /// Calls `each` with the entities of a Batch frame, borrowed from the frame (no
-    /// copies): the worker's fast path. `Ok(false)` when the frame is not a Batch
-    /// (decode it with [`HostMsg::decode`] then).
+    /// Calls `each` with the entities of a Batch frame and their IDs (the entity
+    /// unless they differ), borrowed from the frame (no copies): the worker's fast
+    /// path. `Ok(false)` when the frame is not a Batch (decode it with
+    /// [`HostMsg::decode`] then).
     pub fn each_batch_entity<'a>(
         data: &'a [u8],
-        mut each: impl FnMut(&'a str),
+        mut each: impl FnMut(&'a str, &'a str),
     ) -> Result<bool, ProtocolError> {
         let mut d = Decoder::new(data);
         if d.u8()? != T_BATCH {
             return Ok(false);
         }
         for _ in 0..d.length()? {
-            each(d.str_ref()?);
+            let (input, id) = unit_ref(&mut d)?;
+            each(input, id);
         }
         d.end()?;
         Ok(true)
     }
+}
+
+/// An entity of a batch: what compute receives, then its ID, empty when it is the
+/// same (nearly always: one byte).
+fn encode_unit(e: &mut Enc<'_>, input: &str, id: Option<&str>) {
+    e.str(input);
+    e.str(id.filter(|id| *id != input).unwrap_or(""));
+}
+
+fn encode_entity(e: &mut Enc<'_>, x: &Entity) {
+    encode_unit(e, x.input(), Some(&x.id));
+}
+
+/// An entity of a batch and its ID, borrowed from the frame.
+fn unit_ref<'a>(d: &mut Decoder<'a>) -> Result<(&'a str, &'a str), ProtocolError> {
+    let input = d.str_ref()?;
+    let id = d.str_ref()?;
+    Ok((input, if id.is_empty() { input } else { id }))
+}
+
+fn decode_unit(d: &mut Decoder<'_>) -> Result<Unit, ProtocolError> {
+    let (input, id) = unit_ref(d)?;
+    Ok(Unit {
+        input: input.to_string(),
+        id: (id != input).then(|| id.to_string()),
+    })
 }
 
 /// A record's place: tag 0, then file, offset and length; or tag 1, a held record's

@@ -59,6 +59,7 @@ fn messages_survive_a_roundtrip() {
         ],
         records: None,
         debug: false,
+        log_dir: None,
     }));
     roundtrip_host(HostMsg::Init(Init {
         version: PROTOCOL_VERSION,
@@ -73,11 +74,19 @@ fn messages_survive_a_roundtrip() {
             id_column: Some("sample".into()),
         }),
         debug: true,
+        log_dir: Some("logs/é".into()),
     }));
-    roundtrip_host(HostMsg::Batch(vec!["a".into(), String::new(), "c".into()]));
+    roundtrip_host(HostMsg::Batch(vec![
+        Unit::same("a"),
+        Unit::same(""),
+        Unit {
+            input: "c".into(),
+            id: Some("c-id".into()),
+        },
+    ]));
     roundtrip_host(HostMsg::Records(vec![
         (
-            "chr1".into(),
+            Unit::same("chr1"),
             RecordRef::InFile {
                 file: 3,
                 offset: 1 << 40,
@@ -85,7 +94,10 @@ fn messages_survive_a_roundtrip() {
             },
         ),
         (
-            "row".into(),
+            Unit {
+                input: "row".into(),
+                id: Some("row#2".into()),
+            },
             RecordRef::Held(HeldRecord {
                 bytes: b"a\x00\xff".to_vec(),
                 fields: vec![("k".into(), "v".into())],
@@ -120,10 +132,24 @@ fn messages_survive_a_roundtrip() {
 #[test]
 fn batches_encode_from_borrowed_inputs() {
     let mut a = Vec::new();
-    HostMsg::encode_batch(["x", "yz"].into_iter(), &mut a);
+    let entities = [
+        Entity::same("x"),
+        Entity::with_input("/data/yz.fa".into(), "yz".into()),
+    ];
+    HostMsg::encode_batch(&entities, &mut a);
     let mut b = Vec::new();
-    HostMsg::Batch(vec!["x".into(), "yz".into()]).encode(&mut b);
+    HostMsg::Batch(vec![
+        Unit::same("x"),
+        Unit {
+            input: "/data/yz.fa".into(),
+            id: Some("yz".into()),
+        },
+    ])
+    .encode(&mut b);
     assert_eq!(a, b);
+    let mut seen = Vec::new();
+    assert!(HostMsg::each_batch_entity(&a, |e, id| seen.push((e, id))).unwrap());
+    assert_eq!(seen, [("x", "x"), ("/data/yz.fa", "yz")]);
 }
 
 #[test]
@@ -141,12 +167,20 @@ fn record_batches_encode_from_entities() {
     HostMsg::encode_record_batch(&entities, &mut a);
     assert_eq!(HostMsg::batch_len(&a), Some(2));
     let mut seen = Vec::new();
-    assert!(HostMsg::each_batch_record(&a, |n, r| seen.push((n.to_string(), r.clone()))).unwrap());
+    assert!(HostMsg::each_batch_record(&a, |n, id, r| seen.push((
+        n.to_string(),
+        id.to_string(),
+        r.clone()
+    )))
+    .unwrap());
     assert_eq!(
         seen,
-        vec![("r1".to_string(), key.clone()), ("r1".to_string(), key)]
+        vec![
+            ("r1".to_string(), "r1".to_string(), key.clone()),
+            ("r1".to_string(), "r1#2".to_string(), key)
+        ]
     );
-    assert!(!HostMsg::each_batch_entity(&a, |_| {}).unwrap());
+    assert!(!HostMsg::each_batch_entity(&a, |_, _| {}).unwrap());
 }
 
 #[test]
@@ -170,6 +204,7 @@ fn truncated_and_garbage_frames_are_errors() {
             params: vec![],
             records: None,
             debug: false,
+            log_dir: None,
         })
         .encode(&mut b);
         b
