@@ -14,6 +14,7 @@ mod new_more;
 mod python;
 mod records;
 mod reliability;
+mod runs_archive;
 mod slurm;
 mod slurm_errors;
 mod slurm_submit;

@@ -223,6 +223,31 @@ pub enum RunsCommand {
     /// attribute (TSV on stdout: entity, attribute, value in A, value in B; counts on
     /// stderr).
     Diff(RunsDiffArgs),
+    /// Write one computation into a new archive file, to hand to a colleague: its
+    /// report, provenance, tags, plugin record, parameters, attribute definitions,
+    /// values and logs (a SQLite file that `query --store FILE` reads too).
+    Export(RunsExportArgs),
+    /// Load the computation of an archive (from `runs export`) into the store, with
+    /// its provenance as it was; an archive whose run the store has is refused.
+    Import(RunsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsExportArgs {
+    /// Computation UUID (or a unique prefix).
+    pub uuid: String,
+    /// The archive to write (a new file; `.ppa` by convention).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub store: StoreOpt,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsImportArgs {
+    /// The archive, written by `runs export`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub store: StoreOpt,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +290,10 @@ pub struct ExportArgs {
     /// Write the results here (default: stdout).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write the log here: each entity's stored logs and error, as the run's log
+    /// had them (default: not written).
+    #[arg(short = 'l', long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     /// Write the computation report here (default: not written).
     #[arg(short = 'r', long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -255,12 +255,37 @@ fn query_inner(a: QueryArgs) -> Result<(), EngineError> {
         .map_err(|e| EngineError::Store(StoreError::Write(e.to_string())))
 }
 
-/// `polyplug runs list|show`.
+/// `polyplug runs list|show|diff|export|import`.
 pub fn runs(cmd: RunsCommand) -> i32 {
     finish(match cmd {
         RunsCommand::List(a) => runs_list(&a),
         RunsCommand::Diff(a) => runs_diff(&a),
         RunsCommand::Show(a) => runs_show(&a.uuid, &a.store),
+        RunsCommand::Export(a) => {
+            polyplug_engine::archive::export(store_arg(&a.store), &a.uuid, &a.file).map(|m| {
+                console::stderr().note(&format!(
+                    "exported run {} ({} {}, {} entities) from {} to {}",
+                    m.uuid,
+                    m.plugin.0,
+                    m.plugin.1,
+                    m.units,
+                    m.store,
+                    a.file.display()
+                ));
+            })
+        }
+        RunsCommand::Import(a) => polyplug_engine::archive::import(store_arg(&a.store), &a.file)
+            .map(|m| {
+                console::stderr().note(&format!(
+                    "imported run {} ({} {}, {} entities) from {} into {}",
+                    m.uuid,
+                    m.plugin.0,
+                    m.plugin.1,
+                    m.units,
+                    a.file.display(),
+                    m.store
+                ));
+            }),
     })
 }
 
@@ -411,9 +436,12 @@ pub fn export(a: ExportArgs) -> i32 {
         polyplug_engine::export::export(
             store_arg(&a.store),
             &a.uuid,
-            a.out.as_deref(),
-            Box::new(std::io::stdout()),
-            a.report.as_deref(),
+            polyplug_engine::export::ExportTo {
+                out: a.out.as_deref(),
+                default: Box::new(std::io::stdout()),
+                log: a.log.as_deref(),
+                report: a.report.as_deref(),
+            },
         )
         .map(drop),
     )

@@ -203,6 +203,25 @@ pub enum EngineError {
         /// `does not exist` or `lists no entity`.
         why: &'static str,
     },
+    /// A run archive that cannot be written or read.
+    #[error("{}: {why}", path.display())]
+    Archive {
+        /// The archive file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        why: String,
+    },
+    /// A run archive whose computation the store has already.
+    #[error(
+        "run {uuid} is in {store} already (imported before, or computed there); nothing \
+         was imported"
+    )]
+    AlreadyImported {
+        /// The computation's UUID.
+        uuid: String,
+        /// The store.
+        store: String,
+    },
     /// The folder of `--log-dir` that cannot be made or written in.
     #[error("--log-dir {}: {why}; give a folder you can write in", path.display())]
     LogDir {

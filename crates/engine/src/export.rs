@@ -1,43 +1,71 @@
 //! `polyplug export`: a stored computation written back as Prenacs files — its results
-//! TSV and its report, as the run that computed them wrote them.
+//! TSV, its log and its report, as the run that computed them wrote them.
 
-use crate::run_store::done;
 use crate::{stores, EngineError};
-use polyplug_core::{Entity, Report};
+use polyplug_core::{Entity, EntityError, Outcome, Report};
 use polyplug_runner::output::TsvWriter;
 use polyplug_runner::Recorder;
+use polyplug_store::UnitStatus;
 use std::io::Write;
 use std::path::Path;
 
-/// Writes the results of computation `uuid` (or a unique prefix of it) to the file
-/// `out` (created, or replaced), else to `default`, and its report to `report` when
-/// given. Returns the report.
-pub fn export(
-    store: Option<&str>,
-    uuid: &str,
-    out: Option<&Path>,
-    default: Box<dyn Write + '_>,
-    report: Option<&Path>,
-) -> Result<Report, EngineError> {
+/// Where `polyplug export` writes: the results (`out`, else `default`), the log and
+/// the report (each when given; files created, or replaced).
+pub struct ExportTo<'a> {
+    /// The results file.
+    pub out: Option<&'a Path>,
+    /// Where the results go without `out`.
+    pub default: Box<dyn Write + 'a>,
+    /// The log file: each entity's stored logs and error, as the run's log had them.
+    pub log: Option<&'a Path>,
+    /// The report file.
+    pub report: Option<&'a Path>,
+}
+
+/// Writes computation `uuid` (or a unique prefix of it) where `to` says. Returns the
+/// report.
+pub fn export(store: Option<&str>, uuid: &str, to: ExportTo<'_>) -> Result<Report, EngineError> {
     let mut store = stores::open_existing(store)?;
     let (c, _) = store.computation(uuid)?;
-    let out: Box<dyn Write> = match out {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| EngineError::Create {
-            path: p.to_path_buf(),
-            why: e.to_string(),
-        })?),
-        None => default,
+    let create = |p: &Path| -> Result<Box<dyn Write>, EngineError> {
+        Ok(Box::new(std::fs::File::create(p).map_err(|e| {
+            EngineError::Create {
+                path: p.to_path_buf(),
+                why: e.to_string(),
+            }
+        })?))
     };
+    let out: Box<dyn Write> = match to.out {
+        Some(p) => create(p)?,
+        None => to.default,
+    };
+    let log: Box<dyn Write> = match to.log {
+        Some(p) => Box::new(std::io::BufWriter::new(create(p)?)),
+        None => Box::new(std::io::sink()),
+    };
+    let report = to.report;
     let uuid = c.report.uuid.hyphenated().to_string();
     let mut io_err = None;
     {
-        let mut w = TsvWriter::new(
-            Box::new(std::io::BufWriter::new(out)),
-            Box::new(std::io::sink()),
-        );
-        store.result_rows(&uuid, |entity, values| {
+        let mut w = TsvWriter::new(Box::new(std::io::BufWriter::new(out)), log);
+        store.stored_units(&uuid, |u| {
+            let logs = u.logs.map_or_else(Vec::new, |l| {
+                l.split('\n').map(str::to_string).collect::<Vec<_>>()
+            });
+            let result = match u.status {
+                UnitStatus::Failed => Err(EntityError {
+                    message: u.error.unwrap_or_default().to_string(),
+                    logs,
+                    instance_lost: false,
+                    out_of_memory: false,
+                }),
+                _ => Ok(Outcome {
+                    values: u.values.to_vec(),
+                    logs,
+                }),
+            };
             if io_err.is_none() {
-                io_err = w.record(&Entity::same(entity), &done(values)).err();
+                io_err = w.record(&Entity::same(u.entity), &result).err();
             }
             Ok(())
         })?;

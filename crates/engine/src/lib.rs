@@ -15,7 +15,8 @@ RunSpec ──► run(spec, io) ──► resolve + load the plugin (resolve::KI
 [`run`] is a short list of steps (module `run`). The store side of a run and the
 exactly-once protocol that makes a SIGKILL safe are modules `run_store` and
 [`record`]. The store commands that need more than the store crate live here too:
-[`import::load`] (`polyplug load`) and [`export::export`]. Everything a caller needs
+[`import::load`] (`polyplug load`), [`export::export`] and the run archives of
+[`archive`] (`runs export`, `runs import`). Everything a caller needs
 from the crates below is re-exported ([`core`], [`runner`], [`store`]), so a
 front end depends on this crate alone.
 
@@ -58,6 +59,7 @@ assert_eq!(String::from_utf8(results)?, "ab\t2\nabc\t3\n");
 */
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod cluster;
 pub mod diff;
 mod error;

@@ -1,6 +1,7 @@
 //! Units and values: a run's results are committed in batches ([`UnitBatch`]), each
 //! one row of the `block` table (encoded by the `block` module), and read back here
-//! for resuming ([`Store::done_entities`]) and exporting ([`Store::result_rows`]).
+//! for resuming ([`Store::done_entities`]) and exporting ([`Store::result_rows`],
+//! [`Store::stored_units`]).
 
 use crate::db::Cell;
 use crate::{block, ComputationId, Store, StoreError};
@@ -193,6 +194,19 @@ impl Store {
         uuid: &str,
         mut each: impl FnMut(&str, &[Value]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        self.stored_units(uuid, |u| match u.status {
+            UnitStatus::Values if !u.values.is_empty() => each(u.entity, u.values),
+            _ => Ok(()),
+        })
+    }
+
+    /// Every unit of a computation, in the order it was recorded: its entity, status,
+    /// values (in OUTPUT order), logs and error.
+    pub fn stored_units(
+        &mut self,
+        uuid: &str,
+        mut each: impl FnMut(StoredUnit<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let id = self.computation_id(uuid)?;
         let (c, _) = self.computation(uuid)?;
         let output = self.plugin_output(&c.report.plugin_id, &c.report.plugin_version)?;
@@ -213,23 +227,39 @@ impl Store {
                 |r| {
                     for u in read_block(r)? {
                         let u = u?;
-                        if u.status != UnitStatus::Values {
-                            continue;
-                        }
                         let mut cells = u.values().map_err(|e| damaged(r, e))?;
                         cells.sort_by_key(|(attr, col, _)| {
                             (order.get(attr).copied().unwrap_or(i64::MAX), *col)
                         });
                         let values: Vec<Value> = cells.into_iter().map(|c| c.2).collect();
-                        if !values.is_empty() {
-                            each(u.entity, &values)?;
-                        }
+                        each(StoredUnit {
+                            entity: u.entity,
+                            status: u.status,
+                            values: &values,
+                            logs: u.logs,
+                            error: u.error,
+                        })?;
                     }
                     Ok(())
                 },
             )
             .map_err(|e| self.ctx(e))
     }
+}
+
+/// One unit of a stored computation ([`Store::stored_units`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredUnit<'a> {
+    /// The entity's ID.
+    pub entity: &'a str,
+    /// Computed with values, without a result, or failed.
+    pub status: UnitStatus,
+    /// Its values, in OUTPUT order.
+    pub values: &'a [Value],
+    /// Its log lines, joined by line breaks.
+    pub logs: Option<&'a str>,
+    /// Why it failed.
+    pub error: Option<&'a str>,
 }
 
 /// The columns a block row is read with (`c` the computation, `b` the block), in the

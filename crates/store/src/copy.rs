@@ -62,15 +62,53 @@ impl Store {
     /// nothing is copied if anything disagrees (a plugin changed without a VERSION
     /// change, an attribute with another datatype).
     pub fn import_store(&mut self, from: &mut Store) -> Result<Copied, StoreError> {
+        self.copy(from, None)
+    }
+
+    /// Copies computation `uuid` (a whole UUID) of `from` into this store, with its
+    /// plugin record and the attributes its values use, in one transaction. What
+    /// `runs export` (into an archive) and `runs import` (out of one) do. A UUID this
+    /// store has already is refused (`Copied::already` is 1 and nothing is copied).
+    pub fn import_computation(
+        &mut self,
+        from: &mut Store,
+        uuid: &str,
+    ) -> Result<Copied, StoreError> {
+        self.copy(from, Some(uuid))
+    }
+
+    fn copy(&mut self, from: &mut Store, only: Option<&str>) -> Result<Copied, StoreError> {
         let origin = from.location.clone();
-        let attributes = from
-            .db
-            .rows(&format!("SELECT id, {ATTRIBUTE} FROM attribute"), &[])?;
-        let plugins = from.db.rows(&format!("SELECT {PLUGIN} FROM plugin"), &[])?;
-        let computations = from.db.rows(
-            &format!("SELECT id, {COMPUTATION} FROM computation ORDER BY id"),
-            &[],
-        )?;
+        let computations = match only {
+            None => from.db.rows(
+                &format!("SELECT id, {COMPUTATION} FROM computation ORDER BY id"),
+                &[],
+            )?,
+            Some(uuid) => from.db.rows(
+                &format!("SELECT id, {COMPUTATION} FROM computation WHERE uuid = $1"),
+                &[uuid.into()],
+            )?,
+        };
+        let (attributes, plugins) = match (only, computations.first()) {
+            (None, _) => (
+                from.db
+                    .rows(&format!("SELECT id, {ATTRIBUTE} FROM attribute"), &[])?,
+                from.db.rows(&format!("SELECT {PLUGIN} FROM plugin"), &[])?,
+            ),
+            (Some(_), Some(c)) => {
+                let used = used_attributes(&mut from.db, c[0].int())?;
+                let mut attributes = from
+                    .db
+                    .rows(&format!("SELECT id, {ATTRIBUTE} FROM attribute"), &[])?;
+                attributes.retain(|a| used.contains(&a[0].int()));
+                let plugins = from.db.rows(
+                    &format!("SELECT {PLUGIN} FROM plugin WHERE plugin_id = $1 AND version = $2"),
+                    &[param(&c[2])?, param(&c[3])?],
+                )?;
+                (attributes, plugins)
+            }
+            (Some(_), None) => return Ok(Copied::default()),
+        };
         let conflict = |why: String| StoreError::ImportConflict {
             from: origin.clone(),
             why,
@@ -80,20 +118,21 @@ impl Store {
         self.db
             .transaction(|db| {
                 db.lock_catalog()?;
+                let mut copied = Copied::default();
+                if only.is_some() {
+                    for c in &computations {
+                        if has(db, &c[1])? {
+                            copied.already += 1;
+                            return Ok(copied);
+                        }
+                    }
+                }
                 let ids = attribute_ids(db, &attributes, &here, &conflict)?;
                 for p in &plugins {
                     plugin(db, p, &here, &conflict)?;
                 }
-                let mut copied = Copied::default();
                 for c in &computations {
-                    let uuid = &c[1];
-                    if db
-                        .row(
-                            "SELECT id FROM computation WHERE uuid = $1",
-                            &[param(uuid)?],
-                        )?
-                        .is_some()
-                    {
+                    if has(db, &c[1])? {
                         copied.already += 1;
                         continue;
                     }
@@ -115,6 +154,42 @@ impl Store {
             })
             .map_err(|e| e.in_store(&here))
     }
+}
+
+/// Whether this store has the computation of this UUID.
+fn has(db: &mut Db, uuid: &Cell) -> Result<bool, StoreError> {
+    Ok(db
+        .row(
+            "SELECT id FROM computation WHERE uuid = $1",
+            &[param(uuid)?],
+        )?
+        .is_some())
+}
+
+/// The attribute ids the values of computation `id` use.
+fn used_attributes(db: &mut Db, id: i64) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut used = std::collections::HashSet::new();
+    db.each(
+        "SELECT n0, n_units, n_no_result, n_failed, n_values, data FROM block \
+         WHERE computation_id = $1 ORDER BY n0",
+        &[Param::I(id)],
+        |r| {
+            let counts = Counts {
+                units: r[1].int(),
+                no_result: r[2].int(),
+                failed: r[3].int(),
+                values: r[4].int(),
+            };
+            let damaged = |e: polyplug_core::codec::CodecError| StoreError::Corrupt(e.0);
+            for unit in block::units(r[5].bytes(), r[0].int(), counts).map_err(damaged)? {
+                for (attribute, _, _) in unit.map_err(damaged)?.values().map_err(damaged)? {
+                    used.insert(attribute);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(used)
 }
 
 /// This store's id of every attribute of the other store, by name; attributes it

@@ -40,8 +40,9 @@ ones.
 The code is split by what it keeps: `location` (store URLs), `store` (opening and
 migrating, with the private `db` module the only code that touches a driver and
 `schema` the versioned migrations), `attributes`, `plugins`, `computations`, `batch`
-(committing units and reading them back, over the private `block` encoding), `query`
-and `json`. Errors are [`StoreError`] (module `error`).
+(committing units and reading them back, over the private `block` encoding), `query`,
+`copy` (other stores' computations copied in: merges and run archives), `archive`
+([`ArchiveNote`]) and `json`. Errors are [`StoreError`] (module `error`).
 
 ```no_run
 use polyplug_store::{Location, Store};
@@ -56,6 +57,7 @@ for run in store.computations()? {
 */
 #![deny(missing_docs)]
 
+mod archive;
 mod attributes;
 mod batch;
 mod block;
@@ -71,8 +73,9 @@ mod schema;
 mod spill;
 mod store;
 
+pub use archive::{ArchiveNote, ARCHIVE_FORMAT};
 pub use attributes::{StoredAttribute, SyncOptions, SyncSummary};
-pub use batch::{Layout, UnitBatch, UnitStatus};
+pub use batch::{Layout, StoredUnit, UnitBatch, UnitStatus};
 pub use computations::{
     parse_tags, tags_text, Computation, ComputationId, Provenance, RunningComputation, UnitCounts,
 };
