@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// C sources in this folder and the library each becomes.
-const PLUGINS: &[(&str, &str)] = &[("fas_stats.c", "libfas_stats_c.so")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("fas_stats.c", "libfas_stats_c.so"),
+    ("id_stats.c", "libid_stats_c.so"),
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -3,6 +3,7 @@
 #   fas_stats_wasm_c.wasm     from fas_stats.c  (clang, wasm32-wasi, reactor)
 #   fas_stats_wasm_rust.wasm  from fas_stats.rs (rustc, wasm32-unknown-unknown)
 #   id_stats_wasm.wasm        from id_stats.rs  (the benchmark's trivial plugin)
+#   id_stats_wasm_c.wasm      from id_stats.c   (the same, from C)
 #
 # Usage: examples-plugins/wasm/build.sh [OUTDIR]
 # Tools (override with the variables):
@@ -24,6 +25,9 @@ fi
 "$cc" --target=wasm32-wasi -mexec-model=reactor -O2 -std=c11 -Wall -Wextra -Werror \
     -Wl,--strip-debug -I "$root/plugin-sdk/c" -I "$root/plugin-sdk/wasm" \
     "$here/fas_stats.c" -o "$out/fas_stats_wasm_c.wasm"
+"$cc" --target=wasm32-wasi -mexec-model=reactor -O2 -std=c11 -Wall -Wextra -Werror \
+    -Wl,--strip-debug -I "$root/plugin-sdk/c" -I "$root/plugin-sdk/wasm" \
+    "$here/id_stats.c" -o "$out/id_stats_wasm_c.wasm"
 
 sdk="$out/.rlib"
 mkdir -p "$sdk"
@@ -37,4 +41,4 @@ for p in fas_stats:fas_stats_wasm_rust id_stats:id_stats_wasm; do
         -C strip=debuginfo -L "$sdk" --extern polyplug_wasm="$sdk/libpolyplug_wasm.rlib" \
         "$here/$src.rs" -o "$out/$name.wasm"
 done
-echo "built in $out: fas_stats_wasm_c.wasm fas_stats_wasm_rust.wasm id_stats_wasm.wasm"
+echo "built in $out: fas_stats_wasm_c.wasm fas_stats_wasm_rust.wasm id_stats_wasm.wasm id_stats_wasm_c.wasm"

@@ -3,6 +3,7 @@
 
 mod bash;
 mod cluster;
+mod examples;
 mod experience;
 mod files;
 mod k8s;

@@ -85,12 +85,12 @@ pub fn plan(
     if let (Some(location), false) = (&location, spec.force) {
         if Store::exists(location) {
             let meta = plugin.meta();
-            Store::open(location)?.done_entities(
-                &meta.id,
-                &meta.version,
-                &params_key(params.entries()),
-                |e| skip.insert_from(e, SkipOrigin::Store),
-            )?;
+            let key = params_key(params.entries());
+            let mut store = Store::open(location)?;
+            skip.reserve(store.done_count(&meta.id, &meta.version, &key)?);
+            store.done_entities(&meta.id, &meta.version, &key, |e| {
+                skip.insert_from(e, SkipOrigin::Store)
+            })?;
         }
     }
     let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;

@@ -443,6 +443,7 @@ fn skip_set(spec: &RunSpec, store: Option<&mut RunStore>) -> Result<SkipSet, Eng
     if let (Some(s), false) = (store, spec.force) {
         s.done_entities(&mut skip)?;
     }
+    skip.freeze();
     Ok(skip)
 }
 

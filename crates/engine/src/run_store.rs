@@ -245,6 +245,7 @@ impl RunStore {
     /// and parameters.
     pub(crate) fn done_entities(&mut self, skip: &mut SkipSet) -> Result<(), EngineError> {
         let (id, version, params) = &self.key;
+        skip.reserve(self.db().done_count(id, version, params)?);
         Ok(self.db().done_entities(id, version, params, |e| {
             skip.insert_from(e, polyplug_runner::input::SkipOrigin::Store)
         })?)
@@ -480,6 +481,11 @@ mod tests {
     fn done(s: &mut RunStore) -> usize {
         let mut skip = SkipSet::default();
         s.done_entities(&mut skip).unwrap_or_else(|e| panic!("{e}"));
+        skip.freeze();
+        // The hint counts the blocks' units that did not fail: here each entity once.
+        let (id, version, params) = s.key.clone();
+        let hint = s.db().done_count(&id, &version, &params);
+        assert_eq!(hint.unwrap_or_else(|e| panic!("{e}")), skip.len() as u64);
         skip.len()
     }
 

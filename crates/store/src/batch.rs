@@ -156,6 +156,27 @@ impl Store {
         Ok(())
     }
 
+    /// How many entities [`Store::done_entities`] will give at most for a computation
+    /// key (its units not failed, counted from the blocks' headers without decoding
+    /// them): what a caller reserves room for.
+    pub fn done_count(
+        &mut self,
+        plugin_id: &str,
+        plugin_version: &str,
+        params_key: &str,
+    ) -> Result<u64, StoreError> {
+        let row = self
+            .db
+            .row(
+                "SELECT CAST(COALESCE(SUM(b.n_units - b.n_failed), 0) AS BIGINT) \
+                 FROM computation c JOIN block b ON b.computation_id = c.id \
+                 WHERE c.plugin_id = $1 AND c.plugin_version = $2 AND c.params_key = $3",
+                &[plugin_id.into(), plugin_version.into(), params_key.into()],
+            )
+            .map_err(|e| self.ctx(e))?;
+        Ok(row.map_or(0, |r| u64::try_from(r[0].int()).unwrap_or(0)))
+    }
+
     /// Calls `each` with the entities already done (with or without a result; not
     /// failed) for a computation key, in any computation: finished, running or killed.
     /// An entity done more than once is given more than once.
@@ -166,7 +187,12 @@ impl Store {
         params_key: &str,
         mut each: impl FnMut(&str),
     ) -> Result<(), StoreError> {
+        // A scan read once: a small page cache, the run's own afterwards.
         self.db
+            .set_cache_size(crate::db::SQLITE_SCAN_CACHE_KIB)
+            .map_err(|e| self.ctx(e))?;
+        let scanned = self
+            .db
             .each(
                 &format!(
                     "SELECT {BLOCK_COLUMNS} FROM computation c \
@@ -184,7 +210,12 @@ impl Store {
                     Ok(())
                 },
             )
-            .map_err(|e| self.ctx(e))
+            .map_err(|e| self.ctx(e));
+        let restored = self
+            .db
+            .set_cache_size(crate::db::SQLITE_CACHE_KIB)
+            .map_err(|e| self.ctx(e));
+        scanned.and(restored)
     }
 
     /// The rows of a computation as a Prenacs results file has them: for each entity

@@ -121,6 +121,13 @@ impl postgres::types::ToSql for Param<'_> {
     postgres::types::to_sql_checked!();
 }
 
+/// The SQLite page cache while a run writes: 64 MiB (negative: KiB, as SQLite reads it).
+pub(crate) const SQLITE_CACHE_KIB: i64 = -65536;
+/// The page cache for a scan read once from end to end (the done entities): a large
+/// cache would only hold pages that are never read again, and count in the peak memory
+/// of a rerun over a large store.
+pub(crate) const SQLITE_SCAN_CACHE_KIB: i64 = -2048;
+
 /// Which database a store lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -194,7 +201,8 @@ impl Db {
         // A 64 MiB page cache and statement journals in memory: a batch of thousands of
         // rows otherwise spills pages to disk and re-reads index pages (perf: most of a
         // stored run's time went to pread/write of the page cache and sub-journals).
-        conn.pragma_update(None, "cache_size", -65536).map_err(sq)?;
+        conn.pragma_update(None, "cache_size", SQLITE_CACHE_KIB)
+            .map_err(sq)?;
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sq)?;
         Ok(Db::Sqlite(conn))
@@ -208,6 +216,14 @@ impl Db {
         // rerun recomputes; a killed polyplug loses nothing the server acknowledged.
         db.batch("SET client_min_messages = warning; SET synchronous_commit = off")?;
         Ok(db)
+    }
+
+    /// Sets SQLite's page cache size (KiB when negative); nothing on PostgreSQL.
+    pub(crate) fn set_cache_size(&mut self, kib: i64) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(conn) => conn.pragma_update(None, "cache_size", kib).map_err(sq),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {
