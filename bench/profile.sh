@@ -7,18 +7,20 @@
 # initialization taken out. Then the functions that cost most in the larger run, per
 # role (the host, the worker processes), by self cost, with start-up taken out alike.
 #
-# Usage: bench/profile.sh [KIND...]   KIND: rust c nim wasm-rust wasm-c python bash
-#                                     (default: all); TOP=N functions per process (8)
+# Usage: bench/profile.sh [KIND...]   KIND: rust c nim wasm-rust wasm-c python bash, or
+#                                     a limit: loop-rust loop-python loop-bash (the same
+#                                     computation without polyplug, as bench/run has it)
+#                                     (default: all of them); TOP=N functions per process (8)
 # Needs valgrind (apt-get install valgrind) and a release build (built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export POLYPLUG_STORE=none LC_ALL=C
 TOP=${TOP:-8}
 kinds=("$@")
-[ ${#kinds[@]} -gt 0 ] || kinds=(rust c nim wasm-rust wasm-c python bash)
+[ ${#kinds[@]} -gt 0 ] || kinds=(rust c nim wasm-rust wasm-c python bash loop-rust loop-python loop-bash)
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
 
-cargo build --release -q -p polyplug-cli -p id_stats -p polyplug-example-c
+cargo build --release -q -p polyplug-cli -p id_stats -p polyplug-example-c -p direct-loop
 pp=$PWD/target/release/polyplug
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -33,20 +35,37 @@ plugin_of() {
     wasm-rust) echo "$work/wasm/id_stats_wasm.wasm" ;;
     wasm-c) echo "$work/wasm/id_stats_wasm_c.wasm" ;;
     python) echo "$PWD/examples-plugins/python/id_stats.py" ;;
-    bash) echo "$PWD/examples-plugins/bash/id_stats.sh" ;;
-    *) echo "unknown kind $1 (rust c nim wasm-rust wasm-c python bash)" >&2; exit 2 ;;
+    bash | loop-bash) echo "$PWD/examples-plugins/bash/id_stats.sh" ;;
+    loop-rust) echo "$PWD/target/release/libid_stats.so" ;;
+    loop-python) echo "$PWD/examples-plugins/python/id_stats.py" ;;
+    *) echo "unknown kind $1 (rust c nim wasm-rust wasm-c python bash loop-rust" \
+         "loop-python loop-bash)" >&2; exit 2 ;;
   esac
 }
 # IDs per kind: the interpreted kinds are slow under valgrind.
 n_of() {
   case $1 in
-    python) echo 4000 ;;
-    bash) echo 1000 ;;
+    python | loop-python) echo 4000 ;;
+    bash | loop-bash) echo 1000 ;;
     *) echo 20000 ;;
   esac
 }
 
 python3 bench/gen-ids.py 200000 "$work/all.txt"
+# The plain Python loop of bench/run, run by the interpreter itself (not a pyenv shim,
+# which valgrind would measure instead).
+python=$(python3 -c 'import sys; print(sys.executable)')
+cat > "$work/loop.py" <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("p", sys.argv[1])
+p = importlib.util.module_from_spec(spec); spec.loader.exec_module(p)
+compute = p.compute
+with open(sys.argv[2]) as f, open(sys.argv[3], "w") as out:
+    for line in f:
+        e = line.rstrip("\n")
+        v, _ = compute(e)
+        out.write(e + "\t" + "\t".join(map(str, v)) + "\n")
+PY
 
 # Total instructions of every process of one run: "summary:" of each callgrind file.
 instructions() { # folder
@@ -58,10 +77,18 @@ run_kind() { # kind n folder
   plugin=$(plugin_of "$1")
   mkdir -p "$3"
   head -n "$2" "$work/all.txt" > "$3/ids.txt"
+  local cmd
+  case $1 in
+    loop-rust) cmd=("$PWD/target/release/direct-loop" "$3/ids.txt" "$3/out.tsv") ;;
+    loop-python) cmd=("$python" "$work/loop.py" "$plugin" "$3/ids.txt" "$3/out.tsv") ;;
+    loop-bash)
+      cmd=(bash -c 'source "$1"; while IFS= read -r id; do printf "%s\t" "$id";
+                    compute "$id"; done < "$2" > "$3"' loop "$plugin" "$3/ids.txt" "$3/out.tsv") ;;
+    *) cmd=("$pp" run "$plugin" ids "$3/ids.txt" -j1 -o "$3/out.tsv" -r "$3/report.yaml") ;;
+  esac
   # JIT code (WebAssembly) needs valgrind to watch for code written at run time.
   valgrind --tool=callgrind --trace-children=yes --smc-check=all-non-file \
-    --callgrind-out-file="$3/callgrind.out.%p" -q \
-    "$pp" run "$plugin" ids "$3/ids.txt" -j1 -o "$3/out.tsv" -r "$3/report.yaml" 2>/dev/null
+    --callgrind-out-file="$3/callgrind.out.%p" -q "${cmd[@]}" 2>/dev/null
   [ "$(wc -l < "$3/out.tsv")" -eq "$2" ] || { echo "$1: wrong number of rows" >&2; exit 1; }
 }
 
@@ -76,7 +103,8 @@ def costs(folder):
     for f in glob.glob(f"{folder}/callgrind.out.*"):
         cmd = next((l[5:].strip() for l in open(f) if l.startswith("cmd:")), "")
         role = "worker process" if "__worker" in cmd else (
-            "host (polyplug run)" if " run " in cmd else "other: " + cmd[:40])
+            "host (polyplug run)" if " run " in cmd else (
+                "bash worker" if "--noprofile" in cmd else "process: " + cmd[:40]))
         out = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", "--auto=no", f],
                              capture_output=True, text=True).stdout
         d = by_role.setdefault(role, {})
@@ -102,7 +130,8 @@ PY
 
 printf '%-10s %8s %16s\n' kind N instructions/entity
 for kind in "${kinds[@]}"; do
-  "$pp" info "$(plugin_of "$kind")" >/dev/null # compile (Nim, WebAssembly) outside the counts
+  # Compile (Nim, WebAssembly) outside the counts.
+  [[ $kind == loop-* ]] || "$pp" info "$(plugin_of "$kind")" >/dev/null
   n=$(n_of "$kind")
   run_kind "$kind" "$n" "$work/$kind-1"
   run_kind "$kind" $((5 * n)) "$work/$kind-5"
