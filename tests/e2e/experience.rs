@@ -271,19 +271,22 @@ fn plain_progress_lines_and_the_failures_at_the_end() {
     let ids: String =
         (0..16).map(|i| format!("sleep{i}\n")).collect::<String>() + "fail1\nfail2\nok\n";
     t.write("ids.txt", ids);
-    let r = Run::of(t.run(testkit()).args([
-        "ids",
-        "ids.txt",
-        "-j1",
-        "--no-store",
-        "-l",
-        "log.tsv",
-        "--progress",
-        "plain",
-        "--progress-every",
-        "0.2",
-    ]))
-    .code(1);
+    let with_progress = |mode: &str| {
+        Run::of(t.run(testkit()).args([
+            "ids",
+            "ids.txt",
+            "-j1",
+            "--no-store",
+            "-l",
+            "log.tsv",
+            "--progress",
+            mode,
+            "--progress-every",
+            "0.2",
+        ]))
+        .code(1)
+    };
+    let r = with_progress("plain");
     let progress: Vec<&str> = r
         .stderr
         .lines()
@@ -311,19 +314,7 @@ fn plain_progress_lines_and_the_failures_at_the_end() {
         "{}",
         r.stderr
     );
-    let quiet = Run::of(t.run(testkit()).args([
-        "ids",
-        "ids.txt",
-        "-j1",
-        "--no-store",
-        "-l",
-        "log.tsv",
-        "--progress",
-        "none",
-        "--progress-every",
-        "0.2",
-    ]))
-    .code(1);
+    let quiet = with_progress("none");
     assert!(!quiet.stderr.contains("progress:"), "{}", quiet.stderr);
     Run::of(
         t.run(testkit())

@@ -8,7 +8,7 @@ use crate::provenance::sha256_file;
 use crate::run::{idsproc, jobs, load_options, parameters, source};
 use crate::{resolve, stores, EngineError, RunSpec};
 use polyplug_core::Console;
-use polyplug_runner::input::{self, Entities, SkipOrigin, SkipSet};
+use polyplug_runner::input::{self, Entities, SkipSet};
 use polyplug_store::{params_key, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,11 +86,11 @@ pub fn plan(
         if Store::exists(location) {
             let meta = plugin.meta();
             let key = params_key(params.entries());
-            let mut store = Store::open(location)?;
-            skip.reserve(store.done_count(&meta.id, &meta.version, &key)?);
-            store.done_entities(&meta.id, &meta.version, &key, |e| {
-                skip.insert_from(e, SkipOrigin::Store)
-            })?;
+            crate::run_store::add_done(
+                &mut Store::open(location)?,
+                (&meta.id, &meta.version, &key),
+                &mut skip,
+            )?;
         }
     }
     let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;

@@ -245,10 +245,7 @@ impl RunStore {
     /// and parameters.
     pub(crate) fn done_entities(&mut self, skip: &mut SkipSet) -> Result<(), EngineError> {
         let (id, version, params) = &self.key;
-        skip.reserve(self.db().done_count(id, version, params)?);
-        Ok(self.db().done_entities(id, version, params, |e| {
-            skip.insert_from(e, polyplug_runner::input::SkipOrigin::Store)
-        })?)
+        add_done(&mut self.db(), (id, version, params), skip)
     }
 
     /// Records the start of the computation (its report as known at the start).
@@ -315,6 +312,19 @@ pub(crate) fn done(values: &[polyplug_core::Value]) -> EntityResult {
         values: values.to_vec(),
         logs: Vec::new(),
     })
+}
+
+/// Adds to `skip` the entities `store` has as done for a computation key (plugin ID,
+/// VERSION, parameters key), with room reserved for them first.
+pub(crate) fn add_done(
+    store: &mut Store,
+    (id, version, params): (&str, &str, &str),
+    skip: &mut SkipSet,
+) -> Result<(), EngineError> {
+    skip.reserve(store.done_count(id, version, params)?);
+    Ok(store.done_entities(id, version, params, |e| {
+        skip.insert_from(e, polyplug_runner::input::SkipOrigin::Store)
+    })?)
 }
 
 /// Locks the file that stands for run `key` in the SQLite store at `location`, in a

@@ -465,13 +465,8 @@ mod tests {
             "1\t2",
         ];
         let endings = ["", "\n", "\r\n", "\r", "\r\r\n"];
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::tests::xorshift(0x1234_5678_9abc_def1);
+        let mut next = |n: usize| rng(n as u64) as usize;
         let mut lines = vec![
             "\n".to_string(),
             "a\t6\t3\t4\t5\n".to_string(),

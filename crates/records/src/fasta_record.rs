@@ -169,13 +169,8 @@ mod tests {
 
     #[test]
     fn records_parse_as_they_did_line_by_line() {
-        let mut seed = 0x853c_49e6_748f_ea9bu64;
-        let mut below = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::tests::xorshift(0x853c_49e6_748f_ea9b);
+        let mut below = |n: usize| rng(n as u64) as usize;
         let pieces: [&[u8]; 12] = [
             b"ACGT",
             b"AC",

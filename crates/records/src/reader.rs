@@ -585,13 +585,7 @@ mod tests {
         file.write_all(&data).unwrap();
         let mut plain = Data::Plain(file);
         let (mut buf, mut window) = (Vec::new(), None);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut below = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut below = crate::tests::xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut lo, mut hits) = (0u64, 0);
         for _ in 0..20_000 {
             let want = match below(20) {

@@ -187,9 +187,8 @@ impl Hasher for Prehashed {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        // The low bits say where an ID was found: the high half is the hash.
-        self.0 = (v >> 64) as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 

@@ -23,6 +23,17 @@ fn the_types_cross_threads() {
     send_sync::<RecordsError>();
 }
 
+/// A small xorshift generator for the randomized tests: `below(n)` gives a number
+/// under `n`, the same sequence for the same seed.
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
 /// A folder for data and one for the cache.
 pub(crate) struct Dirs {
     pub data: tempfile::TempDir,
