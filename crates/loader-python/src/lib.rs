@@ -26,8 +26,9 @@ an entity at a time, in a replacement worker. In-process, the plugin runs in the
 polyplug process itself (the fastest, but a crash ends the run).
 
 A per-entity time limit ([`LoadOptions::timeout`]) also needs worker processes: the
-worker arms `SIGALRM` around each compute, so an overrun raises `TimeoutError` inside
-the plugin (that entity fails, the worker goes on), and a host-side watchdog kills a
+worker's `SIGALRM` timer raises `TimeoutError` inside an overrunning compute (that
+entity fails, the worker goes on; the timer is moved from compute to compute only when
+it rings, so it costs no system call per entity), and a host-side watchdog kills a
 worker stuck in C code that never checks for signals.
 
 # Interpreter

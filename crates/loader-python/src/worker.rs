@@ -11,30 +11,93 @@ use polyplug_worker::protocol::{read_frame, write_frame, HostMsg, WorkerMsg};
 use pyo3::prelude::*;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Installs a SIGALRM handler raising `TimeoutError` in the running compute, and
-/// returns the functions that arm and disarm the per-entity alarm. The worker computes
-/// on its main thread, where Python runs signal handlers.
-fn alarm(py: Python<'_>, ms: u64, source: &str) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let secs = ms as f64 / 1000.0;
-    let code = std::ffi::CString::new(format!(
-        "import signal, functools\n\
-         def _polyplug_timeout(signum, frame):\n    \
-             raise TimeoutError('compute took longer than {secs} s ({source})')\n\
-         signal.signal(signal.SIGALRM, _polyplug_timeout)\n\
-         arm = functools.partial(signal.setitimer, signal.ITIMER_REAL, {secs})\n\
-         disarm = functools.partial(signal.setitimer, signal.ITIMER_REAL, 0)\n"
-    ))
-    .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    let globals = pyo3::types::PyDict::new(py);
-    py.run(&code, Some(&globals), None)?;
-    let get = |n: &str| -> PyResult<Py<PyAny>> {
-        globals
-            .get_item(n)?
-            .map(|v| v.unbind())
-            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.to_string()))
-    };
-    Ok((get("arm")?, get("disarm")?))
+/// The per-entity time limit of a worker: an overrunning compute gets a
+/// `TimeoutError` raised inside it by a SIGALRM handler (the worker computes on its
+/// main thread, where Python runs signal handlers), and the worker goes on.
+///
+/// The timer is not set and cleared around every compute (two system calls and two
+/// Python calls an entity, which cost a trivial plugin more than its compute): each
+/// compute only notes when it started, and the one-shot `ITIMER_REAL` is armed when
+/// none is pending. When it rings, the handler compares the running compute's start
+/// with the limit: past it, it raises; short of it (the timer was set for an earlier
+/// entity), it sets the timer again for the running compute's own deadline; between
+/// computes, it leaves it unset. So an overrun is still caught at its own deadline,
+/// and the timer rings at most about once per limit while all goes well.
+struct Alarm {
+    /// When the running compute started, in nanoseconds since `base`, plus one; 0
+    /// between computes.
+    started: Arc<AtomicU64>,
+    /// Whether a timer is pending.
+    armed: Arc<AtomicBool>,
+    base: Instant,
+    limit: Duration,
+    /// `signal.setitimer`, called with `ITIMER_REAL` and the seconds.
+    setitimer: Py<PyAny>,
+}
+
+impl Alarm {
+    /// Installs the SIGALRM handler for a limit of `ms` milliseconds (`source` says
+    /// where the limit comes from, in the error).
+    fn install(py: Python<'_>, ms: u64, source: &'static str) -> PyResult<Alarm> {
+        let limit = Duration::from_millis(ms);
+        let signal = py.import("signal")?;
+        let setitimer = py
+            .import("functools")?
+            .getattr("partial")?
+            .call1((signal.getattr("setitimer")?, signal.getattr("ITIMER_REAL")?))?
+            .unbind();
+        let alarm = Alarm {
+            started: Arc::new(AtomicU64::new(0)),
+            armed: Arc::new(AtomicBool::new(false)),
+            base: Instant::now(),
+            limit,
+            setitimer,
+        };
+        let handler = pyo3::types::PyCFunction::new_closure(py, None, None, {
+            let (started, armed, base) = (alarm.started.clone(), alarm.armed.clone(), alarm.base);
+            let setitimer = alarm.setitimer.clone_ref(py);
+            let message = format!(
+                "compute took longer than {} s ({source})",
+                ms as f64 / 1000.0
+            );
+            move |args, _| -> PyResult<()> {
+                let at = started.load(Ordering::Relaxed);
+                if at == 0 {
+                    armed.store(false, Ordering::Relaxed);
+                    return Ok(());
+                }
+                let elapsed = base.elapsed().saturating_sub(Duration::from_nanos(at - 1));
+                if elapsed >= limit {
+                    armed.store(false, Ordering::Relaxed);
+                    return Err(pyo3::exceptions::PyTimeoutError::new_err(message.clone()));
+                }
+                let rest = (limit - elapsed).as_secs_f64().max(0.001);
+                setitimer.call1(args.py(), (rest,))?;
+                Ok(())
+            }
+        })?;
+        let alrm = signal.getattr("SIGALRM")?;
+        signal.getattr("signal")?.call1((alrm, handler))?;
+        Ok(alarm)
+    }
+
+    /// A compute starts: notes when, and arms the timer if none is pending.
+    fn begin(&self, py: Python<'_>) {
+        let ns = self.base.elapsed().as_nanos().min(u64::MAX as u128 - 1) as u64;
+        self.started.store(ns + 1, Ordering::Relaxed);
+        if !self.armed.swap(true, Ordering::Relaxed) {
+            let _ = self.setitimer.call1(py, (self.limit.as_secs_f64(),));
+        }
+    }
+
+    /// The compute returned.
+    fn end(&self) {
+        self.started.store(0, Ordering::Relaxed);
+    }
 }
 
 /// The worker side: what `polyplug __worker python` runs. Reads the protocol on stdin,
@@ -130,7 +193,7 @@ fn worker_loop() -> Result<(), String> {
                     true => polyplug_core::Timeout::default().source(),
                     false => "--timeout",
                 };
-                alarm(py, ms, source)
+                Alarm::install(py, ms, source)
             })
             .map_err(|e| format!("cannot set up --timeout: {e}"))?,
         ),
@@ -219,7 +282,7 @@ fn compute_unit(
     entity: &str,
     key: Option<&polyplug_core::RecordRef>,
     records: Option<&mut polyplug_records::Reader>,
-    alarm: &Option<(Py<PyAny>, Py<PyAny>)>,
+    alarm: &Option<Alarm>,
     o: &mut Outcome,
 ) -> Result<(), EntityError> {
     let record = match (key, records) {
@@ -235,15 +298,16 @@ fn compute_unit(
         Some(Ok(r)) => s.compute_record(py, module, entity, r, o),
         Some(Err(why)) => Err(EntityError::new(why.clone())),
     };
-    let Some((arm, disarm)) = alarm else {
+    let Some(alarm) = alarm else {
         return call(o);
     };
-    let _ = arm.bind(py).call0();
+    alarm.begin(py);
     let r = call(o);
-    let _ = disarm.bind(py).call0();
     // An alarm that rang after compute returned belongs to this entity, not to the
     // next one.
-    match py.check_signals() {
+    let checked = py.check_signals();
+    alarm.end();
+    match checked {
         Err(err) => Err(EntityError::new(exception_message(py, &module.path, &err))),
         Ok(()) => r,
     }

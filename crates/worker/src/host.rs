@@ -12,6 +12,7 @@ use polyplug_core::{
 };
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::io::{BufReader, BufWriter, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -21,6 +22,10 @@ use std::time::{Duration, Instant};
 /// A batch travels to a worker in this many chunks, several in flight: the worker
 /// computes one while the host decodes the results of the one before.
 const CHUNKS_PER_BATCH: usize = 4;
+
+/// The size asked for each pipe to and from a worker (the kernel's default limit for
+/// an unprivileged process, `/proc/sys/fs/pipe-max-size`).
+const PIPE_BYTES: usize = 1 << 20;
 
 /// How to start (and restart) the worker processes of one plugin.
 #[derive(Debug, Clone)]
@@ -170,6 +175,12 @@ impl ProcessInstance {
             let _ = child.kill();
             return Err(self.error(format!("cannot open the pipes of a {} process", spec.label)));
         };
+        // Larger pipes let several chunks travel at once, so that the worker computes
+        // while the host encodes and decodes (best effort: a user over the kernel's
+        // pipe quota keeps the default size, and chunks then travel one by one).
+        for fd in [stdin.as_fd(), stdout.as_fd()] {
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_BYTES);
+        }
         let in_flight_bytes = rustix::pipe::fcntl_getpipe_size(&stdin).map_or(0, |n| n / 2);
         let child = Arc::new(Mutex::new(child));
         self.process = Some(Process {
