@@ -802,3 +802,84 @@ fn sandbox_options_are_refused_for_bash_plugins() {
         assert!(!t.join("out.tsv").exists(), "nothing ran");
     }
 }
+
+#[test]
+fn each_call_of_a_batch_gets_its_own_output_stderr_and_time_limit() {
+    // A batch's calls share two output files, split at the driver's separators: what
+    // each compute printed (with a trailing newline or without), what it said on
+    // stderr (some say nothing, some several lines), a compute that closes or moves
+    // its stdout, and the time limit of each call, however long the calls before it
+    // in the batch took together.
+    let t = TestDir::new();
+    t.write(
+        "mixed.sh",
+        format!(
+            r#"{HEADER}
+OUTPUT=( "n" )
+compute() {{
+  local e=$1 n=${{1#*_}}
+  case $e in
+    quiet_*) echo "$n" ;;
+    noeol_*) printf '%s' "$n" ;;
+    talk_*) echo "note on $e" >&2; echo "second note" >&2; echo "$n" ;;
+    moved_*) exec >/dev/null; echo lost; return 5 ;;
+    closed_*) exec 1>&- 2>&-; return 6 ;;
+    nap_*) sleep 0.3; echo "$n" ;;
+    hang_*) sleep 30 ;;
+  esac
+}}
+"#
+        ),
+    );
+    let mut ids = String::new();
+    let mut rows = String::new();
+    for i in 0..300 {
+        let kind = ["quiet", "noeol", "talk", "quiet", "moved", "closed"][i % 6];
+        ids.push_str(&format!("{kind}_{i}\n"));
+        if !matches!(kind, "moved" | "closed") {
+            rows.push_str(&format!("{kind}_{i}\t{i}\n"));
+        }
+    }
+    for i in 300..306 {
+        ids.push_str(&format!("nap_{i}\n"));
+        rows.push_str(&format!("nap_{i}\t{i}\n"));
+    }
+    ids.push_str("hang_306\nquiet_307\n");
+    rows.push_str("quiet_307\t307\n");
+    for persistent in [true, false] {
+        let r = run_ids(
+            &t,
+            "mixed.sh",
+            &ids,
+            persistent,
+            &["-j", "1", "--timeout", "1"],
+        )
+        .code(1);
+        eqnice!(rows, t.read("out.tsv"));
+        // What a compute that succeeds says on stderr is shown, named by its entity.
+        for i in (2..300).step_by(6) {
+            let said = format!("t: talk_{i}: note on talk_{i}\nt: talk_{i}: second note\n");
+            assert!(r.stderr.contains(&said), "{said}in\n{}", r.stderr);
+        }
+        assert_eq!(r.stderr.matches("note on").count(), 50, "{}", r.stderr);
+        let log = t.read("log.tsv");
+        for i in (4..300).step_by(6) {
+            assert!(
+                log.contains(&format!("moved_{i}\terror: compute exited with status 5\n")),
+                "{log}"
+            );
+            let closed = i + 1;
+            assert!(
+                log.contains(&format!(
+                    "closed_{closed}\terror: compute exited with status 6\n"
+                )),
+                "{log}"
+            );
+        }
+        assert!(
+            log.contains("hang_306\terror: compute timed out after 1s (--timeout)"),
+            "{log}"
+        );
+        assert_eq!(log.lines().count(), 50 + 50 + 1, "{log}");
+    }
+}

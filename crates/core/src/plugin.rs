@@ -247,6 +247,14 @@ pub trait Plugin: Send + Sync {
     /// The file the plugin was loaded from.
     fn path(&self) -> &Path;
 
+    /// About how long a batch of entities handed to one instance should compute:
+    /// long enough that what a batch costs besides its computes (a round trip to a
+    /// worker process) is small beside them, short enough that the workers share
+    /// the entities evenly and a stop takes effect soon.
+    fn batch_time(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(2)
+    }
+
     /// Whether the plugin has a compute function (an idsproc-only plugin has none).
     fn has_compute(&self) -> bool {
         true

@@ -1,6 +1,7 @@
 //! One worker's instance of a Bash plugin: its bash process, its keyword arguments and
 //! its state, and the pipelined compute loop.
 
+use crate::batch::push_request;
 use crate::text;
 use crate::worker::{shown_output, CallOutput, Ending, Op, Worker};
 use crate::Shared;
@@ -8,16 +9,7 @@ use polyplug_core::{
     compute_as_batch, BatchResults, ColumnKind, Entity, EntityError, Instance, Outcome, Params,
     PluginError, Record,
 };
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// Requests sent ahead of the one being computed, at most. Requests wait in the pipe
-/// while the worker computes, which hides the host's round trip.
-const MAX_AHEAD: usize = 32;
-/// Bytes of requests sent ahead, at most: less than any pipe's capacity, so that
-/// sending never blocks while a compute hangs (the timeout must stay in charge).
-const MAX_AHEAD_BYTES: usize = 4096;
 
 pub(crate) struct BashInstance {
     shared: Arc<Shared>,
@@ -148,10 +140,15 @@ impl Instance for BashInstance {
         let Some(w) = self.worker.as_mut() else {
             return Err(EntityError::new("no bash worker"));
         };
+        let mut req = Vec::new();
         let file = w
-            .send_record(entity, record)
+            .record_requests(entity, record, &mut req)
             .map_err(|e| EntityError::new(format!("cannot pass the record to bash: {e}")))?;
-        let answer = w.call(Op::Compute, &file, timeout);
+        push_request(&mut req, Op::Compute.letter(), &file);
+        let answer = w
+            .run_batch(&req, 1, timeout)
+            .pop()
+            .ok_or_else(|| EntityError::new("the bash worker gave no answer"))?;
         let id = record.id.unwrap_or(entity);
         let result = finish(&self.shared, self.kinds.as_deref(), id, answer);
         if w.ended() {
@@ -164,6 +161,7 @@ impl Instance for BashInstance {
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
         let timeout = self.shared.timeout.limit();
         let mut next = 0; // the entity whose answer comes next
+        let mut req = Vec::new();
         while next < entities.len() {
             if let Err(m) = self.ensure_worker() {
                 for _ in next..entities.len() {
@@ -181,39 +179,15 @@ impl Instance for BashInstance {
             let Some(w) = self.worker.as_mut() else {
                 continue;
             };
-            // Requests already sent to this worker are entities next..sent.
-            let mut sent = next;
-            let mut ahead: VecDeque<usize> = VecDeque::new();
-            let mut ahead_bytes = 0;
-            let mut started = Instant::now();
-            while next < entities.len() {
-                while sent < entities.len() {
-                    let size = entities[sent].input().len() + 4;
-                    let idle = sent == next;
-                    if !idle && (sent - next >= MAX_AHEAD || ahead_bytes + size > MAX_AHEAD_BYTES) {
-                        break;
-                    }
-                    if w.send_call(Op::Compute, entities[sent].input()).is_err() {
-                        break; // the worker is gone: receive() says how
-                    }
-                    if idle {
-                        started = Instant::now();
-                    }
-                    ahead.push_back(size);
-                    ahead_bytes += size;
-                    sent += 1;
-                }
-                let out = w.receive(timeout.map(|t| started + t));
-                started = Instant::now();
-                if let Some(size) = ahead.pop_front() {
-                    ahead_bytes -= size;
-                }
+            // The rest of the batch in one go; when the worker ends in a call, the
+            // calls after it go to its replacement.
+            req.clear();
+            for e in &entities[next..] {
+                push_request(&mut req, Op::Compute.letter(), e.input());
+            }
+            for out in w.run_batch(&req, entities.len() - next, timeout) {
                 results.push(finish(shared, kinds, &entities[next].id, out));
                 next += 1;
-                if w.ended() {
-                    // Requests in flight died with it: they go to the replacement.
-                    break;
-                }
             }
         }
     }

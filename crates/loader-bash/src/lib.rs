@@ -29,9 +29,9 @@ compute for entity after entity in it (requests pipelined, no process per entity
 script that sets `POLYPLUG_PERSISTENT=0` is sourced again, in a fresh subshell, for
 every call, as MultiPlug does. Either way the framing cannot be corrupted by the
 script: requests and answers travel on file descriptors 57 and 58, which are closed
-while plugin code runs, stdin is `/dev/null`, and each call's stdout and stderr go to
-files of their own (in `$TMPDIR`, or `/dev/shm` when it is unset), read by the host
-after the call's answer. What the script prints while being sourced is shown on
+while plugin code runs, stdin is `/dev/null`, and a batch's calls write their stdout
+and stderr to two files (in `$TMPDIR`, or `/dev/shm` when it is unset), split by the
+host at separator lines the driver adds after each call, which carry a random token. What the script prints while being sourced is shown on
 stderr. A call that outlives the timeout has its worker's process group killed (with
 its background jobs); the worker is replaced (the script sourced again, with the same
 parameters and state, initialize not run again) and the run goes on. So is a worker
@@ -62,6 +62,7 @@ Bash plugins run with the user's rights; this crate isolates them from polyplug
 */
 #![deny(missing_docs)]
 
+mod batch;
 mod guard;
 mod instance;
 mod meta;
@@ -204,6 +205,13 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<BashPlugin, PluginErro
 impl Plugin for BashPlugin {
     fn meta(&self) -> &PluginMeta {
         &self.meta
+    }
+
+    /// A batch costs its worker a few dozen system calls (its request file, its two
+    /// output files, the answer) and a round trip to the host, about what a few
+    /// trivial computes cost: longer batches than the default make that small.
+    fn batch_time(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(20)
     }
 
     fn language(&self) -> &str {

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::batch::{progress, push_request, split_outputs, trailing};
+
 const DRIVER: &str = include_str!("driver.bash");
 
 /// How often a waiting host checks whether its worker is still alive, when the answer
@@ -46,7 +48,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn letter(self) -> u8 {
+    pub(crate) fn letter(self) -> u8 {
         match self {
             Op::Compute => b'C',
             Op::Initialize => b'I',
@@ -135,11 +137,13 @@ pub(crate) struct Worker {
     stdout: ChildStdout,
     /// Answer bytes read but not yet parsed.
     buf: Vec<u8>,
-    /// This process's folder for the per-call output files.
+    /// This process's folder for the batches' request and output files.
     dir: PathBuf,
     token: String,
     /// Calls answered so far; the driver numbers calls from 1.
     answered: u64,
+    /// Batches sent so far (each names its files).
+    batches: u64,
     /// Whether the process has ended (and was waited for).
     ended: bool,
     /// Where stray output of code run before the driver goes.
@@ -159,7 +163,7 @@ fn random_hex() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Where the per-call output files go: `TMPDIR` when set, else `/dev/shm` (memory,
+/// Where the batches' files go: `TMPDIR` when set, else `/dev/shm` (memory,
 /// so that a call costs no disk metadata updates) when usable, else the system's
 /// temporary folder.
 fn work_base() -> PathBuf {
@@ -302,6 +306,7 @@ impl Worker {
             dir,
             token,
             answered: 0,
+            batches: 0,
             ended: false,
             console: console.clone(),
         };
@@ -331,39 +336,37 @@ impl Worker {
     }
 
     /// Records mode: writes the record's bytes to a file in this worker's folder and
-    /// sends its ID and fields (`R`, then one `V` per field), so that the next compute
-    /// gets them; returns the file's path, the argument of that compute.
-    pub(crate) fn send_record(
+    /// adds its ID and fields to `req` (`R`, then one `V` per field), so that the
+    /// next compute gets them; returns the file's path, the argument of that compute.
+    pub(crate) fn record_requests(
         &mut self,
         id: &str,
         record: &polyplug_core::Record<'_>,
+        req: &mut Vec<u8>,
     ) -> std::io::Result<String> {
         let path = self.dir.join("record");
         std::fs::write(&path, record.bytes)?;
-        self.send(b'R', id)?;
+        push_request(req, b'R', id);
         let mut word = String::new();
         for (name, value) in record.fields {
             word.clear();
             word.push_str(name);
             word.push('\u{1f}');
             word.push_str(value);
-            self.send(b'V', &word)?;
+            push_request(req, b'V', &word);
         }
         Ok(path.to_string_lossy().into_owned())
     }
 
-    /// Sends one request; an error means the worker is gone (its end is then found by
-    /// waiting for the answer).
-    pub(crate) fn send(&mut self, op: u8, arg: &str) -> std::io::Result<()> {
+    /// Sends one request on the pipe; an error means the worker is gone (its end is
+    /// then found by waiting for the answer).
+    fn send(&mut self, op: u8, arg: &str) -> std::io::Result<()> {
         let stdin = self
             .stdin
             .as_mut()
             .ok_or_else(|| std::io::Error::other("the worker's input is closed"))?;
         let mut req = Vec::with_capacity(arg.len() + 3);
-        req.push(op);
-        req.push(0);
-        req.extend_from_slice(arg.as_bytes());
-        req.push(0);
+        push_request(&mut req, op, arg);
         stdin.write_all(&req)
     }
 
@@ -372,69 +375,144 @@ impl Worker {
         self.send(letter, word)
     }
 
-    /// Sends a call request.
-    pub(crate) fn send_call(&mut self, op: Op, arg: &str) -> std::io::Result<()> {
-        self.send(op.letter(), arg)
+    /// One call: runs it as a batch of one and gives its output.
+    pub(crate) fn call(&mut self, op: Op, arg: &str, timeout: Option<Duration>) -> CallOutput {
+        let mut req = Vec::with_capacity(arg.len() + 3);
+        push_request(&mut req, op.letter(), arg);
+        self.run_batch(&req, 1, timeout)
+            .pop()
+            .unwrap_or_else(|| self.no_output())
     }
 
-    /// Waits for the answer to the oldest call not yet answered, until `deadline`, and
-    /// collects its output. On a timeout the worker's process group is killed.
-    pub(crate) fn receive(&mut self, deadline: Option<Instant>) -> CallOutput {
-        let n = self.answered + 1;
-        let ending = match self.read_answer(deadline) {
-            Ok(line) => {
-                let mut parts = line.split(' ');
-                match (
-                    parts.next().and_then(|p| p.parse::<u64>().ok()),
-                    parts.next().and_then(|p| p.parse::<i32>().ok()),
-                ) {
-                    (Some(got), Some(status)) if got == n => Ending::Returned(status),
-                    _ => {
-                        self.kill();
-                        return CallOutput {
-                            ending: Ending::ShellEnded(self.exit_status()),
-                            stdout: Vec::new(),
-                            stderr: format!(
-                                "polyplug: unexpected answer from the bash worker: {line}"
-                            )
-                            .into_bytes(),
-                        };
-                    }
-                }
-            }
-            Err(Lost::Ended(status)) => Ending::ShellEnded(status),
-            Err(Lost::TimedOut) => {
+    /// Runs the `calls` calls whose requests are in `req` (see [`push_request`]), one
+    /// after the other, each within `timeout`, and gives the output of each call that
+    /// ran, in order: all of them, or fewer when the worker ended (or was killed at
+    /// the time limit) during the last one given, whose ending says how. Never none.
+    pub(crate) fn run_batch(
+        &mut self,
+        req: &[u8],
+        calls: usize,
+        timeout: Option<Duration>,
+    ) -> Vec<CallOutput> {
+        self.batches += 1;
+        let name = self.batches.to_string();
+        let base = self.dir.join(&name);
+        let first = self.answered;
+        let written = std::fs::write(base.with_extension("req"), req);
+        let sent = written.and_then(|()| self.send(b'B', &name));
+        // The end of the batch: Ok(()) when every call was answered.
+        let end: Result<(), Ending> = match sent {
+            Err(e) if !self.ended && self.child.try_wait().ok().flatten().is_none() => {
                 self.kill();
-                Ending::TimedOut
+                Err(self.broken(format!("cannot pass a batch to the bash worker: {e}")))
             }
-            Err(Lost::Broken(m)) => {
-                self.kill();
-                return CallOutput {
-                    ending: Ending::ShellEnded(self.exit_status()),
-                    stdout: Vec::new(),
-                    stderr: m.into_bytes(),
-                };
-            }
+            _ => self.await_batch(&base, first, calls as u64, timeout),
         };
-        self.answered = n;
-        let base = self.dir.join(n.to_string());
         let take = |ext: &str| {
             let p = base.with_extension(ext);
             let bytes = std::fs::read(&p).unwrap_or_default();
             let _ = std::fs::remove_file(&p);
             bytes
         };
+        let (stdout, stderr) = (take("o"), take("e"));
+        let _ = std::fs::remove_file(base.with_extension("req"));
+        let mut outs = split_outputs(&self.token, first, &stdout, &stderr);
+        outs.truncate(calls);
+        self.answered = first + outs.len() as u64;
+        if let Err(ending) = end {
+            if outs.len() < calls {
+                // The call that was running: what it wrote after the last separator.
+                let (out, err) = trailing(&self.token, &stdout, &stderr);
+                outs.push(CallOutput {
+                    ending,
+                    stdout: out,
+                    stderr: err,
+                });
+                self.answered += 1;
+            }
+        }
+        if outs.is_empty() {
+            outs.push(self.no_output());
+        }
+        outs
+    }
+
+    /// What a call that cannot have run gives: the worker's end.
+    fn no_output(&mut self) -> CallOutput {
+        if !self.ended {
+            self.kill();
+        }
         CallOutput {
-            ending,
-            stdout: take("o"),
-            stderr: take("e"),
+            ending: Ending::ShellEnded(self.exit_status()),
+            stdout: Vec::new(),
+            stderr: b"polyplug: the bash worker gave no answer".to_vec(),
         }
     }
 
-    /// One call: sends it and waits for its answer.
-    pub(crate) fn call(&mut self, op: Op, arg: &str, timeout: Option<Duration>) -> CallOutput {
-        let _ = self.send_call(op, arg);
-        self.receive(timeout.map(|t| Instant::now() + t))
+    /// The worker must go because its answers make no sense: its ending, with why.
+    fn broken(&mut self, why: String) -> Ending {
+        self.console.note(&format!("polyplug: {why}"));
+        Ending::ShellEnded(self.exit_status())
+    }
+
+    /// Waits for the answer to the batch whose files start with `base` (its calls
+    /// numbered from `first + 1`), each call within `timeout`: the time limit is
+    /// checked when it is due, against the start of the running call (the time of
+    /// the last separator in the batch's stdout file), so that waiting costs nothing
+    /// per call. Err is how the running call ended.
+    fn await_batch(
+        &mut self,
+        base: &Path,
+        first: u64,
+        calls: u64,
+        timeout: Option<Duration>,
+    ) -> Result<(), Ending> {
+        let mut deadline = timeout.map(|t| Instant::now() + t);
+        let mut seen = 0u64; // calls known done at the last check
+        loop {
+            match self.read_answer(deadline) {
+                Ok(line) => {
+                    return match line.parse::<u64>() {
+                        Ok(n) if n == first + calls => Ok(()),
+                        _ => {
+                            self.kill();
+                            Err(self
+                                .broken(format!("unexpected answer from the bash worker: {line}")))
+                        }
+                    }
+                }
+                Err(Lost::TimedOut) => {
+                    let Some(t) = timeout else {
+                        return Err(Ending::TimedOut); // no limit, no deadline
+                    };
+                    let stdout = std::fs::read(base.with_extension("o")).unwrap_or_default();
+                    let (done, ended_at) = progress(&self.token, &stdout);
+                    if done >= calls {
+                        // The answer is on its way.
+                        deadline = Some(Instant::now() + LIVENESS_CHECK);
+                        continue;
+                    }
+                    if done > seen {
+                        seen = done;
+                        // The running call started when the last one ended.
+                        let ran = ended_at
+                            .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+                            .unwrap_or_default();
+                        if ran < t {
+                            deadline = Some(Instant::now() + (t - ran));
+                            continue;
+                        }
+                    }
+                    self.kill();
+                    return Err(Ending::TimedOut);
+                }
+                Err(Lost::Ended(status)) => return Err(Ending::ShellEnded(status)),
+                Err(Lost::Broken(m)) => {
+                    self.kill();
+                    return Err(self.broken(m));
+                }
+            }
+        }
     }
 
     fn exit_status(&mut self) -> ExitStatus {

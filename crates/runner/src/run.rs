@@ -246,6 +246,7 @@ where
 {
     let jobs = opts.jobs.max(1);
     let window = jobs * 4;
+    let batch_ns = plugin.batch_time().as_nanos().clamp(1, u64::MAX as u128) as u64;
     let (work_tx, work_rx) = bounded::<Batch>(window);
     let (done_tx, done_rx) = bounded::<WorkerMsg>(window);
     // One token per batch in flight: bounds memory whatever the speed of each worker.
@@ -279,6 +280,7 @@ where
                     stop,
                     halted,
                     opts.max_batch,
+                    batch_ns,
                 )
             }
         });
@@ -455,7 +457,8 @@ fn record_batch(
     halt
 }
 
-/// Reads entities into batches sized so that each takes about 2 ms of compute: one
+/// Reads entities into batches sized so that each takes about `batch_ns` of compute
+/// ([`Plugin::batch_time`], 2 ms unless the plugin's kind says otherwise): one
 /// entity at a time for slow plugins (so every worker gets work and a stop takes
 /// effect soon), up to `max_batch` for trivial ones (so channel costs vanish). Returns
 /// the input error that stopped it.
@@ -472,6 +475,7 @@ fn feed<I>(
     stop: &AtomicBool,
     halted: &AtomicBool,
     max_batch: usize,
+    batch_ns: u64,
 ) -> Option<InputError>
 where
     I: Iterator<Item = Result<Entity, InputError>>,
@@ -498,9 +502,9 @@ where
             }
         }
         let ns = ns_per_entity.load(Ordering::Relaxed);
-        // Aim at ~2 ms of compute per batch, growing at most 2x per batch so that one
+        // Aim at `batch_ns` of compute per batch, growing at most 2x per batch so that one
         // fast entity does not make the next batch huge; 1 until a batch was timed.
-        let target = 2_000_000u64
+        let target = batch_ns
             .checked_div(ns)
             .map_or(1, |n| n.clamp(1, max_batch as u64) as usize);
         let size = target.min(last_size * 2);
