@@ -321,10 +321,16 @@ fn a_killed_worker_fails_only_its_entities_and_is_replaced() {
     assert!(!r.stdout.lines().any(|l| l.starts_with("die\t")));
     let report = t.read("report.yaml");
     assert!(report.contains("comp_status: partial"), "{report}");
-    // The surviving worker and the replacement are each finalized once; the killed
-    // one is not.
+    // The surviving worker is finalized once, and so is the replacement when the
+    // run had entities left for it (while a replacement starts, the other worker
+    // may take all that is left); the killed one is not.
     let m = t.read("m.txt");
-    assert_eq!(m.lines().count(), 2, "{m}");
+    let pids: std::collections::HashSet<&str> =
+        m.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert!(
+        (1..=2).contains(&m.lines().count()) && pids.len() == m.lines().count(),
+        "{m}"
+    );
 }
 
 #[test]
