@@ -10,6 +10,7 @@
 # Usage: bench/profile.sh [KIND...]   KIND: rust c nim wasm-rust wasm-c python bash, or
 #                                     a limit: loop-rust loop-python loop-bash (the same
 #                                     computation without polyplug, as bench/run has it)
+#                                     or rust-inproc (the Rust plugin with --in-process)
 #                                     (default: all of them); TOP=N functions per process (8)
 # Needs valgrind (apt-get install valgrind) and a release build (built if missing).
 set -euo pipefail
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 export POLYPLUG_STORE=none LC_ALL=C
 TOP=${TOP:-8}
 kinds=("$@")
-[ ${#kinds[@]} -gt 0 ] || kinds=(rust c nim wasm-rust wasm-c python bash loop-rust loop-python loop-bash)
+[ ${#kinds[@]} -gt 0 ] || kinds=(rust rust-inproc c nim wasm-rust wasm-c python bash loop-rust loop-python loop-bash)
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
 
 cargo build --release -q -p polyplug-cli -p id_stats -p polyplug-example-c -p direct-loop
@@ -29,7 +30,7 @@ sh examples-plugins/wasm/build.sh "$work/wasm" >/dev/null
 
 plugin_of() {
   case $1 in
-    rust) echo "$PWD/target/release/libid_stats.so" ;;
+    rust | rust-inproc) echo "$PWD/target/release/libid_stats.so" ;;
     c) echo "$PWD/target/release/libid_stats_c.so" ;;
     nim) echo "$PWD/examples-plugins/nim/id_stats.nim" ;;
     wasm-rust) echo "$work/wasm/id_stats_wasm.wasm" ;;
@@ -38,8 +39,8 @@ plugin_of() {
     bash | loop-bash) echo "$PWD/examples-plugins/bash/id_stats.sh" ;;
     loop-rust) echo "$PWD/target/release/libid_stats.so" ;;
     loop-python) echo "$PWD/examples-plugins/python/id_stats.py" ;;
-    *) echo "unknown kind $1 (rust c nim wasm-rust wasm-c python bash loop-rust" \
-         "loop-python loop-bash)" >&2; exit 2 ;;
+    *) echo "unknown kind $1 (rust rust-inproc c nim wasm-rust wasm-c python bash" \
+         "loop-rust loop-python loop-bash)" >&2; exit 2 ;;
   esac
 }
 # IDs per kind: the interpreted kinds are slow under valgrind.
@@ -84,6 +85,8 @@ run_kind() { # kind n folder
     loop-bash)
       cmd=(bash -c 'source "$1"; while IFS= read -r id; do printf "%s\t" "$id";
                     compute "$id"; done < "$2" > "$3"' loop "$plugin" "$3/ids.txt" "$3/out.tsv") ;;
+    rust-inproc) cmd=("$pp" run "$plugin" ids "$3/ids.txt" -j1 --in-process -o "$3/out.tsv"
+                      -r "$3/report.yaml") ;;
     *) cmd=("$pp" run "$plugin" ids "$3/ids.txt" -j1 -o "$3/out.tsv" -r "$3/report.yaml") ;;
   esac
   # JIT code (WebAssembly) needs valgrind to watch for code written at run time.

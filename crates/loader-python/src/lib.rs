@@ -232,6 +232,14 @@ pub fn describe_interpreter() -> String {
 }
 
 impl Plugin for PythonPlugin {
+    /// A batch goes to a worker process and back in chunks, each a round trip with
+    /// its wake-ups, which cost a trivial Python compute more than the compute:
+    /// longer batches than the default make that small (a time limit still applies
+    /// to each entity).
+    fn batch_time(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(10)
+    }
+
     fn meta(&self) -> &PluginMeta {
         &self.meta
     }
