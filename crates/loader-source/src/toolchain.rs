@@ -177,7 +177,7 @@ pub fn fixed_args(lang: Language) -> &'static str {
     match lang {
         Language::C => "-shared -fPIC -O2 -Wall -lm",
         Language::Nim => {
-            "c --app:lib --noMain --mm:orc --threads:on -d:release --hints:off --colors:off"
+            "c --app:lib --noMain --mm:orc --threads:on -d:useMalloc -d:release --hints:off --colors:off"
         }
         Language::Rust => "--edition 2021 --crate-type cdylib -C opt-level=2",
     }
@@ -206,6 +206,9 @@ pub fn compile_nim(nim: &Compiler, job: &Job) -> Result<(), String> {
         "--noMain",
         "--mm:orc",
         "--threads:on",
+        // The C library's allocator: Nim's own, with threads on, takes a lock and
+        // returns a chunk to its pool for the sequence of every compute's results.
+        "-d:useMalloc",
         "-d:release",
         "--hints:off",
         "--colors:off",
