@@ -137,6 +137,60 @@ pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
     }
 }
 
+/// What [`line_id`] says of a line, without checking that it is UTF-8: the ID's bytes
+/// (the same bytes wherever `line_id` gives an ID), a blank line, or an error line.
+/// For the repeated-ID check, which hashes every line of the input before the run
+/// (the run's reader checks UTF-8 in its turn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawId<'l> {
+    Blank,
+    Id(&'l [u8]),
+    Error,
+}
+
+/// [`line_id`] as bytes, without the UTF-8 check (see [`RawId`]); a line that is not
+/// UTF-8 gives the bytes of its field.
+pub(crate) fn raw_line_id(line: &[u8], column: usize) -> RawId<'_> {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+        end -= 1;
+    }
+    if end > 0 && line[end - 1] >= 0x80 {
+        // Perhaps Unicode whitespace to cut: the rules of `line_id` itself.
+        return match line_id(line, column) {
+            LineId::Blank => RawId::Blank,
+            LineId::Id(id) => RawId::Id(id.as_bytes()),
+            _ => RawId::Error,
+        };
+    }
+    let text = &line[..end];
+    if text.is_empty() {
+        return RawId::Blank;
+    }
+    let wanted = column.saturating_sub(1);
+    let (mut start, mut fields) = (0, 0);
+    for tab in memchr::memchr_iter(b'\t', text) {
+        if fields == wanted {
+            return raw_field(&text[start..tab]);
+        }
+        fields += 1;
+        start = tab + 1;
+    }
+    if fields == wanted {
+        raw_field(&text[start..])
+    } else {
+        RawId::Error
+    }
+}
+
+fn raw_field(bytes: &[u8]) -> RawId<'_> {
+    if bytes.is_empty() {
+        RawId::Error
+    } else {
+        RawId::Id(bytes)
+    }
+}
+
 fn field(text: &str) -> LineId<'_> {
     if text.is_empty() {
         LineId::EmptyColumn
@@ -614,11 +668,20 @@ mod tests {
                     k /= alphabet.len();
                 }
                 for column in 0..4 {
+                    let id = line_id(&line, column);
                     assert_eq!(
-                        line_id(&line, column),
+                        id,
                         line_id_by_str(&line, column),
                         "{line:?} column {column}"
                     );
+                    // The bytes rule agrees wherever the line is UTF-8.
+                    let raw = raw_line_id(&line, column);
+                    match id {
+                        LineId::Blank => assert_eq!(raw, RawId::Blank, "{line:?}"),
+                        LineId::Id(id) => assert_eq!(raw, RawId::Id(id.as_bytes()), "{line:?}"),
+                        LineId::NotUtf8 => {}
+                        _ => assert_eq!(raw, RawId::Error, "{line:?} column {column}"),
+                    }
                     tried += 1;
                 }
             }

@@ -3,7 +3,7 @@
 //! time, 32 MiB), and the few suspects equal hashes name are checked against the
 //! IDs themselves.
 
-use crate::input::{Entities, InputError, LineId, SkipSet, Source};
+use crate::input::{Entities, InputError, LineId, RawId, SkipSet, Source};
 use polyplug_core::{Plugin, Shard};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -139,7 +139,10 @@ pub fn find(
     let mut places: HashMap<String, Vec<u64>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     each_id(source, idsproc, |id, line| {
-        if key.hash(id).is_some_and(|h| suspects.contains(&h)) {
+        if key
+            .hash(id.as_bytes())
+            .is_some_and(|h| suspects.contains(&h))
+        {
             let at = places.entry(id.to_string()).or_insert_with(|| {
                 order.push(id.to_string());
                 Vec::new()
@@ -180,11 +183,11 @@ impl Key {
         }
     }
 
-    fn hash(&self, id: &str) -> Option<u64> {
+    fn hash(&self, id: &[u8]) -> Option<u64> {
         match self {
             Key::Keyed(k) => Some(k.hash_one(id)),
             Key::Shard(s) => {
-                let h = Shard::hash(id.as_bytes());
+                let h = Shard::hash(id);
                 (Shard::of_hash(h, s.count()) == s.index()).then_some(h)
             }
         }
@@ -224,7 +227,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
                     scope.spawn(move || {
                         let room = ((range.end - range.start) / 8).min(PART / threads);
                         let mut hashes = Vec::with_capacity(room as usize);
-                        scan(path, column, range, |id, _| match key.hash(id) {
+                        scan_raw(path, column, range, |id| match key.hash(id) {
                             Some(h) if h % parts == part => hashes.push(h),
                             _ => {}
                         });
@@ -282,7 +285,7 @@ fn suspects_of_units(
     let mut suspects = HashSet::new();
     for part in 0..parts {
         hashes.clear();
-        each_id(source, idsproc, |id, _| match key.hash(id) {
+        each_id(source, idsproc, |id, _| match key.hash(id.as_bytes()) {
             Some(h) if h % parts == part => hashes.push(h),
             _ => {}
         })?;
@@ -317,6 +320,38 @@ fn each_id(
 /// line that is an input error, without an allocation per ID. A file that cannot
 /// be read has no IDs here: the run says why.
 fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&str, u64)) {
+    scan_lines(path, range, |line, no| {
+        match crate::input::line_id(line, column) {
+            LineId::Blank => true,
+            LineId::Id(id) => {
+                f(id, no);
+                true
+            }
+            _ => false,
+        }
+    });
+}
+
+/// [`scan`] with the ID's bytes, not checked to be UTF-8 ([`crate::input::raw_line_id`]):
+/// for hashing every ID, where a line that is not UTF-8 only adds a suspect, which the
+/// exact pass (it stops there) clears.
+fn scan_raw(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8])) {
+    scan_lines(path, range, |line, _| {
+        match crate::input::raw_line_id(line, column) {
+            RawId::Blank => true,
+            RawId::Id(id) => {
+                f(id);
+                true
+            }
+            RawId::Error => false,
+        }
+    });
+}
+
+/// Calls `f` with each line of the file at `path` that starts at a byte offset in
+/// `range` and its number counted from the range's first line, while `f` says to
+/// go on.
+fn scan_lines(path: &Path, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8], u64) -> bool) {
     let Ok(mut file) = File::open(path) else {
         return;
     };
@@ -367,10 +402,8 @@ fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnM
             }
             no += 1;
             // An error line ends the check: the run meets it in its turn.
-            match crate::input::line_id(&buf[line], column) {
-                LineId::Blank => {}
-                LineId::Id(id) => f(id, no),
-                _ => return,
+            if !f(&buf[line], no) {
+                return;
             }
         }
         if last {
