@@ -46,6 +46,9 @@ pub(crate) fn progress(token: &str, stdout: &[u8]) -> (u64, Option<std::time::Sy
     let mut at = 0;
     while let Some(i) = separator(token, stdout, at) {
         let (fields, next) = separator_fields(token, stdout, i);
+        if stdout[..next].last() != Some(&b'\n') {
+            break; // a separator still being written: its call is not known done
+        }
         done += 1;
         last = fields.get(2).and_then(|t| epoch_time(t));
         at = next;
@@ -55,8 +58,14 @@ pub(crate) fn progress(token: &str, stdout: &[u8]) -> (u64, Option<std::time::Sy
 
 /// `EPOCHREALTIME` (seconds, a decimal point or comma, microseconds) as a time.
 pub(crate) fn epoch_time(text: &str) -> Option<std::time::SystemTime> {
-    let (secs, micros) = text.split_once(['.', ',']).unwrap_or((text, "0"));
-    let d = Duration::from_secs(secs.parse().ok()?) + Duration::from_micros(micros.parse().ok()?);
+    let (secs, fraction) = text.split_once(['.', ',']).unwrap_or((text, ""));
+    let digits = fraction.get(..fraction.len().min(9))?;
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
+    };
+    let d = Duration::new(secs.parse().ok()?, nanos);
     std::time::UNIX_EPOCH.checked_add(d)
 }
 
@@ -161,6 +170,15 @@ mod tests {
             Some(std::time::UNIX_EPOCH + Duration::new(1_700_000_002, 1_000))
         );
         assert_eq!(epoch_time(""), None);
+        // A separator read while it is being written does not count yet.
+        let cut = format!("a\n\n{TOK} 1 0 1700000000.5\nb\n{TOK} 2 0 17");
+        assert_eq!(
+            progress(TOK, cut.as_bytes()),
+            (
+                1,
+                Some(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500))
+            )
+        );
     }
 
     #[test]
