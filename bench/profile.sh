@@ -105,9 +105,10 @@ def costs(folder):
     by_role = {}
     for f in glob.glob(f"{folder}/callgrind.out.*"):
         cmd = next((l[5:].strip() for l in open(f) if l.startswith("cmd:")), "")
+        # (bash's command line holds the driver's text, which may say " run ".)
         role = "worker process" if "__worker" in cmd else (
-            "host (polyplug run)" if " run " in cmd else (
-                "bash worker" if "--noprofile" in cmd else "process: " + cmd[:40]))
+            "bash worker" if "bash --noprofile" in cmd[:40] else (
+                "host (polyplug run)" if " run " in cmd else "process: " + cmd[:40]))
         out = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", "--auto=no", f],
                              capture_output=True, text=True).stdout
         d = by_role.setdefault(role, {})

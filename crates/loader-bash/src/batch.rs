@@ -14,38 +14,54 @@ pub(crate) fn push_request(req: &mut Vec<u8>, op: u8, arg: &str) {
     req.push(0);
 }
 
-/// Where the next separator `\n<token> ` starts in `bytes`, from `from`.
-pub(crate) fn separator(token: &str, bytes: &[u8], from: usize) -> Option<usize> {
-    let finder = memchr::memmem::Finder::new(token.as_bytes());
-    let mut at = from;
-    loop {
-        let i = at + finder.find(&bytes[at..])?;
-        let end = i + token.len();
-        if i > 0 && bytes[i - 1] == b'\n' && bytes.get(end) == Some(&b' ') {
-            return Some(i - 1);
+/// A worker's token, and the searcher of its separators (built once per worker).
+pub(crate) struct Token {
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Token {
+    pub(crate) fn new(token: &str) -> Token {
+        Token {
+            finder: memchr::memmem::Finder::new(token.as_bytes()).into_owned(),
         }
-        at = i + 1;
+    }
+
+    fn len(&self) -> usize {
+        self.finder.needle().len()
+    }
+
+    /// Where the next separator `\n<token> ` starts in `bytes`, from `from`.
+    fn separator(&self, bytes: &[u8], from: usize) -> Option<usize> {
+        let mut at = from;
+        loop {
+            let i = at + self.finder.find(&bytes[at..])?;
+            let end = i + self.len();
+            if i > 0 && bytes[i - 1] == b'\n' && bytes.get(end) == Some(&b' ') {
+                return Some(i - 1);
+            }
+            at = i + 1;
+        }
+    }
+
+    /// The fields of the separator line starting at `at` (its leading newline) and
+    /// where what follows it starts.
+    fn fields<'a>(&self, bytes: &'a [u8], at: usize) -> (Vec<&'a str>, usize) {
+        let start = at + 1 + self.len() + 1;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
+        let fields = std::str::from_utf8(&bytes[start..end])
+            .unwrap_or("")
+            .split(' ')
+            .collect();
+        (fields, (end + 1).min(bytes.len()))
     }
 }
 
-/// The fields of the separator line starting at `at` (its leading newline) and where
-/// what follows it starts.
-fn separator_fields<'a>(token: &str, bytes: &'a [u8], at: usize) -> (Vec<&'a str>, usize) {
-    let start = at + 1 + token.len() + 1;
-    let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
-    let fields = std::str::from_utf8(&bytes[start..end])
-        .unwrap_or("")
-        .split(' ')
-        .collect();
-    (fields, (end + 1).min(bytes.len()))
-}
-
 /// How many calls a batch's stdout file says are done, and when the last one ended.
-pub(crate) fn progress(token: &str, stdout: &[u8]) -> (u64, Option<std::time::SystemTime>) {
+pub(crate) fn progress(token: &Token, stdout: &[u8]) -> (u64, Option<std::time::SystemTime>) {
     let (mut done, mut last) = (0, None);
     let mut at = 0;
-    while let Some(i) = separator(token, stdout, at) {
-        let (fields, next) = separator_fields(token, stdout, i);
+    while let Some(i) = token.separator(stdout, at) {
+        let (fields, next) = token.fields(stdout, i);
         if stdout[..next].last() != Some(&b'\n') {
             break; // a separator still being written: its call is not known done
         }
@@ -72,15 +88,15 @@ pub(crate) fn epoch_time(text: &str) -> Option<std::time::SystemTime> {
 /// Each finished call of a batch (numbered from `first + 1`): its status and what
 /// it wrote, split at the driver's separators.
 pub(crate) fn split_outputs(
-    token: &str,
+    token: &Token,
     first: u64,
     stdout: &[u8],
     stderr: &[u8],
 ) -> Vec<CallOutput> {
     let mut outs = Vec::new();
     let mut at = 0;
-    while let Some(i) = separator(token, stdout, at) {
-        let (fields, next) = separator_fields(token, stdout, i);
+    while let Some(i) = token.separator(stdout, at) {
+        let (fields, next) = token.fields(stdout, i);
         let status = fields
             .get(1)
             .and_then(|s| s.parse::<i32>().ok())
@@ -95,8 +111,8 @@ pub(crate) fn split_outputs(
     // Stderr: what precedes a separator is the call it names; calls before the first
     // one wrote nothing there.
     let mut at = 0;
-    while let Some(i) = separator(token, stderr, at) {
-        let (fields, next) = separator_fields(token, stderr, i);
+    while let Some(i) = token.separator(stderr, at) {
+        let (fields, next) = token.fields(stderr, i);
         let n = fields
             .first()
             .and_then(|n| n.parse::<u64>().ok())
@@ -114,11 +130,11 @@ pub(crate) fn split_outputs(
 
 /// What the running call of a batch wrote: what follows the last separator of each
 /// file.
-pub(crate) fn trailing(token: &str, stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn trailing(token: &Token, stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let rest = |bytes: &[u8]| {
         let mut at = 0;
-        while let Some(i) = separator(token, bytes, at) {
-            at = separator_fields(token, bytes, i).1;
+        while let Some(i) = token.separator(bytes, at) {
+            at = token.fields(bytes, i).1;
         }
         bytes[at..].to_vec()
     };
@@ -131,6 +147,10 @@ mod tests {
 
     const TOK: &str = "\u{1}ppabc";
 
+    fn tok() -> Token {
+        Token::new(TOK)
+    }
+
     #[test]
     fn a_batch_splits_at_its_separators() {
         // Calls 4 to 7 of a worker: output with and without a final newline, empty
@@ -141,7 +161,7 @@ mod tests {
              {TOK} 6 0 1700000002,000001\nline\n\n\n{TOK} 7 0 1700000003.0\npart"
         );
         let stderr = format!("oops\n\n{TOK} 5\n\n{TOK} 6\nwarn 1\nwarn 2\n\n{TOK} 7\ncut");
-        let outs = split_outputs(TOK, 3, stdout.as_bytes(), stderr.as_bytes());
+        let outs = split_outputs(&tok(), 3, stdout.as_bytes(), stderr.as_bytes());
         let got: Vec<(Ending, &[u8], &[u8])> = outs
             .iter()
             .map(|o| (o.ending, &o.stdout[..], &o.stderr[..]))
@@ -156,10 +176,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            trailing(TOK, stdout.as_bytes(), stderr.as_bytes()),
+            trailing(&tok(), stdout.as_bytes(), stderr.as_bytes()),
             (b"part".to_vec(), b"cut".to_vec())
         );
-        let (done, last) = progress(TOK, stdout.as_bytes());
+        let (done, last) = progress(&tok(), stdout.as_bytes());
         assert_eq!(done, 4);
         assert_eq!(
             last,
@@ -173,7 +193,7 @@ mod tests {
         // A separator read while it is being written does not count yet.
         let cut = format!("a\n\n{TOK} 1 0 1700000000.5\nb\n{TOK} 2 0 17");
         assert_eq!(
-            progress(TOK, cut.as_bytes()),
+            progress(&tok(), cut.as_bytes()),
             (
                 1,
                 Some(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500))
@@ -185,14 +205,14 @@ mod tests {
     fn only_a_whole_separator_line_splits() {
         // The token inside a line, or not followed by a space, is output.
         let stdout = format!("x{TOK} 1 0 1\n{TOK}x\n\n{TOK} 1 0 1.0\n");
-        let outs = split_outputs(TOK, 0, stdout.as_bytes(), b"");
+        let outs = split_outputs(&tok(), 0, stdout.as_bytes(), b"");
         assert_eq!(outs.len(), 1);
         assert_eq!(
             outs[0].stdout,
             format!("x{TOK} 1 0 1\n{TOK}x\n").into_bytes()
         );
         assert_eq!(
-            trailing(TOK, b"no separator", b""),
+            trailing(&tok(), b"no separator", b""),
             (b"no separator".to_vec(), vec![])
         );
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::batch::{progress, push_request, split_outputs, trailing};
+use crate::batch::{progress, push_request, split_outputs, trailing, Token};
 
 const DRIVER: &str = include_str!("driver.bash");
 
@@ -140,6 +140,7 @@ pub(crate) struct Worker {
     /// This process's folder for the batches' request and output files.
     dir: PathBuf,
     token: String,
+    separators: Token,
     /// Calls answered so far; the driver numbers calls from 1.
     answered: u64,
     /// Batches sent so far (each names its files).
@@ -304,6 +305,7 @@ impl Worker {
             stdout,
             buf: Vec::new(),
             dir,
+            separators: Token::new(&token),
             token,
             answered: 0,
             batches: 0,
@@ -416,13 +418,13 @@ impl Worker {
         };
         let (stdout, stderr) = (take("o"), take("e"));
         let _ = std::fs::remove_file(base.with_extension("req"));
-        let mut outs = split_outputs(&self.token, first, &stdout, &stderr);
+        let mut outs = split_outputs(&self.separators, first, &stdout, &stderr);
         outs.truncate(calls);
         self.answered = first + outs.len() as u64;
         if let Err(ending) = end {
             if outs.len() < calls {
                 // The call that was running: what it wrote after the last separator.
-                let (out, err) = trailing(&self.token, &stdout, &stderr);
+                let (out, err) = trailing(&self.separators, &stdout, &stderr);
                 outs.push(CallOutput {
                     ending,
                     stdout: out,
@@ -486,7 +488,7 @@ impl Worker {
                         return Err(Ending::TimedOut); // no limit, no deadline
                     };
                     let stdout = std::fs::read(base.with_extension("o")).unwrap_or_default();
-                    let (done, ended_at) = progress(&self.token, &stdout);
+                    let (done, ended_at) = progress(&self.separators, &stdout);
                     if done >= calls {
                         // The answer is on its way.
                         deadline = Some(Instant::now() + LIVENESS_CHECK);
