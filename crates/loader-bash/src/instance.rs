@@ -1,5 +1,5 @@
 //! One worker's instance of a Bash plugin: its bash process, its keyword arguments and
-//! its state, and the pipelined compute loop.
+//! its state, and the compute loop (a batch per request).
 
 use crate::batch::push_request;
 use crate::text;

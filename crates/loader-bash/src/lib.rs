@@ -25,7 +25,7 @@ as one argument, never evaluated.
 # Persistent and re-sourced workers
 
 By default a worker sources the script once in one long-lived bash process and calls
-compute for entity after entity in it (requests pipelined, no process per entity). A
+compute for entity after entity in it (a batch of requests at a time, no process per entity). A
 script that sets `POLYPLUG_PERSISTENT=0` is sourced again, in a fresh subshell, for
 every call, as MultiPlug does. Either way the framing cannot be corrupted by the
 script: requests and answers travel on file descriptors 57 and 58, which are closed
