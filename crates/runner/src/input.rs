@@ -103,11 +103,7 @@ pub enum LineId<'l> {
 /// whitespace is cut as bytes and the fields are found with memchr first, because the
 /// run and the repeat check read every line with it.
 pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
-    // What `char::is_whitespace` says of ASCII (vertical tab included).
-    let mut end = line.len();
-    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
-        end -= 1;
-    }
+    let end = ascii_trimmed(line);
     // The bytes cut are ASCII, so the rest is UTF-8 exactly when the line is.
     let Ok(mut text) = std::str::from_utf8(&line[..end]) else {
         return LineId::NotUtf8;
@@ -120,20 +116,10 @@ pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
     }
     // A TAB is one byte that no multi-byte character contains, so its offsets are
     // character boundaries.
-    let wanted = column.saturating_sub(1);
-    let mut start = 0;
-    let mut fields = 0;
-    for tab in memchr::memchr_iter(b'\t', text.as_bytes()) {
-        if fields == wanted {
-            return field(&text[start..tab]);
-        }
-        fields += 1;
-        start = tab + 1;
-    }
-    if fields == wanted {
-        field(&text[start..])
-    } else {
-        LineId::Columns(fields + 1)
+    match field_range(text.as_bytes(), column) {
+        Ok(r) if r.is_empty() => LineId::EmptyColumn,
+        Ok(r) => LineId::Id(&text[r]),
+        Err(fields) => LineId::Columns(fields),
     }
 }
 
@@ -151,10 +137,7 @@ pub(crate) enum RawId<'l> {
 /// [`line_id`] as bytes, without the UTF-8 check (see [`RawId`]); a line that is not
 /// UTF-8 gives the bytes of its field.
 pub(crate) fn raw_line_id(line: &[u8], column: usize) -> RawId<'_> {
-    let mut end = line.len();
-    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
-        end -= 1;
-    }
+    let end = ascii_trimmed(line);
     if end > 0 && line[end - 1] >= 0x80 {
         // Perhaps Unicode whitespace to cut: the rules of `line_id` itself.
         return match line_id(line, column) {
@@ -167,35 +150,38 @@ pub(crate) fn raw_line_id(line: &[u8], column: usize) -> RawId<'_> {
     if text.is_empty() {
         return RawId::Blank;
     }
+    match field_range(text, column) {
+        Ok(r) if !r.is_empty() => RawId::Id(&text[r]),
+        _ => RawId::Error,
+    }
+}
+
+/// The length of `line` without its trailing ASCII whitespace (what
+/// `char::is_whitespace` says of ASCII, vertical tab included).
+fn ascii_trimmed(line: &[u8]) -> usize {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) {
+        end -= 1;
+    }
+    end
+}
+
+/// Where field `column` (1-based; 0 is 1) of a TAB-separated line is, found with
+/// memchr; or how many fields the line has, when fewer.
+fn field_range(text: &[u8], column: usize) -> Result<std::ops::Range<usize>, usize> {
     let wanted = column.saturating_sub(1);
     let (mut start, mut fields) = (0, 0);
     for tab in memchr::memchr_iter(b'\t', text) {
         if fields == wanted {
-            return raw_field(&text[start..tab]);
+            return Ok(start..tab);
         }
         fields += 1;
         start = tab + 1;
     }
     if fields == wanted {
-        raw_field(&text[start..])
+        Ok(start..text.len())
     } else {
-        RawId::Error
-    }
-}
-
-fn raw_field(bytes: &[u8]) -> RawId<'_> {
-    if bytes.is_empty() {
-        RawId::Error
-    } else {
-        RawId::Id(bytes)
-    }
-}
-
-fn field(text: &str) -> LineId<'_> {
-    if text.is_empty() {
-        LineId::EmptyColumn
-    } else {
-        LineId::Id(text)
+        Err(fields + 1)
     }
 }
 
