@@ -43,6 +43,21 @@ impl Token {
         }
     }
 
+    /// Each separator line of `bytes`, in order: where it starts (its leading
+    /// newline), its fields, and where what follows it starts.
+    fn lines<'a>(
+        &'a self,
+        bytes: &'a [u8],
+    ) -> impl Iterator<Item = (usize, Vec<&'a str>, usize)> + 'a {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let i = self.separator(bytes, at)?;
+            let (fields, next) = self.fields(bytes, i);
+            at = next;
+            Some((i, fields, next))
+        })
+    }
+
     /// The fields of the separator line starting at `at` (its leading newline) and
     /// where what follows it starts.
     fn fields<'a>(&self, bytes: &'a [u8], at: usize) -> (Vec<&'a str>, usize) {
@@ -59,15 +74,12 @@ impl Token {
 /// How many calls a batch's stdout file says are done, and when the last one ended.
 pub(crate) fn progress(token: &Token, stdout: &[u8]) -> (u64, Option<std::time::SystemTime>) {
     let (mut done, mut last) = (0, None);
-    let mut at = 0;
-    while let Some(i) = token.separator(stdout, at) {
-        let (fields, next) = token.fields(stdout, i);
+    for (_, fields, next) in token.lines(stdout) {
         if stdout[..next].last() != Some(&b'\n') {
             break; // a separator still being written: its call is not known done
         }
         done += 1;
         last = fields.get(2).and_then(|t| epoch_time(t));
-        at = next;
     }
     (done, last)
 }
@@ -85,60 +97,52 @@ pub(crate) fn epoch_time(text: &str) -> Option<std::time::SystemTime> {
     std::time::UNIX_EPOCH.checked_add(d)
 }
 
-/// Each finished call of a batch (numbered from `first + 1`): its status and what
-/// it wrote, split at the driver's separators.
-pub(crate) fn split_outputs(
-    token: &Token,
-    first: u64,
-    stdout: &[u8],
-    stderr: &[u8],
-) -> Vec<CallOutput> {
-    let mut outs = Vec::new();
+/// A batch's output files split at the driver's separators.
+pub(crate) struct Split {
+    /// Each finished call (numbered from `first + 1`): its status and what it wrote.
+    pub calls: Vec<CallOutput>,
+    /// What follows the last separator of each file: what the call that was running
+    /// wrote, when the worker ended in it.
+    pub rest: (Vec<u8>, Vec<u8>),
+}
+
+/// Splits a batch's stdout and stderr files (its calls numbered from `first + 1`).
+pub(crate) fn split_outputs(token: &Token, first: u64, stdout: &[u8], stderr: &[u8]) -> Split {
+    let mut calls = Vec::new();
     let mut at = 0;
-    while let Some(i) = token.separator(stdout, at) {
-        let (fields, next) = token.fields(stdout, i);
+    for (i, fields, next) in token.lines(stdout) {
         let status = fields
             .get(1)
             .and_then(|s| s.parse::<i32>().ok())
             .unwrap_or(-1);
-        outs.push(CallOutput {
+        calls.push(CallOutput {
             ending: Ending::Returned(status),
             stdout: stdout[at..i].to_vec(),
             stderr: Vec::new(),
         });
         at = next;
     }
+    let rest_out = stdout[at..].to_vec();
     // Stderr: what precedes a separator is the call it names; calls before the first
     // one wrote nothing there.
     let mut at = 0;
-    while let Some(i) = token.separator(stderr, at) {
-        let (fields, next) = token.fields(stderr, i);
+    for (i, fields, next) in token.lines(stderr) {
         let n = fields
             .first()
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
         if let Some(out) = n
             .checked_sub(first + 1)
-            .and_then(|k| outs.get_mut(k as usize))
+            .and_then(|k| calls.get_mut(k as usize))
         {
             out.stderr = stderr[at..i].to_vec();
         }
         at = next;
     }
-    outs
-}
-
-/// What the running call of a batch wrote: what follows the last separator of each
-/// file.
-pub(crate) fn trailing(token: &Token, stdout: &[u8], stderr: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let rest = |bytes: &[u8]| {
-        let mut at = 0;
-        while let Some(i) = token.separator(bytes, at) {
-            at = token.fields(bytes, i).1;
-        }
-        bytes[at..].to_vec()
-    };
-    (rest(stdout), rest(stderr))
+    Split {
+        calls,
+        rest: (rest_out, stderr[at..].to_vec()),
+    }
 }
 
 #[cfg(test)]
@@ -161,8 +165,9 @@ mod tests {
              {TOK} 6 0 1700000002,000001\nline\n\n\n{TOK} 7 0 1700000003.0\npart"
         );
         let stderr = format!("oops\n\n{TOK} 5\n\n{TOK} 6\nwarn 1\nwarn 2\n\n{TOK} 7\ncut");
-        let outs = split_outputs(&tok(), 3, stdout.as_bytes(), stderr.as_bytes());
-        let got: Vec<(Ending, &[u8], &[u8])> = outs
+        let split = split_outputs(&tok(), 3, stdout.as_bytes(), stderr.as_bytes());
+        let got: Vec<(Ending, &[u8], &[u8])> = split
+            .calls
             .iter()
             .map(|o| (o.ending, &o.stdout[..], &o.stderr[..]))
             .collect();
@@ -175,10 +180,7 @@ mod tests {
                 (Ending::Returned(0), b"line\n\n", b"warn 1\nwarn 2\n"),
             ]
         );
-        assert_eq!(
-            trailing(&tok(), stdout.as_bytes(), stderr.as_bytes()),
-            (b"part".to_vec(), b"cut".to_vec())
-        );
+        assert_eq!(split.rest, (b"part".to_vec(), b"cut".to_vec()));
         let (done, last) = progress(&tok(), stdout.as_bytes());
         assert_eq!(done, 4);
         assert_eq!(
@@ -205,14 +207,14 @@ mod tests {
     fn only_a_whole_separator_line_splits() {
         // The token inside a line, or not followed by a space, is output.
         let stdout = format!("x{TOK} 1 0 1\n{TOK}x\n\n{TOK} 1 0 1.0\n");
-        let outs = split_outputs(&tok(), 0, stdout.as_bytes(), b"");
+        let outs = split_outputs(&tok(), 0, stdout.as_bytes(), b"").calls;
         assert_eq!(outs.len(), 1);
         assert_eq!(
             outs[0].stdout,
             format!("x{TOK} 1 0 1\n{TOK}x\n").into_bytes()
         );
         assert_eq!(
-            trailing(&tok(), b"no separator", b""),
+            split_outputs(&tok(), 0, b"no separator", b"").rest,
             (b"no separator".to_vec(), vec![])
         );
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::batch::{progress, push_request, split_outputs, trailing, Token};
+use crate::batch::{progress, push_request, split_outputs, Token};
 
 const DRIVER: &str = include_str!("driver.bash");
 
@@ -418,17 +418,17 @@ impl Worker {
         };
         let (stdout, stderr) = (take("o"), take("e"));
         let _ = std::fs::remove_file(base.with_extension("req"));
-        let mut outs = split_outputs(&self.separators, first, &stdout, &stderr);
+        let split = split_outputs(&self.separators, first, &stdout, &stderr);
+        let mut outs = split.calls;
         outs.truncate(calls);
         self.answered = first + outs.len() as u64;
         if let Err(ending) = end {
             if outs.len() < calls {
                 // The call that was running: what it wrote after the last separator.
-                let (out, err) = trailing(&self.separators, &stdout, &stderr);
                 outs.push(CallOutput {
                     ending,
-                    stdout: out,
-                    stderr: err,
+                    stdout: split.rest.0,
+                    stderr: split.rest.1,
                 });
                 self.answered += 1;
             }
