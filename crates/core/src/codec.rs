@@ -169,6 +169,17 @@ impl<'a> Decoder<'a> {
     /// An unsigned varint.
     #[inline]
     pub fn var(&mut self) -> Result<u64, CodecError> {
+        // Most numbers (lengths, counts, small values) fit in one byte.
+        match self.data.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            _ => self.var_long(),
+        }
+    }
+
+    fn var_long(&mut self) -> Result<u64, CodecError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -204,6 +215,20 @@ impl<'a> Decoder<'a> {
         let n = self.length()?;
         let b = self.take(n)?;
         std::str::from_utf8(b).map_err(|_| CodecError("a string is not UTF-8".into()))
+    }
+
+    /// A string borrowed from the data, as [`Decoder::str_ref`] gives it, where
+    /// `text` is the whole data already checked to be UTF-8 (`None` when it is not):
+    /// a string then costs a check of its two ends instead of one of all its bytes.
+    #[inline]
+    pub fn str_in(&mut self, text: Option<&'a str>) -> Result<&'a str, CodecError> {
+        let n = self.length()?;
+        let start = self.pos;
+        let b = self.take(n)?;
+        match text.and_then(|t| t.get(start..start + n)) {
+            Some(s) => Ok(s),
+            None => std::str::from_utf8(b).map_err(|_| CodecError("a string is not UTF-8".into())),
+        }
     }
 
     /// A string.

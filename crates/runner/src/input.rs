@@ -4,6 +4,7 @@
 //! indexed files. Streamed: IDs are read as the run consumes them.
 
 pub use crate::input_error::InputError;
+use crate::lines::{Line, Lines};
 pub use crate::skip::{Prehashed, SkipOrigin, SkipSet};
 pub use crate::units::{place_of_record, record_label, record_place, StreamUnits, UnitStream};
 use polyplug_core::{Entity, Plugin, RecordRef, Shard};
@@ -105,10 +106,19 @@ pub enum LineId<'l> {
 pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
     let end = ascii_trimmed(line);
     // The bytes cut are ASCII, so the rest is UTF-8 exactly when the line is.
-    let Ok(mut text) = std::str::from_utf8(&line[..end]) else {
-        return LineId::NotUtf8;
-    };
-    if end > 0 && line[end - 1] >= 0x80 {
+    match std::str::from_utf8(&line[..end]) {
+        Ok(text) => text_line_id(text, column, true),
+        Err(_) => LineId::NotUtf8,
+    }
+}
+
+/// [`line_id`] of a line already known to be text; `tabs` false when it is known to
+/// hold no TAB (its one field is then the line).
+pub(crate) fn text_line_id(line: &str, column: usize, tabs: bool) -> LineId<'_> {
+    let end = ascii_trimmed(line.as_bytes());
+    // The bytes cut are ASCII: `end` is a character boundary.
+    let mut text = line.get(..end).unwrap_or(line);
+    if end > 0 && line.as_bytes()[end - 1] >= 0x80 {
         text = text.trim_end(); // other Unicode whitespace
     }
     if text.is_empty() {
@@ -116,7 +126,7 @@ pub fn line_id(line: &[u8], column: usize) -> LineId<'_> {
     }
     // A TAB is one byte that no multi-byte character contains, so its offsets are
     // character boundaries.
-    match field_range(text.as_bytes(), column) {
+    match field_in(text.as_bytes(), column, tabs) {
         Ok(r) if r.is_empty() => LineId::EmptyColumn,
         Ok(r) => LineId::Id(&text[r]),
         Err(fields) => LineId::Columns(fields),
@@ -136,7 +146,8 @@ pub(crate) enum RawId<'l> {
 
 /// [`line_id`] as bytes, without the UTF-8 check (see [`RawId`]); a line that is not
 /// UTF-8 gives the bytes of its field.
-pub(crate) fn raw_line_id(line: &[u8], column: usize) -> RawId<'_> {
+/// `tabs` false when the line is known to hold no TAB.
+pub(crate) fn raw_line_id(line: &[u8], column: usize, tabs: bool) -> RawId<'_> {
     let end = ascii_trimmed(line);
     if end > 0 && line[end - 1] >= 0x80 {
         // Perhaps Unicode whitespace to cut: the rules of `line_id` itself.
@@ -150,7 +161,7 @@ pub(crate) fn raw_line_id(line: &[u8], column: usize) -> RawId<'_> {
     if text.is_empty() {
         return RawId::Blank;
     }
-    match field_range(text, column) {
+    match field_in(text, column, tabs) {
         Ok(r) if !r.is_empty() => RawId::Id(&text[r]),
         _ => RawId::Error,
     }
@@ -164,6 +175,15 @@ fn ascii_trimmed(line: &[u8]) -> usize {
         end -= 1;
     }
     end
+}
+
+/// [`field_range`], for a line known to hold no TAB when `tabs` is false.
+fn field_in(text: &[u8], column: usize, tabs: bool) -> Result<std::ops::Range<usize>, usize> {
+    match (tabs, column) {
+        (true, _) => field_range(text, column),
+        (false, 0 | 1) => Ok(0..text.len()),
+        (false, _) => Err(1),
+    }
 }
 
 /// Where field `column` (1-based; 0 is 1) of a TAB-separated line is, found with
@@ -226,7 +246,7 @@ pub fn read_id_list(path: &Path, mut each: impl FnMut(&str)) -> Result<(), Input
 pub fn count_units(source: &Source) -> Option<u64> {
     match source {
         Source::Ids { path, .. } if !rereadable(path) => None,
-        Source::Ids { path, .. } => count_lines(path),
+        Source::Ids { path, .. } => crate::lines::count_lines(path),
         Source::Files {
             pattern,
             exclude,
@@ -239,25 +259,6 @@ pub fn count_units(source: &Source) -> Option<u64> {
         Source::Records { catalog, .. } => Some(catalog.entries().ok()?.count() as u64),
         Source::Stream(_) => None,
     }
-}
-
-/// The number of lines of the file at `path` (a last line without a newline counts),
-/// or `None` when it cannot be read.
-pub fn count_lines(path: &Path) -> Option<u64> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).ok()?);
-    let mut n = 0u64;
-    let mut last = b'\n';
-    loop {
-        let buf = reader.fill_buf().ok()?;
-        if buf.is_empty() {
-            break;
-        }
-        n += memchr::memchr_iter(b'\n', buf).count() as u64;
-        last = buf[buf.len() - 1];
-        let len = buf.len();
-        reader.consume(len);
-    }
-    Some(if last == b'\n' { n } else { n + 1 })
 }
 
 /// Whether the IDs file at `path` can be read more than once: a regular file, not a
@@ -296,11 +297,10 @@ pub struct Entities<'a> {
 
 enum Units {
     Lines {
-        reader: BufReader<File>,
+        lines: Lines<File>,
         path: PathBuf,
         column: usize,
         line_no: u64,
-        buf: Vec<u8>,
     },
     Files(crate::files::FileNames),
     Records {
@@ -333,11 +333,10 @@ impl<'a> Entities<'a> {
                     why: e.to_string(),
                 })?;
                 Units::Lines {
-                    reader: BufReader::with_capacity(1 << 16, file),
+                    lines: Lines::new(file),
                     path: path.clone(),
                     column: *column,
                     line_no: 0,
-                    buf: Vec::new(),
                 }
             }
             Source::Files {
@@ -454,39 +453,27 @@ impl<'a> Entities<'a> {
                 Err(e) => Err(InputError::Records(e)),
             }),
             Units::Lines {
-                reader,
+                lines,
                 path,
                 column,
                 line_no,
-                buf,
             } => loop {
-                let read_error = |e: std::io::Error| {
-                    Some(Err(InputError::Read {
-                        path: path.clone(),
-                        why: e.to_string(),
-                    }))
-                };
-                // A line whole in the reader's buffer is read there (found with the
-                // vectorized memchr); only one that crosses the buffer's end is
-                // gathered into `buf`.
-                let whole = match reader.fill_buf() {
-                    Ok(avail) => memchr::memchr(b'\n', avail).map(|i| (i + 1, avail)),
-                    Err(e) => return read_error(e),
-                };
-                let (line, used) = match whole {
-                    Some((n, avail)) => (&avail[..n], n),
-                    None => {
-                        buf.clear();
-                        match reader.read_until(b'\n', buf) {
-                            Ok(0) => return None,
-                            Ok(_) => {}
-                            Err(e) => return read_error(e),
-                        }
-                        (&buf[..], 0)
+                let line = match lines.next_line() {
+                    Ok(Some(line)) => line,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        return Some(Err(InputError::Read {
+                            path: path.clone(),
+                            why: e.to_string(),
+                        }))
                     }
                 };
                 *line_no += 1;
-                let unit = match line_id(line, *column) {
+                let id = match line {
+                    Line::Text { line, tabs } => text_line_id(line, *column, tabs),
+                    Line::Bytes(bytes) => line_id(bytes, *column),
+                };
+                let unit = match id {
                     LineId::Blank => None, // blank lines hold no ID
                     // Another shard's ID is passed over here, before it is copied
                     // (the shard of an ID edited by --idsproc is known only after).
@@ -508,7 +495,6 @@ impl<'a> Entities<'a> {
                         column: *column,
                     })),
                 };
-                reader.consume(used);
                 match unit {
                     None => continue,
                     Some(u) => return Some(u.map(|id| (id, *line_no, None))),
@@ -660,8 +646,15 @@ mod tests {
                         line_id_by_str(&line, column),
                         "{line:?} column {column}"
                     );
+                    // Told that the line holds no TAB, where it holds none.
+                    if let (Ok(text), false) = (std::str::from_utf8(&line), line.contains(&b'\t')) {
+                        assert_eq!(text_line_id(text, column, false), id, "{line:?}");
+                    }
                     // The bytes rule agrees wherever the line is UTF-8.
-                    let raw = raw_line_id(&line, column);
+                    let raw = raw_line_id(&line, column, true);
+                    if !line.contains(&b'\t') {
+                        assert_eq!(raw_line_id(&line, column, false), raw, "{line:?}");
+                    }
                     match id {
                         LineId::Blank => assert_eq!(raw, RawId::Blank, "{line:?}"),
                         LineId::Id(id) => assert_eq!(raw, RawId::Id(id.as_bytes()), "{line:?}"),

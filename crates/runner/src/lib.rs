@@ -28,6 +28,7 @@ mod compute;
 mod files;
 pub mod input;
 mod input_error;
+mod lines;
 pub mod output;
 pub mod repeats;
 mod run;

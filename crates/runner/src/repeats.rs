@@ -204,7 +204,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
     // A line of an ID is 8 bytes or more, mostly; a file that may hold more than
     // a part's hashes has its lines counted.
     let lines = if len / 8 > PART {
-        crate::input::count_lines(path).unwrap_or(len / 8)
+        crate::lines::count_lines(path).unwrap_or(len / 8)
     } else {
         len / 8
     };
@@ -227,11 +227,12 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
                     scope.spawn(move || {
                         let room = ((range.end - range.start) / 8).min(PART / threads);
                         let mut hashes = Vec::with_capacity(room as usize);
+                        // (No division per ID when there is one part, nearly always.)
                         scan_raw(path, column, range, |id| match key.hash(id) {
-                            Some(h) if h % parts == part => hashes.push(h),
+                            Some(h) if parts == 1 || h % parts == part => hashes.push(h),
                             _ => {}
                         });
-                        hashes.sort_unstable();
+                        sort_hashes(&mut hashes);
                         hashes
                     })
                 })
@@ -250,6 +251,54 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
         }
     }
     suspects
+}
+
+/// Sorts hashes in place, in about a third of the time of a comparison sort: they
+/// are spread evenly, so one pass puts each into its bucket by its top bits (as an
+/// American flag sort does, swapping, without a second array), and the buckets, a
+/// few dozen hashes each, are sorted alone.
+fn sort_hashes(hashes: &mut [u64]) {
+    let n = hashes.len();
+    if n < 1 << 10 {
+        return hashes.sort_unstable();
+    }
+    // About 32 hashes a bucket, at most 2^16 buckets.
+    let bits = (usize::BITS - (n / 32).leading_zeros() - 1).clamp(1, 16);
+    let bucket = |h: u64| (h >> (64 - bits)) as usize;
+    let mut ends = vec![0usize; 1 << bits];
+    for &h in hashes.iter() {
+        ends[bucket(h)] += 1;
+    }
+    let mut total = 0;
+    for e in ends.iter_mut() {
+        total += *e;
+        *e = total;
+    }
+    // `next[b]`: the first place of bucket b not yet holding one of its own.
+    let mut next: Vec<usize> = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(ends.len())
+        .collect();
+    for b in 0..ends.len() {
+        while next[b] < ends[b] {
+            let mut h = hashes[next[b]];
+            let mut d = bucket(h);
+            // Carry the hash to its bucket, taking the one there, until one that
+            // belongs here comes back.
+            while d != b {
+                std::mem::swap(&mut h, &mut hashes[next[d]]);
+                next[d] += 1;
+                d = bucket(h);
+            }
+            hashes[next[b]] = h;
+            next[b] += 1;
+        }
+    }
+    let mut start = 0;
+    for &end in &ends {
+        hashes[start..end].sort_unstable();
+        start = end;
+    }
 }
 
 /// Adds the values that a sorted list holds more than once to `into`.
@@ -289,7 +338,7 @@ fn suspects_of_units(
             Some(h) if h % parts == part => hashes.push(h),
             _ => {}
         })?;
-        hashes.sort_unstable();
+        sort_hashes(&mut hashes);
         repeated(&hashes, &mut suspects);
     }
     Ok(suspects)
@@ -320,7 +369,7 @@ fn each_id(
 /// line that is an input error, without an allocation per ID. A file that cannot
 /// be read has no IDs here: the run says why.
 fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&str, u64)) {
-    scan_lines(path, range, |line, no| {
+    scan_lines(path, range, |line, no, _| {
         match crate::input::line_id(line, column) {
             LineId::Blank => true,
             LineId::Id(id) => {
@@ -336,22 +385,28 @@ fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnM
 /// for hashing every ID, where a line that is not UTF-8 only adds a suspect, which the
 /// exact pass (it stops there) clears.
 fn scan_raw(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8])) {
-    scan_lines(path, range, |line, _| {
-        match crate::input::raw_line_id(line, column) {
+    scan_lines(
+        path,
+        range,
+        |line, _, tabs| match crate::input::raw_line_id(line, column, tabs) {
             RawId::Blank => true,
             RawId::Id(id) => {
                 f(id);
                 true
             }
             RawId::Error => false,
-        }
-    });
+        },
+    );
 }
 
 /// Calls `f` with each line of the file at `path` that starts at a byte offset in
-/// `range` and its number counted from the range's first line, while `f` says to
-/// go on.
-fn scan_lines(path: &Path, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8], u64) -> bool) {
+/// `range`, its number counted from the range's first line and whether the buffer it
+/// was read in holds a TAB (when not, neither does the line), while `f` says to go on.
+fn scan_lines(
+    path: &Path,
+    range: std::ops::Range<u64>,
+    mut f: impl FnMut(&[u8], u64, bool) -> bool,
+) {
     let Ok(mut file) = File::open(path) else {
         return;
     };
@@ -379,12 +434,15 @@ fn scan_lines(path: &Path, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8],
         let end = kept + read;
         let mut start = 0;
         let last = read == 0;
+        let tabs = memchr::memchr(b'\t', &buf[..end]).is_some();
+        // The line breaks of the buffer, found in one pass.
+        let mut breaks = memchr::memchr_iter(b'\n', &buf[..end]);
         loop {
             let begins = at + start as u64;
-            let line = match memchr::memchr(b'\n', &buf[start..end]) {
+            let line = match breaks.next() {
                 Some(i) => {
-                    let l = start..start + i;
-                    start += i + 1;
+                    let l = start..i;
+                    start = i + 1;
                     l
                 }
                 None if last && start < end => {
@@ -402,7 +460,7 @@ fn scan_lines(path: &Path, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8],
             }
             no += 1;
             // An error line ends the check: the run meets it in its turn.
-            if !f(&buf[line], no) {
+            if !f(&buf[line], no, tabs) {
                 return;
             }
         }
@@ -418,6 +476,30 @@ fn scan_lines(path: &Path, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_sorted_as_a_comparison_sort_sorts_them() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [0, 1, 2, 1023, 1024, 1025, 5000, 100_000] {
+            // Spread evenly, all in a few buckets, repeats, and already sorted.
+            let spread: Vec<u64> = (0..n).map(|_| random()).collect();
+            let narrow: Vec<u64> = (0..n).map(|_| random() >> 40).collect();
+            let repeats: Vec<u64> = (0..n).map(|_| (random() % 7) << 61).collect();
+            let sorted: Vec<u64> = (0..n as u64).map(|i| i << 40).collect();
+            for mut v in [spread, narrow, repeats, sorted] {
+                let mut expected = v.clone();
+                expected.sort_unstable();
+                sort_hashes(&mut v);
+                assert_eq!(v, expected, "{n} hashes");
+            }
+        }
+    }
 
     #[test]
     fn ranges_split_anywhere_give_each_line_once() {

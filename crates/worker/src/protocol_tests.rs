@@ -153,6 +153,34 @@ fn batches_encode_from_borrowed_inputs() {
 }
 
 #[test]
+fn batch_strings_are_checked_whether_or_not_the_frame_is_text() {
+    // IDs of 128 bytes or more have lengths of two bytes, one of them not ASCII: the
+    // frame is no longer UTF-8 as a whole and each string is checked alone.
+    for long in [false, true] {
+        let wide = "é".repeat(if long { 100 } else { 10 });
+        let entities = [Entity::same("a"), Entity::same(&wide), Entity::same("ü")];
+        let mut a = Vec::new();
+        HostMsg::encode_batch(&entities, &mut a);
+        assert_eq!(std::str::from_utf8(&a).is_ok(), !long);
+        let mut seen = Vec::new();
+        assert!(HostMsg::each_batch_entity(&a, |e, _| seen.push(e.to_string())).unwrap());
+        assert_eq!(seen, ["a", wide.as_str(), "ü"]);
+        // A string cut inside a character, and bytes that are not UTF-8, are errors.
+        let at = a.len() - 2;
+        let mut bad = a.clone();
+        bad[at] = 0xff;
+        assert!(HostMsg::each_batch_entity(&bad, |_, _| {}).is_err());
+        let mut cut = a.clone();
+        let len_at = a.len() - 4; // the length byte of "ü", 2
+        assert_eq!(cut[len_at], 2);
+        cut[len_at] = 1;
+        cut.truncate(a.len() - 2);
+        cut.push(0); // the empty ID that follows
+        assert!(HostMsg::each_batch_entity(&cut, |_, _| {}).is_err());
+    }
+}
+
+#[test]
 fn record_batches_encode_from_entities() {
     let key = RecordRef::InFile {
         file: 0,

@@ -3,19 +3,30 @@
 
 use std::process::Child;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Kills a worker whose batch overran its deadline (`--timeout`).
+///
+/// The host moves the deadline with every chunk it sends and every answer it gets,
+/// thousands of times a second on a fast plugin; waking the watchdog's thread each
+/// time cost a context switch per move. So the thread is woken only when it would
+/// otherwise look too late: while armed it looks at least every [`LOOK`], and a
+/// deadline earlier than its next look, or one set while it sleeps unarmed, wakes it.
 pub(crate) struct Watchdog {
     state: Mutex<DogState>,
     cv: Condvar,
 }
+
+/// How often an armed watchdog looks at its deadline, at the longest.
+const LOOK: Duration = Duration::from_millis(10);
 
 #[derive(Default)]
 struct DogState {
     deadline: Option<Instant>,
     fired: bool,
     quit: bool,
+    /// When the thread looks next; `None` while it sleeps until armed.
+    looks_at: Option<Instant>,
 }
 
 impl Watchdog {
@@ -32,7 +43,10 @@ impl Watchdog {
                     return;
                 }
                 match s.deadline {
-                    None => s = d.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                    None => {
+                        s.looks_at = None;
+                        s = d.cv.wait(s).unwrap_or_else(|e| e.into_inner());
+                    }
                     Some(at) => {
                         let now = Instant::now();
                         if now >= at {
@@ -45,8 +59,10 @@ impl Watchdog {
                             s.fired = true;
                             s.deadline = None;
                         } else {
+                            let look = at.min(now + LOOK);
+                            s.looks_at = Some(look);
                             s =
-                                d.cv.wait_timeout(s, at - now)
+                                d.cv.wait_timeout(s, look - now)
                                     .unwrap_or_else(|e| e.into_inner())
                                     .0;
                         }
@@ -60,21 +76,22 @@ impl Watchdog {
     pub(crate) fn arm(&self, deadline: Instant) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.deadline = Some(deadline);
-        self.cv.notify_all();
+        if s.looks_at.is_none_or(|look| deadline < look) {
+            self.cv.notify_all();
+        }
     }
 
-    /// Nothing in flight: no deadline, and a kill already done still reported.
+    /// Nothing in flight: no deadline, and a kill already done still reported. The
+    /// thread finds out at its next look.
     pub(crate) fn pause(&self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.deadline = None;
-        self.cv.notify_all();
     }
 
     /// Disarms; returns whether the watchdog killed the worker.
     pub(crate) fn disarm(&self) -> bool {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.deadline = None;
-        self.cv.notify_all();
         std::mem::take(&mut s.fired)
     }
 
