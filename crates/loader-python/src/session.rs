@@ -194,6 +194,9 @@ impl From<PyErr> for Unpack {
 }
 
 /// `results, *logs = ret`, then Prenacs' rules for results and logs.
+///
+/// Tuples and lists (nearly always what compute returns) are read by index: Python's
+/// iterator protocol costs an error check at its end, for every entity.
 fn unpack(ret: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
     let shape = |what: String| {
         Unpack::Shape(format!(
@@ -201,6 +204,14 @@ fn unpack(ret: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
              OUTPUT order, and log messages"
         ))
     };
+    if let Ok(t) = ret.downcast_exact::<PyTuple>() {
+        let mut parts = t.iter();
+        let results = parts
+            .next()
+            .ok_or_else(|| shape("an empty sequence".into()))?;
+        take_values(&results, out, shape)?;
+        return parts.try_for_each(|element| take_logs(&element, out));
+    }
     let Ok(iter) = ret.try_iter() else {
         return Err(shape(format!(
             "a {} that cannot be unpacked",
@@ -215,34 +226,58 @@ fn unpack(ret: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
         Some(r) => r?,
         None => return Err(shape("an empty sequence".into())),
     };
+    take_values(&results, out, shape)?;
+    for element in parts {
+        take_logs(&element?, out)?;
+    }
+    Ok(())
+}
+
+/// The results of compute, as values.
+fn take_values(
+    results: &Bound<'_, PyAny>,
+    out: &mut Outcome,
+    shape: impl Fn(String) -> Unpack,
+) -> Result<(), Unpack> {
     if results.is_none() {
         return Err(shape("None as results (use [] for no result)".into()));
     }
-    let Ok(values) = results.try_iter() else {
-        return Err(shape(format!(
-            "results of type {}, not a list or tuple",
-            type_name(&results)
-        )));
-    };
-    for v in values {
-        out.values.push(result_value(&v?)?);
+    if let Ok(list) = results.downcast_exact::<PyList>() {
+        for v in list.iter() {
+            out.values.push(result_value(&v)?);
+        }
+    } else if let Ok(tuple) = results.downcast_exact::<PyTuple>() {
+        for v in tuple.iter() {
+            out.values.push(result_value(&v)?);
+        }
+    } else {
+        let Ok(values) = results.try_iter() else {
+            return Err(shape(format!(
+                "results of type {}, not a list or tuple",
+                type_name(results)
+            )));
+        };
+        for v in values {
+            out.values.push(result_value(&v?)?);
+        }
     }
     // Prenacs writes no row when the tab-joined str() of the results is empty.
     if out.values.len() == 1 && out.values[0].to_py_str().is_empty() {
         out.values.clear();
     }
-    for element in parts {
-        let element = element?;
-        if element.is_instance_of::<PyList>() {
-            for sub in element.try_iter()? {
-                let sub = sub?;
-                if sub.is_truthy()? {
-                    out.logs.push(sub.str()?.to_string());
-                }
+    Ok(())
+}
+
+/// One of the log parts of what compute returned: a message, or a list of them.
+fn take_logs(element: &Bound<'_, PyAny>, out: &mut Outcome) -> Result<(), Unpack> {
+    if let Ok(list) = element.downcast::<PyList>() {
+        for sub in list.iter() {
+            if sub.is_truthy()? {
+                out.logs.push(sub.str()?.to_string());
             }
-        } else if element.is_truthy()? {
-            out.logs.push(element.str()?.to_string());
         }
+    } else if element.is_truthy()? {
+        out.logs.push(element.str()?.to_string());
     }
     Ok(())
 }

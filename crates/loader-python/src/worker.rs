@@ -209,39 +209,52 @@ fn worker_loop() -> Result<(), String> {
             }
             return Ok(());
         }
-        let units: Vec<Unit> = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-            HostMsg::Batch(entities) => entities.into_iter().map(|e| (e, None)).collect(),
-            HostMsg::Records(records) => records.into_iter().map(|(n, r)| (n, Some(r))).collect(),
-            other => {
-                let answer = finish(other, &mut session, &module)?;
-                return send(&mut out, &answer, &mut reply);
-            }
-        };
-        let Some(s) = session.as_ref() else {
-            return Err("a batch after finalize".into());
-        };
         results.clear();
-        Python::with_gil(|py| {
-            for (u, key) in &units {
-                let mut o = Outcome::default();
-                let unlogged = capture.as_mut().and_then(|c| c.begin(u.id()));
-                let r = compute_unit(
-                    py,
-                    s,
-                    &module,
-                    &u.input,
-                    key.as_ref(),
-                    records.as_mut(),
-                    &alarm,
-                    &mut o,
-                );
-                if let Some(c) = capture.as_mut() {
-                    c.end(u.id(), || flush_python_streams(py));
-                }
-                let r = polyplug_core::entity_log::with_note(r, &mut o, unlogged);
-                results.push(r.map(|()| o));
+        // One entity: computed, its output captured (--log-dir).
+        let mut one = |py: Python<'_>,
+                       s: &Session,
+                       input: &str,
+                       id: &str,
+                       key: Option<&polyplug_core::RecordRef>| {
+            let mut o = Outcome::default();
+            let unlogged = capture.as_mut().and_then(|c| c.begin(id));
+            let r = compute_unit(py, s, &module, input, key, records.as_mut(), &alarm, &mut o);
+            if let Some(c) = capture.as_mut() {
+                c.end(id, || flush_python_streams(py));
             }
-        });
+            let r = polyplug_core::entity_log::with_note(r, &mut o, unlogged);
+            r.map(|()| o)
+        };
+        // The fast path: the entities of a batch borrowed from the frame.
+        let batch = match session.as_ref() {
+            Some(s) => Python::with_gil(|py| {
+                HostMsg::each_batch_entity(&frame, |input, id| {
+                    results.push(one(py, s, input, id, None));
+                })
+            })
+            .map_err(|e| e.to_string())?,
+            None => false,
+        };
+        if !batch {
+            let units: Vec<Unit> = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+                HostMsg::Batch(entities) => entities.into_iter().map(|e| (e, None)).collect(),
+                HostMsg::Records(records) => {
+                    records.into_iter().map(|(n, r)| (n, Some(r))).collect()
+                }
+                other => {
+                    let answer = finish(other, &mut session, &module)?;
+                    return send(&mut out, &answer, &mut reply);
+                }
+            };
+            let Some(s) = session.as_ref() else {
+                return Err("a batch after finalize".into());
+            };
+            Python::with_gil(|py| {
+                for (u, key) in &units {
+                    results.push(one(py, s, &u.input, u.id(), key.as_ref()));
+                }
+            });
+        }
         send(
             &mut out,
             &WorkerMsg::Results(std::mem::take(&mut results)),
