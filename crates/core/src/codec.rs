@@ -212,9 +212,7 @@ impl<'a> Decoder<'a> {
     /// A string, borrowed from the data.
     #[inline]
     pub fn str_ref(&mut self) -> Result<&'a str, CodecError> {
-        let n = self.length()?;
-        let b = self.take(n)?;
-        std::str::from_utf8(b).map_err(|_| CodecError("a string is not UTF-8".into()))
+        self.str_in(None)
     }
 
     /// A string borrowed from the data, as [`Decoder::str_ref`] gives it, where

@@ -373,7 +373,7 @@ impl HostMsg {
             return Ok(false);
         }
         for _ in 0..d.length()? {
-            let (name, id) = unit_ref(&mut d)?;
+            let (name, id) = unit_ref(&mut d, None)?;
             let record = decode_record(&mut d)?;
             each(name, id, &record);
         }
@@ -397,9 +397,8 @@ impl HostMsg {
         // is 128 bytes or longer): one pass over the batch instead of one per string.
         let text = std::str::from_utf8(data).ok();
         for _ in 0..d.length()? {
-            let input = d.str_in(text)?;
-            let id = d.str_in(text)?;
-            each(input, if id.is_empty() { input } else { id });
+            let (input, id) = unit_ref(&mut d, text)?;
+            each(input, id);
         }
         d.end()?;
         Ok(true)
@@ -417,15 +416,19 @@ fn encode_entity(e: &mut Enc<'_>, x: &Entity) {
     encode_unit(e, x.input(), Some(&x.id));
 }
 
-/// An entity of a batch and its ID, borrowed from the frame.
-fn unit_ref<'a>(d: &mut Decoder<'a>) -> Result<(&'a str, &'a str), ProtocolError> {
-    let input = d.str_ref()?;
-    let id = d.str_ref()?;
+/// An entity of a batch and its ID, borrowed from the frame (`text`: the frame, when
+/// it is UTF-8 as a whole; see [`Decoder::str_in`]).
+fn unit_ref<'a>(
+    d: &mut Decoder<'a>,
+    text: Option<&'a str>,
+) -> Result<(&'a str, &'a str), ProtocolError> {
+    let input = d.str_in(text)?;
+    let id = d.str_in(text)?;
     Ok((input, if id.is_empty() { input } else { id }))
 }
 
 fn decode_unit(d: &mut Decoder<'_>) -> Result<Unit, ProtocolError> {
-    let (input, id) = unit_ref(d)?;
+    let (input, id) = unit_ref(d, None)?;
     Ok(Unit {
         input: input.to_string(),
         id: (id != input).then(|| id.to_string()),
