@@ -499,6 +499,83 @@ fn rerun_skips_done_entities_and_force_adds_history(s: &Store) {
 }
 both!(rerun_skips_done_entities_and_force_adds_history);
 
+/// More done IDs than a run holds (half a million): their hashes go to temporary
+/// files and the input's lines are marked instead. Whatever the skip list or the store
+/// has is skipped, the rest computed, in input order, and the counts say where each
+/// skipped entity was found.
+fn a_rerun_over_more_done_ids_than_held_skips_by_line(s: &Store) {
+    let t = TestDir::new();
+    let plugin = plugin_lib("id_stats");
+    let stored: String = (0..300).map(|k| format!("st{k}\n")).collect();
+    t.write("stored.txt", &stored);
+    Run::of(
+        s.cmd(&t)
+            .arg("run")
+            .arg(&plugin)
+            .args(["ids", "stored.txt"]),
+    )
+    .ok();
+    // 600,000 listed IDs, then the 300 stored and 200 new ones among them, a blank
+    // line, a second column and a listed ID given again.
+    let (mut input, mut listed, mut new) = (String::new(), String::new(), Vec::new());
+    for i in 0..600_000 {
+        listed.push_str(&format!("id{i}\n"));
+        input.push_str(&format!("id{i}\n"));
+        if i % 2_000 == 7 {
+            let k = i / 2_000;
+            input.push_str(&format!("st{k}\tx\n\nnew{k}\n"));
+            if k < 200 {
+                new.push(format!("new{k}"));
+            } else {
+                listed.push_str(&format!("new{k}\n"));
+            }
+        }
+    }
+    input.push_str("id5\n");
+    t.write("input.txt", &input);
+    t.write("more.txt", format!("{input}more\n"));
+    t.write("listed.txt", &listed);
+    // A rerun over `ids` with the listed IDs skipped, and this TMPDIR.
+    let rerun = |ids: &str, tmp: &Path| {
+        Run::of(
+            s.cmd(&t)
+                .env("TMPDIR", tmp)
+                .arg("run")
+                .arg(&plugin)
+                .args(["ids", ids, "-s", "listed.txt", "--allow-duplicates"])
+                .args(["-r", "report.yaml"]),
+        )
+    };
+    let r = rerun("input.txt", t.path()).ok();
+    let ids: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(ids, new, "computed");
+    let report = t.read("report.yaml");
+    assert!(
+        report.contains("n_units: 200\n") && report.contains("n_skipped: 600401\n"),
+        "{report}"
+    );
+    assert!(r.stderr.contains("300 in the store"), "{}", r.stderr);
+    // Again: the new ones are in the store now, and nothing is left.
+    let r = rerun("input.txt", t.path()).ok();
+    eqnice!("", r.stdout);
+    assert!(r.stderr.contains("500 in the store"), "{}", r.stderr);
+    let report = t.read("report.yaml");
+    assert!(report.contains("n_skipped: 600601\n"), "{report}");
+    // Nowhere to write the hashes (TMPDIR under a file): one clear error, and
+    // nothing computed.
+    let r = rerun("more.txt", &t.join("listed.txt/tmp"))
+        .code(2)
+        .stderr_has("cannot write the done IDs' hashes to a temporary file")
+        .stderr_has("set TMPDIR to a folder with room")
+        .no_panic();
+    eqnice!("", r.stdout);
+}
+both!(a_rerun_over_more_done_ids_than_held_skips_by_line);
+
 fn failed_and_no_result_entities(s: &Store) {
     let t = TestDir::new();
     t.write("ids.txt", "aa\nfail1\nnone1\nlist1\n");

@@ -86,6 +86,7 @@ pub use error::{EngineError, ImportError, ResolveError};
 pub use outcome::{RunOutcome, Tally, Verdict};
 pub use polyplug_core::Console;
 pub use polyplug_loader_source::{export_sdk, sdk_folder};
+pub use polyplug_runner::set_give_back;
 pub use records::catalog as records_catalog;
 pub use run::{definitions_for, run};
 pub use spec::{Input, Reason, RunIo, RunSpec, StoreChoice};

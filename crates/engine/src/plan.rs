@@ -8,7 +8,7 @@ use crate::provenance::sha256_file;
 use crate::run::{idsproc, jobs, load_options, parameters, source};
 use crate::{resolve, stores, EngineError, RunSpec};
 use polyplug_core::Console;
-use polyplug_runner::input::{self, Entities, SkipSet};
+use polyplug_runner::input::Entities;
 use polyplug_store::{params_key, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -76,27 +76,25 @@ pub fn plan(
     let sha256 = sha256_file(plugin.path())?;
     let source = source(spec, console.as_ref())?;
     let idsproc = idsproc(spec, console)?;
-    let mut skip = match spec.skip.as_ref().or(spec.out.as_ref()) {
-        Some(p) if p.exists() => input::read_skip_list(p)?,
-        Some(p) if spec.skip.is_some() => return Err(EngineError::NoSkipList { path: p.clone() }),
-        _ => SkipSet::default(),
-    };
-    let location = stores::run_location(&spec.store)?;
-    if let (Some(location), false) = (&location, spec.force) {
-        if Store::exists(location) {
-            let meta = plugin.meta();
-            let key = params_key(params.entries());
-            crate::run_store::add_done(
-                &mut Store::open(location)?,
-                (&meta.id, &meta.version, &key),
-                &mut skip,
-            )?;
-        }
-    }
     let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
     if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
         return Err(repeats.error(&source).into());
     }
+    let location = stores::run_location(&spec.store)?;
+    let skip = crate::run::skip_set(spec, &source, idsproc.is_some(), placement.shard, |skip| {
+        match &location {
+            Some(location) if Store::exists(location) => {
+                let meta = plugin.meta();
+                let key = params_key(params.entries());
+                crate::run_store::add_done(
+                    &mut Store::open(location)?,
+                    (&meta.id, &meta.version, &key),
+                    skip,
+                )
+            }
+            _ => Ok(()),
+        }
+    })?;
     let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?
         .once(repeats)
         .shard(placement.shard)?;

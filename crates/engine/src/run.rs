@@ -75,16 +75,26 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let Some(s) = &mut store {
         s.lock(&input_identity(&source, spec, placement.shard))?;
     }
-    let skip = skip_set(spec, store.as_mut())?;
+    // The repeat check first: what it holds is freed before the skip set is built.
+    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
+    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
+        return Err(repeats.error(&source).into());
+    }
+    let skip = skip_set(
+        spec,
+        &source,
+        idsproc.is_some(),
+        placement.shard,
+        |skip| match store.as_mut() {
+            Some(s) => s.done_entities(skip),
+            None => Ok(()),
+        },
+    )?;
     if spec.verbose {
         console.detail(&format!(
             "{} IDs are done (in the results file, the skip list or the store)",
             skip.len()
         ));
-    }
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
-    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
-        return Err(repeats.error(&source).into());
     }
     let mut entities = Entities::open(&source, idsproc.as_deref(), skip)?
         .once(repeats)
@@ -429,21 +439,30 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
 }
 
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless
-/// `--force`, what the store has as done.
-fn skip_set(spec: &RunSpec, store: Option<&mut RunStore>) -> Result<SkipSet, EngineError> {
-    let mut skip = match spec.skip.as_ref().or(spec.out.as_ref()) {
-        Some(p) => {
-            if spec.skip.is_some() && !p.exists() {
-                return Err(EngineError::NoSkipList { path: p.clone() });
-            }
-            input::read_skip_list(p)?
-        }
-        None => SkipSet::default(),
+/// `--force`, what `add_done` adds (the store's done entities). Over an IDs file that
+/// can be read again (and no `--idsproc`), a set of more than a million IDs goes to
+/// disk and marks the input's lines instead ([`SkipSet::spilling`]).
+pub(crate) fn skip_set(
+    spec: &RunSpec,
+    source: &Source,
+    idsproc: bool,
+    shard: Option<polyplug_core::Shard>,
+    add_done: impl FnOnce(&mut SkipSet) -> Result<(), EngineError>,
+) -> Result<SkipSet, EngineError> {
+    let mut skip = match source {
+        Source::Ids { path, .. } if !idsproc && input::rereadable(path) => SkipSet::spilling(),
+        _ => SkipSet::default(),
     };
-    if let (Some(s), false) = (store, spec.force) {
-        s.done_entities(&mut skip)?;
+    if let Some(p) = spec.skip.as_ref().or(spec.out.as_ref()) {
+        if spec.skip.is_some() && !p.exists() {
+            return Err(EngineError::NoSkipList { path: p.clone() });
+        }
+        input::read_skip_list_into(p, &mut skip)?;
     }
-    skip.freeze();
+    if !spec.force {
+        add_done(&mut skip)?;
+    }
+    skip.mark_lines(source, shard)?;
     Ok(skip)
 }
 

@@ -76,9 +76,14 @@ impl Source {
 /// (so a results file is its own skip list). A missing file is an empty list.
 pub fn read_skip_list(path: &Path) -> Result<SkipSet, InputError> {
     let mut skip = SkipSet::default();
-    read_id_list(path, |id| skip.insert(id))?;
+    read_skip_list_into(path, &mut skip)?;
     skip.freeze();
     Ok(skip)
+}
+
+/// Adds the IDs of a skip list to `skip` (see [`read_skip_list`]).
+pub fn read_skip_list_into(path: &Path, skip: &mut SkipSet) -> Result<(), InputError> {
+    read_id_list(path, |id| skip.insert(id))
 }
 
 /// What one line of an IDs file holds (without its newline), by Prenacs' rules:
@@ -323,6 +328,9 @@ impl<'a> Entities<'a> {
         mut skip: SkipSet,
     ) -> Result<Entities<'a>, InputError> {
         skip.freeze();
+        if let Some(e) = skip.error() {
+            return Err(e);
+        }
         let units = match source {
             Source::Ids { path, column } => {
                 if *column == 0 {
@@ -568,7 +576,7 @@ impl Iterator for Entities<'_> {
                     None => continue,
                 }
             }
-            if let Some(origin) = self.skip.origin(&id) {
+            if let Some(origin) = self.skip.origin_at(&id, line_no) {
                 self.skipped += 1;
                 if origin == SkipOrigin::Store {
                     self.skipped_in_store += 1;

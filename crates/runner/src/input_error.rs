@@ -14,6 +14,16 @@ pub enum InputError {
         /// The system's reason.
         why: String,
     },
+    /// The temporary files a rerun over many done IDs writes cannot be written or read.
+    #[error(
+        "{why}; a run over more than half a million done IDs writes their hashes to \
+         temporary files: set TMPDIR to a folder with room (about 40 bytes per ID and \
+         input line)"
+    )]
+    SkipSpill {
+        /// What failed, with the system's reason.
+        why: String,
+    },
     /// IDs given more than once, found before the run.
     #[error(
         "{place}: {count} ID{plural} appear{verb} more than once: {listed}; polyplug computes \

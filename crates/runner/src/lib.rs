@@ -33,7 +33,28 @@ pub mod output;
 pub mod repeats;
 mod run;
 mod skip;
+mod spill;
 mod units;
+
+/// What gives the memory that a large, short-lived structure held back to the
+/// system, set once by the program ([`set_give_back`]).
+static GIVE_BACK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what gives freed memory back to the system: called after the repeated-ID
+/// check and after a skip set has marked the input's lines, the two large, short-lived
+/// structures before a run. An allocator keeps what is freed for reuse (mimalloc, in
+/// the binary, for about a second), and the run would carry it as its own: a third
+/// of the peak of a rerun over millions of stored entities. Only the first call counts.
+pub fn set_give_back(f: fn()) {
+    let _ = GIVE_BACK.set(f);
+}
+
+/// Gives freed memory back, with what [`set_give_back`] set (nothing if unset).
+pub(crate) fn give_back() {
+    if let Some(f) = GIVE_BACK.get() {
+        f();
+    }
+}
 
 pub use run::{
     run, EntityResult, FailureBudget, Halt, HaltBy, Progress, Recorder, RunOptions, RunSummary,

@@ -132,6 +132,8 @@ pub fn find(
         (Source::Ids { path, column }, None) => suspects_of_file(path, *column, &key),
         _ => suspects_of_units(source, idsproc, &key)?,
     };
+    // The hashes are gone: their memory is the run's again.
+    crate::give_back();
     if suspects.is_empty() {
         return Ok(Repeats::default());
     }
@@ -218,31 +220,39 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
         .map(|t| len * t / threads..len * (t + 1) / threads)
         .collect();
     let mut suspects = HashSet::new();
+    // The hashes' room is taken here, by the calling thread, and kept for every part:
+    // memory a hashing thread took would stay with its allocator heap once the
+    // thread is gone (mimalloc's, in the binary), and the run after would carry it.
+    let mut sorted: Vec<Vec<u64>> = ranges
+        .iter()
+        .map(|r| Vec::with_capacity(((r.end - r.start) / 8).min(PART / threads) as usize))
+        .collect();
     for part in 0..parts {
-        let sorted: Vec<Vec<u64>> = std::thread::scope(|scope| {
+        let lost: Vec<bool> = std::thread::scope(|scope| {
             let hashers: Vec<_> = ranges
                 .iter()
-                .map(|range| {
+                .zip(sorted.iter_mut())
+                .map(|(range, hashes)| {
                     let range = range.clone();
+                    hashes.clear();
                     scope.spawn(move || {
-                        let room = ((range.end - range.start) / 8).min(PART / threads);
-                        let mut hashes = Vec::with_capacity(room as usize);
                         // (No division per ID when there is one part, nearly always.)
                         scan_raw(path, column, range, |id| match key.hash(id) {
                             Some(h) if parts == 1 || h % parts == part => hashes.push(h),
                             _ => {}
                         });
-                        sort_hashes(&mut hashes);
-                        hashes
+                        sort_hashes(hashes);
                     })
                 })
                 .collect();
-            // A thread that panicked gave no hashes; the run then reads what it can.
-            hashers
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
+            hashers.into_iter().map(|h| h.join().is_err()).collect()
         });
+        // A thread that panicked gave no hashes; the run then reads what it can.
+        for (hashes, lost) in sorted.iter_mut().zip(lost) {
+            if lost {
+                hashes.clear();
+            }
+        }
         for (i, a) in sorted.iter().enumerate() {
             repeated(a, &mut suspects);
             for b in &sorted[i + 1..] {

@@ -3,6 +3,10 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use crate::input::{Entities, InputError, Source};
+use crate::spill::{part, LineMarks, Parts, HELD};
+use polyplug_core::Shard;
+
 /// Where a skipped ID was found: a skip list (`-s`, or the results file `-o`), the
 /// store, or both; a run says why it skipped what it skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub enum SkipOrigin {
 /// [reserves](SkipSet::reserve) what it will add (a rerun over five million stored
 /// entities holds 100 MB instead of 250). A lookup reads the directory and then, on
 /// average, one or two hashes: as fast as a hash set.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SkipSet {
     keys: (RandomState, RandomState),
     /// Hash | origin bits; once frozen, sorted by hash with one entry per ID.
@@ -35,6 +39,17 @@ pub struct SkipSet {
     /// `dir[t]`: the first index of `items` whose top `bits` bits are at least `t`.
     dir: Vec<u32>,
     bits: u32,
+    /// A [spilling](SkipSet::spilling) set: how many hashes it holds before writing
+    /// them to disk.
+    held: Option<usize>,
+    /// The hashes written to disk, by their top bits.
+    spilled: Option<Box<Parts<16>>>,
+    /// Once [marked](SkipSet::mark_lines): the origin of each line of the input.
+    marks: Option<LineMarks>,
+    /// How many distinct IDs a marked set had.
+    marked: usize,
+    /// The first error of the files a spilling set writes.
+    error: Option<String>,
 }
 
 impl Default for SkipSet {
@@ -45,11 +60,39 @@ impl Default for SkipSet {
             frozen: true,
             dir: vec![0, 0],
             bits: 0,
+            held: None,
+            spilled: None,
+            marks: None,
+            marked: 0,
+            error: None,
         }
     }
 }
 
 impl SkipSet {
+    /// A set for a run whose input can be read again line by line (an IDs file that
+    /// is a regular file, no `--idsproc`): past [`HELD`] IDs it writes their hashes to
+    /// unnamed temporary files instead of holding them, and
+    /// [`SkipSet::mark_lines`] then marks the input's lines found in it, so that a
+    /// rerun over millions of stored entities holds 2 bits per input line rather than
+    /// 16 bytes per stored entity.
+    pub fn spilling() -> SkipSet {
+        SkipSet {
+            held: Some(HELD),
+            ..SkipSet::default()
+        }
+    }
+
+    /// A spilling set that holds at most `held` IDs: for tests of the spilling path
+    /// with small inputs.
+    #[cfg(test)]
+    fn spilling_past(held: usize) -> SkipSet {
+        SkipSet {
+            held: Some(held),
+            ..SkipSet::default()
+        }
+    }
+
     /// The ID's hash, its two lowest bits cleared for the origin.
     fn hash(&self, id: &str) -> u128 {
         let a = self.keys.0.hash_one(id);
@@ -60,8 +103,10 @@ impl SkipSet {
     /// Makes room for `n` more IDs (a hint: more or fewer may come).
     pub fn reserve(&mut self, n: u64) {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
-        // A wrong hint must not cost more than it saves: at most 2^28 at once.
-        self.items.reserve(n.min(1 << 28));
+        // A wrong hint must not cost more than it saves: at most 2^28 at once, and
+        // never more than a spilling set holds.
+        let n = n.min(1 << 28).min(self.held.map_or(usize::MAX, |h| h + 1));
+        self.items.reserve(n.saturating_sub(self.items.len()));
     }
 
     /// Adds an ID of a skip list.
@@ -74,11 +119,144 @@ impl SkipSet {
         let h = self.hash(id);
         self.items.push(h | origin as u128);
         self.frozen = false;
+        if self.held.is_some_and(|held| self.items.len() > held) {
+            self.spill();
+        }
+    }
+
+    /// Writes the held hashes to the parts on disk (the first time, creating them).
+    fn spill(&mut self) {
+        if self.error.is_some() {
+            // Held from now on: the run stops at the error before any lookup.
+            return;
+        }
+        let written = (|| -> std::io::Result<()> {
+            let parts = match &mut self.spilled {
+                Some(p) => p,
+                None => self.spilled.insert(Box::new(Parts::new()?)),
+            };
+            for h in self.items.drain(..) {
+                parts.put(part(h), &h.to_le_bytes())?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            self.error = Some(format!(
+                "cannot write the done IDs' hashes to a temporary file: {e}"
+            ));
+        }
+    }
+
+    /// Reads back into `items` what parts `from..to` hold.
+    fn unspill(&mut self, from: usize, to: usize) {
+        let Some(parts) = &mut self.spilled else {
+            return;
+        };
+        let items = &mut self.items;
+        items.reserve_exact(parts.counts[from..to].iter().sum::<u64>() as usize);
+        for p in from..to {
+            if let Err(e) = parts.each(p, |r| items.push(u128::from_le_bytes(*r))) {
+                self.error.get_or_insert(format!(
+                    "cannot read back the done IDs' hashes from a temporary file: {e}"
+                ));
+            }
+        }
+        self.frozen = false;
+    }
+
+    /// The first error of the temporary files of a spilling set: the run cannot know
+    /// what it skips, so it must stop.
+    pub fn error(&self) -> Option<InputError> {
+        self.error.clone().map(|why| InputError::SkipSpill { why })
+    }
+
+    /// Makes a [spilling](SkipSet::spilling) set ready for a run over `source`
+    /// (an IDs file read again here, `shard` alone when given, without `--idsproc`):
+    /// each group of parts that fits in memory is read back, and the input's lines
+    /// whose IDs it holds are marked; the lookups of the run are then by line
+    /// ([`SkipSet::origin_at`]). A set that holds all its IDs is only frozen.
+    ///
+    /// The input is read as the run reads it (see [`Entities`]), and stops quietly at
+    /// an input error: the run meets it in its turn. Lines the input gains after this
+    /// are not marked, so they are computed: nothing done is lost by it.
+    pub fn mark_lines(&mut self, source: &Source, shard: Option<Shard>) -> Result<(), InputError> {
+        if self.spilled.is_none() || self.marks.is_some() {
+            self.freeze();
+            return self.error().map_or(Ok(()), Err);
+        }
+        self.spill();
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        let io = |e: std::io::Error| InputError::SkipSpill {
+            why: format!("cannot write the input's hashes to a temporary file: {e}"),
+        };
+        // The input's hashes and lines, by the same parts.
+        let mut input = Parts::<24>::new().map_err(io)?;
+        let mut entities = Entities::open(source, None, SkipSet::default())?.shard(shard)?;
+        let mut lines = 0;
+        while let Some(Ok(e)) = entities.next() {
+            let (h, line) = (self.hash(&e.id), entities.line());
+            let mut record = [0u8; 24];
+            record[..16].copy_from_slice(&h.to_le_bytes());
+            record[16..].copy_from_slice(&line.to_le_bytes());
+            input.put(part(h), &record).map_err(io)?;
+            lines = line;
+        }
+        let mut marks = LineMarks::new(lines);
+        let held = self.held.unwrap_or(HELD);
+        let mut from = 0;
+        while from < crate::spill::PARTS {
+            let to = self
+                .spilled
+                .as_ref()
+                .map_or(crate::spill::PARTS, |p| p.group(from, held));
+            self.items.clear();
+            self.unspill(from, to);
+            self.freeze_held();
+            self.marked += self.items.len();
+            for p in from..to {
+                input
+                    .each(p, |r| {
+                        let h = u128::from_le_bytes(r[..16].try_into().unwrap_or_default());
+                        let line = u64::from_le_bytes(r[16..].try_into().unwrap_or_default());
+                        let bits = self.bits_of(h >> 2);
+                        if bits != 0 {
+                            marks.set(line, bits as u8);
+                        }
+                    })
+                    .map_err(io)?;
+            }
+            from = to;
+        }
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        self.items = Vec::new();
+        self.dir = vec![0, 0];
+        self.bits = 0;
+        self.spilled = None;
+        self.marks = Some(marks);
+        drop(input);
+        crate::give_back();
+        Ok(())
     }
 
     /// Sorts the hashes, merges the repeats of an ID (keeping where each was found)
     /// and indexes them. Called once every ID is in; adding more unfreezes the set.
+    ///
+    /// A spilling set not [marked](SkipSet::mark_lines) reads back all it wrote.
     pub fn freeze(&mut self) {
+        if self.spilled.is_some() && self.marks.is_none() {
+            self.unspill(0, crate::spill::PARTS);
+            self.spilled = None;
+            self.held = None;
+        }
+        self.freeze_held();
+    }
+
+    /// Sorts, merges and indexes the held hashes.
+    fn freeze_held(&mut self) {
         if self.frozen {
             return;
         }
@@ -128,12 +306,29 @@ impl SkipSet {
 
     /// Where the ID was found: a skip list (first, also when the store has it too),
     /// else the store; `None` when it is not in the set.
+    ///
+    /// A [marked](SkipSet::mark_lines) set knows lines, not IDs: ask it with
+    /// [`SkipSet::origin_at`].
     pub fn origin(&self, id: &str) -> Option<SkipOrigin> {
+        debug_assert!(self.marks.is_none(), "a marked skip set is asked by line");
         if self.items.is_empty() {
             return None;
         }
-        let h = self.hash(id) >> 2;
-        let bits = if self.frozen {
+        origin_of(self.bits_of(self.hash(id) >> 2))
+    }
+
+    /// Where the ID at `line` of the input was found: by its mark in a
+    /// [marked](SkipSet::mark_lines) set, else by the ID.
+    pub fn origin_at(&self, id: &str, line: u64) -> Option<SkipOrigin> {
+        match &self.marks {
+            Some(m) => origin_of(u128::from(m.get(line))),
+            None => self.origin(id),
+        }
+    }
+
+    /// The origin bits of the hash `h` (shifted right by 2): 0 when it is not held.
+    fn bits_of(&self, h: u128) -> u128 {
+        if self.frozen {
             let t = self.top(h << 2);
             let (from, to) = (self.dir[t] as usize, self.dir[t + 1] as usize);
             self.items[from..to]
@@ -147,22 +342,27 @@ impl SkipSet {
                 .iter()
                 .filter(|v| **v >> 2 == h)
                 .fold(0, |bits, v| bits | (v & 3))
-        };
-        match bits {
-            0 => None,
-            2 => Some(SkipOrigin::Store),
-            _ => Some(SkipOrigin::List),
         }
     }
 
-    /// Number of IDs (freeze first to count each ID once).
+    /// Number of IDs (freeze or mark first to count each ID once).
     pub fn len(&self) -> usize {
-        self.items.len()
+        let spilled = self.spilled.as_ref().map_or(0, |p| p.counts.iter().sum());
+        self.items.len() + self.marked + usize::try_from(spilled).unwrap_or(usize::MAX)
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
+    }
+}
+
+/// The origin that origin bits say: a skip list first, also when the store has it too.
+fn origin_of(bits: u128) -> Option<SkipOrigin> {
+    match bits {
+        0 => None,
+        2 => Some(SkipOrigin::Store),
+        _ => Some(SkipOrigin::List),
     }
 }
 
@@ -270,5 +470,135 @@ mod tests {
             }
             assert_eq!(s.origin("late"), Some(SkipOrigin::Store));
         }
+    }
+
+    /// An IDs file of `n` lines: ID `e{i}` on line `i + 1`, every 7th line blank,
+    /// every 5th with a second column, and a repeat of line 1 at the end.
+    fn ids_file(n: usize) -> (tempfile::NamedTempFile, Vec<Option<String>>) {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().expect("temporary file");
+        let mut lines = Vec::new();
+        for i in 0..n {
+            let (text, id) = match i % 7 {
+                6 => ("  ".to_string(), None),
+                _ if i % 5 == 0 => (format!("e{i}\tx"), Some(format!("e{i}"))),
+                _ => (format!("e{i}"), Some(format!("e{i}"))),
+            };
+            writeln!(f, "{text}").expect("write");
+            lines.push(id);
+        }
+        writeln!(f, "e0").expect("write");
+        lines.push(Some("e0".into()));
+        f.flush().expect("flush");
+        (f, lines)
+    }
+
+    #[test]
+    fn a_spilled_skip_set_marks_the_lines_a_held_one_would_skip() {
+        use std::collections::HashMap;
+        let (file, lines) = ids_file(30_000);
+        let source = Source::Ids {
+            path: file.path().to_path_buf(),
+            column: 1,
+        };
+        for (held, shard) in [
+            (1_000, None),
+            (7_777, None),
+            (100_000, None),
+            (1_000, Some(Shard::new(1, 3).expect("shard"))),
+        ] {
+            let mut s = SkipSet::spilling_past(held);
+            let mut model: HashMap<String, u8> = HashMap::new();
+            // Done IDs in and out of the input, from both origins, some twice.
+            s.reserve(40_000);
+            for i in (0..45_000).filter(|i| i % 3 != 1) {
+                let origin = if i % 4 == 0 {
+                    SkipOrigin::List
+                } else {
+                    SkipOrigin::Store
+                };
+                let id = format!("e{i}");
+                s.insert_from(&id, origin);
+                *model.entry(id).or_default() |= origin as u8;
+                if i % 11 == 0 {
+                    s.insert_from(&format!("e{i}"), SkipOrigin::List);
+                    *model.entry(format!("e{i}")).or_default() |= 1;
+                }
+            }
+            let spilled = held < 40_000;
+            assert_eq!(s.spilled.is_some(), spilled, "held {held}");
+            s.mark_lines(&source, shard).expect("marked");
+            assert_eq!(s.marks.is_some(), spilled);
+            assert_eq!(s.len(), model.len(), "held {held}");
+            let mut found = 0;
+            for (k, id) in lines.iter().enumerate() {
+                let Some(id) = id else { continue };
+                if shard.is_some_and(|sh| !sh.contains(id)) {
+                    continue; // never asked: the run passes it over
+                }
+                let want = match model.get(id) {
+                    None => None,
+                    Some(2) => Some(SkipOrigin::Store),
+                    Some(_) => Some(SkipOrigin::List),
+                };
+                found += usize::from(want.is_some());
+                assert_eq!(
+                    s.origin_at(id, k as u64 + 1),
+                    want,
+                    "held {held}, line {}",
+                    k + 1
+                );
+            }
+            assert!(found > 5_000, "{found}");
+        }
+    }
+
+    #[test]
+    fn a_spilled_skip_set_not_marked_reads_back_what_it_wrote() {
+        let mut s = SkipSet::spilling_past(100);
+        for i in 0..5_000 {
+            s.insert_from(&format!("e{i}"), SkipOrigin::Store);
+        }
+        s.insert("e7");
+        assert!(s.spilled.is_some());
+        assert_eq!(s.len(), 5_001);
+        s.freeze();
+        assert_eq!(s.len(), 5_000);
+        assert!((0..5_000).all(|i| s.contains(&format!("e{i}"))));
+        assert_eq!(s.origin("e7"), Some(SkipOrigin::List));
+        assert_eq!(s.origin("e8"), Some(SkipOrigin::Store));
+        assert!(!s.contains("e5000"));
+    }
+
+    #[test]
+    fn marking_lines_stops_quietly_at_an_input_error_and_marks_what_came_before() {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().expect("temporary file");
+        f.write_all(b"a\nb\n\xff\nc\n").expect("write");
+        let source = Source::Ids {
+            path: f.path().to_path_buf(),
+            column: 1,
+        };
+        let mut s = SkipSet::spilling_past(1);
+        for id in ["a", "b", "c"] {
+            s.insert_from(id, SkipOrigin::Store);
+        }
+        s.mark_lines(&source, None).expect("marked");
+        assert_eq!(s.origin_at("a", 1), Some(SkipOrigin::Store));
+        assert_eq!(s.origin_at("b", 2), Some(SkipOrigin::Store));
+        // After the bad line, nothing is marked: the run stops at line 3 itself.
+        assert_eq!(s.origin_at("c", 4), None);
+        // A missing input is the run's own error, given here first.
+        let gone = Source::Ids {
+            path: f.path().with_extension("gone"),
+            column: 1,
+        };
+        let mut s = SkipSet::spilling_past(1);
+        s.insert("a");
+        s.insert("b");
+        assert!(matches!(
+            s.mark_lines(&gone, None),
+            Err(InputError::OpenIds { .. })
+        ));
     }
 }
