@@ -32,13 +32,27 @@ extern "C" {
     fn mi_collect(force: bool);
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    /// glibc's: returns the free memory of its arenas to the system. The C libraries
+    /// in the process allocate there (SQLite, scanning a large store, keeps megabytes).
+    fn malloc_trim(pad: usize) -> std::ffi::c_int;
+}
+
 /// Gives the memory freed after the checks before a run back to the system (see
-/// `polyplug_runner::set_give_back`).
+/// `polyplug_runner::set_give_back`): Rust's allocations are mimalloc's, the C
+/// libraries' glibc's.
 fn collect_memory() {
     // SAFETY: mi_collect takes no pointer; it walks the calling thread's heap and
     // mimalloc's shared arenas under their own locks, and touches only memory that
     // is free. It is the allocator this binary was linked with.
-    unsafe { mi_collect(true) }
+    unsafe { mi_collect(true) };
+    // SAFETY: malloc_trim takes no pointer; it walks glibc's arenas under their own
+    // locks and returns only free pages.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        malloc_trim(0)
+    };
 }
 
 /// Exit status when an entity failed or the run stopped early.

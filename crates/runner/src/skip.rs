@@ -180,7 +180,11 @@ impl SkipSet {
     /// an input error: the run meets it in its turn. Lines the input gains after this
     /// are not marked, so they are computed: nothing done is lost by it.
     pub fn mark_lines(&mut self, source: &Source, shard: Option<Shard>) -> Result<(), InputError> {
-        if self.spilled.is_none() || self.marks.is_some() {
+        // What reading the skip list and the store took is free again.
+        crate::give_back();
+        // Only an IDs file's entities have lines of their own: any other source gets
+        // the held set back (correct, in the memory of its IDs).
+        if self.spilled.is_none() || self.marks.is_some() || !matches!(source, Source::Ids { .. }) {
             self.freeze();
             return self.error().map_or(Ok(()), Err);
         }
@@ -551,6 +555,23 @@ mod tests {
             }
             assert!(found > 5_000, "{found}");
         }
+    }
+
+    #[test]
+    fn a_spilled_skip_set_over_files_holds_its_ids_again() {
+        let mut s = SkipSet::spilling_past(10);
+        for i in 0..100 {
+            s.insert_from(&format!("e{i}"), SkipOrigin::Store);
+        }
+        let files = Source::Files {
+            pattern: "*.none".into(),
+            exclude: Vec::new(),
+            base: None,
+        };
+        s.mark_lines(&files, None).expect("held");
+        assert!(s.marks.is_none() && s.spilled.is_none());
+        assert_eq!(s.origin_at("e42", 0), Some(SkipOrigin::Store));
+        assert_eq!(s.origin_at("e100", 0), None);
     }
 
     #[test]

@@ -324,8 +324,16 @@ impl Db {
                 let mut rows = st
                     .query(rusqlite::params_from_iter(params.iter()))
                     .map_err(sq)?;
+                // A blob is copied into the room of the row before's blob, if any:
+                // a scan of a large store's blocks (200 KB each) then takes that
+                // room once, instead of once per row for the allocator to keep a
+                // while.
+                let mut blobs: Vec<Vec<u8>> = Vec::new();
                 while let Some(row) = rows.next().map_err(sq)? {
-                    row_buf.clear();
+                    blobs.extend(row_buf.drain(..).filter_map(|c| match c {
+                        Cell::B(b) => Some(b),
+                        _ => None,
+                    }));
                     for i in 0..n {
                         use rusqlite::types::ValueRef;
                         row_buf.push(match row.get_ref(i).map_err(sq)? {
@@ -333,7 +341,12 @@ impl Db {
                             ValueRef::Integer(v) => Cell::I(v),
                             ValueRef::Real(v) => Cell::F(v),
                             ValueRef::Text(t) => Cell::T(String::from_utf8_lossy(t).into_owned()),
-                            ValueRef::Blob(b) => Cell::B(b.to_vec()),
+                            ValueRef::Blob(b) => {
+                                let mut room = blobs.pop().unwrap_or_default();
+                                room.clear();
+                                room.extend_from_slice(b);
+                                Cell::B(room)
+                            }
                         });
                     }
                     each(&row_buf)?;
