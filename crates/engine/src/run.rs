@@ -440,8 +440,9 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
 
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless
 /// `--force`, what `add_done` adds (the store's done entities). Over an IDs file that
-/// can be read again (and no `--idsproc`), a set of more than a million IDs goes to
-/// disk and marks the input's lines instead ([`SkipSet::spilling`]).
+/// can be read again (and no `--idsproc`), a set of more than 512 Ki IDs goes to disk
+/// and marks the input's lines instead ([`SkipSet::spilling`]), unless `TMPDIR` is a
+/// memory file system: files there would take more memory than the IDs held.
 pub(crate) fn skip_set(
     spec: &RunSpec,
     source: &Source,
@@ -450,7 +451,9 @@ pub(crate) fn skip_set(
     add_done: impl FnOnce(&mut SkipSet) -> Result<(), EngineError>,
 ) -> Result<SkipSet, EngineError> {
     let mut skip = match source {
-        Source::Ids { path, .. } if !idsproc && input::rereadable(path) => SkipSet::spilling(),
+        Source::Ids { path, .. } if !idsproc && input::rereadable(path) && temp_on_disk() => {
+            SkipSet::spilling()
+        }
         _ => SkipSet::default(),
     };
     if let Some(p) = spec.skip.as_ref().or(spec.out.as_ref()) {
@@ -464,6 +467,24 @@ pub(crate) fn skip_set(
     }
     skip.mark_lines(source, shard)?;
     Ok(skip)
+}
+
+/// Whether temporary files go to a disk: not when `TMPDIR` is a tmpfs or ramfs (whose
+/// pages are memory, counted in a job's memory limit).
+fn temp_on_disk() -> bool {
+    on_disk(&std::env::temp_dir())
+}
+
+/// Whether `dir` is on a disk rather than a tmpfs or ramfs. A folder that cannot be
+/// asked counts as a disk: writing there then fails with an error that names `TMPDIR`.
+fn on_disk(dir: &Path) -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    match rustix::fs::statfs(dir) {
+        #[allow(clippy::unnecessary_cast, reason = "f_type is i64 or u32 by target")]
+        Ok(fs) => !matches!(fs.f_type as u64, TMPFS_MAGIC | RAMFS_MAGIC),
+        Err(_) => true,
+    }
 }
 
 /// The report as known at the start.
@@ -606,4 +627,18 @@ fn finish_report(
     report.n_skipped = Some(skipped);
     report.comp_status = comp_status(summary);
     report.remarks = remarks(summary, interrupted);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_file_systems_are_not_disks() {
+        // /dev/shm is a tmpfs on Linux; the sources are on a disk; an unknown
+        // folder counts as a disk (writing there names TMPDIR in its error).
+        assert!(!super::on_disk(std::path::Path::new("/dev/shm")));
+        assert!(super::on_disk(std::path::Path::new(env!(
+            "CARGO_MANIFEST_DIR"
+        ))));
+        assert!(super::on_disk(std::path::Path::new("/no/such/folder")));
+    }
 }

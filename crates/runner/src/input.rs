@@ -340,6 +340,7 @@ impl<'a> Entities<'a> {
                     path: path.clone(),
                     why: e.to_string(),
                 })?;
+                skip.check_marked(&file, path)?;
                 Units::Lines {
                     lines: Lines::new(file),
                     path: path.clone(),

@@ -24,6 +24,16 @@ pub enum InputError {
         /// What failed, with the system's reason.
         why: String,
     },
+    /// The IDs file was changed between the marking of its done lines and the run.
+    #[error(
+        "{}: the IDs file changed while the run was starting (after its lines were \
+         matched with the done IDs): run again once nothing writes to it",
+        path.display()
+    )]
+    IdsChanged {
+        /// The file.
+        path: PathBuf,
+    },
     /// IDs given more than once, found before the run.
     #[error(
         "{place}: {count} ID{plural} appear{verb} more than once: {listed}; polyplug computes \

@@ -223,9 +223,10 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
     // The hashes' room is taken here, by the calling thread, and kept for every part:
     // memory a hashing thread took would stay with its allocator heap once the
     // thread is gone (mimalloc's, in the binary), and the run after would carry it.
+    // (A line is 2 bytes at the least; room not written to is not memory used.)
     let mut sorted: Vec<Vec<u64>> = ranges
         .iter()
-        .map(|r| Vec::with_capacity(((r.end - r.start) / 8).min(PART / threads) as usize))
+        .map(|r| Vec::with_capacity(((r.end - r.start) / 2).min(PART / threads) as usize))
         .collect();
     for part in 0..parts {
         let lost: Vec<bool> = std::thread::scope(|scope| {

@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
 use crate::input::{Entities, InputError, Source};
-use crate::spill::{part, LineMarks, Parts, HELD};
+use crate::spill::{part, slice_of, FileStamp, LineMarks, Parts, HELD, PARTS};
 use polyplug_core::Shard;
 
 /// Where a skipped ID was found: a skip list (`-s`, or the results file `-o`), the
@@ -50,6 +50,8 @@ pub struct SkipSet {
     marked: usize,
     /// The first error of the files a spilling set writes.
     error: Option<String>,
+    /// The IDs file the marks belong to, as it was marked.
+    stamp: Option<FileStamp>,
 }
 
 impl Default for SkipSet {
@@ -65,6 +67,7 @@ impl Default for SkipSet {
             marks: None,
             marked: 0,
             error: None,
+            stamp: None,
         }
     }
 }
@@ -116,6 +119,10 @@ impl SkipSet {
 
     /// Adds an ID found in `origin`. Lookups need [`SkipSet::freeze`] first to be fast.
     pub fn insert_from(&mut self, id: &str, origin: SkipOrigin) {
+        if self.error.is_some() {
+            // The run stops at the error: holding more would only cost memory.
+            return;
+        }
         let h = self.hash(id);
         self.items.push(h | origin as u128);
         self.frozen = false;
@@ -127,7 +134,6 @@ impl SkipSet {
     /// Writes the held hashes to the parts on disk (the first time, creating them).
     fn spill(&mut self) {
         if self.error.is_some() {
-            // Held from now on: the run stops at the error before any lookup.
             return;
         }
         let written = (|| -> std::io::Result<()> {
@@ -147,15 +153,26 @@ impl SkipSet {
         }
     }
 
-    /// Reads back into `items` what parts `from..to` hold.
-    fn unspill(&mut self, from: usize, to: usize) {
+    /// Reads back into `items` what parts `from..to` hold, the hashes `keep` keeps.
+    fn unspill(&mut self, from: usize, to: usize, keep: impl Fn(u128) -> bool) {
         let Some(parts) = &mut self.spilled else {
             return;
         };
         let items = &mut self.items;
-        items.reserve_exact(parts.counts[from..to].iter().sum::<u64>() as usize);
+        let n: u64 = parts.counts[from..to].iter().sum();
+        items.reserve_exact(
+            usize::try_from(n)
+                .unwrap_or(0)
+                .min(self.held.unwrap_or(HELD)),
+        );
         for p in from..to {
-            if let Err(e) = parts.each(p, |r| items.push(u128::from_le_bytes(*r))) {
+            let read = parts.each(p, |r| {
+                let h = u128::from_le_bytes(*r);
+                if keep(h) {
+                    items.push(h);
+                }
+            });
+            if let Err(e) = read {
                 self.error.get_or_insert(format!(
                     "cannot read back the done IDs' hashes from a temporary file: {e}"
                 ));
@@ -184,10 +201,13 @@ impl SkipSet {
         crate::give_back();
         // Only an IDs file's entities have lines of their own: any other source gets
         // the held set back (correct, in the memory of its IDs).
-        if self.spilled.is_none() || self.marks.is_some() || !matches!(source, Source::Ids { .. }) {
-            self.freeze();
-            return self.error().map_or(Ok(()), Err);
-        }
+        let path = match source {
+            Source::Ids { path, .. } if self.spilled.is_some() && self.marks.is_none() => path,
+            _ => {
+                self.freeze();
+                return self.error().map_or(Ok(()), Err);
+            }
+        };
         self.spill();
         if let Some(e) = self.error() {
             return Err(e);
@@ -195,41 +215,74 @@ impl SkipSet {
         let io = |e: std::io::Error| InputError::SkipSpill {
             why: format!("cannot write the input's hashes to a temporary file: {e}"),
         };
-        // The input's hashes and lines, by the same parts.
+        // The input's hashes and lines, by the same parts, from a file that must not
+        // change until the run has it open (FileStamp).
+        let stamp = FileStamp::of_path(path);
         let mut input = Parts::<24>::new().map_err(io)?;
         let mut entities = Entities::open(source, None, SkipSet::default())?.shard(shard)?;
         let mut lines = 0;
-        while let Some(Ok(e)) = entities.next() {
-            let (h, line) = (self.hash(&e.id), entities.line());
-            let mut record = [0u8; 24];
-            record[..16].copy_from_slice(&h.to_le_bytes());
-            record[16..].copy_from_slice(&line.to_le_bytes());
-            input.put(part(h), &record).map_err(io)?;
-            lines = line;
+        loop {
+            match entities.next() {
+                Some(Ok(e)) => {
+                    let (h, line) = (self.hash(&e.id), entities.line());
+                    let mut record = [0u8; 24];
+                    record[..16].copy_from_slice(&h.to_le_bytes());
+                    record[16..].copy_from_slice(&line.to_le_bytes());
+                    input.put(part(h), &record).map_err(io)?;
+                    lines = line;
+                }
+                // A file that cannot be read is an error now; a bad line stops the
+                // marking quietly, and the run at the same line.
+                Some(Err(e @ InputError::Read { .. })) => return Err(e),
+                Some(Err(_)) | None => break,
+            }
+        }
+        drop(entities);
+        if stamp.is_none() || stamp != FileStamp::of_path(path) {
+            return Err(InputError::IdsChanged { path: path.clone() });
         }
         let mut marks = LineMarks::new(lines);
         let held = self.held.unwrap_or(HELD);
         let mut from = 0;
-        while from < crate::spill::PARTS {
-            let to = self
-                .spilled
-                .as_ref()
-                .map_or(crate::spill::PARTS, |p| p.group(from, held));
-            self.items.clear();
-            self.unspill(from, to);
-            self.freeze_held();
-            self.marked += self.items.len();
+        while from < PARTS {
+            let Some(done) = self.spilled.as_ref() else {
+                break;
+            };
+            let to = done.group(from, held);
+            // A part larger than what is held (past 64 times that many IDs) is joined
+            // in slices, by the hash bits below the part's.
+            let slices = done.counts[from..to]
+                .iter()
+                .sum::<u64>()
+                .div_ceil(held.max(1) as u64)
+                .max(1);
+            for slice in 0..slices {
+                self.items.clear();
+                self.unspill(from, to, |h| slice_of(h, slices) == slice);
+                self.freeze_held();
+                self.marked += self.items.len();
+                for p in from..to {
+                    input
+                        .each(p, |r| {
+                            let h = u128::from_le_bytes(r[..16].try_into().unwrap_or_default());
+                            if slice_of(h, slices) != slice {
+                                return;
+                            }
+                            let line = u64::from_le_bytes(r[16..].try_into().unwrap_or_default());
+                            let bits = self.bits_of(h >> 2);
+                            if bits != 0 {
+                                marks.set(line, bits as u8);
+                            }
+                        })
+                        .map_err(io)?;
+                }
+            }
+            // What is joined takes no more room on disk.
             for p in from..to {
-                input
-                    .each(p, |r| {
-                        let h = u128::from_le_bytes(r[..16].try_into().unwrap_or_default());
-                        let line = u64::from_le_bytes(r[16..].try_into().unwrap_or_default());
-                        let bits = self.bits_of(h >> 2);
-                        if bits != 0 {
-                            marks.set(line, bits as u8);
-                        }
-                    })
-                    .map_err(io)?;
+                input.clear(p).map_err(io)?;
+                if let Some(done) = self.spilled.as_mut() {
+                    done.clear(p).map_err(io)?;
+                }
             }
             from = to;
         }
@@ -241,9 +294,30 @@ impl SkipSet {
         self.bits = 0;
         self.spilled = None;
         self.marks = Some(marks);
+        self.stamp = stamp;
         drop(input);
         crate::give_back();
         Ok(())
+    }
+
+    /// Checks that `file`, opened by the run, is the IDs file a
+    /// [marked](SkipSet::mark_lines) set's marks were made on, unchanged: marks by line
+    /// are only right for it.
+    pub(crate) fn check_marked(
+        &self,
+        file: &std::fs::File,
+        path: &std::path::Path,
+    ) -> Result<(), InputError> {
+        match &self.stamp {
+            Some(stamp)
+                if file.metadata().ok().map(|m| FileStamp::of(&m)).as_ref() != Some(stamp) =>
+            {
+                Err(InputError::IdsChanged {
+                    path: path.to_path_buf(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Sorts the hashes, merges the repeats of an ID (keeping where each was found)
@@ -252,7 +326,7 @@ impl SkipSet {
     /// A spilling set not [marked](SkipSet::mark_lines) reads back all it wrote.
     pub fn freeze(&mut self) {
         if self.spilled.is_some() && self.marks.is_none() {
-            self.unspill(0, crate::spill::PARTS);
+            self.unspill(0, PARTS, |_| true);
             self.spilled = None;
             self.held = None;
         }
@@ -397,229 +471,5 @@ impl Hasher for Prehashed {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn skip_sets_hold_ids_by_hash() {
-        let mut s = SkipSet::default();
-        assert!(s.is_empty() && !s.contains(""));
-        for i in 0..100_000 {
-            s.insert(&format!("ID{i}"));
-        }
-        s.insert("ID7"); // again
-        s.extend(["é\tx", ""]);
-        // Before freezing, lookups are right (slowly) and repeats are counted.
-        assert!(s.contains("ID99999") && !s.contains("ID100000"));
-        assert_eq!(s.len(), 100_003);
-        s.freeze();
-        assert_eq!(s.len(), 100_002);
-        assert!((0..100_000).all(|i| s.contains(&format!("ID{i}"))));
-        assert!(s.contains("é\tx") && s.contains(""));
-        assert!(!(100_000..200_000).any(|i| s.contains(&format!("ID{i}"))));
-        assert!(!s.contains("id7") && !s.contains("ID7 "));
-    }
-
-    #[test]
-    fn skip_sets_know_where_each_id_was_found() {
-        let mut s = SkipSet::default();
-        s.insert("listed");
-        s.insert_from("stored", SkipOrigin::Store);
-        s.insert_from("both", SkipOrigin::Store);
-        s.insert("both");
-        s.insert("both2");
-        s.insert_from("both2", SkipOrigin::Store);
-        s.insert_from("stored", SkipOrigin::Store); // again
-        s.freeze();
-        assert_eq!(s.len(), 4);
-        assert_eq!(s.origin("listed"), Some(SkipOrigin::List));
-        assert_eq!(s.origin("stored"), Some(SkipOrigin::Store));
-        assert_eq!(s.origin("both"), Some(SkipOrigin::List));
-        assert_eq!(s.origin("both2"), Some(SkipOrigin::List));
-        assert_eq!(s.origin("other"), None);
-    }
-
-    #[test]
-    fn a_frozen_skip_set_answers_as_a_hash_set_does() {
-        use std::collections::HashMap;
-        // Sizes around the directory's steps, IDs from both origins, repeats, and
-        // IDs added after a freeze.
-        for n in [0usize, 1, 2, 3, 7, 8, 9, 1000, 4097, 50_000] {
-            let mut s = SkipSet::default();
-            let mut model: HashMap<String, u8> = HashMap::new();
-            s.reserve(n as u64);
-            for i in 0..n {
-                let id = format!("e{}", (i * 7919) % (n + n / 3 + 1));
-                let origin = if i % 3 == 0 {
-                    SkipOrigin::Store
-                } else {
-                    SkipOrigin::List
-                };
-                s.insert_from(&id, origin);
-                *model.entry(id).or_default() |= origin as u8;
-            }
-            s.freeze();
-            s.insert_from("late", SkipOrigin::Store);
-            model.insert("late".into(), 2);
-            s.freeze();
-            assert_eq!(s.len(), model.len(), "n = {n}");
-            for i in 0..(2 * n + 10) {
-                let id = format!("e{i}");
-                let want = match model.get(&id) {
-                    None => None,
-                    Some(2) => Some(SkipOrigin::Store),
-                    Some(_) => Some(SkipOrigin::List),
-                };
-                assert_eq!(s.origin(&id), want, "n = {n}, {id}");
-            }
-            assert_eq!(s.origin("late"), Some(SkipOrigin::Store));
-        }
-    }
-
-    /// An IDs file of `n` lines: ID `e{i}` on line `i + 1`, every 7th line blank,
-    /// every 5th with a second column, and a repeat of line 1 at the end.
-    fn ids_file(n: usize) -> (tempfile::NamedTempFile, Vec<Option<String>>) {
-        use std::io::Write;
-        let mut f = tempfile::NamedTempFile::new().expect("temporary file");
-        let mut lines = Vec::new();
-        for i in 0..n {
-            let (text, id) = match i % 7 {
-                6 => ("  ".to_string(), None),
-                _ if i % 5 == 0 => (format!("e{i}\tx"), Some(format!("e{i}"))),
-                _ => (format!("e{i}"), Some(format!("e{i}"))),
-            };
-            writeln!(f, "{text}").expect("write");
-            lines.push(id);
-        }
-        writeln!(f, "e0").expect("write");
-        lines.push(Some("e0".into()));
-        f.flush().expect("flush");
-        (f, lines)
-    }
-
-    #[test]
-    fn a_spilled_skip_set_marks_the_lines_a_held_one_would_skip() {
-        use std::collections::HashMap;
-        let (file, lines) = ids_file(30_000);
-        let source = Source::Ids {
-            path: file.path().to_path_buf(),
-            column: 1,
-        };
-        for (held, shard) in [
-            (1_000, None),
-            (7_777, None),
-            (100_000, None),
-            (1_000, Some(Shard::new(1, 3).expect("shard"))),
-        ] {
-            let mut s = SkipSet::spilling_past(held);
-            let mut model: HashMap<String, u8> = HashMap::new();
-            // Done IDs in and out of the input, from both origins, some twice.
-            s.reserve(40_000);
-            for i in (0..45_000).filter(|i| i % 3 != 1) {
-                let origin = if i % 4 == 0 {
-                    SkipOrigin::List
-                } else {
-                    SkipOrigin::Store
-                };
-                let id = format!("e{i}");
-                s.insert_from(&id, origin);
-                *model.entry(id).or_default() |= origin as u8;
-                if i % 11 == 0 {
-                    s.insert_from(&format!("e{i}"), SkipOrigin::List);
-                    *model.entry(format!("e{i}")).or_default() |= 1;
-                }
-            }
-            let spilled = held < 40_000;
-            assert_eq!(s.spilled.is_some(), spilled, "held {held}");
-            s.mark_lines(&source, shard).expect("marked");
-            assert_eq!(s.marks.is_some(), spilled);
-            assert_eq!(s.len(), model.len(), "held {held}");
-            let mut found = 0;
-            for (k, id) in lines.iter().enumerate() {
-                let Some(id) = id else { continue };
-                if shard.is_some_and(|sh| !sh.contains(id)) {
-                    continue; // never asked: the run passes it over
-                }
-                let want = match model.get(id) {
-                    None => None,
-                    Some(2) => Some(SkipOrigin::Store),
-                    Some(_) => Some(SkipOrigin::List),
-                };
-                found += usize::from(want.is_some());
-                assert_eq!(
-                    s.origin_at(id, k as u64 + 1),
-                    want,
-                    "held {held}, line {}",
-                    k + 1
-                );
-            }
-            assert!(found > 5_000, "{found}");
-        }
-    }
-
-    #[test]
-    fn a_spilled_skip_set_over_files_holds_its_ids_again() {
-        let mut s = SkipSet::spilling_past(10);
-        for i in 0..100 {
-            s.insert_from(&format!("e{i}"), SkipOrigin::Store);
-        }
-        let files = Source::Files {
-            pattern: "*.none".into(),
-            exclude: Vec::new(),
-            base: None,
-        };
-        s.mark_lines(&files, None).expect("held");
-        assert!(s.marks.is_none() && s.spilled.is_none());
-        assert_eq!(s.origin_at("e42", 0), Some(SkipOrigin::Store));
-        assert_eq!(s.origin_at("e100", 0), None);
-    }
-
-    #[test]
-    fn a_spilled_skip_set_not_marked_reads_back_what_it_wrote() {
-        let mut s = SkipSet::spilling_past(100);
-        for i in 0..5_000 {
-            s.insert_from(&format!("e{i}"), SkipOrigin::Store);
-        }
-        s.insert("e7");
-        assert!(s.spilled.is_some());
-        assert_eq!(s.len(), 5_001);
-        s.freeze();
-        assert_eq!(s.len(), 5_000);
-        assert!((0..5_000).all(|i| s.contains(&format!("e{i}"))));
-        assert_eq!(s.origin("e7"), Some(SkipOrigin::List));
-        assert_eq!(s.origin("e8"), Some(SkipOrigin::Store));
-        assert!(!s.contains("e5000"));
-    }
-
-    #[test]
-    fn marking_lines_stops_quietly_at_an_input_error_and_marks_what_came_before() {
-        use std::io::Write;
-        let mut f = tempfile::NamedTempFile::new().expect("temporary file");
-        f.write_all(b"a\nb\n\xff\nc\n").expect("write");
-        let source = Source::Ids {
-            path: f.path().to_path_buf(),
-            column: 1,
-        };
-        let mut s = SkipSet::spilling_past(1);
-        for id in ["a", "b", "c"] {
-            s.insert_from(id, SkipOrigin::Store);
-        }
-        s.mark_lines(&source, None).expect("marked");
-        assert_eq!(s.origin_at("a", 1), Some(SkipOrigin::Store));
-        assert_eq!(s.origin_at("b", 2), Some(SkipOrigin::Store));
-        // After the bad line, nothing is marked: the run stops at line 3 itself.
-        assert_eq!(s.origin_at("c", 4), None);
-        // A missing input is the run's own error, given here first.
-        let gone = Source::Ids {
-            path: f.path().with_extension("gone"),
-            column: 1,
-        };
-        let mut s = SkipSet::spilling_past(1);
-        s.insert("a");
-        s.insert("b");
-        assert!(matches!(
-            s.mark_lines(&gone, None),
-            Err(InputError::OpenIds { .. })
-        ));
-    }
-}
+#[path = "skip_tests.rs"]
+mod tests;

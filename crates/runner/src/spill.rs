@@ -27,6 +27,42 @@ pub(crate) fn part(h: u128) -> usize {
     (h >> (128 - PART_BITS)) as usize
 }
 
+/// Which of `slices` slices of its part a hash falls in, by the 32 bits below the
+/// part's (a part too large to hold at once is joined a slice at a time).
+pub(crate) fn slice_of(h: u128, slices: u64) -> u64 {
+    // 32 bits, kept whole by the cast.
+    let below = (h >> (128 - PART_BITS - 32)) as u32;
+    (u64::from(below) * slices) >> 32
+}
+
+/// What tells that a file is still the one that was read: its device, inode, length
+/// and time of change. Marks by line are only right for the file they were made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of an open file's metadata.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// The stamp of the file at `path`, if it can be read.
+    pub(crate) fn of_path(path: &std::path::Path) -> Option<FileStamp> {
+        std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
+    }
+}
+
 /// [`PARTS`] unnamed temporary files of fixed-size records, written in one go and
 /// then read part by part.
 pub(crate) struct Parts<const W: usize> {
@@ -75,6 +111,17 @@ impl<const W: usize> Parts<W> {
         }
         // Later records go after those read.
         file.seek(SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    /// Empties part `p`: what it held takes no more room on disk.
+    pub(crate) fn clear(&mut self, p: usize) -> io::Result<()> {
+        let w = &mut self.files[p];
+        w.flush()?;
+        let file = w.get_mut();
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        self.counts[p] = 0;
         Ok(())
     }
 
@@ -165,6 +212,40 @@ mod tests {
             first = end;
         }
         assert_eq!(covered, PARTS);
+    }
+
+    #[test]
+    fn a_cleared_part_is_empty_and_takes_records_again() {
+        let mut parts = Parts::<2>::new().expect("temporary files");
+        for i in 0..1000u16 {
+            parts.put(3, &i.to_le_bytes()).unwrap();
+        }
+        parts.clear(3).unwrap();
+        assert_eq!(parts.counts[3], 0);
+        parts.put(3, &7u16.to_le_bytes()).unwrap();
+        let mut got = Vec::new();
+        parts.each(3, |r| got.push(u16::from_le_bytes(*r))).unwrap();
+        assert_eq!(got, [7]);
+    }
+
+    #[test]
+    fn slices_split_a_part_evenly_and_keep_to_their_range() {
+        let mut counts = [0u64; 5];
+        let mut h: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
+        for _ in 0..50_000 {
+            h = h
+                .wrapping_mul(0x2545_f491_4f6c_dd1d)
+                .wrapping_add(0x1405_7b7e_f767_814f);
+            let s = slice_of(h, 5);
+            assert!(s < 5);
+            counts[s as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|c| (9_000..11_000).contains(c)),
+            "{counts:?}"
+        );
+        assert_eq!(slice_of(u128::MAX, 1), 0);
+        assert_eq!(slice_of(u128::MAX, 7), 6);
     }
 
     #[test]
