@@ -76,10 +76,7 @@ pub fn plan(
     let sha256 = sha256_file(plugin.path())?;
     let source = source(spec, console.as_ref())?;
     let idsproc = idsproc(spec, console)?;
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
-    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
-        return Err(repeats.error(&source).into());
-    }
+    let repeats = crate::run::repeats(spec, &source, idsproc.as_deref(), placement.shard)?;
     let location = stores::run_location(&spec.store)?;
     let skip = crate::run::skip_set(spec, &source, idsproc.is_some(), placement.shard, |skip| {
         match &location {

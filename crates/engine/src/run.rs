@@ -76,10 +76,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
         s.lock(&input_identity(&source, spec, placement.shard))?;
     }
     // The repeat check first: what it holds is freed before the skip set is built.
-    let repeats = polyplug_runner::repeats::find(&source, idsproc.as_deref(), placement.shard)?;
-    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
-        return Err(repeats.error(&source).into());
-    }
+    let repeats = repeats(spec, &source, idsproc.as_deref(), placement.shard)?;
     let skip = skip_set(
         spec,
         &source,
@@ -436,6 +433,21 @@ fn input_identity(source: &Source, spec: &RunSpec, shard: Option<polyplug_core::
         Some(s) => format!("{input} shard {s}"),
         None => input,
     }
+}
+
+/// The IDs the input gives more than once: an error unless `--allow-duplicates` (or
+/// `--allow-duplicate-ids`) lets the run compute each once (or number them).
+pub(crate) fn repeats(
+    spec: &RunSpec,
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    shard: Option<polyplug_core::Shard>,
+) -> Result<polyplug_runner::repeats::Repeats, EngineError> {
+    let repeats = polyplug_runner::repeats::find(source, idsproc, shard)?;
+    if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
+        return Err(repeats.error(source).into());
+    }
+    Ok(repeats)
 }
 
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless

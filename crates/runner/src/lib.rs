@@ -41,8 +41,8 @@ mod units;
 static GIVE_BACK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Sets what gives freed memory back to the system: called after the repeated-ID
-/// check and after a skip set has marked the input's lines, the two large, short-lived
-/// structures before a run. An allocator keeps what is freed for reuse (mimalloc, in
+/// check, after the skip list and the store were read, and after a skip set has
+/// marked the input's lines: the large, short-lived work before a run. An allocator keeps what is freed for reuse (mimalloc, in
 /// the binary, for about a second), and the run would carry it as its own: a third
 /// of the peak of a rerun over millions of stored entities. Only the first call counts.
 pub fn set_give_back(f: fn()) {

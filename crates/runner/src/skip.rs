@@ -80,15 +80,10 @@ impl SkipSet {
     /// rerun over millions of stored entities holds 2 bits per input line rather than
     /// 16 bytes per stored entity.
     pub fn spilling() -> SkipSet {
-        SkipSet {
-            held: Some(HELD),
-            ..SkipSet::default()
-        }
+        SkipSet::spilling_past(HELD)
     }
 
-    /// A spilling set that holds at most `held` IDs: for tests of the spilling path
-    /// with small inputs.
-    #[cfg(test)]
+    /// A spilling set that holds at most `held` IDs (tests give small ones).
     fn spilling_past(held: usize) -> SkipSet {
         SkipSet {
             held: Some(held),
@@ -193,9 +188,10 @@ impl SkipSet {
     /// whose IDs it holds are marked; the lookups of the run are then by line
     /// ([`SkipSet::origin_at`]). A set that holds all its IDs is only frozen.
     ///
-    /// The input is read as the run reads it (see [`Entities`]), and stops quietly at
-    /// an input error: the run meets it in its turn. Lines the input gains after this
-    /// are not marked, so they are computed: nothing done is lost by it.
+    /// The input is read as the run reads it (see [`Entities`]); a read error is an
+    /// error, a bad line stops the marking quietly (the run stops there in its turn).
+    /// The marks belong to the file as it was: [`Entities::open`] refuses it once it
+    /// changed ([`InputError::IdsChanged`]).
     pub fn mark_lines(&mut self, source: &Source, shard: Option<Shard>) -> Result<(), InputError> {
         // What reading the skip list and the store took is free again.
         crate::give_back();
