@@ -92,4 +92,4 @@ slurm_bench "native id_stats" "$PWD/target/release/libid_stats.so" "$work/ids.tx
 mv "$work/single.tsv.p" "$work/single.tsv"
 single_time=$python_single
 slurm_bench "python trivial" "$work/trivial.py" "$work/ids10.txt"
-echo "seconds from submission to the merged results (sbatch --wait on the merge job)"
+echo "seconds from submission to the merged results (slurm submit --wait)"

@@ -3,11 +3,13 @@
 //!
 //! - **Results** in input order, each entity once: the input is read again, and each
 //!   entity's row is taken from the results file of its shard (the shard is a
-//!   function of the ID). A shard's rows are mostly in input order already; a row a
-//!   rerun appended later (a retried failure) is found by reading ahead, and rows read
-//!   ahead wait in memory until their entity comes. Which IDs have a row at all is
-//!   known first (the 64-bit [`Shard::hash`] of each row's ID), so an entity without
-//!   one costs no search.
+//!   function of the ID). A shard's rows are mostly in input order already, so the
+//!   next row is tried first; a row a rerun appended later (a retried failure) is
+//!   found by reading ahead, and rows read ahead wait in memory until their entity
+//!   comes. Which rows are left is counted (by the 64-bit [`Shard::hash`] of each
+//!   row's ID) only when a shard's next row is not the entity's, so an entity
+//!   without a row costs no search. An IDs file is read without copying its IDs
+//!   and without a repeated-ID check first: a repeat finds its row taken.
 //! - **Logs**: every shard's log, in shard order.
 //! - **Report**: one report whose counts are the sums of the shards', from the first
 //!   start to the last end, `completed` when every shard is.
@@ -17,13 +19,14 @@ use crate::run_dir::{
 };
 use crate::{resolve, EngineError};
 use polyplug_core::{CompStatus, LoadOptions, Plugin, Report, Shard, Uuid};
-use polyplug_runner::input::{Entities, Prehashed, SkipSet, Source};
-use polyplug_runner::output::unescape_id;
-use std::collections::{HashMap, HashSet};
+use polyplug_runner::input::{Entities, SkipSet, Source};
 use std::fs::File;
-use std::hash::BuildHasherDefault;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+#[path = "merge_rows.rs"]
+mod rows;
+use rows::ShardRows;
 
 /// What to merge, and where to.
 #[derive(Debug, Clone)]
@@ -217,173 +220,6 @@ fn shard_reports(
     Ok(reports)
 }
 
-/// One shard's results file, read forward as the merge needs its rows.
-struct ShardRows {
-    lines: Option<BufReader<File>>,
-    path: PathBuf,
-    /// The [`Shard::hash`]es of the IDs that have a row in the file. Two IDs that share
-    /// a hash cost a search of the file, never a wrong row: rows are matched by ID.
-    ids: HashSet<u64, BuildHasherDefault<Prehashed>>,
-    /// The line being read.
-    buf: Vec<u8>,
-    /// `buf` holds the next row, not yet taken.
-    peeked: bool,
-    /// Rows read past, waiting for their entity: by ID.
-    ahead: HashMap<String, String>,
-}
-
-impl ShardRows {
-    fn open(path: &Path) -> Result<ShardRows, EngineError> {
-        let read_err = |e: std::io::Error| EngineError::Read {
-            path: path.to_path_buf(),
-            what: "shard's results",
-            why: e.to_string(),
-        };
-        let mut ids = HashSet::default();
-        let mut buf = Vec::new();
-        let lines = match File::open(path) {
-            Ok(f) => {
-                let mut r = BufReader::with_capacity(1 << 16, f);
-                while next_line(&mut r, &mut buf).map_err(read_err)? {
-                    ids.insert(row_hash(&buf));
-                }
-                Some(BufReader::with_capacity(
-                    1 << 16,
-                    File::open(path).map_err(read_err)?,
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(read_err(e)),
-        };
-        Ok(ShardRows {
-            lines,
-            path: path.to_path_buf(),
-            ids,
-            buf,
-            peeked: false,
-            ahead: HashMap::new(),
-        })
-    }
-
-    /// Writes the row of entity `id` (whose [`Shard::hash`] is `hash`) to `out`, if the
-    /// file has one; says whether.
-    fn take_into(
-        &mut self,
-        id: &str,
-        hash: u64,
-        out: &mut impl Write,
-    ) -> Result<bool, EngineError> {
-        // The next row first: a shard's rows are mostly in input order.
-        if self.peek()? && row_is(&self.buf, id) {
-            self.peeked = false;
-            write_row(out, &self.buf)?;
-            return Ok(true);
-        }
-        if !self.ids.contains(&hash) {
-            return Ok(false);
-        }
-        if let Some(row) = self.ahead.remove(id) {
-            write_row(out, row.as_bytes())?;
-            return Ok(true);
-        }
-        while self.peek()? {
-            self.peeked = false;
-            if row_is(&self.buf, id) {
-                write_row(out, &self.buf)?;
-                return Ok(true);
-            }
-            // A later entity's row (or a second row of an earlier one: the first won).
-            let line = text(&self.buf);
-            let row = row_id(&line).into_owned();
-            self.ahead.entry(row).or_insert_with(|| line.into_owned());
-        }
-        Ok(false)
-    }
-
-    /// Whether there is a next row, read into `buf` (and kept there until taken).
-    fn peek(&mut self) -> Result<bool, EngineError> {
-        if self.peeked {
-            return Ok(true);
-        }
-        let Some(r) = &mut self.lines else {
-            return Ok(false);
-        };
-        self.peeked = next_line(r, &mut self.buf).map_err(|e| EngineError::Read {
-            path: self.path.clone(),
-            what: "shard's results",
-            why: e.to_string(),
-        })?;
-        Ok(self.peeked)
-    }
-
-    /// Rows never taken: of entities the input does not have.
-    fn strays(&mut self) -> u64 {
-        let mut rest = u64::from(std::mem::take(&mut self.peeked));
-        if let Some(mut r) = self.lines.take() {
-            while next_line(&mut r, &mut self.buf).unwrap_or(false) {
-                rest += 1;
-            }
-        }
-        rest + self.ahead.len() as u64
-    }
-}
-
-/// Reads the next line into `buf`, without its newline; `false` at the end.
-fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    buf.clear();
-    if r.read_until(b'\n', buf)? == 0 {
-        return Ok(false);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-    }
-    Ok(true)
-}
-
-/// A line as text (results files are UTF-8; anything else is shown, not lost).
-fn text(line: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(line) {
-        Ok(t) => std::borrow::Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(line),
-    }
-}
-
-/// Writes one row and its newline.
-fn write_row(out: &mut impl Write, row: &[u8]) -> Result<(), EngineError> {
-    out.write_all(row)
-        .and_then(|()| out.write_all(b"\n"))
-        .map_err(|e| EngineError::WriteResults(e.to_string()))
-}
-
-/// The first field of a row, as written (escaped).
-fn first_field(line: &[u8]) -> &[u8] {
-    memchr::memchr(b'\t', line).map_or(line, |i| &line[..i])
-}
-
-/// Whether `line` is the row of entity `id`. Most IDs are written as they are, and
-/// are compared as bytes.
-fn row_is(line: &[u8], id: &str) -> bool {
-    let field = first_field(line);
-    if !field.contains(&b'\\') {
-        return field == id.as_bytes();
-    }
-    row_id(&text(line)) == id
-}
-
-/// The [`Shard::hash`] of a row's entity ID.
-fn row_hash(line: &[u8]) -> u64 {
-    let field = first_field(line);
-    if !field.contains(&b'\\') {
-        return Shard::hash(field);
-    }
-    Shard::hash(row_id(&text(line)).as_bytes())
-}
-
-/// The entity ID of a results row.
-fn row_id(line: &str) -> std::borrow::Cow<'_, str> {
-    unescape_id(line.split('\t').next().unwrap_or(""))
-}
-
 /// Writes the shards' rows in input order into `out`; returns the rows written and
 /// the rows of no input entity.
 fn merge_results(
@@ -440,8 +276,6 @@ fn write_rows(
         )?),
         None => None,
     };
-    let repeats = polyplug_runner::repeats::find(source, idsproc.as_deref(), None)?;
-    let entities = Entities::open(source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
     let mut readers = shards
         .iter()
         .map(|s| ShardRows::open(&s.results))
@@ -449,12 +283,28 @@ fn write_rows(
     let mut tmp = temp_beside(out).map_err(|e| write_error(out, e))?;
     let mut rows = 0u64;
     {
-        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
-        for entity in entities {
-            let mut entity = entity?;
-            let (shard, hash) = place(&mut entity);
-            if readers[shard].take_into(&entity.id, hash, &mut w)? {
-                rows += 1;
+        let mut w = BufWriter::with_capacity(1 << 18, tmp.as_file_mut());
+        match (source, &idsproc) {
+            // The IDs as the run read them, without a copy of each. Repeats need no
+            // check first: an ID's row is taken at its first appearance, and a
+            // shard has no row left for the later ones.
+            (Source::Ids { path, column }, None) => {
+                polyplug_runner::ids::each_id(path, *column, |id| {
+                    let hash = Shard::hash(id.as_bytes());
+                    let shard = Shard::of_hash(hash, manifest.shards) as usize;
+                    rows += u64::from(readers[shard].take_into(id, hash, &mut w)?);
+                    Ok::<(), EngineError>(())
+                })?;
+            }
+            _ => {
+                let repeats = polyplug_runner::repeats::find(source, idsproc.as_deref(), None)?;
+                let entities =
+                    Entities::open(source, idsproc.as_deref(), SkipSet::default())?.once(repeats);
+                for entity in entities {
+                    let mut entity = entity?;
+                    let (shard, hash) = place(&mut entity);
+                    rows += u64::from(readers[shard].take_into(&entity.id, hash, &mut w)?);
+                }
             }
         }
         w.flush().map_err(|e| write_error(out, e))?;
@@ -582,3 +432,7 @@ fn write_error(path: &Path, e: std::io::Error) -> EngineError {
         why: e.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

@@ -10,14 +10,30 @@ pub fn host_version() -> String {
     format!("polyplug {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The sha256 of a file, lower-case hex.
+/// The sha256 of a file, lower-case hex. Read in blocks: a plugin library of some
+/// megabytes read whole would cost more in fresh memory than in hashing.
 pub fn sha256_file(path: &Path) -> Result<String, EngineError> {
-    let bytes = std::fs::read(path).map_err(|e| EngineError::Hash {
+    use std::io::Read;
+    let error = |e: std::io::Error| EngineError::Hash {
         path: path.to_path_buf(),
         why: e.to_string(),
-    })?;
-    let digest = sha2::Sha256::digest(&bytes);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    };
+    let mut file = std::fs::File::open(path).map_err(error)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut block = vec![0u8; 64 << 10];
+    loop {
+        match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&block[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(error(e)),
+        }
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Local time as the reports write it: `YYYY-MM-DD HH:MM:SS.ffffff`.

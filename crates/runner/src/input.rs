@@ -482,27 +482,11 @@ impl<'a> Entities<'a> {
                     Line::Text { line, tabs } => text_line_id(line, *column, tabs),
                     Line::Bytes(bytes) => line_id(bytes, *column),
                 };
-                let unit = match id {
-                    LineId::Blank => None, // blank lines hold no ID
+                let unit = match crate::ids::line_unit(id, path, *line_no, *column) {
                     // Another shard's ID is passed over here, before it is copied
                     // (the shard of an ID edited by --idsproc is known only after).
-                    LineId::Id(f) if shard.is_some_and(|s| !s.contains(f)) => None,
-                    LineId::Id(f) => Some(Ok(f.to_string())),
-                    LineId::NotUtf8 => Some(Err(InputError::Utf8 {
-                        path: path.clone(),
-                        line: *line_no,
-                    })),
-                    LineId::Columns(found) => Some(Err(InputError::Columns {
-                        path: path.clone(),
-                        line: *line_no,
-                        found,
-                        column: *column,
-                    })),
-                    LineId::EmptyColumn => Some(Err(InputError::EmptyColumn {
-                        path: path.clone(),
-                        line: *line_no,
-                        column: *column,
-                    })),
+                    Some(Ok(f)) if shard.is_some_and(|s| !s.contains(f)) => None,
+                    unit => unit.map(|u| u.map(str::to_string)),
                 };
                 match unit {
                     None => continue,

@@ -1,6 +1,7 @@
 //! A sharded polyplug run as a Slurm job array, with Slurm's own mechanisms only:
-//! `sbatch` arrays, `--dependency`, `--signal`, `squeue`. No polling loop of
-//! polyplug's own, no daemon.
+//! `sbatch` arrays, `--dependency`, `--signal`, `squeue`. No daemon, and no polling
+//! loop of polyplug's own but `--wait`'s (one `squeue` for the merge job, at most
+//! every 2 s).
 //!
 //! - [`submit`] writes the run folder's `slurm/` scripts: `shard.sh`, one array task
 //!   per shard running `polyplug run … --shard $((SLURM_ARRAY_TASK_ID + offset))/N

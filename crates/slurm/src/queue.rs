@@ -1,6 +1,6 @@
 //! The Slurm programs polyplug calls: `scontrol show config` (MaxArraySize),
-//! `sbatch --parsable`, one `squeue` per status, `scancel`, and `sacct` when the
-//! cluster keeps accounting.
+//! `sbatch --parsable`, one `squeue` per status (and a few a second at most while
+//! waiting for a merge job), `scancel`, and `sacct` when the cluster keeps accounting.
 
 use crate::SlurmError;
 use std::collections::HashMap;
@@ -47,9 +47,7 @@ pub fn max_array_size() -> Result<u32, SlurmError> {
         .unwrap_or(1001))
 }
 
-/// `sbatch --parsable <args>`: the job ID. With `--wait`, sbatch ends when the job
-/// does, failing when it failed: the ID it printed first is still the answer (the
-/// job's own end is for [`crate::status`] to tell).
+/// `sbatch --parsable <args>`: the job ID.
 pub fn sbatch(args: &[String]) -> Result<String, SlurmError> {
     let mut all = vec!["--parsable".to_string()];
     all.extend(args.iter().cloned());
@@ -74,7 +72,7 @@ pub fn sbatch(args: &[String]) -> Result<String, SlurmError> {
         .map(str::trim)
         .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
     match id {
-        Some(id) if out.status.success() || args.iter().any(|a| a == "--wait") => Ok(id.into()),
+        Some(id) if out.status.success() => Ok(id.into()),
         _ => Err(SlurmError::Command {
             program: shown(),
             why: format!(
@@ -83,6 +81,59 @@ pub fn sbatch(args: &[String]) -> Result<String, SlurmError> {
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         }),
+    }
+}
+
+/// The states in which a job has ended (`squeue --format=%T`).
+const ENDED: [&str; 9] = [
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+];
+
+/// Whether `squeue --jobs=<job> --format=%T` says the job has ended: it lists the
+/// job no more (or, for a while, in an end state).
+pub fn has_ended(squeue_out: &str) -> bool {
+    squeue_out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .all(|state| ENDED.iter().any(|e| state.starts_with(e)))
+}
+
+/// Waits until `job` has left the queue: one `squeue` a while, the first after a
+/// fifth of a second and then less and less often, at most every two seconds. (An
+/// `sbatch --wait` asks after 2 s, then 8, then 32: a merge of a few seconds would
+/// be waited for half a minute.) A job the controller has forgotten has ended; any
+/// other failure of `squeue` ten times in a row is the error.
+pub fn wait_for(job: &str) -> Result<(), SlurmError> {
+    let args = [
+        "--noheader".to_string(),
+        format!("--jobs={job}"),
+        "--format=%T".into(),
+    ];
+    let mut pause = std::time::Duration::from_millis(200);
+    let mut failures = 0;
+    loop {
+        std::thread::sleep(pause);
+        pause = (pause * 3 / 2).min(std::time::Duration::from_secs(2));
+        match slurm("squeue", &args) {
+            Ok(out) if has_ended(&out) => return Ok(()),
+            Ok(_) => failures = 0,
+            Err(SlurmError::Command { why, .. }) if why.contains("Invalid job id") => return Ok(()),
+            Err(e) => {
+                failures += 1;
+                if failures >= 10 {
+                    return Err(e);
+                }
+            }
+        }
     }
 }
 
@@ -163,4 +214,31 @@ pub fn accounted(jobs: &[&str]) -> HashMap<String, String> {
         .filter_map(|l| l.split_once('|'))
         .map(|(id, state)| (id.trim().to_string(), state.trim().to_string()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_ended;
+
+    #[test]
+    fn a_job_has_ended_when_the_queue_lists_it_no_more_or_in_an_end_state() {
+        for out in [
+            "",
+            "\n",
+            "COMPLETED\n",
+            "FAILED\n",
+            "CANCELLED by 1000\n",
+            "TIMEOUT\n",
+        ] {
+            assert!(has_ended(out), "{out:?}");
+        }
+        for out in [
+            "PENDING\n",
+            "RUNNING\n",
+            "COMPLETING\n",
+            "COMPLETED\nRUNNING\n",
+        ] {
+            assert!(!has_ended(out), "{out:?}");
+        }
+    }
 }

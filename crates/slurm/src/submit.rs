@@ -19,7 +19,7 @@ pub struct SubmitSpec {
     pub sbatch_args: Vec<String>,
     /// Write the scripts and say what would be submitted, but submit nothing.
     pub dry_run: bool,
-    /// Wait until the merge job ends (`sbatch --wait`).
+    /// Wait until the merge job has left the queue (one `squeue` at most every 2 s).
     pub wait: bool,
 }
 
@@ -281,25 +281,21 @@ fn send(
     let merge_job = if dry_run {
         "<merge>".to_string()
     } else {
-        // The array is recorded before the merge is submitted (with --wait, sbatch
-        // returns only when the merge ends; status finds it by its name meanwhile).
+        // The array is recorded before the merge is submitted (status finds the
+        // merge by its name meanwhile).
         submission.attempts.push(attempt.clone());
         submission.write(dir)?;
         submission.attempts.pop();
-        let mut merge_args = args.clone();
-        if wait {
-            merge_args.insert(0, "--wait".into());
-        }
-        queue::sbatch(&merge_args)?
+        queue::sbatch(&args)?
     };
-    if wait {
-        args.insert(0, "--wait".into());
-    }
     commands.push(sbatch_line(&args));
     attempt.merge_job = merge_job.clone();
     submission.attempts.push(attempt);
     if !dry_run {
         submission.write(dir)?;
+        if wait {
+            queue::wait_for(&merge_job)?;
+        }
     }
     Ok(Submitted {
         parts: sent,
