@@ -289,11 +289,10 @@ fn write_rows(
             // check first: an ID's row is taken at its first appearance, and a
             // shard has no row left for the later ones.
             (Source::Ids { path, column }, None) => {
-                polyplug_runner::ids::each_id(path, *column, |id| {
-                    let hash = Shard::hash(id.as_bytes());
+                rows::each_hashed_id(path, *column, |id, hash| {
                     let shard = Shard::of_hash(hash, manifest.shards) as usize;
                     rows += u64::from(readers[shard].take_into(id, hash, &mut w)?);
-                    Ok::<(), EngineError>(())
+                    Ok(())
                 })?;
             }
             _ => {

@@ -287,3 +287,90 @@ fn row_hash(line: &[u8]) -> u64 {
 fn row_id(line: &str) -> std::borrow::Cow<'_, str> {
     unescape_id(line.split('\t').next().unwrap_or(""))
 }
+
+/// IDs read (and hashed) by a helper thread, handed over a batch at a time.
+#[derive(Default)]
+struct IdBatch {
+    text: String,
+    /// Where each ID ends in `text`, with its [`Shard::hash`].
+    ends: Vec<(usize, u64)>,
+}
+
+/// IDs in a batch: enough that handing one over costs nothing per ID.
+const IDS_PER_BATCH: usize = 8192;
+
+/// Calls `f` with each ID of the IDs file (as [`polyplug_runner::ids::each_id`]
+/// gives them) and its [`Shard::hash`], in order. The file is read and the IDs
+/// hashed on a second thread while `f` runs on this one: a merge's two halves,
+/// reading the input and copying the shards' rows, take about as long each.
+pub(super) fn each_hashed_id(
+    path: &Path,
+    column: usize,
+    mut f: impl FnMut(&str, u64) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<IdBatch>(4);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<IdBatch>(8);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut batch = IdBatch::default();
+            let read = polyplug_runner::ids::each_id(path, column, |id| {
+                batch.text.push_str(id);
+                batch
+                    .ends
+                    .push((batch.text.len(), Shard::hash(id.as_bytes())));
+                if batch.ends.len() == IDS_PER_BATCH {
+                    let next = empty_rx.try_recv().unwrap_or_default();
+                    full_tx
+                        .send(std::mem::replace(&mut batch, next))
+                        .map_err(|_| Stopped::Dropped)?;
+                }
+                Ok(())
+            });
+            // The IDs before an input error are merged first, as they were read.
+            if !batch.ends.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            read
+        });
+        let mut given = Ok(());
+        for mut batch in full_rx.iter() {
+            let mut start = 0;
+            for &(end, hash) in &batch.ends {
+                given = f(&batch.text[start..end], hash);
+                if given.is_err() {
+                    break;
+                }
+                start = end;
+            }
+            if given.is_err() {
+                break; // the reader stops at its next hand-over
+            }
+            batch.text.clear();
+            batch.ends.clear();
+            let _ = empty_tx.try_send(batch);
+        }
+        drop(full_rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        given?;
+        match read {
+            Ok(()) | Err(Stopped::Dropped) => Ok(()),
+            Err(Stopped::Input(e)) => Err(e.into()),
+        }
+    })
+}
+
+/// Why the reading thread stopped before the end of the input.
+enum Stopped {
+    /// At a line the run refused (or a read error).
+    Input(polyplug_runner::input::InputError),
+    /// The other side stopped.
+    Dropped,
+}
+
+impl From<polyplug_runner::input::InputError> for Stopped {
+    fn from(e: polyplug_runner::input::InputError) -> Self {
+        Stopped::Input(e)
+    }
+}

@@ -152,3 +152,44 @@ fn the_run_reads_bad_input_lines_as_the_run_did() {
     .expect_err("a line that is not UTF-8");
     assert!(err.to_string().contains("line 2"), "{err}");
 }
+
+#[test]
+fn ids_read_on_another_thread_come_in_order_and_stop_at_either_side() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("ids.txt");
+    let n = 3 * 8192 + 5;
+    let mut text: String = (0..n).map(|i| format!("id_{i}\n")).collect();
+    std::fs::write(&path, &text).expect("written");
+    let mut seen = Vec::new();
+    rows::each_hashed_id(&path, 1, |id, hash| {
+        assert_eq!(hash, Shard::hash(id.as_bytes()), "{id}");
+        seen.push(id.to_string());
+        Ok(())
+    })
+    .expect("read");
+    let want: Vec<String> = (0..n).map(|i| format!("id_{i}")).collect();
+    assert_eq!(seen, want);
+    // A bad line: every ID before it is given, then its error.
+    text.push_str("a\tb\n\tx\n");
+    std::fs::write(&path, &text).expect("written");
+    let mut count = 0;
+    let e = rows::each_hashed_id(&path, 1, |_, _| {
+        count += 1;
+        Ok(())
+    })
+    .expect_err("an empty first field");
+    assert_eq!(count, n + 1);
+    assert!(e.to_string().contains(&format!("line {}", n + 2)), "{e}");
+    // This side's error stops the reading, and is the answer.
+    let mut count = 0;
+    let e = rows::each_hashed_id(&path, 1, |_, _| {
+        count += 1;
+        if count == 10_000 {
+            return Err(EngineError::WriteResults("full".into()));
+        }
+        Ok(())
+    })
+    .expect_err("stopped");
+    assert_eq!(count, 10_000);
+    assert!(e.to_string().contains("full"), "{e}");
+}
