@@ -234,42 +234,14 @@ pub fn import(
     let func = |n: &str| -> Option<Bound<'_, PyAny>> {
         module.getattr(n).ok().filter(|f| f.is_callable())
     };
-    let inspect = py.import("inspect").ok();
+    // `inspect` (5 ms to import) only for what is not a plain function.
+    let inspect = std::cell::OnceCell::new();
     let spec_of = |f: &Bound<'_, PyAny>| -> Option<ArgSpec> {
-        let spec = inspect
-            .as_ref()?
-            .call_method1("getfullargspec", (f,))
-            .ok()?;
-        let names = |attr: &str| -> Vec<String> {
-            spec.getattr(attr)
-                .ok()
-                .and_then(|v| v.extract::<Vec<String>>().ok())
-                .unwrap_or_default()
-        };
-        let present = |attr: &str| spec.getattr(attr).is_ok_and(|v| !v.is_none());
-        let defaulted = |attr: &str| -> usize {
-            spec.getattr(attr)
-                .ok()
-                .filter(|v| !v.is_none())
-                .and_then(|v| v.len().ok())
-                .unwrap_or(0)
-        };
-        let kwonly_defaults: Vec<String> = spec
-            .getattr("kwonlydefaults")
-            .ok()
-            .filter(|v| !v.is_none())
-            .and_then(|v| v.call_method0("keys").ok())
-            .and_then(|k| k.try_iter().ok())
-            .map(|it| it.flatten().filter_map(|k| k.extract().ok()).collect())
-            .unwrap_or_default();
-        Some(ArgSpec {
-            args: names("args"),
-            defaults: defaulted("defaults"),
-            kwonly: names("kwonlyargs"),
-            kwonly_defaults,
-            varargs: present("varargs"),
-            varkw: present("varkw"),
-        })
+        if let Some(spec) = plain_function_spec(f) {
+            return Some(spec);
+        }
+        let inspect = inspect.get_or_init(|| py.import("inspect").ok()).as_ref()?;
+        inspect_spec(inspect, f)
     };
     let make = |f: Option<Bound<'_, PyAny>>| -> (Option<Function>, Option<ArgSpec>) {
         match f {
@@ -318,6 +290,89 @@ pub fn import(
     })
 }
 
+/// What `inspect.getfullargspec` says of `f`, read from its code object when it is a
+/// plain Python function (no `__signature__` of its own): the same fields, without
+/// importing `inspect`. `None` for anything else.
+fn plain_function_spec(f: &Bound<'_, PyAny>) -> Option<ArgSpec> {
+    const CO_VARARGS: u32 = 0x04;
+    const CO_VARKEYWORDS: u32 = 0x08;
+    let py = f.py();
+    if !f
+        .is_instance(&py.get_type::<pyo3::types::PyFunction>())
+        .ok()?
+        || f.hasattr("__signature__").unwrap_or(true)
+    {
+        return None;
+    }
+    let code = f.getattr("__code__").ok()?;
+    let count = |attr: &str| code.getattr(attr).ok()?.extract::<usize>().ok();
+    let (positional, kwonly) = (count("co_argcount")?, count("co_kwonlyargcount")?);
+    let flags: u32 = code.getattr("co_flags").ok()?.extract().ok()?;
+    let names: Vec<String> = code.getattr("co_varnames").ok()?.extract().ok()?;
+    let args = names.get(..positional)?.to_vec();
+    let kwonly = names.get(positional..positional + kwonly)?.to_vec();
+    let defaults = f
+        .getattr("__defaults__")
+        .ok()
+        .filter(|d| !d.is_none())
+        .map_or(Some(0), |d| d.len().ok())?;
+    let kwonly_defaults = match f.getattr("__kwdefaults__").ok().filter(|d| !d.is_none()) {
+        None => Vec::new(),
+        Some(d) => d
+            .call_method0("keys")
+            .ok()?
+            .try_iter()
+            .ok()?
+            .flatten()
+            .filter_map(|k| k.extract().ok())
+            .collect(),
+    };
+    Some(ArgSpec {
+        args,
+        defaults,
+        kwonly,
+        kwonly_defaults,
+        varargs: flags & CO_VARARGS != 0,
+        varkw: flags & CO_VARKEYWORDS != 0,
+    })
+}
+
+/// What `inspect.getfullargspec` says of `f` (`None` when it cannot tell: a compiled
+/// function without a signature).
+fn inspect_spec(inspect: &Bound<'_, PyModule>, f: &Bound<'_, PyAny>) -> Option<ArgSpec> {
+    let spec = inspect.call_method1("getfullargspec", (f,)).ok()?;
+    let names = |attr: &str| -> Vec<String> {
+        spec.getattr(attr)
+            .ok()
+            .and_then(|v| v.extract::<Vec<String>>().ok())
+            .unwrap_or_default()
+    };
+    let present = |attr: &str| spec.getattr(attr).is_ok_and(|v| !v.is_none());
+    let defaulted = |attr: &str| -> usize {
+        spec.getattr(attr)
+            .ok()
+            .filter(|v| !v.is_none())
+            .and_then(|v| v.len().ok())
+            .unwrap_or(0)
+    };
+    let kwonly_defaults: Vec<String> = spec
+        .getattr("kwonlydefaults")
+        .ok()
+        .filter(|v| !v.is_none())
+        .and_then(|v| v.call_method0("keys").ok())
+        .and_then(|k| k.try_iter().ok())
+        .map(|it| it.flatten().filter_map(|k| k.extract().ok()).collect())
+        .unwrap_or_default();
+    Some(ArgSpec {
+        args: names("args"),
+        defaults: defaulted("defaults"),
+        kwonly: names("kwonlyargs"),
+        kwonly_defaults,
+        varargs: present("varargs"),
+        varkw: present("varkw"),
+    })
+}
+
 /// The names of the parameters the module's PARAMETERS declares.
 fn declared_parameters(raw: &RawMeta) -> Vec<String> {
     let Some(polyplug_core::Value::List(items)) = raw.constants.get("PARAMETERS") else {
@@ -336,6 +391,7 @@ fn declared_parameters(raw: &RawMeta) -> Vec<String> {
 }
 
 /// What `inspect.getfullargspec` says about a function.
+#[derive(Debug, PartialEq, Eq)]
 struct ArgSpec {
     args: Vec<String>,
     /// How many of the last `args` have a default.
@@ -548,5 +604,54 @@ mod tests {
         );
         assert_eq!(module_name(Path::new("gc.py")), "gc");
         assert!(!is_extension_module(Path::new("/nonexistent.so")));
+    }
+
+    #[test]
+    fn a_plain_function_is_read_as_inspect_reads_it() {
+        crate::interp::start().expect("the interpreter starts");
+        Python::with_gil(|py| {
+            let code = std::ffi::CString::new(
+                "import functools\n\
+                 def a(e): pass\n\
+                 def b(e, state, k=1, *args, j, m=2, **kw): x = 1; return x\n\
+                 def c(e, /, s, *, t): pass\n\
+                 def d(*args, **kwargs): pass\n\
+                 def e(x, y=None): z = [x]; return z\n\
+                 def f(): pass\n\
+                 @functools.wraps(b)\n\
+                 def g(*a, **k): pass\n\
+                 def h(e): pass\n\
+                 h.__signature__ = None\n\
+                 class K:\n    def __call__(self, e): pass\n\
+                 k = K()\n\
+                 import math\n\
+                 hs = [a, b, c, d, e, f, g]\n",
+            )
+            .expect("no NUL");
+            let globals = pyo3::types::PyDict::new(py);
+            py.run(&code, Some(&globals), None)
+                .expect("the functions are defined");
+            let inspect = py.import("inspect").expect("inspect");
+            let functions = globals.get_item("hs").expect("get").expect("hs");
+            let mut read = 0;
+            for f in functions.try_iter().expect("a list").flatten() {
+                let fast = plain_function_spec(&f).expect("a plain function");
+                assert_eq!(Some(fast), inspect_spec(&inspect, &f), "{f}");
+                read += 1;
+            }
+            assert_eq!(read, 7);
+            // Not plain functions: one with a __signature__ of its own, a callable
+            // object, a builtin.
+            for name in ["h", "k"] {
+                let f = globals.get_item(name).expect("get").expect("defined");
+                assert!(plain_function_spec(&f).is_none(), "{name}");
+            }
+            let builtin = py
+                .import("math")
+                .expect("math")
+                .getattr("sqrt")
+                .expect("sqrt");
+            assert!(plain_function_spec(&builtin).is_none());
+        });
     }
 }
