@@ -289,7 +289,6 @@ fn row_id(line: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// IDs read (and hashed) by a helper thread, handed over a batch at a time.
-#[derive(Default)]
 struct IdBatch {
     text: String,
     /// Where each ID ends in `text`, with its [`Shard::hash`].
@@ -298,6 +297,17 @@ struct IdBatch {
 
 /// IDs in a batch: enough that handing one over costs nothing per ID.
 const IDS_PER_BATCH: usize = 8192;
+
+impl IdBatch {
+    /// A batch with room for [`IDS_PER_BATCH`] IDs of 32 bytes: room taken once,
+    /// not grown (fresh memory is zeroed by the kernel, a page at a time).
+    fn new() -> IdBatch {
+        IdBatch {
+            text: String::with_capacity(IDS_PER_BATCH * 32),
+            ends: Vec::with_capacity(IDS_PER_BATCH),
+        }
+    }
+}
 
 /// Calls `f` with each ID of the IDs file (as [`polyplug_runner::ids::each_id`]
 /// gives them) and its [`Shard::hash`], in order. The file is read and the IDs
@@ -312,14 +322,14 @@ pub(super) fn each_hashed_id(
     let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<IdBatch>(8);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
-            let mut batch = IdBatch::default();
+            let mut batch = IdBatch::new();
             let read = polyplug_runner::ids::each_id(path, column, |id| {
                 batch.text.push_str(id);
                 batch
                     .ends
                     .push((batch.text.len(), Shard::hash(id.as_bytes())));
                 if batch.ends.len() == IDS_PER_BATCH {
-                    let next = empty_rx.try_recv().unwrap_or_default();
+                    let next = empty_rx.try_recv().unwrap_or_else(|_| IdBatch::new());
                     full_tx
                         .send(std::mem::replace(&mut batch, next))
                         .map_err(|_| Stopped::Dropped)?;
