@@ -24,7 +24,11 @@ lib=target/release/libid_stats.so
 python3 bench/gen-ids.py "$N" "$work/ids.txt"
 
 run() { "$bin" run "$lib" ids "$work/ids.txt" -o "$work/out.tsv" -r "$work/r.yaml" "$@"; }
-configs=(direct j1 j2 p1 p2)
+# A list of IDs is checked for repeats once, and remembered while it stays unchanged
+# (in the cache folder): the runs above are over a list seen before, as a second
+# plugin's run over a user's list is; this one sees it as new, with a cache of its own.
+fresh() { POLYPLUG_CACHE_DIR=$(mktemp -d -p "$work") run "$@"; }
+configs=(direct j1 j2 p1 p2 n1)
 command_of() {
   case $1 in
     direct) echo target/release/direct-loop "$work/ids.txt" "$work/out.tsv" ;;
@@ -32,6 +36,7 @@ command_of() {
     j2) echo run -j2 ;;
     p1) echo run -j1 --in-process ;;
     p2) echo run -j2 --in-process ;;
+    n1) echo fresh -j1 ;;
   esac
 }
 # Seconds (wall clock) of the fastest of ${REPEATS:-7} runs of each configuration, the
@@ -47,7 +52,7 @@ for _ in $(seq "${REPEATS:-7}"); do
     if [ -z "${best[$c]:-}" ] || (( $(echo "$t < ${best[$c]}" | bc -l) )); then best[$c]=$t; fi
   done
 done
-direct=${best[direct]} j1=${best[j1]} j2=${best[j2]} p1=${best[p1]} p2=${best[p2]}
+direct=${best[direct]} j1=${best[j1]} j2=${best[j2]} p1=${best[p1]} p2=${best[p2]} n1=${best[n1]}
 
 # Check the host wrote the same rows as the direct loop.
 target/release/direct-loop "$work/ids.txt" "$work/direct.tsv"
@@ -64,6 +69,7 @@ row "polyplug -j1" "$j1"
 row "polyplug -j2" "$j2"
 row "polyplug -j1 --in-process" "$p1"
 row "polyplug -j2 --in-process" "$p2"
+row "polyplug -j1, a new ID list" "$n1"
 echo "ratio = host time / direct-loop time (targets at -j1: default <= 1.5, --in-process <= 1.2)"
 
 # Memory stays flat: peak RSS for 10x more IDs.

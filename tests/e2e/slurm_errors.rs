@@ -105,6 +105,23 @@ fn slurm_submit_refuses_what_cannot_run() {
     )
     .code(2)
     .stderr_has("nope.txt: cannot read the IDs file");
+    // Repeated IDs: found here, over the whole file, not by every task.
+    t.write("twice.txt", "a\nb\nc\nb\n");
+    submit(
+        &t,
+        &[
+            "p.py",
+            "ids",
+            "twice.txt",
+            "--shards",
+            "4",
+            "--run-dir",
+            "rd",
+        ],
+    )
+    .code(2)
+    .stderr_has("\"b\" (lines 2, 4)")
+    .stderr_has("--allow-duplicates");
     assert!(!t.join("rd").exists(), "nothing written");
     // A folder where shards ran already is another run's.
     Run::of(

@@ -133,6 +133,8 @@ pub fn check_run(run: &[String], shards: u32, run_dir: &Path, local: bool) -> Re
     if let Input::Ids { path, .. } = &spec.input {
         std::fs::File::open(path)
             .map_err(|e| format!("{}: cannot read the IDs file: {e}", path.display()))?;
+        // Checked once, here, rather than by every task (which then remember it).
+        polyplug_engine::check_repeats(&spec).map_err(|e| e.to_string())?;
     }
     if let Some(records) = spec.input.record_source() {
         // Indexed once, here, rather than by every task at once.

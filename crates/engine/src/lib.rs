@@ -88,7 +88,7 @@ pub use polyplug_core::Console;
 pub use polyplug_loader_source::{export_sdk, sdk_folder};
 pub use polyplug_runner::set_give_back;
 pub use records::catalog as records_catalog;
-pub use run::{definitions_for, run};
+pub use run::{check_repeats, definitions_for, run};
 pub use spec::{Input, Reason, RunIo, RunSpec, StoreChoice};
 
 /// The plugin model ([`polyplug_core`]), for callers of the engine.

@@ -443,11 +443,35 @@ pub(crate) fn repeats(
     idsproc: Option<&dyn Plugin>,
     shard: Option<polyplug_core::Shard>,
 ) -> Result<polyplug_runner::repeats::Repeats, EngineError> {
-    let repeats = polyplug_runner::repeats::find(source, idsproc, shard)?;
+    // A clean IDs file is remembered in the cache folder (none: checked every time).
+    let cache = polyplug_core::CacheRoot::from_env()
+        .ok()
+        .map(|c| c.path.join("repeats"));
+    let repeats =
+        polyplug_runner::repeats::find_remembered(source, idsproc, shard, cache.as_deref())?;
     if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
         return Err(repeats.error(source).into());
     }
     Ok(repeats)
+}
+
+/// The repeated-ID check of a run's whole IDs file (every shard's IDs), for a
+/// submission of its shards: repeats are an error before anything is submitted
+/// rather than in every task, and a file without a repeat is remembered, so that the
+/// tasks do not check it again. Nothing to do for other inputs, or with `--idsproc`
+/// (the tasks check what it makes).
+pub fn check_repeats(spec: &RunSpec) -> Result<(), EngineError> {
+    let Input::Ids { path, column } = &spec.input else {
+        return Ok(());
+    };
+    if spec.idsproc.is_some() {
+        return Ok(());
+    }
+    let source = Source::Ids {
+        path: path.clone(),
+        column: column.unwrap_or(1),
+    };
+    repeats(spec, &source, None, None).map(drop)
 }
 
 /// What to skip: the skip list (`-s`, else the results file, as Prenacs does) and, unless

@@ -113,6 +113,41 @@ pub fn find(
     idsproc: Option<&dyn Plugin>,
     shard: Option<Shard>,
 ) -> Result<Repeats, InputError> {
+    find_remembered(source, idsproc, shard, None)
+}
+
+/// [`find`], remembering in the folder `cache` that an IDs file (read without
+/// `--idsproc`) holds no repeat, for as long as the file stays as it was: another
+/// run over it, or over a shard of it, is not checked again (see `remember.rs`).
+pub fn find_remembered(
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    shard: Option<Shard>,
+    cache: Option<&Path>,
+) -> Result<Repeats, InputError> {
+    let before = match (source, idsproc, cache) {
+        (Source::Ids { path, column }, None, Some(cache)) if crate::input::rereadable(path) => {
+            match crate::remember::recall(cache, path, *column) {
+                Ok(()) => return Ok(Repeats::default()),
+                // A shard's own check says nothing of the other shards' IDs.
+                Err(before) => before.filter(|_| shard.is_none()),
+            }
+        }
+        _ => None,
+    };
+    let repeats = check(source, idsproc, shard)?;
+    if let (Some(before), true, Source::Ids { path, .. }) = (before, repeats.is_empty(), source) {
+        crate::remember::remember(before, path);
+    }
+    Ok(repeats)
+}
+
+/// [`find`] itself.
+fn check(
+    source: &Source,
+    idsproc: Option<&dyn Plugin>,
+    shard: Option<Shard>,
+) -> Result<Repeats, InputError> {
     match source {
         // A pattern gives each file once; a stream (a query) is read once, and
         // gives each of its keys once itself.

@@ -1,0 +1,178 @@
+//! The repeated-ID check of an IDs file, remembered while the file stays as it was:
+//! users run many plugins, and the same plugin again, over one list of IDs, and the
+//! check of a list of millions costs a sizeable part of a fast plugin's run.
+//!
+//! Only a check of a whole file that found no repeat is remembered, as one small
+//! file in the cache folder (`<cache>/repeats/<XXH3-64 of the file's canonical path
+//! and the column>`), holding what identifies the file's contents: its device,
+//! inode, size, modification and status-change times (in nanoseconds; no one can
+//! set the latter, and any write changes it) and the XXH3-64 of its first and last
+//! 64 KiB. Anything different, or unreadable, and the file is checked again. A
+//! remembered file answers for every shard of it too.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// How much of each end of the file its fingerprint covers.
+const SPAN: u64 = 64 << 10;
+
+/// What identifies a file's contents, as one line of text.
+fn identity(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let size = meta.len();
+    let span = SPAN.min(size) as usize;
+    let mut buf = vec![0; span];
+    let head = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, 0)?);
+    let tail = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, size - span as u64)?);
+    Some(format!(
+        "polyplug repeats 1: no repeat in dev {} ino {} size {size} mtime {}.{:09} ctime \
+         {}.{:09} head {head:016x} tail {tail:016x}\n",
+        meta.dev(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    ))
+}
+
+/// The bytes of `file` from `offset` that fit in `buf`.
+fn read_at<'b>(file: &File, buf: &'b mut [u8], offset: u64) -> Option<&'b [u8]> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(&buf[..done])
+}
+
+/// Where the check of column `column` of `path` is remembered, under `cache`.
+fn place(cache: &Path, path: &Path, column: usize) -> Option<PathBuf> {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mut key = canonical.into_os_string().into_encoded_bytes();
+    key.extend_from_slice(format!("\t{column}").as_bytes());
+    Some(cache.join(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&key))))
+}
+
+/// A file checked now: what identified it before the check.
+pub(crate) struct Before {
+    identity: String,
+    place: PathBuf,
+}
+
+/// Whether column `column` of the IDs file at `path` is remembered to hold no
+/// repeat; when not, what to remember it by if the check finds none.
+pub(crate) fn recall(cache: &Path, path: &Path, column: usize) -> Result<(), Option<Before>> {
+    let (Some(identity), Some(place)) = (identity(path), place(cache, path, column)) else {
+        return Err(None);
+    };
+    let mut kept = String::new();
+    let read = File::open(&place).and_then(|f| f.take(4096).read_to_string(&mut kept));
+    if read.is_ok() && kept == identity {
+        return Ok(());
+    }
+    Err(Some(Before { identity, place }))
+}
+
+/// Remembers that the file checked after `before` holds no repeat, if it is still
+/// the file it was (a file changed while it was checked is not remembered). Best
+/// effort: a cache that cannot be written is checked again next time.
+pub(crate) fn remember(before: Before, path: &Path) {
+    if identity(path).as_ref() != Some(&before.identity) {
+        return;
+    }
+    let Some(dir) = before.place.parent() else {
+        return;
+    };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+        use std::io::Write;
+        if tmp.write_all(before.identity.as_bytes()).is_ok() {
+            let _ = tmp.persist(&before.place);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::input::Source;
+    use crate::repeats::find_remembered;
+    use polyplug_core::Shard;
+
+    fn ids(path: &std::path::Path) -> Source {
+        Source::Ids {
+            path: path.to_path_buf(),
+            column: 1,
+        }
+    }
+
+    #[test]
+    fn a_clean_file_is_remembered_until_it_changes() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cache = dir.path().join("cache");
+        let path = dir.path().join("ids.txt");
+        std::fs::write(&path, "a\nb\nc\n").expect("written");
+        let found = find_remembered(&ids(&path), None, None, Some(&cache)).expect("checked");
+        assert!(found.is_empty());
+        let entries: Vec<_> = std::fs::read_dir(&cache).expect("remembered").collect();
+        assert_eq!(entries.len(), 1, "one file remembered");
+        // Remembered: the check is not made again (shown by a memory that lies: the
+        // entry is made to name a file with a repeat, as it is now).
+        std::fs::write(&path, "a\nb\na\n").expect("rewritten, same size");
+        let found = find_remembered(&ids(&path), None, None, Some(&cache)).expect("checked");
+        assert_eq!(found.count, 1, "a changed file is checked again");
+        let entry = super::place(&cache, &path, 1).expect("a place");
+        let identity = super::identity(&path).expect("an identity");
+        std::fs::write(&entry, identity).expect("a forged memory");
+        let found = find_remembered(&ids(&path), None, None, Some(&cache)).expect("recalled");
+        assert!(found.is_empty(), "the memory answers");
+        // Another column is another memory.
+        assert_ne!(super::place(&cache, &path, 2), Some(entry));
+        // Without a cache folder, nothing is remembered and every check is made.
+        let found = find_remembered(&ids(&path), None, None, None).expect("checked");
+        assert_eq!(found.count, 1);
+    }
+
+    #[test]
+    fn a_remembered_file_answers_for_its_shards_but_a_shard_is_not_remembered() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let cache = dir.path().join("cache");
+        let path = dir.path().join("ids.txt");
+        let text: String = (0..100).map(|i| format!("id_{i}\n")).collect();
+        std::fs::write(&path, &text).expect("written");
+        let shard = Shard::new(1, 4).expect("a shard");
+        let found = find_remembered(&ids(&path), None, Some(shard), Some(&cache)).expect("ok");
+        assert!(found.is_empty());
+        assert!(
+            !cache.exists(),
+            "a shard's check says nothing of the others' IDs"
+        );
+        find_remembered(&ids(&path), None, None, Some(&cache)).expect("checked");
+        let entry = super::place(&cache, &path, 1).expect("a place");
+        assert!(entry.exists());
+        // A repeat (of shard 1's) after the memory was made, with the memory forged
+        // to name the file as it is now: the shard trusts the memory.
+        let repeated = (0..100)
+            .map(|i| format!("id_{i}"))
+            .find(|id| shard.contains(id))
+            .expect("an ID of shard 1");
+        std::fs::write(&path, format!("{text}{repeated}\n")).expect("appended");
+        let found = find_remembered(&ids(&path), None, Some(shard), Some(&cache)).expect("ok");
+        assert_eq!(found.count, 1, "changed: checked again");
+        std::fs::write(&entry, super::identity(&path).expect("identity")).expect("forged");
+        let found = find_remembered(&ids(&path), None, Some(shard), Some(&cache)).expect("ok");
+        assert!(
+            found.is_empty(),
+            "the whole file's memory answers for a shard"
+        );
+    }
+}
