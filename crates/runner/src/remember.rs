@@ -8,7 +8,8 @@
 //! inode, size, modification and status-change times (in nanoseconds; no one can
 //! set the latter, and any write changes it) and the XXH3-64 of its first and last
 //! 64 KiB. Anything different, or unreadable, and the file is checked again. A
-//! remembered file answers for every shard of it too.
+//! remembered file answers for every shard of it too. Past 4096 files remembered,
+//! the older half is forgotten.
 
 use std::fs::File;
 use std::io::Read;
@@ -100,6 +101,30 @@ pub(crate) fn remember(before: Before, path: &Path) {
             let _ = tmp.persist(&before.place);
         }
     }
+    sweep(dir, KEPT);
+}
+
+/// At most this many files are remembered; past it, the older half is forgotten.
+const KEPT: usize = 4096;
+
+/// Forgets the older half of what `dir` remembers when it holds more than `kept`
+/// files (a forgotten file is only checked again).
+fn sweep(dir: &Path, kept: usize) {
+    // Counted first: the times are read only when some must go.
+    if std::fs::read_dir(dir).map_or(0, Iterator::count) <= kept {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort();
+    for (_, path) in &files[..files.len() / 2] {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 #[cfg(test)]
@@ -174,5 +199,28 @@ mod tests {
             found.is_empty(),
             "the whole file's memory answers for a shard"
         );
+    }
+
+    #[test]
+    fn past_so_many_files_the_older_half_is_forgotten() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for i in 0..10 {
+            let f = dir.path().join(format!("{i:02}"));
+            std::fs::write(&f, "x").expect("written");
+            let file = std::fs::File::options().write(true).open(&f).expect("open");
+            file.set_modified(old + std::time::Duration::from_secs(i))
+                .expect("a time");
+        }
+        super::sweep(dir.path(), 10);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("read").count(), 10);
+        super::sweep(dir.path(), 9);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["05", "06", "07", "08", "09"], "the newer half stays");
     }
 }
