@@ -76,10 +76,10 @@ fn submit(a: SlurmSubmitArgs) -> Result<i32, String> {
         max_parallel,
         sbatch_args,
         dry_run: a.slurm.dry_run || s.flag("--dry-run"),
-        wait: a.slurm.wait || s.flag("--wait"),
     };
+    let wait = a.slurm.wait || s.flag("--wait");
     let done = polyplug_slurm::submit(&spec).map_err(|e| e.to_string())?;
-    Ok(tell(&done, &spec.scripts.run_dir, spec.dry_run, spec.wait))
+    Ok(tell(&done, &spec.scripts.run_dir, spec.dry_run, wait))
 }
 
 fn resubmit(a: SlurmResubmitArgs) -> Result<i32, String> {
@@ -94,7 +94,6 @@ fn resubmit(a: SlurmResubmitArgs) -> Result<i32, String> {
         sbatch_args: sbatch_arg,
         max_parallel,
         dry_run,
-        wait,
     };
     let done = polyplug_slurm::resubmit(&spec).map_err(|e| e.to_string())?;
     if done.left > 0 {
@@ -137,6 +136,11 @@ fn tell(done: &Submitted, dir: &Path, dry_run: bool, wait: bool) -> i32 {
     );
     if !wait {
         return 0;
+    }
+    // After the job IDs are printed and recorded: a wait that fails leaves them known.
+    if let Err(e) = polyplug_slurm::wait_for(&done.merge_job) {
+        error(e);
+        return EXIT_FAILED;
     }
     match polyplug_slurm::status(dir) {
         Ok(s) => {

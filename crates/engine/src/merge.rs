@@ -8,8 +8,9 @@
 //!   found by reading ahead, and rows read ahead wait in memory until their entity
 //!   comes. Which rows are left is counted (by the 64-bit [`Shard::hash`] of each
 //!   row's ID) only when a shard's next row is not the entity's, so an entity
-//!   without a row costs no search. An IDs file is read without copying its IDs
-//!   and without a repeated-ID check first: a repeat finds its row taken.
+//!   without a row costs no search. An IDs file is read without a `String` per ID,
+//!   and the later appearances of an ID it repeats are passed over (its check
+//!   remembered, when a run over the file found it clean).
 //! - **Logs**: every shard's log, in shard order.
 //! - **Report**: one report whose counts are the sums of the shards', from the first
 //!   start to the last end, `completed` when every shard is.
@@ -285,11 +286,20 @@ fn write_rows(
     {
         let mut w = BufWriter::with_capacity(1 << 18, tmp.as_file_mut());
         match (source, &idsproc) {
-            // The IDs as the run read them, without a copy of each. Repeats need no
-            // check first: an ID's row is taken at its first appearance, and a
-            // shard has no row left for the later ones.
+            // The IDs as the run read them, without a `String` of each; a repeat's
+            // later appearances are passed over, as the run passed them over (the
+            // check is remembered for an IDs file a run over it found clean).
             (Source::Ids { path, column }, None) => {
+                let mut repeats = polyplug_runner::repeats::find_remembered(
+                    source,
+                    None,
+                    None,
+                    crate::run::repeats_cache().as_deref(),
+                )?;
                 rows::each_hashed_id(path, *column, |id, hash| {
+                    if !repeats.is_empty() && repeats.seen_before(id) {
+                        return Ok(());
+                    }
                     let shard = Shard::of_hash(hash, manifest.shards) as usize;
                     rows += u64::from(readers[shard].take_into(id, hash, &mut w)?);
                     Ok(())

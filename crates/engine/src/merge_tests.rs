@@ -157,7 +157,8 @@ fn the_run_reads_bad_input_lines_as_the_run_did() {
 fn ids_read_on_another_thread_come_in_order_and_stop_at_either_side() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("ids.txt");
-    let n = 3 * 8192 + 5;
+    // More batches than the hand-over holds: the reader waits for this side.
+    let n = 10 * 8192 + 5;
     let mut text: String = (0..n).map(|i| format!("id_{i}\n")).collect();
     std::fs::write(&path, &text).expect("written");
     let mut seen = Vec::new();
@@ -192,4 +193,14 @@ fn ids_read_on_another_thread_come_in_order_and_stop_at_either_side() {
     .expect_err("stopped");
     assert_eq!(count, 10_000);
     assert!(e.to_string().contains("full"), "{e}");
+}
+
+#[test]
+fn a_repeated_id_gets_one_row_even_when_its_shard_has_two() {
+    // A rerun with `-s` (a skip list other than the results) can append a second row
+    // of an ID; the input repeats it (a run with --allow-duplicates).
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (text, n, strays) = merged(dir.path(), "a\nb\na\nc\n", &["a", "b", "c", "a"], 1);
+    assert_eq!(text, format!("{}{}{}", row("a"), row("b"), row("c")));
+    assert_eq!((n, strays), (3, 1), "the second row is a stray");
 }

@@ -443,16 +443,24 @@ pub(crate) fn repeats(
     idsproc: Option<&dyn Plugin>,
     shard: Option<polyplug_core::Shard>,
 ) -> Result<polyplug_runner::repeats::Repeats, EngineError> {
-    // A clean IDs file is remembered in the cache folder (none: checked every time).
-    let cache = polyplug_core::CacheRoot::from_env()
-        .ok()
-        .map(|c| c.path.join("repeats"));
-    let repeats =
-        polyplug_runner::repeats::find_remembered(source, idsproc, shard, cache.as_deref())?;
+    let repeats = polyplug_runner::repeats::find_remembered(
+        source,
+        idsproc,
+        shard,
+        repeats_cache().as_deref(),
+    )?;
     if !repeats.is_empty() && !spec.allow_duplicates && !spec.allow_duplicate_ids {
         return Err(repeats.error(source).into());
     }
     Ok(repeats)
+}
+
+/// Where IDs files found without repeats are remembered: `<cache>/repeats` (none
+/// when there is no cache folder: then every run checks).
+pub(crate) fn repeats_cache() -> Option<std::path::PathBuf> {
+    polyplug_core::CacheRoot::from_env()
+        .ok()
+        .map(|c| c.path.join("repeats"))
 }
 
 /// The repeated-ID check of a run's whole IDs file (every shard's IDs), for a

@@ -13,7 +13,7 @@ The runner does not know which language a plugin is written in: it sees only the
   [`polyplug_core::OutputSpec`], and hands results in input order to a [`Recorder`].
 - [`repeats`] finds the IDs an input gives more than once, before the run, in
   memory that does not grow with the input.
-- [`ids`] gives an IDs file's IDs by the run's rules without copying them, for work
+- [`ids`] gives an IDs file's IDs by the run's rules without a `String` of each, for work
   that reads an input again after its run (a merge of shards).
 - [`output`] is the Prenacs TSV format ([`output::TsvWriter`], one [`Recorder`]).
 

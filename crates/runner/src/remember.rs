@@ -4,10 +4,11 @@
 //!
 //! Only a check of a whole file that found no repeat is remembered, as one small
 //! file in the cache folder (`<cache>/repeats/<XXH3-64 of the file's canonical path
-//! and the column>`), holding what identifies the file's contents: its device,
-//! inode, size, modification and status-change times (in nanoseconds; no one can
-//! set the latter, and any write changes it) and the XXH3-64 of its first and last
-//! 64 KiB. Anything different, or unreadable, and the file is checked again. A
+//! and the column>`), holding what identifies the file's contents: its inode, size,
+//! modification and status-change times (in nanoseconds; no one can set the latter,
+//! and any write changes it) and the XXH3-64 of its first and last 64 KiB. Not its
+//! device: on a network file system that number differs from one node to the next,
+//! and the tasks of a cluster run must find what the submission remembered. Anything different, or unreadable, and the file is checked again. A
 //! remembered file answers for every shard of it too. Past 4096 files remembered,
 //! the older half is forgotten.
 
@@ -29,9 +30,8 @@ fn identity(path: &Path) -> Option<String> {
     let head = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, 0)?);
     let tail = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, size - span as u64)?);
     Some(format!(
-        "polyplug repeats 1: no repeat in dev {} ino {} size {size} mtime {}.{:09} ctime \
+        "polyplug repeats 1: no repeat in ino {} size {size} mtime {}.{:09} ctime \
          {}.{:09} head {head:016x} tail {tail:016x}\n",
-        meta.dev(),
         meta.ino(),
         meta.mtime(),
         meta.mtime_nsec(),
@@ -155,6 +155,10 @@ mod tests {
         std::fs::write(&path, "a\nb\na\n").expect("rewritten, same size");
         let found = find_remembered(&ids(&path), None, None, Some(&cache)).expect("checked");
         assert_eq!(found.count, 1, "a changed file is checked again");
+        assert!(
+            super::recall(&cache, &path, 1).is_err(),
+            "a file with a repeat is not remembered"
+        );
         let entry = super::place(&cache, &path, 1).expect("a place");
         let identity = super::identity(&path).expect("an identity");
         std::fs::write(&entry, identity).expect("a forged memory");

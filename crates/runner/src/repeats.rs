@@ -8,7 +8,7 @@ use polyplug_core::{Plugin, Shard};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read as _, Seek, SeekFrom};
 use std::path::Path;
 
 /// How many repeated IDs an error lists.
@@ -83,7 +83,7 @@ impl Repeats {
 
     /// Whether `id` is a repeat of an ID already given out (and marks it given out
     /// when it is its first appearance).
-    pub(crate) fn seen_before(&mut self, id: &str) -> bool {
+    pub fn seen_before(&mut self, id: &str) -> bool {
         match self.ids.get_mut(id) {
             Some(seen) => std::mem::replace(seen, true),
             None => false,
@@ -113,7 +113,7 @@ pub fn find(
     idsproc: Option<&dyn Plugin>,
     shard: Option<Shard>,
 ) -> Result<Repeats, InputError> {
-    find_remembered(source, idsproc, shard, None)
+    check(source, idsproc, shard).map(|(repeats, _)| repeats)
 }
 
 /// [`find`], remembering in the folder `cache` that an IDs file (read without
@@ -135,27 +135,50 @@ pub fn find_remembered(
         }
         _ => None,
     };
-    let repeats = check(source, idsproc, shard)?;
-    if let (Some(before), true, Source::Ids { path, .. }) = (before, repeats.is_empty(), source) {
+    let (repeats, read) = check(source, idsproc, shard)?;
+    // Only a check that read the whole file (or stopped at a line the run refuses,
+    // as every run over it will) is remembered: not one a read error cut short.
+    if let (Some(before), true, Reach::Whole, Source::Ids { path, .. }) =
+        (before, repeats.is_empty(), read, source)
+    {
         crate::remember::remember(before, path);
     }
     Ok(repeats)
 }
 
-/// [`find`] itself.
+/// How far a scan of a file read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// To its end, or to a line the run refuses (where every run over it stops).
+    Whole,
+    /// Not: it could not be opened or read (or its reader panicked).
+    CutShort,
+}
+
+impl Reach {
+    fn and(self, other: Reach) -> Reach {
+        if self == Reach::Whole {
+            other
+        } else {
+            Reach::CutShort
+        }
+    }
+}
+
+/// [`find`] itself, and how far it read an IDs file.
 fn check(
     source: &Source,
     idsproc: Option<&dyn Plugin>,
     shard: Option<Shard>,
-) -> Result<Repeats, InputError> {
+) -> Result<(Repeats, Reach), InputError> {
     match source {
         // A pattern gives each file once; a stream (a query) is read once, and
         // gives each of its keys once itself.
-        Source::Files { .. } if idsproc.is_none() => return Ok(Repeats::default()),
-        Source::Stream(_) => return Ok(Repeats::default()),
+        Source::Files { .. } if idsproc.is_none() => return Ok((Repeats::default(), Reach::Whole)),
+        Source::Stream(_) => return Ok((Repeats::default(), Reach::Whole)),
         // A pipe can be read only once, by the run.
         Source::Ids { path, .. } if !crate::input::rereadable(path) => {
-            return Ok(Repeats::default())
+            return Ok((Repeats::default(), Reach::CutShort))
         }
         _ => {}
     }
@@ -163,19 +186,19 @@ fn check(
     // range, so every shard looks at every record.
     let shard = shard.filter(|_| !matches!(source, Source::Records { .. }));
     let key = Key::new(shard);
-    let suspects = match (source, idsproc) {
+    let (suspects, read) = match (source, idsproc) {
         (Source::Ids { path, column }, None) => suspects_of_file(path, *column, &key),
-        _ => suspects_of_units(source, idsproc, &key)?,
+        _ => (suspects_of_units(source, idsproc, &key)?, Reach::Whole),
     };
     // The hashes are gone: their memory is the run's again.
     crate::give_back();
     if suspects.is_empty() {
-        return Ok(Repeats::default());
+        return Ok((Repeats::default(), read));
     }
     // The suspects, exactly, in the order of their first appearance.
     let mut places: HashMap<String, Vec<u64>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
-    each_id(source, idsproc, |id, line| {
+    let exact = each_id(source, idsproc, |id, line| {
         if key
             .hash(id.as_bytes())
             .is_some_and(|h| suspects.contains(&h))
@@ -202,7 +225,7 @@ fn check(
         }
         repeats.ids.insert(id, false);
     }
-    Ok(repeats)
+    Ok((repeats, read.and(exact)))
 }
 
 /// The hash of an ID for the check: keyed (so that no input makes many IDs share
@@ -236,7 +259,7 @@ impl Key {
 /// their range; equal neighbours within a range and equal hashes across ranges are
 /// the suspects. Hashes beyond the first error line only add suspects, which the
 /// exact pass (it stops there) then clears.
-fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
+fn suspects_of_file(path: &Path, column: usize, key: &Key) -> (HashSet<u64>, Reach) {
     let len = std::fs::metadata(path).map_or(0, |m| m.len());
     // A line of an ID is 8 bytes or more, mostly; a file that may hold more than
     // a part's hashes has its lines counted.
@@ -255,6 +278,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
         .map(|t| len * t / threads..len * (t + 1) / threads)
         .collect();
     let mut suspects = HashSet::new();
+    let mut read = Reach::Whole;
     // The hashes' room is taken here, by the calling thread, and kept for every part:
     // memory a hashing thread took would stay with its allocator heap once the
     // thread is gone (mimalloc's, in the binary), and the run after would carry it.
@@ -264,7 +288,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
         .map(|r| Vec::with_capacity(((r.end - r.start) / 2).min(PART / threads) as usize))
         .collect();
     for part in 0..parts {
-        let lost: Vec<bool> = std::thread::scope(|scope| {
+        let scanned: Vec<Option<Reach>> = std::thread::scope(|scope| {
             let hashers: Vec<_> = ranges
                 .iter()
                 .zip(sorted.iter_mut())
@@ -273,19 +297,21 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
                     hashes.clear();
                     scope.spawn(move || {
                         // (No division per ID when there is one part, nearly always.)
-                        scan_raw(path, column, range, |id| match key.hash(id) {
+                        let read = scan_raw(path, column, range, |id| match key.hash(id) {
                             Some(h) if parts == 1 || h % parts == part => hashes.push(h),
                             _ => {}
                         });
                         sort_hashes(hashes);
+                        read
                     })
                 })
                 .collect();
-            hashers.into_iter().map(|h| h.join().is_err()).collect()
+            hashers.into_iter().map(|h| h.join().ok()).collect()
         });
         // A thread that panicked gave no hashes; the run then reads what it can.
-        for (hashes, lost) in sorted.iter_mut().zip(lost) {
-            if lost {
+        for (hashes, scanned) in sorted.iter_mut().zip(scanned) {
+            read = read.and(scanned.unwrap_or(Reach::CutShort));
+            if scanned.is_none() {
                 hashes.clear();
             }
         }
@@ -296,7 +322,7 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> HashSet<u64> {
             }
         }
     }
-    suspects
+    (suspects, read)
 }
 
 /// Sorts hashes in place, in about a third of the time of a comparison sort: they
@@ -391,22 +417,21 @@ fn suspects_of_units(
 }
 
 /// Calls `f` with each ID of the source and its line (0 for a file of a pattern), up
-/// to the first input error. An IDs file without `--idsproc` is scanned as bytes
-/// ([`scan`]).
+/// to the first input error; says how far it read an IDs file. An IDs file without
+/// `--idsproc` is scanned as bytes ([`scan`]).
 fn each_id(
     source: &Source,
     idsproc: Option<&dyn Plugin>,
     mut f: impl FnMut(&str, u64),
-) -> Result<(), InputError> {
+) -> Result<Reach, InputError> {
     if let (Source::Ids { path, column }, None) = (source, idsproc) {
-        scan(path, *column, 0..u64::MAX, f);
-        return Ok(());
+        return Ok(scan(path, *column, 0..u64::MAX, f));
     }
     let mut entities = Entities::open(source, idsproc, SkipSet::default())?;
     while let Some(Ok(e)) = entities.next() {
         f(&e.id, entities.place());
     }
-    Ok(())
+    Ok(Reach::Whole)
 }
 
 /// Calls `f` with the ID of each line of the IDs file at `path` that starts at a
@@ -414,7 +439,12 @@ fn each_id(
 /// line, with the rules of [`Entities`] ([`crate::input::line_id`]), up to the first
 /// line that is an input error, without an allocation per ID. A file that cannot
 /// be read has no IDs here: the run says why.
-fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&str, u64)) {
+fn scan(
+    path: &Path,
+    column: usize,
+    range: std::ops::Range<u64>,
+    mut f: impl FnMut(&str, u64),
+) -> Reach {
     scan_lines(path, range, |line, no, _| {
         match crate::input::line_id(line, column) {
             LineId::Blank => true,
@@ -424,13 +454,18 @@ fn scan(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnM
             }
             _ => false,
         }
-    });
+    })
 }
 
 /// [`scan`] with the ID's bytes, not checked to be UTF-8 ([`crate::input::raw_line_id`]):
 /// for hashing every ID, where a line that is not UTF-8 only adds a suspect, which the
 /// exact pass (it stops there) clears.
-fn scan_raw(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl FnMut(&[u8])) {
+fn scan_raw(
+    path: &Path,
+    column: usize,
+    range: std::ops::Range<u64>,
+    mut f: impl FnMut(&[u8]),
+) -> Reach {
     scan_lines(
         path,
         range,
@@ -442,26 +477,27 @@ fn scan_raw(path: &Path, column: usize, range: std::ops::Range<u64>, mut f: impl
             }
             RawId::Error => false,
         },
-    );
+    )
 }
 
 /// Calls `f` with each line of the file at `path` that starts at a byte offset in
 /// `range`, its number counted from the range's first line and whether the buffer it
-/// was read in holds a TAB (when not, neither does the line), while `f` says to go on.
+/// was read in holds a TAB (when not, neither does the line), while `f` says to go on;
+/// says whether it read the range (or stopped where `f` said) or was cut short.
 fn scan_lines(
     path: &Path,
     range: std::ops::Range<u64>,
     mut f: impl FnMut(&[u8], u64, bool) -> bool,
-) {
+) -> Reach {
     let Ok(mut file) = File::open(path) else {
-        return;
+        return Reach::CutShort;
     };
     // A range that starts inside a line leaves that line to the range before: the
     // reading starts one byte early and drops everything up to the first newline.
     let mut at = range.start.saturating_sub(1); // the file offset of buf[0]
     let mut partial = range.start > 0;
     if partial && file.seek(SeekFrom::Start(at)).is_err() {
-        return;
+        return Reach::CutShort;
     }
     let mut no = 0u64;
     // Whole lines of a large buffer, found with memchr; a line cut by the end of
@@ -475,7 +511,7 @@ fn scan_lines(
         let read = match file.read(&mut buf[kept..]) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(_) => return Reach::CutShort,
         };
         let end = kept + read;
         let mut start = 0;
@@ -502,16 +538,16 @@ fn scan_lines(
                 continue;
             }
             if begins >= range.end {
-                return;
+                return Reach::Whole;
             }
             no += 1;
             // An error line ends the check: the run meets it in its turn.
             if !f(&buf[line], no, tabs) {
-                return;
+                return Reach::Whole;
             }
         }
         if last {
-            return;
+            return Reach::Whole;
         }
         buf.copy_within(start..end, 0);
         at += start as u64;
@@ -545,6 +581,30 @@ mod tests {
                 assert_eq!(v, expected, "{n} hashes");
             }
         }
+    }
+
+    #[test]
+    fn a_scan_says_whether_it_read_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ids.txt");
+        std::fs::write(&path, "a\nb\n\tbad\nc\n").expect("write ids");
+        let mut seen = 0;
+        assert_eq!(scan(&path, 1, 0..u64::MAX, |_, _| seen += 1), Reach::Whole);
+        assert_eq!(
+            seen, 2,
+            "to the line the run refuses: as far as any run reads"
+        );
+        let nothing = |_: &str, _: u64| {};
+        assert_eq!(
+            scan(&dir.path().join("gone"), 1, 0..u64::MAX, nothing),
+            Reach::CutShort
+        );
+        // A folder opens, but cannot be read.
+        assert_eq!(scan(dir.path(), 1, 0..u64::MAX, nothing), Reach::CutShort);
+        let (_, reach) = suspects_of_file(dir.path(), 1, &Key::new(None));
+        assert_eq!(reach, Reach::CutShort);
+        let (_, reach) = suspects_of_file(&path, 1, &Key::new(None));
+        assert_eq!(reach, Reach::Whole);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A sharded polyplug run as a Slurm job array, with Slurm's own mechanisms only:
 //! `sbatch` arrays, `--dependency`, `--signal`, `squeue`. No daemon, and no polling
-//! loop of polyplug's own but `--wait`'s (one `squeue` for the merge job, at most
+//! loop of polyplug's own but `--wait`'s (one `squeue` for the merge job, at least
 //! every 2 s).
 //!
 //! - [`submit`] writes the run folder's `slurm/` scripts: `shard.sh`, one array task
@@ -25,6 +25,7 @@ mod script;
 mod status;
 mod submit;
 
+pub use queue::wait_for;
 pub use record::{Attempt, Part, Submission, SUBMISSION};
 pub use script::{array_spec, parts, Scripts};
 pub use status::{status, MergeStatus, RunStatus, ShardLine, ShardPhase};

@@ -113,9 +113,11 @@ pub fn has_ended(squeue_out: &str) -> bool {
 /// be waited for half a minute.) A job the controller has forgotten has ended; any
 /// other failure of `squeue` ten times in a row is the error.
 pub fn wait_for(job: &str) -> Result<(), SlurmError> {
+    // Every state (a SQUEUE_STATES of the user's would hide a pending job).
     let args = [
         "--noheader".to_string(),
         format!("--jobs={job}"),
+        "--states=all".into(),
         "--format=%T".into(),
     ];
     let mut pause = std::time::Duration::from_millis(200);

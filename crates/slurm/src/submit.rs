@@ -19,8 +19,6 @@ pub struct SubmitSpec {
     pub sbatch_args: Vec<String>,
     /// Write the scripts and say what would be submitted, but submit nothing.
     pub dry_run: bool,
-    /// Wait until the merge job has left the queue (one `squeue` at most every 2 s).
-    pub wait: bool,
 }
 
 /// What was (or, in a dry run, would be) submitted.
@@ -88,7 +86,6 @@ pub fn submit(spec: &SubmitSpec) -> Result<Submitted, SlurmError> {
         also: &[],
         max_parallel: spec.max_parallel,
         dry_run: spec.dry_run,
-        wait: spec.wait,
     };
     let mut done = send(dir, &mut submission, how, scripts)?;
     done.left = 0;
@@ -107,8 +104,6 @@ pub struct ResubmitSpec {
     pub max_parallel: Option<u32>,
     /// Say what would be resubmitted; submit nothing.
     pub dry_run: bool,
-    /// Wait until the new merge job ends.
-    pub wait: bool,
 }
 
 /// Submits again the shards of `spec.dir` that did not finish and are not queued
@@ -171,7 +166,6 @@ pub fn resubmit(spec: &ResubmitSpec) -> Result<Submitted, SlurmError> {
         also: &waiting,
         max_parallel,
         dry_run: spec.dry_run,
-        wait: spec.wait,
     };
     let mut done = send(dir, &mut submission, how, scripts)?;
     if let Some(a) = submission.attempts.last_mut() {
@@ -218,7 +212,6 @@ struct Sending<'a> {
     also: &'a [String],
     max_parallel: Option<u32>,
     dry_run: bool,
-    wait: bool,
 }
 
 /// Submits the shards (in array parts) and a merge job after them and after the jobs
@@ -235,7 +228,6 @@ fn send(
         also,
         max_parallel,
         dry_run,
-        wait,
     } = how;
     let mut commands = Vec::new();
     let mut jobs = Vec::new();
@@ -293,9 +285,6 @@ fn send(
     submission.attempts.push(attempt);
     if !dry_run {
         submission.write(dir)?;
-        if wait {
-            queue::wait_for(&merge_job)?;
-        }
     }
     Ok(Submitted {
         parts: sent,
