@@ -469,16 +469,10 @@ pub(crate) fn repeats_cache() -> Option<std::path::PathBuf> {
 /// tasks do not check it again. Nothing to do for other inputs, or with `--idsproc`
 /// (the tasks check what it makes).
 pub fn check_repeats(spec: &RunSpec) -> Result<(), EngineError> {
-    let Input::Ids { path, column } = &spec.input else {
-        return Ok(());
-    };
-    if spec.idsproc.is_some() {
+    if !matches!(spec.input, Input::Ids { .. }) || spec.idsproc.is_some() {
         return Ok(());
     }
-    let source = Source::Ids {
-        path: path.clone(),
-        column: column.unwrap_or(1),
-    };
+    let source = source(spec, &polyplug_core::Silent)?;
     repeats(spec, &source, None, None).map(drop)
 }
 

@@ -111,9 +111,10 @@ impl<F: Borrow<File>> Read for AtReader<F> {
 
 /// What identifies a data file's contents without reading it all: its size, its
 /// modification time and the XXH3-64 of its first and last 64 KiB. An index made for
-/// another key is not used.
+/// another key is not used (nor is the runner's memory of an IDs file's repeated-ID
+/// check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DataKey {
+pub struct DataKey {
     /// Size in bytes (of the file as stored: compressed for gzip).
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
@@ -126,7 +127,7 @@ pub(crate) struct DataKey {
 
 impl DataKey {
     /// The key of `file`, whose metadata is `meta`.
-    pub(crate) fn of(file: &File, meta: &Metadata) -> io::Result<DataKey> {
+    pub fn of(file: &File, meta: &Metadata) -> io::Result<DataKey> {
         let size = meta.len();
         let span = FINGERPRINT_SPAN.min(size) as usize;
         let mut buf = vec![0; span];

@@ -80,5 +80,6 @@ mod tests;
 pub use catalog::Catalog;
 pub use entries::{byte_shard, Entries, Entry};
 pub use error::RecordsError;
+pub use fileio::DataKey;
 pub use polyplug_core::{Record, RecordFormat, RecordRef, RecordSource};
 pub use reader::Reader;

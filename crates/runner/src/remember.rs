@@ -8,50 +8,34 @@
 //! modification and status-change times (in nanoseconds; no one can set the latter,
 //! and any write changes it) and the XXH3-64 of its first and last 64 KiB. Not its
 //! device: on a network file system that number differs from one node to the next,
-//! and the tasks of a cluster run must find what the submission remembered. Anything different, or unreadable, and the file is checked again. A
-//! remembered file answers for every shard of it too. Past 4096 files remembered,
-//! the older half is forgotten.
+//! and the tasks of a cluster run must find what the submission remembered.
+//! Anything different, or unreadable, and the file is checked again. A remembered
+//! file answers for every shard of it too. Past 4096 files remembered, the older
+//! half is forgotten.
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// How much of each end of the file its fingerprint covers.
-const SPAN: u64 = 64 << 10;
-
-/// What identifies a file's contents, as one line of text.
+/// What identifies a file's contents, as one line of text: the records' index key
+/// ([`polyplug_records::DataKey`]: size, modification time, first and last 64 KiB)
+/// with the inode and the status-change time.
 fn identity(path: &Path) -> Option<String> {
     let file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
-    let size = meta.len();
-    let span = SPAN.min(size) as usize;
-    let mut buf = vec![0; span];
-    let head = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, 0)?);
-    let tail = xxhash_rust::xxh3::xxh3_64(read_at(&file, &mut buf, size - span as u64)?);
+    let key = polyplug_records::DataKey::of(&file, &meta).ok()?;
     Some(format!(
-        "polyplug repeats 1: no repeat in ino {} size {size} mtime {}.{:09} ctime \
-         {}.{:09} head {head:016x} tail {tail:016x}\n",
+        "polyplug repeats 1: no repeat in ino {} size {} mtime {} ctime {}.{:09} head \
+         {:016x} tail {:016x}\n",
         meta.ino(),
-        meta.mtime(),
-        meta.mtime_nsec(),
+        key.size,
+        key.mtime_ns,
         meta.ctime(),
-        meta.ctime_nsec()
+        meta.ctime_nsec(),
+        key.head,
+        key.tail
     ))
-}
-
-/// The bytes of `file` from `offset` that fit in `buf`.
-fn read_at<'b>(file: &File, buf: &'b mut [u8], offset: u64) -> Option<&'b [u8]> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Some(&buf[..done])
 }
 
 /// Where the check of column `column` of `path` is remembered, under `cache`.

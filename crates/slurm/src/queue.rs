@@ -108,7 +108,7 @@ pub fn has_ended(squeue_out: &str) -> bool {
 }
 
 /// Waits until `job` has left the queue: one `squeue` a while, the first after a
-/// fifth of a second and then less and less often, at most every two seconds. (An
+/// fifth of a second and then less and less often, at least every two seconds. (An
 /// `sbatch --wait` asks after 2 s, then 8, then 32: a merge of a few seconds would
 /// be waited for half a minute.) A job the controller has forgotten has ended; any
 /// other failure of `squeue` ten times in a row is the error.
