@@ -26,6 +26,7 @@ from the [`RunSummary`].
 */
 #![deny(missing_docs)]
 
+mod collide;
 mod compute;
 mod files;
 pub mod ids;

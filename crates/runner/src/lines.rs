@@ -108,8 +108,7 @@ impl<R: Read> Lines<R> {
             }
             // A block holds whole lines: each ends with a line break but perhaps the
             // input's last.
-            self.ends
-                .extend(memchr::memchr_iter(b'\n', block).map(|i| i + 1));
+            self.ends.extend(Newlines::of(block).map(|i| i + 1));
             if !block.ends_with(b"\n") {
                 self.ends.push(block.len());
             }
@@ -129,6 +128,72 @@ impl<R: Read> Lines<R> {
             return Ok(true);
         }
     }
+}
+
+/// The places of the line breaks of a buffer, in order, found 64 bytes at a time with
+/// word arithmetic into a mask of one bit a byte: with a line of an ID every few dozen
+/// bytes, a search per line (`memchr_iter`) costs more in starting than in searching,
+/// about 7 ns a line here against 2.5.
+pub(crate) struct Newlines<'a> {
+    buf: &'a [u8],
+    /// The line breaks of the block at `base`, one bit each, not yet given.
+    mask: u64,
+    base: usize,
+    /// Where the next block starts.
+    next: usize,
+}
+
+impl<'a> Newlines<'a> {
+    pub(crate) fn of(buf: &'a [u8]) -> Newlines<'a> {
+        Newlines {
+            buf,
+            mask: 0,
+            base: 0,
+            next: 0,
+        }
+    }
+}
+
+impl Iterator for Newlines<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            if self.next >= self.buf.len() {
+                return None;
+            }
+            let end = (self.next + 64).min(self.buf.len());
+            self.mask = newline_mask(&self.buf[self.next..end]);
+            self.base = self.next;
+            self.next = end;
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
+/// Bit `i` set where `block[i]` (at most 64 bytes) is a line break.
+#[inline]
+fn newline_mask(block: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut mask = 0;
+    let (words, rest) = block.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // A byte of `x` is zero where the byte is a line break; adding 0x7f to its
+        // low seven bits sets its top bit unless they are all zero, without a carry
+        // into the next byte.
+        let x = u64::from_le_bytes(*word) ^ NEWLINES;
+        let zero = !(((x & LOW7) + LOW7) | x) & !LOW7;
+        // The top bit of each byte, gathered into the low eight bits.
+        mask |= ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (i * 8);
+    }
+    for (i, &b) in rest.iter().enumerate() {
+        mask |= u64::from(b == b'\n') << (words.len() * 8 + i);
+    }
+    mask
 }
 
 /// The number of lines of the file at `path` (a last line without a newline counts),
@@ -153,6 +218,29 @@ pub(crate) fn count_lines(path: &std::path::Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newlines_are_found_wherever_they_are() {
+        // Every length up to three blocks, line breaks at every spacing, and bytes
+        // that differ from a line break in one bit or that carry into the next.
+        for len in 0..200usize {
+            for step in 1..70usize {
+                let buf: Vec<u8> = (0..len)
+                    .map(|i| match i % step {
+                        0 => b'\n',
+                        1 => 0x0b,
+                        2 => 0x8a,
+                        3 => 0x00,
+                        4 => 0x09,
+                        _ => 0xff,
+                    })
+                    .collect();
+                let found: Vec<usize> = Newlines::of(&buf).collect();
+                let wanted: Vec<usize> = memchr::memchr_iter(b'\n', &buf).collect();
+                assert_eq!(found, wanted, "length {len}, a line break every {step}");
+            }
+        }
+    }
 
     /// A reader that gives at most `step` bytes a read, so that lines cross reads.
     struct Trickle<'a> {

@@ -1,8 +1,9 @@
 //! IDs that appear more than once in a run's input, found before the run, exactly, in
-//! bounded memory: 64-bit keyed hashes of the IDs are sorted (at most [`PART`] at a
-//! time, 32 MiB), and the few suspects equal hashes name are checked against the
-//! IDs themselves.
+//! bounded memory: 64-bit keyed hashes of the IDs are gathered (at most [`PART`] at a
+//! time, 32 MiB) and the repeated ones found (`collide.rs`), and the few suspects
+//! equal hashes name are checked against the IDs themselves.
 
+use crate::collide::{self, Buckets};
 use crate::input::{Entities, InputError, LineId, RawId, SkipSet, Source};
 use polyplug_core::{Plugin, Shard};
 use std::collections::{HashMap, HashSet};
@@ -255,10 +256,10 @@ impl Key {
 }
 
 /// The hashes that more than one ID of an IDs file has. The file is split into byte
-/// ranges, one thread each, which hash and sort the IDs of the lines starting in
-/// their range; equal neighbours within a range and equal hashes across ranges are
-/// the suspects. Hashes beyond the first error line only add suspects, which the
-/// exact pass (it stops there) then clears.
+/// ranges, one thread each, which hash the IDs of the lines starting in their range
+/// into buckets; then each thread finds the repeated hashes of its share of the
+/// buckets, over every range's hashes (see `collide.rs`). Hashes beyond the first
+/// error line only add suspects, which the exact pass (it stops there) then clears.
 fn suspects_of_file(path: &Path, column: usize, key: &Key) -> (HashSet<u64>, Reach) {
     let len = std::fs::metadata(path).map_or(0, |m| m.len());
     // A line of an ID is 8 bytes or more, mostly; a file that may hold more than
@@ -283,115 +284,66 @@ fn suspects_of_file(path: &Path, column: usize, key: &Key) -> (HashSet<u64>, Rea
     // memory a hashing thread took would stay with its allocator heap once the
     // thread is gone (mimalloc's, in the binary), and the run after would carry it.
     // (A line is 2 bytes at the least; room not written to is not memory used.)
-    let mut sorted: Vec<Vec<u64>> = ranges
+    let mut buckets: Vec<Buckets> = ranges
         .iter()
-        .map(|r| Vec::with_capacity(((r.end - r.start) / 2).min(PART / threads) as usize))
+        .map(|r| Buckets::with_room(((r.end - r.start) / 2).min(PART / threads) as usize))
         .collect();
+    let mut tables: Vec<Vec<u64>> = vec![Vec::new(); threads as usize];
     for part in 0..parts {
         let scanned: Vec<Option<Reach>> = std::thread::scope(|scope| {
             let hashers: Vec<_> = ranges
                 .iter()
-                .zip(sorted.iter_mut())
+                .zip(buckets.iter_mut())
                 .map(|(range, hashes)| {
                     let range = range.clone();
                     hashes.clear();
                     scope.spawn(move || {
                         // (No division per ID when there is one part, nearly always.)
-                        let read = scan_raw(path, column, range, |id| match key.hash(id) {
+                        scan_raw(path, column, range, |id| match key.hash(id) {
                             Some(h) if parts == 1 || h % parts == part => hashes.push(h),
                             _ => {}
-                        });
-                        sort_hashes(hashes);
-                        read
+                        })
                     })
                 })
                 .collect();
             hashers.into_iter().map(|h| h.join().ok()).collect()
         });
         // A thread that panicked gave no hashes; the run then reads what it can.
-        for (hashes, scanned) in sorted.iter_mut().zip(scanned) {
+        for (hashes, scanned) in buckets.iter_mut().zip(scanned) {
             read = read.and(scanned.unwrap_or(Reach::CutShort));
             if scanned.is_none() {
                 hashes.clear();
             }
         }
-        for (i, a) in sorted.iter().enumerate() {
-            repeated(a, &mut suspects);
-            for b in &sorted[i + 1..] {
-                common(a, b, &mut suspects);
+        // Each thread its share of the buckets, in a table of its own.
+        let room = collide::table_room(Buckets::largest(&buckets));
+        let found: Vec<Option<HashSet<u64>>> = std::thread::scope(|scope| {
+            let buckets = &buckets;
+            let finders: Vec<_> = tables
+                .iter_mut()
+                .enumerate()
+                .map(|(t, table)| {
+                    table.reserve(room);
+                    scope.spawn(move || {
+                        let mut found = HashSet::new();
+                        for b in (t..collide::BUCKETS).step_by(threads as usize) {
+                            collide::repeated_in(buckets, b, table, &mut found);
+                        }
+                        found
+                    })
+                })
+                .collect();
+            finders.into_iter().map(|f| f.join().ok()).collect()
+        });
+        for found in found {
+            match found {
+                Some(found) => suspects.extend(found),
+                // (A thread that panicked found nothing: the run checks as it goes.)
+                None => read = Reach::CutShort,
             }
         }
     }
     (suspects, read)
-}
-
-/// Sorts hashes in place, in about a third of the time of a comparison sort: they
-/// are spread evenly, so one pass puts each into its bucket by its top bits (as an
-/// American flag sort does, swapping, without a second array), and the buckets, a
-/// few dozen hashes each, are sorted alone.
-fn sort_hashes(hashes: &mut [u64]) {
-    let n = hashes.len();
-    if n < 1 << 10 {
-        return hashes.sort_unstable();
-    }
-    // About 32 hashes a bucket, at most 2^16 buckets.
-    let bits = (usize::BITS - (n / 32).leading_zeros() - 1).clamp(1, 16);
-    let bucket = |h: u64| (h >> (64 - bits)) as usize;
-    let mut ends = vec![0usize; 1 << bits];
-    for &h in hashes.iter() {
-        ends[bucket(h)] += 1;
-    }
-    let mut total = 0;
-    for e in ends.iter_mut() {
-        total += *e;
-        *e = total;
-    }
-    // `next[b]`: the first place of bucket b not yet holding one of its own.
-    let mut next: Vec<usize> = std::iter::once(0)
-        .chain(ends.iter().copied())
-        .take(ends.len())
-        .collect();
-    for b in 0..ends.len() {
-        while next[b] < ends[b] {
-            let mut h = hashes[next[b]];
-            let mut d = bucket(h);
-            // Carry the hash to its bucket, taking the one there, until one that
-            // belongs here comes back.
-            while d != b {
-                std::mem::swap(&mut h, &mut hashes[next[d]]);
-                next[d] += 1;
-                d = bucket(h);
-            }
-            hashes[next[b]] = h;
-            next[b] += 1;
-        }
-    }
-    let mut start = 0;
-    for &end in &ends {
-        hashes[start..end].sort_unstable();
-        start = end;
-    }
-}
-
-/// Adds the values that a sorted list holds more than once to `into`.
-fn repeated(sorted: &[u64], into: &mut HashSet<u64>) {
-    into.extend(sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]));
-}
-
-/// Adds the values that both sorted lists hold to `into`.
-fn common(a: &[u64], b: &[u64], into: &mut HashSet<u64>) {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                into.insert(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
 }
 
 /// The hashes that more than one unit of a pattern or of an idsproc plugin has.
@@ -402,16 +354,15 @@ fn suspects_of_units(
 ) -> Result<HashSet<u64>, InputError> {
     let n = crate::input::count_units(source).unwrap_or(0);
     let parts = n.div_ceil(PART).max(1);
-    let mut hashes: Vec<u64> = Vec::new();
+    let mut hashes = [Buckets::with_room(n.min(PART) as usize)];
     let mut suspects = HashSet::new();
     for part in 0..parts {
-        hashes.clear();
+        hashes[0].clear();
         each_id(source, idsproc, |id, _| match key.hash(id.as_bytes()) {
-            Some(h) if h % parts == part => hashes.push(h),
+            Some(h) if h % parts == part => hashes[0].push(h),
             _ => {}
         })?;
-        sort_hashes(&mut hashes);
-        repeated(&hashes, &mut suspects);
+        collide::repeated(&hashes, &mut suspects);
     }
     Ok(suspects)
 }
@@ -518,7 +469,7 @@ fn scan_lines(
         let last = read == 0;
         let tabs = memchr::memchr(b'\t', &buf[..end]).is_some();
         // The line breaks of the buffer, found in one pass.
-        let mut breaks = memchr::memchr_iter(b'\n', &buf[..end]);
+        let mut breaks = crate::lines::Newlines::of(&buf[..end]);
         loop {
             let begins = at + start as u64;
             let line = match breaks.next() {

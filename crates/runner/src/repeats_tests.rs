@@ -1,31 +1,6 @@
-//! The repeated-ID check's parts: the hash sort, the scans of byte ranges, how far
-//! a scan read.
+//! The repeated-ID check's parts: the scans of byte ranges, how far a scan read.
 
 use super::*;
-
-#[test]
-fn hashes_are_sorted_as_a_comparison_sort_sorts_them() {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut random = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for n in [0, 1, 2, 1023, 1024, 1025, 5000, 100_000] {
-        // Spread evenly, all in a few buckets, repeats, and already sorted.
-        let spread: Vec<u64> = (0..n).map(|_| random()).collect();
-        let narrow: Vec<u64> = (0..n).map(|_| random() >> 40).collect();
-        let repeats: Vec<u64> = (0..n).map(|_| (random() % 7) << 61).collect();
-        let sorted: Vec<u64> = (0..n as u64).map(|i| i << 40).collect();
-        for mut v in [spread, narrow, repeats, sorted] {
-            let mut expected = v.clone();
-            expected.sort_unstable();
-            sort_hashes(&mut v);
-            assert_eq!(v, expected, "{n} hashes");
-        }
-    }
-}
 
 #[test]
 fn a_scan_says_whether_it_read_the_file() {
