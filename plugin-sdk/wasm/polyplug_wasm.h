@@ -9,8 +9,8 @@
  * returning it — and include THIS header instead of polyplug.h in exactly one .c file
  * of the plugin (other files include polyplug.h). This header adds the glue that
  * turns the descriptor into the guest ABI: it exports polyplug_abi_version,
- * polyplug_describe, polyplug_initialize, polyplug_compute, polyplug_finalize and
- * polyplug_compute_id, and implements pp_host_api with imports of the "polyplug"
+ * polyplug_describe, polyplug_initialize, polyplug_compute, polyplug_compute_batch,
+ * polyplug_finalize and polyplug_compute_id, and implements pp_host_api with imports of the "polyplug"
  * module. Build:
  *
  *     clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 \
@@ -68,6 +68,8 @@ PPW_IMPORT(begin_list) void ppw_begin_list(void);
 PPW_IMPORT(end_list) void ppw_end_list(void);
 PPW_IMPORT(log) void ppw_log(const char *ptr, size_t len);
 PPW_IMPORT(error) void ppw_error(const char *ptr, size_t len);
+PPW_IMPORT(next_entity) int32_t ppw_next_entity(char *dest, size_t cap);
+PPW_IMPORT(end_entity) void ppw_end_entity(int32_t status);
 PPW_IMPORT(input_len) size_t ppw_input_len(void);
 PPW_IMPORT(input_read) void ppw_input_read(char *dest);
 PPW_IMPORT(record_len) int32_t ppw_record_len(void);
@@ -345,6 +347,41 @@ PPW_EXPORT(polyplug_compute) int32_t ppw_compute(void) {
     }
     return p->compute(ppw_state, ppw_input, len, &c);
 }
+
+#ifndef POLYPLUG_WASM_OWN_BATCH
+/* A batch in one call: each entity the host gives is computed as polyplug_compute
+ * computes it (a batch has no records) and ended with its status: one call into the
+ * module per batch rather than per entity. (Define POLYPLUG_WASM_OWN_BATCH to write
+ * this export yourself.) */
+PPW_EXPORT(polyplug_compute_batch) int32_t ppw_compute_batch(void) {
+    const pp_plugin *p = polyplug_plugin();
+    if (!p->compute) {
+        ppw_report("the plugin has no compute function");
+        return PP_ERROR;
+    }
+    if (!ppw_load_params()) {
+        ppw_report("cannot decode the parameters (out of memory?)");
+        return PP_ERROR;
+    }
+    pp_call c = ppw_call();
+    for (;;) {
+        /* The host copies the entity into ppw_input when it fits (its NUL too). */
+        size_t cap = ppw_input ? ppw_input_cap - 1 : 0;
+        int32_t n = ppw_next_entity(ppw_input, cap);
+        if (n < 0) return PP_OK;
+        size_t len = (size_t)n;
+        if (!ppw_input || len > cap) {
+            if (!ppw_load_input(&len)) {
+                ppw_report("out of memory reading the entity");
+                ppw_end_entity(PP_ERROR);
+                continue;
+            }
+        }
+        ppw_input[len] = '\0';
+        ppw_end_entity(p->compute(ppw_state, ppw_input, len, &c));
+    }
+}
+#endif
 
 PPW_EXPORT(polyplug_finalize) int32_t ppw_finalize(void) {
     const pp_plugin *p = polyplug_plugin();

@@ -23,3 +23,4 @@ mod source;
 mod sql;
 mod store;
 mod wasm;
+mod wasm_batch;

@@ -3,8 +3,8 @@
 
 use crate::mem::{bytes, bytes_mut, split, text};
 use crate::state::Host;
-use polyplug_core::Value;
-use wasmtime::{Caller, Linker, Result};
+use polyplug_core::{EntityError, Outcome, Value};
+use wasmtime::{AsContextMut, Caller, Linker, Result};
 
 /// Name of the import module of the polyplug guest ABI.
 pub(crate) const IMPORT_MODULE: &str = "polyplug";
@@ -64,6 +64,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<()> {
             Ok(())
         },
     )?;
+    // A batch in one call: the next entity (its length; -1 when the batch is done),
+    // and the end of its compute, with its status.
+    linker.func_wrap(m, "next_entity", next_entity)?;
+    linker.func_wrap(m, "end_entity", end_entity)?;
     linker.func_wrap(m, "input_len", |c: Caller<'_, Host>| -> u32 {
         c.data().input.len() as u32
     })?;
@@ -255,6 +259,82 @@ fn encode_fields(fields: &[(String, String)], dest: &mut [u8]) {
         put(n.as_bytes());
         put(&(v.len() as u32).to_le_bytes());
         put(v.as_bytes());
+    }
+}
+
+/// `next_entity(dest, cap)`: makes the batch's next entity the input, with the limits
+/// of a compute of its own, and copies it to `dest` when it fits in `cap` bytes (else
+/// the guest reads it with `input_read`); its length, or -1 when the batch is done.
+fn next_entity(mut c: Caller<'_, Host>, dest: u32, cap: u32) -> Result<i32> {
+    let (mem, host) = split(&mut c)?;
+    let b = &mut host.batch;
+    if b.open {
+        wasmtime::bail!("next_entity: the entity before was not ended (end_entity)");
+    }
+    let Some(&end) = b.ends.get(b.next) else {
+        return Ok(-1);
+    };
+    let start = b.next.checked_sub(1).map_or(0, |i| b.ends[i]);
+    let entity = &b.inputs[start..end];
+    if entity.len() <= cap as usize {
+        bytes_mut(mem, dest, entity.len())?.copy_from_slice(entity);
+    }
+    host.input.clear();
+    host.input.extend_from_slice(entity);
+    b.next += 1;
+    b.open = true;
+    let (ticks, fuel) = (b.deadline_ticks, b.fuel);
+    host.sink.reset();
+    host.limits.hit = false;
+    c.as_context_mut().set_epoch_deadline(ticks);
+    if let Some(fuel) = fuel {
+        c.as_context_mut().set_fuel(fuel)?;
+    }
+    Ok(i32::try_from(end - start).unwrap_or(i32::MAX))
+}
+
+/// `end_entity(status)`: the result of the entity being computed, from what it
+/// pushed and its status. An entity that reached the memory cap ends the call too:
+/// the rest of the batch goes to a fresh instance.
+fn end_entity(mut c: Caller<'_, Host>, status: i32) -> Result<()> {
+    let host = c.data_mut();
+    if !std::mem::take(&mut host.batch.open) {
+        wasmtime::bail!("end_entity: no entity is being computed (next_entity)");
+    }
+    let hit = host.limits.hit;
+    let result = settle(host, status);
+    host.batch.results.push(result);
+    if hit {
+        wasmtime::bail!("{}", host.batch.memory_note);
+    }
+    Ok(())
+}
+
+/// The result of the batch's entity that ended with `status`: its values and logs,
+/// or its failure.
+pub(crate) fn settle(host: &mut Host, status: i32) -> std::result::Result<Outcome, EntityError> {
+    let failure = host.sink.failure(status);
+    let logs = |host: &mut Host| std::mem::take(&mut host.sink.logs);
+    match (failure, host.limits.hit) {
+        (None, false) => {
+            let mut out = host.batch.results.outcome();
+            std::mem::swap(&mut out.values, &mut host.sink.values);
+            std::mem::swap(&mut out.logs, &mut host.sink.logs);
+            Ok(out)
+        }
+        (failure, hit) => {
+            let message = match (failure, hit) {
+                (Some(m), true) => format!("{m}; {}", host.batch.memory_note),
+                (None, _) => host.batch.memory_note.clone(),
+                (Some(m), false) => m,
+            };
+            Err(EntityError {
+                message,
+                logs: logs(host),
+                instance_lost: false,
+                out_of_memory: false,
+            })
+        }
     }
 }
 

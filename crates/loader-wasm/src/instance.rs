@@ -179,6 +179,92 @@ impl WasmInstance {
     }
 }
 
+impl WasmInstance {
+    /// Whether the instance (re-created first if a failure lost it) takes a batch in
+    /// one call: it exports `polyplug_compute_batch` and computes. (When it cannot be
+    /// re-created, the entity-by-entity path says why.)
+    fn batches(&mut self) -> bool {
+        if self.live.is_none() {
+            self.live = self.factory.make(&self.params, self.initialize).ok();
+        }
+        self.live
+            .as_ref()
+            .is_some_and(|l| l.compute.is_some() && l.compute_batch.is_some())
+    }
+
+    /// Gives `rest` to the guest in one `polyplug_compute_batch` call and pushes the
+    /// results of the entities it settled, in order: those it ended, and the one a
+    /// trap, a timeout or the memory cap stopped (the instance is then dropped, and
+    /// the rest of the batch goes to a fresh one). Returns how many it settled: at
+    /// least one, so that a call that computes nothing fails its first entity
+    /// rather than loop.
+    fn compute_in_one_call(&mut self, rest: &[Entity], results: &mut BatchResults) -> usize {
+        let settings = &self.factory.settings;
+        let Some(live) = self.live.as_mut() else {
+            results.push(Err(EntityError::new("no plugin instance")));
+            return 1;
+        };
+        {
+            let b = &mut live.store.data_mut().batch;
+            b.inputs.clear();
+            b.ends.clear();
+            for e in rest {
+                b.inputs.extend_from_slice(e.input().as_bytes());
+                b.ends.push(b.inputs.len());
+            }
+            (b.next, b.open) = (0, false);
+            b.results = std::mem::take(results);
+            b.deadline_ticks = settings.deadline_ticks();
+            b.fuel = settings.fuel;
+            if b.memory_note.is_empty() {
+                b.memory_note = live::memory_note(settings);
+            }
+        }
+        let called = live.call_batch(settings);
+        let host = live.store.data_mut();
+        *results = std::mem::take(&mut host.batch.results);
+        let given = host.batch.next;
+        let open = std::mem::take(&mut host.batch.open);
+        match called {
+            Ok(status) => {
+                if open {
+                    // The call returned during an entity: it ends with the call's status.
+                    let hit = host.limits.hit;
+                    results.push(host::settle(host, status));
+                    if hit {
+                        self.live = None;
+                    }
+                    return given;
+                }
+                if given > 0 {
+                    return given;
+                }
+                let message = host.sink.failure(status).unwrap_or_else(|| {
+                    "polyplug_compute_batch returned without computing an entity".into()
+                });
+                results.push(Err(EntityError::new(message)));
+                1
+            }
+            Err(message) => {
+                let logs = std::mem::take(&mut host.sink.logs);
+                // Nothing of the failed instance is reused: no finalize, no state.
+                self.live = None;
+                if !open && given > 0 {
+                    // Between two entities: none to blame.
+                    return given;
+                }
+                results.push(Err(EntityError {
+                    message,
+                    logs,
+                    instance_lost: false,
+                    out_of_memory: false,
+                }));
+                given.max(1)
+            }
+        }
+    }
+}
+
 impl Instance for WasmInstance {
     fn compute(&mut self, entity: &str, out: &mut Outcome) -> Result<(), EntityError> {
         self.compute_with((entity, entity), None, out)
@@ -194,10 +280,22 @@ impl Instance for WasmInstance {
     }
 
     fn compute_batch(&mut self, entities: &[Entity], results: &mut BatchResults) {
-        for e in entities {
+        // Nothing to do on the host around each entity (a file to grant, output to
+        // capture): the whole batch in one call, when the module can take one.
+        let settings = &self.factory.settings;
+        let alone = settings.entity_files || settings.log_dir.is_some();
+        let mut done = 0;
+        while done < entities.len() {
+            let rest = &entities[done..];
+            if !alone && self.batches() {
+                done += self.compute_in_one_call(rest, results);
+                continue;
+            }
+            let e = &rest[0];
             let mut out = results.outcome();
             let r = self.compute_with((e.input(), &e.id), None, &mut out);
             results.push(r.map(|()| out));
+            done += 1;
         }
     }
 

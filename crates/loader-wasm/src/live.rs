@@ -29,6 +29,8 @@ pub(crate) struct Live {
     pub(crate) compute: Option<TypedFunc<(), i32>>,
     pub(crate) finalize: Option<TypedFunc<(), i32>>,
     pub(crate) compute_id: Option<TypedFunc<(), i32>>,
+    /// `polyplug_compute_batch`, when the module exports it: a batch in one call.
+    pub(crate) compute_batch: Option<TypedFunc<(), i32>>,
 }
 
 /// The guest functions polyplug calls.
@@ -133,8 +135,39 @@ impl Live {
     }
 }
 
+impl Live {
+    /// Calls `polyplug_compute_batch` over the batch set in the store
+    /// (`Host::batch`, see `host::next_entity`): its status, or why it failed (a
+    /// trap, a timeout, the memory cap), after which the instance cannot be used again.
+    pub(crate) fn call_batch(&mut self, settings: &Settings) -> Result<i32, String> {
+        let Some(f) = self.compute_batch.as_ref() else {
+            return Err("the plugin does not export polyplug_compute_batch".into());
+        };
+        self.store.set_epoch_deadline(settings.deadline_ticks());
+        if let Some(fuel) = settings.fuel {
+            let _ = self.store.set_fuel(fuel);
+        }
+        self.store.data_mut().limits.hit = false;
+        match f.call(&mut self.store, ()) {
+            Ok(status) => Ok(status),
+            Err(e) => {
+                let host = self.store.data_mut();
+                let message = if host.limits.hit {
+                    memory_note(settings)
+                } else {
+                    trap_message(&e, settings)
+                };
+                Err(match host.sink.error.take() {
+                    Some(m) => format!("{m} ({message})"),
+                    None => message,
+                })
+            }
+        }
+    }
+}
+
 /// What reaching the memory cap means, and how to raise it.
-fn memory_note(settings: &Settings) -> String {
+pub(crate) fn memory_note(settings: &Settings) -> String {
     format!(
         "the plugin reached its memory limit of {} MiB (raise it with {} MIB)",
         settings.memory_mib(),
@@ -225,6 +258,7 @@ pub(crate) fn start(
     let compute = get("polyplug_compute");
     let finalize = get("polyplug_finalize");
     let compute_id = get("polyplug_compute_id");
+    let compute_batch = get("polyplug_compute_batch");
     Ok(Live {
         store,
         version,
@@ -233,5 +267,6 @@ pub(crate) fn start(
         compute,
         finalize,
         compute_id,
+        compute_batch,
     })
 }

@@ -24,6 +24,8 @@ const HOST_IMPORTS: &[&str] = &[
     "end_list",
     "log",
     "error",
+    "next_entity",
+    "end_entity",
     "input_len",
     "input_read",
     "record_len",

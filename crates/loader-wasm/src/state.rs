@@ -2,7 +2,7 @@
 //! the running call, its input, the parameters, the sandbox and the memory cap.
 
 use crate::sandbox::Sandbox;
-use polyplug_core::Console;
+use polyplug_core::{BatchResults, Console};
 use std::sync::Arc;
 use wasmtime::{Memory, ResourceLimiter, Result};
 
@@ -33,6 +33,29 @@ pub(crate) struct Host {
     /// While a compute runs under `--log-dir`: what the guest wrote to its standard
     /// output and standard error, for the entity's files instead of the console.
     pub captured: Option<(Vec<u8>, Vec<u8>)>,
+    /// The batch a `polyplug_compute_batch` call works through.
+    pub batch: Batch,
+}
+
+/// A batch of entities given to the guest in one call (`polyplug_compute_batch`):
+/// it takes them one by one (`next_entity`) and ends each with its status
+/// (`end_entity`), and each entity's limits start anew when it is taken.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// The entities' inputs one after the other, and where each ends.
+    pub inputs: Vec<u8>,
+    pub ends: Vec<usize>,
+    /// The next entity to give.
+    pub next: usize,
+    /// Whether the entity given last is being computed (not yet ended).
+    pub open: bool,
+    /// The results of the entities ended so far, in order.
+    pub results: BatchResults,
+    /// What each entity's compute may take: epoch ticks, and fuel.
+    pub deadline_ticks: u64,
+    pub fuel: Option<u64>,
+    /// The failure of an entity that reached the memory cap.
+    pub memory_note: String,
 }
 
 impl Host {
@@ -56,6 +79,7 @@ impl Host {
             },
             console,
             captured: None,
+            batch: Batch::default(),
         }
     }
 }

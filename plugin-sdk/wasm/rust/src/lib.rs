@@ -65,6 +65,8 @@ mod imports {
         pub fn end_list();
         pub fn log(ptr: *const u8, len: usize);
         pub fn error(ptr: *const u8, len: usize);
+        pub fn next_entity(dest: *mut u8, cap: usize) -> i32;
+        pub fn end_entity(status: i32);
         pub fn input_len() -> usize;
         pub fn input_read(dest: *mut u8);
         pub fn record_len() -> i32;
@@ -903,6 +905,46 @@ pub mod __private {
         }
     }
 
+    /// A batch in one call: each entity the host gives is computed as
+    /// [`compute`] computes it (without a record: a batch has none) and ended with
+    /// its status.
+    pub fn compute_batch<P: Plugin>(state: &mut Option<P>) -> i32 {
+        install_panic_hook();
+        let s = match state {
+            Some(s) => s,
+            None => return report(&Error::new("compute called before initialize")),
+        };
+        loop {
+            // SAFETY: called within one export call, which alone uses INPUT.
+            let buf = unsafe { INPUT.get() };
+            buf.clear();
+            // SAFETY: the host writes the entity into the buffer's room only when it
+            // fits there (`capacity` bytes), and says how long it is.
+            let n = unsafe { imports::next_entity(buf.as_mut_ptr(), buf.capacity()) };
+            if n < 0 {
+                return 0;
+            }
+            let n = n as usize;
+            if n <= buf.capacity() {
+                // SAFETY: the host wrote these `n` bytes.
+                unsafe { buf.set_len(n) };
+            } else {
+                buf.resize(n, 0);
+                // SAFETY: the buffer holds `input_len()` = `n` bytes.
+                unsafe { imports::input_read(buf.as_mut_ptr()) };
+            }
+            let status = match core::str::from_utf8(buf) {
+                Ok(entity) => match s.compute(entity, params(), &mut Output { _private: () }) {
+                    Ok(()) => 0,
+                    Err(e) => report(&e),
+                },
+                Err(_) => report(&Error::new("the entity is not valid UTF-8")),
+            };
+            // SAFETY: a host import without pointers.
+            unsafe { imports::end_entity(status) };
+        }
+    }
+
     pub fn finalize<P: Plugin>(state: &mut Option<P>) -> i32 {
         let r = match state.as_mut() {
             Some(s) => match s.finalize(params(), &mut Output { _private: () }) {
@@ -958,6 +1000,12 @@ macro_rules! export_plugin {
         pub extern "C" fn polyplug_compute() -> i32 {
             // SAFETY: as in polyplug_initialize.
             $crate::__private::compute::<$t>(unsafe { __POLYPLUG_STATE.get() })
+        }
+
+        #[no_mangle]
+        pub extern "C" fn polyplug_compute_batch() -> i32 {
+            // SAFETY: as in polyplug_initialize.
+            $crate::__private::compute_batch::<$t>(unsafe { __POLYPLUG_STATE.get() })
         }
 
         #[no_mangle]
