@@ -23,9 +23,12 @@ static const char *const OUTPUT[] = {"length", "gc_count"};
 static int32_t compute(void *state, const char *entity, size_t len, const pp_call *call) {
     (void)state;
     int64_t gc = 0;
+    /* Each letter counted as 0 or 1, as the Rust example's `filter(..).count()` does:
+     * no branch on the data, which a compiler keeps for wasm32 (a misprediction on
+     * every other letter of a random ID). */
     for (size_t i = 0; i < len; i++) {
         char b = entity[i];
-        if (b == 'G' || b == 'C' || b == 'g' || b == 'c') gc++;
+        gc += (b == 'G') | (b == 'C') | (b == 'g') | (b == 'c');
     }
     pp_push_int(call, (int64_t)len);
     pp_push_int(call, gc);
