@@ -78,3 +78,48 @@ fn faults_in_the_middle_of_a_batch_cost_their_entity_only() {
         );
     }
 }
+
+#[test]
+fn the_memory_cap_and_fuel_hold_for_each_entity_of_a_batch() {
+    let t = TestDir::new();
+    // hog and loop are the 2nd entity of the 4th batch (1, 2, 4, 8, …).
+    let ids = "a0\na1\na2\na3\na4\na5\na6\na7\nhog\nb0\nb1\nb2\nb3\nb4\nb5\n";
+    let (r, logs) = run(
+        &t,
+        "misbehave",
+        ids,
+        &["--wasm-memory", "16", "--timeout", "30"],
+    );
+    let r = r.code(1).stderr_has("1 failed (see the log)");
+    eqnice!(
+        "a0\t1\na1\t2\na2\t3\na3\t4\na4\t5\na5\t6\na6\t7\na7\t8\n\
+         b0\t1\nb1\t2\nb2\t3\nb3\t4\nb4\t5\nb5\t6\n",
+        r.stdout
+    );
+    assert!(
+        logs.contains(
+            "hog\terror: the plugin reached its memory limit of 16 MiB (raise it with \
+             --wasm-memory MIB)"
+        ),
+        "{logs}"
+    );
+    // Each entity takes a few hundred units of fuel, initialize and finalize under
+    // 3,000: a batch of 32 takes more than 3,000 together, and goes through only
+    // because every entity starts with the whole allowance.
+    let mut ids = ids.replace("hog", "loop");
+    let mut rows = String::from(
+        "a0\t1\na1\t2\na2\t3\na3\t4\na4\t5\na5\t6\na6\t7\na7\t8\n\
+         b0\t1\nb1\t2\nb2\t3\nb3\t4\nb4\t5\nb5\t6\n",
+    );
+    for i in 0..48 {
+        ids.push_str(&format!("c{i}\n"));
+        rows.push_str(&format!("c{i}\t{}\n", i + 7));
+    }
+    let (r, logs) = run(&t, "misbehave", &ids, &["--fuel", "3000"]);
+    let r = r.code(1).stderr_has("1 failed (see the log)");
+    eqnice!(rows, r.stdout);
+    assert!(
+        logs.contains("loop\terror: ran out of fuel after 3000 units (--fuel)"),
+        "{logs}"
+    );
+}

@@ -205,7 +205,11 @@ impl WasmInstance {
             return 1;
         };
         {
-            let b = &mut live.store.data_mut().batch;
+            let host = live.store.data_mut();
+            // Nothing of an earlier call (an error, a misuse, an open list) is this
+            // batch's.
+            host.sink.reset();
+            let b = &mut host.batch;
             b.inputs.clear();
             b.ends.clear();
             for e in rest {
@@ -237,11 +241,21 @@ impl WasmInstance {
                     return given;
                 }
                 if given > 0 {
+                    // Between two entities: a status there is no entity's.
                     return given;
                 }
-                let message = host.sink.failure(status).unwrap_or_else(|| {
-                    "polyplug_compute_batch returned without computing an entity".into()
-                });
+                // Nothing taken: the first entity fails with what the call says, on a
+                // fresh instance next time if it reached the memory cap.
+                let failure = host.sink.failure(status);
+                let message = if host.limits.hit {
+                    self.live = None;
+                    let note = live::memory_note(settings);
+                    failure.map_or(note.clone(), |m| format!("{m}; {note}"))
+                } else {
+                    failure.unwrap_or_else(|| {
+                        "polyplug_compute_batch returned without computing an entity".into()
+                    })
+                };
                 results.push(Err(EntityError::new(message)));
                 1
             }

@@ -914,9 +914,9 @@ pub mod __private {
             Some(s) => s,
             None => return report(&Error::new("compute called before initialize")),
         };
+        // SAFETY: called once per export call, which alone uses INPUT.
+        let buf = unsafe { INPUT.get() };
         loop {
-            // SAFETY: called within one export call, which alone uses INPUT.
-            let buf = unsafe { INPUT.get() };
             buf.clear();
             // SAFETY: the host writes the entity into the buffer's room only when it
             // fits there (`capacity` bytes), and says how long it is.
