@@ -313,28 +313,20 @@ fn end_entity(mut c: Caller<'_, Host>, status: i32) -> Result<()> {
 /// The result of the batch's entity that ended with `status`: its values and logs,
 /// or its failure.
 pub(crate) fn settle(host: &mut Host, status: i32) -> std::result::Result<Outcome, EntityError> {
-    let failure = host.sink.failure(status);
-    let logs = |host: &mut Host| std::mem::take(&mut host.sink.logs);
-    match (failure, host.limits.hit) {
-        (None, false) => {
+    let note = || host.batch.memory_note.clone();
+    match crate::live::failure(&mut host.sink, host.limits.hit, status, note) {
+        None => {
             let mut out = host.batch.results.outcome();
             std::mem::swap(&mut out.values, &mut host.sink.values);
             std::mem::swap(&mut out.logs, &mut host.sink.logs);
             Ok(out)
         }
-        (failure, hit) => {
-            let message = match (failure, hit) {
-                (Some(m), true) => format!("{m}; {}", host.batch.memory_note),
-                (None, _) => host.batch.memory_note.clone(),
-                (Some(m), false) => m,
-            };
-            Err(EntityError {
-                message,
-                logs: logs(host),
-                instance_lost: false,
-                out_of_memory: false,
-            })
-        }
+        Some(message) => Err(EntityError {
+            message,
+            logs: std::mem::take(&mut host.sink.logs),
+            instance_lost: false,
+            out_of_memory: false,
+        }),
     }
 }
 

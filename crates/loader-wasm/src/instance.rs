@@ -246,16 +246,15 @@ impl WasmInstance {
                 }
                 // Nothing taken: the first entity fails with what the call says, on a
                 // fresh instance next time if it reached the memory cap.
-                let failure = host.sink.failure(status);
-                let message = if host.limits.hit {
+                let hit = host.limits.hit;
+                let message =
+                    live::failure(&mut host.sink, hit, status, || live::memory_note(settings))
+                        .unwrap_or_else(|| {
+                            "polyplug_compute_batch returned without computing an entity".into()
+                        });
+                if hit {
                     self.live = None;
-                    let note = live::memory_note(settings);
-                    failure.map_or(note.clone(), |m| format!("{m}; {note}"))
-                } else {
-                    failure.unwrap_or_else(|| {
-                        "polyplug_compute_batch returned without computing an entity".into()
-                    })
-                };
+                }
                 results.push(Err(EntityError::new(message)));
                 1
             }

@@ -87,52 +87,77 @@ impl Live {
                 lost: false,
             });
         };
-        self.store.set_epoch_deadline(settings.deadline_ticks());
-        if let Some(fuel) = settings.fuel {
-            // Fuel is enabled in the engine whenever `settings.fuel` is set.
-            let _ = self.store.set_fuel(fuel);
-        }
-        self.store.data_mut().limits.hit = false;
-        let result = f.call(&mut self.store, ());
+        let result = invoke(&mut self.store, f, settings);
         let host = self.store.data_mut();
-        let memory_hit = host.limits.hit;
         let logs = |host: &mut Host| std::mem::take(&mut host.sink.logs);
         match result {
-            Ok(status) => match (host.sink.failure(status), memory_hit) {
-                (None, false) => Ok(()),
-                (Some(message), false) => Err(CallError {
-                    message,
-                    logs: logs(host),
-                    lost: false,
-                }),
-                (m, true) => Err(CallError {
-                    message: match m {
-                        Some(m) => format!("{m}; {}", memory_note(settings)),
-                        None => memory_note(settings),
-                    },
-                    logs: logs(host),
-                    lost: true,
-                }),
-            },
-            Err(e) => {
-                let message = if memory_hit {
-                    memory_note(settings)
-                } else {
-                    trap_message(&e, settings)
-                };
-                // A message set before the trap (a Rust panic's, through the SDK's hook).
-                let message = match host.sink.error.take() {
-                    Some(m) => format!("{m} ({message})"),
-                    None => message,
-                };
-                Err(CallError {
-                    message,
-                    logs: logs(host),
-                    lost: true,
-                })
+            Ok(status) => {
+                let lost = host.limits.hit;
+                match failure(&mut host.sink, lost, status, || memory_note(settings)) {
+                    None => Ok(()),
+                    Some(message) => Err(CallError {
+                        message,
+                        logs: logs(host),
+                        lost,
+                    }),
+                }
             }
+            Err(message) => Err(CallError {
+                message,
+                logs: logs(host),
+                lost: true,
+            }),
         }
     }
+}
+
+/// Calls the guest function `f` under the limits of `settings`: its status, or why it
+/// trapped (the memory cap, a timeout, fuel, the trap itself), after which the
+/// instance cannot be used again.
+fn invoke(
+    store: &mut Store<Host>,
+    f: &TypedFunc<(), i32>,
+    settings: &Settings,
+) -> Result<i32, String> {
+    store.set_epoch_deadline(settings.deadline_ticks());
+    if let Some(fuel) = settings.fuel {
+        // Fuel is enabled in the engine whenever `settings.fuel` is set.
+        let _ = store.set_fuel(fuel);
+    }
+    store.data_mut().limits.hit = false;
+    let e = match f.call(&mut *store, ()) {
+        Ok(status) => return Ok(status),
+        Err(e) => e,
+    };
+    let host = store.data_mut();
+    let message = if host.limits.hit {
+        memory_note(settings)
+    } else {
+        trap_message(&e, settings)
+    };
+    // A message set before the trap (a Rust panic's, through the SDK's hook).
+    Err(match host.sink.error.take() {
+        Some(m) => format!("{m} ({message})"),
+        None => message,
+    })
+}
+
+/// Why a call that returned `status` failed, from what it pushed (`sink`) and whether
+/// it reached the memory cap (`hit`, then with `note`); `None` when it did not.
+pub(crate) fn failure(
+    sink: &mut crate::state::Sink,
+    hit: bool,
+    status: i32,
+    note: impl FnOnce() -> String,
+) -> Option<String> {
+    let failure = sink.failure(status);
+    if !hit {
+        return failure;
+    }
+    Some(match failure {
+        Some(m) => format!("{m}; {}", note()),
+        None => note(),
+    })
 }
 
 impl Live {
@@ -143,26 +168,7 @@ impl Live {
         let Some(f) = self.compute_batch.as_ref() else {
             return Err("the plugin does not export polyplug_compute_batch".into());
         };
-        self.store.set_epoch_deadline(settings.deadline_ticks());
-        if let Some(fuel) = settings.fuel {
-            let _ = self.store.set_fuel(fuel);
-        }
-        self.store.data_mut().limits.hit = false;
-        match f.call(&mut self.store, ()) {
-            Ok(status) => Ok(status),
-            Err(e) => {
-                let host = self.store.data_mut();
-                let message = if host.limits.hit {
-                    memory_note(settings)
-                } else {
-                    trap_message(&e, settings)
-                };
-                Err(match host.sink.error.take() {
-                    Some(m) => format!("{m} ({message})"),
-                    None => message,
-                })
-            }
-        }
+        invoke(&mut self.store, f, settings)
     }
 }
 
