@@ -340,6 +340,19 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// Where the next read starts, in bytes from the start of the data.
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Goes on reading at `pos` (at most the end of the data), for a caller that read
+    /// some bytes on its own from [`Decoder::position`].
+    #[inline]
+    pub fn skip_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.data.len());
+    }
+
     /// Whether everything was read.
     #[inline]
     pub fn at_end(&self) -> bool {

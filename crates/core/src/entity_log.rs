@@ -90,6 +90,7 @@ pub fn note(why: &str) -> String {
 
 /// Adds `note` (why the entity's output could not go to its log files) to the
 /// entity's logs, whether it failed or not.
+#[inline]
 pub fn with_note(
     r: Result<(), EntityError>,
     outcome: &mut Outcome,

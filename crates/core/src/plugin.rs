@@ -121,6 +121,11 @@ impl Entity {
         self.other_input.as_deref().unwrap_or(&self.id)
     }
 
+    /// What compute receives when it is not the ID (a file path, a record's name).
+    pub fn other_input(&self) -> Option<&str> {
+        self.other_input.as_deref()
+    }
+
     /// Where the entity's record is, in `records` mode.
     pub fn record(&self) -> Option<&RecordRef> {
         self.record.as_deref()

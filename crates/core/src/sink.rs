@@ -82,7 +82,16 @@ impl CallSink {
     /// The failure a call that returned `status` ended with, if any: its
     /// [`status_error`](CallSink::status_error), a misuse, or lists left open. The
     /// message is taken; the logs stay.
+    #[inline]
     pub fn failure(&mut self, status: i32) -> Option<String> {
+        // A clean call (nearly every one) answers here, without a call.
+        if status == 0 && self.error.is_none() && self.misuse.is_none() && self.stack.is_empty() {
+            return None;
+        }
+        self.failure_of(status)
+    }
+
+    fn failure_of(&mut self, status: i32) -> Option<String> {
         if let Some(e) = self.status_error(status) {
             return Some(e);
         }

@@ -153,6 +153,50 @@ fn batches_encode_from_borrowed_inputs() {
 }
 
 #[test]
+fn batches_read_alike_on_the_fast_path_and_the_general_one() {
+    // Entities whose ID is their input take the fast path; the others (an ID of its
+    // own) the general one; a batch that mixes them reads as its units, in order.
+    let entities = [
+        Entity::same("a"),
+        Entity::with_input("in".into(), "id".into()),
+        Entity::same("b"),
+        Entity::same("c"),
+        Entity::with_input("x".into(), "y".into()),
+        Entity::same("é"),
+    ];
+    let mut a = Vec::new();
+    HostMsg::encode_batch(&entities, &mut a);
+    let mut seen = Vec::new();
+    assert!(HostMsg::each_batch_entity(&a, |e, id| seen.push((e, id))).unwrap());
+    let want = [
+        ("a", "a"),
+        ("in", "id"),
+        ("b", "b"),
+        ("c", "c"),
+        ("x", "y"),
+        ("é", "é"),
+    ];
+    assert_eq!(seen, want);
+    let HostMsg::Batch(units) = HostMsg::decode(&a).unwrap() else {
+        panic!("not a batch")
+    };
+    let general: Vec<(&str, &str)> = units.iter().map(|u| (u.input.as_str(), u.id())).collect();
+    assert_eq!(general, want);
+    // A byte too many, a batch cut short (on the fast path), a string cut inside a
+    // character (on the fast path): errors, never a wrong entity.
+    let mut extra = a.clone();
+    extra.push(0);
+    assert!(HostMsg::each_batch_entity(&extra, |_, _| {}).is_err());
+    let cut = &a[..a.len() - 1];
+    assert!(HostMsg::each_batch_entity(cut, |_, _| {}).is_err());
+    let mut inside = a.clone();
+    let n = inside.len();
+    assert_eq!(&inside[n - 4..], &[2, 0xc3, 0xa9, 0]);
+    inside[n - 4] = 1; // "é" cut after its first byte, then the rest as bytes
+    assert!(HostMsg::each_batch_entity(&inside, |_, _| {}).is_err());
+}
+
+#[test]
 fn batch_strings_are_checked_whether_or_not_the_frame_is_text() {
     // IDs of 128 bytes or more have lengths of two bytes, one of them not ASCII: the
     // frame is no longer UTF-8 as a whole and each string is checked alone.
