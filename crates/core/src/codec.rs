@@ -111,8 +111,14 @@ impl Encoder<'_> {
                 self.u8(*b as u8);
             }
             Value::Int(i) => {
-                self.u8(V_INT);
-                self.var(((*i << 1) ^ (*i >> 63)) as u64);
+                let z = ((*i << 1) ^ (*i >> 63)) as u64;
+                if z < 0x80 {
+                    // Small integers (counts, lengths: most results), in one write.
+                    self.0.extend_from_slice(&[V_INT, z as u8]);
+                } else {
+                    self.u8(V_INT);
+                    self.var(z);
+                }
             }
             Value::Float(f) => {
                 self.u8(V_FLOAT);
@@ -376,6 +382,16 @@ impl<'a> Decoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_and_large_integers_encode_alike_through_either_path() {
+        for i in [0i64, 1, -1, 63, -64, 64, -65, 1 << 40, i64::MIN, i64::MAX] {
+            let mut buf = Vec::new();
+            Encoder(&mut buf).value(&Value::Int(i));
+            assert_eq!(buf.len() == 2, (-64..64).contains(&i), "{i}");
+            assert_eq!(Decoder::new(&buf).value(), Ok(Value::Int(i)));
+        }
+    }
 
     fn kinds() -> Vec<Value> {
         vec![

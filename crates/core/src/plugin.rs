@@ -352,3 +352,36 @@ pub fn compute_as_batch<I: Instance + ?Sized>(
         None => Err(EntityError::new("the plugin's worker returned no result")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cleared_outcome_keeps_its_room_whatever_its_values_held() {
+        for values in [
+            vec![
+                Value::Int(3),
+                Value::Float(0.5),
+                Value::Null,
+                Value::Bool(true),
+            ],
+            vec![
+                Value::Int(3),
+                Value::Str("owned".into()),
+                Value::List(vec![Value::Str("nested".into())]),
+            ],
+        ] {
+            let mut out = Outcome {
+                values,
+                logs: vec!["a log".into()],
+            };
+            let room = out.values.capacity();
+            out.clear();
+            assert!(out.values.is_empty() && out.logs.is_empty());
+            assert_eq!(out.values.capacity(), room);
+            out.values.push(Value::Int(1));
+            assert_eq!(out.values, [Value::Int(1)]);
+        }
+    }
+}
