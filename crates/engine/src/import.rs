@@ -1,7 +1,7 @@
 //! `polyplug load`: a Prenacs results file and its report, imported into the store as
 //! one computation. The whole file is checked before anything is stored.
 
-use crate::provenance::{host_name, sha256_file};
+use crate::provenance::{host_name, plugin_sha256};
 use crate::run_store::register_plugin;
 use crate::{resolve, stores, EngineError, ImportError};
 use polyplug_core::{ColumnKind, CompStatus, Console, LoadOptions, Params, Report, Value};
@@ -70,7 +70,7 @@ pub fn load(
     let mut store = stores::open_or_create(spec.store.as_deref())?;
     let columns = columns(&mut store, &meta)?;
     let rows = parse_rows(&results, &results_origin, &columns, &meta)?;
-    let sha256 = sha256_file(plugin.path())?;
+    let sha256 = plugin_sha256(plugin.path())?;
     register_plugin(
         &mut store,
         plugin.as_ref(),

@@ -4,7 +4,7 @@
 //! (only the store's done entities are read, when the store exists). Records mode
 //! still indexes its files, which is what any later run reuses.
 
-use crate::provenance::sha256_file;
+use crate::provenance::plugin_sha256;
 use crate::run::{idsproc, jobs, load_options, parameters, source};
 use crate::{resolve, stores, EngineError, RunSpec};
 use polyplug_core::Console;
@@ -73,7 +73,7 @@ pub fn plan(
     let placement = crate::Placement::of_process(spec.shard)?;
     let plugin = resolve::resolve(&spec.plugin, &load_options(spec, console))?;
     let params = parameters(spec, plugin.as_ref())?;
-    let sha256 = sha256_file(plugin.path())?;
+    let sha256 = plugin_sha256(plugin.path())?;
     let source = source(spec, console.as_ref())?;
     let idsproc = idsproc(spec, console)?;
     let repeats = crate::run::repeats(spec, &source, idsproc.as_deref(), placement.shard)?;

@@ -3,7 +3,7 @@
 
 use crate::outcome::{comp_status, remarks};
 use crate::outputs::{check_writable, open_output, to_stderr, write_report, writer};
-use crate::provenance::{current_user, host_name, host_version, now, sha256_file};
+use crate::provenance::{current_user, host_name, host_version, now, plugin_sha256};
 use crate::record::AfterCommit;
 use crate::run_store::RunStore;
 use crate::{resolve, stores, EngineError, Input, RunIo, RunOutcome, RunSpec};
@@ -47,7 +47,7 @@ pub fn run(spec: &RunSpec, mut io: RunIo<'_>) -> Result<RunOutcome, EngineError>
     if let Some(dir) = &spec.log_dir {
         crate::outputs::prepare_log_dir(dir)?;
     }
-    let sha256 = sha256_file(plugin.path())?;
+    let sha256 = plugin_sha256(plugin.path())?;
     let mut store = open_store(spec, plugin.as_ref(), &params, &sha256, console.as_ref())?;
     let output = output_spec(spec, plugin.as_ref(), store.as_mut())?;
     let source = source(spec, console.as_ref())?;

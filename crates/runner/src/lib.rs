@@ -34,7 +34,7 @@ pub mod input;
 mod input_error;
 mod lines;
 pub mod output;
-mod remember;
+pub mod remember;
 pub mod repeats;
 mod run;
 mod skip;
