@@ -478,6 +478,19 @@ impl<'a> Entities<'a> {
                     }
                 };
                 *line_no += 1;
+                // Another shard's ID, one a line (no TAB in the block, column 1): passed
+                // over at once, its ID being the line without its trailing ASCII
+                // whitespace (as `text_line_id` finds it).
+                if let (Some(s), Line::Text { line, tabs: false }, 0 | 1) = (shard, &line, *column)
+                {
+                    let end = ascii_trimmed(line.as_bytes());
+                    if end > 0
+                        && line.as_bytes()[end - 1] < 0x80
+                        && !s.contains(line.get(..end).unwrap_or(line))
+                    {
+                        continue;
+                    }
+                }
                 let id = match line {
                     Line::Text { line, tabs } => text_line_id(line, *column, tabs),
                     Line::Bytes(bytes) => line_id(bytes, *column),
@@ -582,6 +595,10 @@ impl Iterator for Entities<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "input_shard_tests.rs"]
+mod shard_tests;
 
 #[cfg(test)]
 mod tests {
