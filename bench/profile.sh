@@ -135,10 +135,12 @@ PY
 printf '%-10s %8s %16s\n' kind N instructions/entity
 for kind in "${kinds[@]}"; do
   # Compile (Nim, WebAssembly) and remember the plugin's sha256 outside the counts: a
-  # run of one ID (the runs measured would otherwise differ by the first one's hash).
+  # run of one ID (the runs measured would otherwise differ by the first one's hash),
+  # under valgrind too, whose processor a compiled WebAssembly module is cached for.
   if [[ $kind != loop-* ]]; then
     head -n 1 "$work/all.txt" > "$work/warm.txt"
-    "$pp" run "$(plugin_of "$kind")" ids "$work/warm.txt" -o "$work/warm.tsv" >/dev/null 2>&1
+    valgrind --tool=none --trace-children=yes --smc-check=all-non-file -q \
+      "$pp" run "$(plugin_of "$kind")" ids "$work/warm.txt" -o "$work/warm.tsv" >/dev/null 2>&1
     rm -f "$work/warm.tsv"
   fi
   n=$(n_of "$kind")
