@@ -37,6 +37,12 @@
 # again in a fresh subshell for every call, as MultiPlug does. A fifth argument `x`
 # traces every compute with `set -x` (`--trace`): the trace is in the call's stderr.
 exec 57<&0 58>&1 0</dev/null 1>&2
+# `--max-memory`: bash limits itself before it reads a request, so that nothing it
+# starts escapes the limit (the guard that started it limits it too, but from outside
+# and a moment later). The same limit as `limit_bash_memory`: the plugin's MiB and 16.
+if [[ ${POLYPLUG_MAX_MEMORY_MIB-} =~ ^[0-9]+$ ]]; then
+  ulimit -d $(( (POLYPLUG_MAX_MEMORY_MIB + 16) * 1024 )) 2>/dev/null
+fi
 __pp_file=$1 __pp_dir=$2 __pp_mode=$3 __pp_tok=$4 __pp_trace=${5-}
 set --
 __pp_kw=() __pp_st=() __pp_n=0 __pp_rec=0

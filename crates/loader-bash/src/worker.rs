@@ -682,7 +682,7 @@ pub(crate) fn shown_output(bytes: &[u8]) -> String {
     s
 }
 
-/// What bash itself may hold beyond a plugin's `--max-memory`.
+/// What bash itself may hold beyond a plugin's `--max-memory` (so does `driver.bash`).
 const BASH_ALLOWANCE_MIB: u64 = 16;
 
 /// Limits bash, started as `pid`, and every program it starts from now on (each on
