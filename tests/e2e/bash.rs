@@ -883,3 +883,34 @@ compute() {{
         assert_eq!(log.lines().count(), 50 + 50 + 1, "{log}");
     }
 }
+
+#[test]
+fn a_bash_plugin_runs_with_the_system_s_huge_pages_while_the_host_runs_without() {
+    // The host turns transparent huge pages off for its own allocator; the programs a
+    // plugin runs must not inherit that. compute prints the flag of its own bash and
+    // of the host (the parent of the guard that started bash).
+    let t = TestDir::new();
+    t.write(
+        "thp.sh",
+        format!(
+            "{HEADER}OUTPUT=( \"plugin\" \"host\" )\n\
+             thp() {{ awk '/^THP_enabled/ {{ print $2 }}' \"/proc/$1/status\"; }}\n\
+             compute() {{\n\
+               local host=$(awk '/^PPid/ {{ print $2 }}' /proc/$PPID/status)\n\
+               echo -e \"$(thp self)\\t$(thp \"$host\")\"\n\
+             }}\n"
+        ),
+    );
+    let own = std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:").map(|v| v.trim().to_string()))
+        .expect("the kernel shows THP_enabled in /proc/<pid>/status");
+    for persistent in [true, false] {
+        run_ids(&t, "thp.sh", "a\n", persistent, &[]).ok();
+        eqnice!(
+            format!("a\t{own}\t0\n"),
+            std::fs::read_to_string(t.join("out.tsv")).expect("out.tsv")
+        );
+    }
+}

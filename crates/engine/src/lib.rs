@@ -113,6 +113,14 @@ pub enum WorkerEnd {
 /// loader that runs instances in processes of their own (`python`, `native`), or the
 /// guard of a Bash worker (`guard`). `None` for an unknown kind.
 pub fn worker_main(kind: &str, args: &[String]) -> Option<WorkerEnd> {
+    if matches!(kind, "python" | "guard") {
+        // The host turned transparent huge pages off for its own allocator (see the
+        // binary's `small_pages`); a plugin's interpreter, and every program a Bash
+        // plugin starts, run with the system's setting, as they would without
+        // polyplug. A native plugin's worker keeps them off, like the host it
+        // stands for.
+        let _ = rustix::thread::disable_transparent_huge_pages(false);
+    }
     Some(match kind {
         "python" => match polyplug_loader_python::worker_main() {
             Ok(()) => WorkerEnd::Exit(0),
