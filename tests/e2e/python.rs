@@ -623,3 +623,37 @@ fn sandbox_options_are_refused_for_python_plugins() {
     }
     assert!(!t.join("report.yaml").exists(), "nothing ran");
 }
+
+#[test]
+fn a_worker_starts_its_instance_only_when_it_has_entities_to_compute() {
+    // Each initialize appends a line to a file: one ID at -j2 is one batch, computed
+    // by one worker; the other starts no process and runs no initialize.
+    let t = TestDir::new();
+    let starts = t.join("starts.txt");
+    let plugin = t.write(
+        "count_starts.py",
+        format!(
+            "ID = 'count_starts'\nVERSION = '1'\nINPUT = 'an ID'\nOUTPUT = ['n']\n\
+             def initialize(**kwargs):\n    open({starts:?}, 'a').write('started\\n')\n    return None\n\
+             def compute(entity, state=None, **kwargs):\n    return [len(entity)], []\n",
+            starts = starts.display().to_string()
+        ),
+    );
+    run_ids(&t, &plugin, "a\n", &["-j2", "-o", "out.tsv"]).ok();
+    eqnice!(
+        "a\t1\n",
+        std::fs::read_to_string(t.join("out.tsv")).expect("out.tsv")
+    );
+    eqnice!(
+        "started\n",
+        std::fs::read_to_string(&starts).expect("starts.txt")
+    );
+    // Enough entities for both workers: each starts its instance once.
+    std::fs::remove_file(&starts).expect("remove starts.txt");
+    let ids: String = (0..20_000).map(|i| format!("id{i}\n")).collect();
+    run_ids(&t, &plugin, &ids, &["-j2", "-o", "many.tsv"]).ok();
+    eqnice!(
+        "started\nstarted\n",
+        std::fs::read_to_string(&starts).expect("starts.txt")
+    );
+}

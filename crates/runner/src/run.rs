@@ -565,21 +565,30 @@ fn work(
     opts: &RunOptions,
     worker: usize,
 ) -> Result<Vec<String>, PluginError> {
-    let mut instance = match plugin.instantiate(params, spec) {
-        Ok(i) => i,
-        Err(e) => {
-            let _ = done_tx.send(WorkerMsg::Fatal(e));
-            // Drain the work so the reader is not blocked; nothing is computed.
-            for _ in work_rx.iter() {}
-            return Ok(Vec::new());
-        }
-    };
+    // The instance is started when the worker's first batch comes, and again after
+    // one is lost: a run of fewer batches than workers starts no instance (no worker
+    // process, no interpreter, no `initialize`) that would compute nothing.
+    let mut slot: Option<Box<dyn polyplug_core::Instance>> = None;
     let stopped = || stop.load(Ordering::SeqCst) || halted.load(Ordering::SeqCst);
     let mut records = opts.records.as_deref().map(polyplug_records::Reader::open);
     for batch in work_rx.iter() {
         if stopped() {
             continue; // not computed: it will be computed by a rerun
         }
+        if slot.is_none() {
+            match plugin.instantiate(params, spec) {
+                Ok(i) => slot = Some(i),
+                Err(e) => {
+                    let _ = done_tx.send(WorkerMsg::Fatal(e));
+                    // Drain the work so the reader is not blocked; nothing is computed.
+                    for _ in work_rx.iter() {}
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        let Some(instance) = slot.as_mut() else {
+            continue; // started just above
+        };
         let started = Instant::now();
         if let (Some(p), Some(first)) = (&opts.progress, batch.entities.first()) {
             p.working(worker, &first.id, batch.entities.len());
@@ -604,7 +613,7 @@ fn work(
                 plugin,
                 params,
                 spec,
-                &mut instance,
+                instance,
                 lost,
                 &batch.entities,
                 &mut results,
@@ -643,18 +652,17 @@ fn work(
             break;
         }
         if lost {
-            // The instance cannot go on (a crashed worker process, a trapped sandbox).
-            instance = match replace(plugin, params, spec, instance) {
-                Ok(i) => i,
-                Err(e) => {
-                    let _ = done_tx.send(WorkerMsg::Fatal(e));
-                    for _ in work_rx.iter() {}
-                    return Ok(Vec::new());
-                }
-            };
+            // The instance cannot go on (a crashed worker process, a trapped sandbox):
+            // the next batch starts a fresh one.
+            if let Some(old) = slot.take() {
+                let _ = old.finalize();
+            }
         }
     }
-    instance.finalize()
+    match slot {
+        Some(i) => i.finalize(),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Checks the values of each result against the output spec, in place: the outcomes
@@ -678,15 +686,4 @@ pub(crate) fn check(spec: &OutputSpec, results: &mut [EntityResult]) -> bool {
         }
     }
     lost
-}
-
-/// A fresh instance for one that was lost.
-fn replace(
-    plugin: &dyn Plugin,
-    params: &Params,
-    spec: &OutputSpec,
-    old: Box<dyn polyplug_core::Instance>,
-) -> Result<Box<dyn polyplug_core::Instance>, PluginError> {
-    let _ = old.finalize();
-    plugin.instantiate(params, spec)
 }
