@@ -657,3 +657,33 @@ fn a_worker_starts_its_instance_only_when_it_has_entities_to_compute() {
         std::fs::read_to_string(&starts).expect("starts.txt")
     );
 }
+
+#[test]
+fn the_host_leaves_the_import_to_its_worker_and_imports_itself_only_in_process() {
+    // The module appends the importing process's ID to a file; compute gives its own.
+    let t = TestDir::new();
+    let imports = t.join("imports.txt");
+    let plugin = t.write(
+        "where.py",
+        format!(
+            "import os\nopen({imports:?}, 'a').write(f'{{os.getpid()}}\\n')\n\
+             ID = 'where'\nVERSION = '1'\nINPUT = 'an ID'\nOUTPUT = ['pid']\n\
+             def compute(entity, **kwargs):\n    return [os.getpid()], []\n",
+            imports = imports.display().to_string()
+        ),
+    );
+    for mode in [&[][..], &["--in-process"][..]] {
+        let _ = std::fs::remove_file(&imports);
+        let _ = std::fs::remove_file(t.join("out.tsv"));
+        let mut args = vec!["-j1", "-o", "out.tsv"];
+        args.extend_from_slice(mode);
+        run_ids(&t, &plugin, "a\n", &args).ok();
+        let out = std::fs::read_to_string(t.join("out.tsv")).expect("out.tsv");
+        let computed_by = out.trim_end().strip_prefix("a\t").expect("a row for a");
+        // One import, by the process that computes: the worker, or the host itself.
+        eqnice!(
+            format!("{computed_by}\n"),
+            std::fs::read_to_string(&imports).expect("imports.txt")
+        );
+    }
+}

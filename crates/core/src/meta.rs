@@ -8,7 +8,7 @@ use std::fmt;
 /// (`ID`, `OUTPUT`, …) to value. Loaders fill it in whatever form the language gives
 /// (a Python `int` where a string belongs stays an `Int`), so that validation can name
 /// every problem.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RawMeta {
     /// The constants that the plugin defines.
     pub constants: BTreeMap<String, Value>,

@@ -129,7 +129,7 @@ pub fn worker_main() -> Result<(), String> {
                 let r = instance.finalize().map_err(|e| e.message);
                 return send(&mut out, &WorkerMsg::Finalized(r));
             }
-            HostMsg::Init(_) => return Err("Init sent twice".into()),
+            HostMsg::Init(_) | HostMsg::Load(_) => return Err("Init or Load sent twice".into()),
         }
     }
 }

@@ -17,7 +17,9 @@ When [`LoadOptions::worker_program`] names the polyplug binary (and the run does
 ask for the plugin in-process, [`LoadOptions::in_process`]), every
 [`polyplug_core::Instance`] is a *worker process* (`polyplug_worker::ProcessInstance`):
 the polyplug binary itself started as `polyplug __worker python` ([`worker_main`]),
-which embeds its own interpreter, imports the plugin and runs `initialize` once, then
+which embeds its own interpreter, imports the plugin and runs `initialize` once (the
+first worker imports the plugin for the host too, and tells it what the plugin is: the
+host of such a run starts no interpreter of its own), then
 computes the batches of entities the host sends over a pipe
 (`polyplug_worker::protocol`) and runs `finalize` at the end. Several jobs do not share
 one GIL, and a worker that dies (a segfault in a C extension, `os._exit`, the OOM
@@ -65,21 +67,23 @@ instance.finalize().unwrap();
 #![deny(missing_docs)]
 
 mod convert;
+mod describe;
 mod interp;
 mod module;
 mod session;
 mod worker;
 
+use describe::Description;
 use module::PluginModule;
 use polyplug_core::{
     EntityError, Instance, LoadOption, LoadOptions, Outcome, OutputSpec, Params, Plugin,
     PluginError, PluginMeta,
 };
-use polyplug_worker::{ProcessInstance, WorkerSpec};
+use polyplug_worker::{LoadedWorker, ProcessInstance, WorkerSpec};
 use pyo3::prelude::*;
 use session::Session;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use module::is_extension_module;
 pub use worker::{worker_main, WorkerError};
@@ -169,15 +173,42 @@ impl Settings {
 }
 
 /// A loaded Python plugin.
+///
+/// When its instances are worker processes, the plugin is imported by the first
+/// worker, which says what it is (its constants, functions and their problems) and
+/// is kept for the first instance: the host starts no interpreter of its own (a run
+/// of one ID took 108 ms with two interpreters, the host's and its worker's). The
+/// host imports the module itself only for what runs in it: in-process instances,
+/// and `compute_id`.
 pub struct PythonPlugin {
-    module: Arc<PluginModule>,
+    what: Description,
     meta: PluginMeta,
     settings: Settings,
+    /// The module imported in this process, once something needs it here.
+    here: OnceLock<Result<Arc<PluginModule>, String>>,
+    /// The worker that imported the plugin for the host, until the first instance.
+    first: Mutex<Option<LoadedWorker>>,
 }
 
 impl std::fmt::Debug for PythonPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PythonPlugin({})", self.module.path.display())
+        write!(f, "PythonPlugin({})", self.what.path.display())
+    }
+}
+
+impl PythonPlugin {
+    /// The module imported in this process (imported now if it was not).
+    fn here(&self) -> Result<&Arc<PluginModule>, String> {
+        self.here
+            .get_or_init(|| {
+                interp::start()?;
+                Python::with_gil(|py| {
+                    module::import(py, &self.what.path, &self.settings.python_path)
+                })
+                .map(Arc::new)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -193,27 +224,40 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<PythonPlugin, PluginEr
     if options.debug {
         convert::FULL_TRACEBACK.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    interp::start().map_err(err)?;
-    let module =
-        Python::with_gil(|py| module::import(py, path, &settings.python_path)).map_err(err)?;
-    let mut problems = module.const_problems.clone();
-    let meta = match PluginMeta::validate(&module.raw) {
+    let (what, here, first) = match &settings.workers {
+        Some(spec) => {
+            let (worker, what) = ProcessInstance::load(spec.clone())?;
+            let what = Description::from_value(what).map_err(err)?;
+            (what, OnceLock::new(), Some(worker))
+        }
+        None => {
+            interp::start().map_err(err)?;
+            let module = Python::with_gil(|py| module::import(py, path, &settings.python_path))
+                .map_err(err)?;
+            let what = Description::of(&module);
+            (what, OnceLock::from(Ok(Arc::new(module))), None)
+        }
+    };
+    let mut problems = what.const_problems.clone();
+    let meta = match PluginMeta::validate(&what.raw) {
         Ok(m) => Some(m),
         Err(p) => {
             problems.extend(p.0);
             None
         }
     };
-    if !module.has_compute() && !module.has_compute_id() {
+    if !what.has("compute") && !what.has("compute_id") {
         problems.push(
             "defines neither compute nor compute_id; define `def compute(entity, **kwargs)`".into(),
         );
     }
     match meta {
         Some(meta) if problems.is_empty() => Ok(PythonPlugin {
-            module: Arc::new(module),
+            what,
             meta,
             settings,
+            here,
+            first: Mutex::new(first),
         }),
         _ => Err(err(format!(
             "bad metadata:\n  - {}",
@@ -245,23 +289,23 @@ impl Plugin for PythonPlugin {
     }
 
     fn language(&self) -> &str {
-        self.module.language
+        self.what.language
     }
 
     fn path(&self) -> &Path {
-        &self.module.path
+        &self.what.path
     }
 
     fn has_compute(&self) -> bool {
-        self.module.has_compute()
+        self.what.has("compute")
     }
 
     fn functions(&self) -> Vec<&'static str> {
-        self.module.functions()
+        self.what.functions.clone()
     }
 
     fn contract_problems(&self) -> Vec<String> {
-        self.module.signature_problems.clone()
+        self.what.signature_problems.clone()
     }
 
     fn instantiate(
@@ -269,13 +313,21 @@ impl Plugin for PythonPlugin {
         params: &Params,
         _spec: &OutputSpec,
     ) -> Result<Box<dyn Instance>, PluginError> {
+        let err = |m: String| PluginError::new(&self.what.path, m);
         match &self.settings.workers {
-            Some(spec) => Ok(Box::new(ProcessInstance::start(spec.clone(), params)?)),
+            Some(spec) => {
+                let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+                Ok(Box::new(match first {
+                    Some(worker) => worker.start(params)?,
+                    None => ProcessInstance::start(spec.clone(), params)?,
+                }))
+            }
             None => {
-                let session = Python::with_gil(|py| Session::start(py, &self.module, params))
-                    .map_err(|m| PluginError::new(&self.module.path, m))?;
+                let module = self.here().map_err(err)?;
+                let session =
+                    Python::with_gil(|py| Session::start(py, module, params)).map_err(err)?;
                 Ok(Box::new(InProcess {
-                    module: self.module.clone(),
+                    module: module.clone(),
                     session: Some(session),
                 }))
             }
@@ -283,11 +335,12 @@ impl Plugin for PythonPlugin {
     }
 
     fn has_compute_id(&self) -> bool {
-        self.module.has_compute_id()
+        self.what.has("compute_id")
     }
 
     fn compute_id(&self, unit: &str) -> Result<String, EntityError> {
-        Python::with_gil(|py| session::compute_id(py, &self.module, unit))
+        let module = self.here().map_err(EntityError::new)?;
+        Python::with_gil(|py| session::compute_id(py, module, unit))
     }
 }
 

@@ -104,16 +104,6 @@ impl PluginModule {
         }
         f
     }
-
-    /// Whether `compute` exists.
-    pub fn has_compute(&self) -> bool {
-        self.compute.is_some()
-    }
-
-    /// Whether `compute_id` exists.
-    pub fn has_compute_id(&self) -> bool {
-        self.compute_id.is_some()
-    }
 }
 
 /// The module name of a plugin file: the stem up to the first dot, so that

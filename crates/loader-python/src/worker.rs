@@ -137,9 +137,34 @@ fn worker_loop() -> Result<(), String> {
     if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
         return Ok(());
     }
-    let init = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
-        HostMsg::Init(init) => init,
-        _ => return Err("the host did not start with Init".into()),
+    let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
+    // A Load first: the plugin is imported and described to the host, which then
+    // sends the Init of the run's parameters.
+    let (init, loaded) = match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+        HostMsg::Init(init) => (init, None),
+        HostMsg::Load(load) => {
+            if load.debug {
+                crate::convert::FULL_TRACEBACK.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let paths: Vec<PathBuf> = load.python_path.iter().map(PathBuf::from).collect();
+            let imported = interp::start().and_then(|()| {
+                Python::with_gil(|py| module::import(py, &PathBuf::from(&load.plugin), &paths))
+            });
+            let module = match imported {
+                Ok(m) => m,
+                Err(m) => return send(&mut out, &WorkerMsg::InitFailed(m), &mut reply),
+            };
+            let what = crate::describe::Description::of(&module).to_value();
+            send(&mut out, &WorkerMsg::Loaded(what), &mut reply)?;
+            if !read_frame(&mut input, &mut frame).map_err(|e| e.to_string())? {
+                return Ok(()); // the host needed no instance
+            }
+            match HostMsg::decode(&frame).map_err(|e| e.to_string())? {
+                HostMsg::Init(init) if init.plugin == load.plugin => (init, Some(module)),
+                _ => return Err("the host did not follow Load with the Init of its plugin".into()),
+            }
+        }
+        _ => return Err("the host did not start with Load or Init".into()),
     };
     if init.debug {
         crate::convert::FULL_TRACEBACK.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -159,7 +184,6 @@ fn worker_loop() -> Result<(), String> {
         .transpose()?;
     let mut records = records.as_ref().map(polyplug_records::Reader::open);
     interp::start()?;
-    let mut out = BufWriter::with_capacity(1 << 16, polyplug_worker::protocol_output()?);
     if capture.is_some() {
         // print() writes to file descriptor 1 again (it goes to stderr otherwise), so
         // that each entity's prints land in its .out file.
@@ -170,7 +194,10 @@ fn worker_loop() -> Result<(), String> {
     let python_path: Vec<PathBuf> = python_path.into_iter().map(PathBuf::from).collect();
     let plugin_path = PathBuf::from(&plugin);
     let started = Python::with_gil(|py| -> Result<_, String> {
-        let m = module::import(py, &plugin_path, &python_path)?;
+        let m = match loaded {
+            Some(m) => m,
+            None => module::import(py, &plugin_path, &python_path)?,
+        };
         let meta = polyplug_core::PluginMeta::validate(&m.raw).map_err(|p| p.to_string())?;
         let given: Vec<(String, polyplug_core::Value)> = params;
         let params =
@@ -340,7 +367,7 @@ fn finish(
             };
             Ok(WorkerMsg::Finalized(r))
         }
-        HostMsg::Init(_) => Err("Init sent twice".into()),
+        HostMsg::Init(_) | HostMsg::Load(_) => Err("Init or Load sent twice".into()),
         HostMsg::Batch(_) | HostMsg::Records(_) => Err("a batch not read as one".into()),
     }
 }

@@ -19,6 +19,10 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "host_load.rs"]
+mod load;
+pub use load::LoadedWorker;
+
 /// A batch travels to a worker in this many chunks, several in flight: the worker
 /// computes one while the host decodes the results of the one before. (Two rather
 /// than four: each chunk costs both processes a wake-up and a pipe transfer, and a
@@ -150,6 +154,12 @@ impl ProcessInstance {
 
     /// Starts the worker process and initializes the plugin in it.
     fn spawn(&mut self) -> Result<(), PluginError> {
+        self.launch()?;
+        self.init()
+    }
+
+    /// Starts the worker process (nothing loaded in it yet).
+    fn launch(&mut self) -> Result<(), PluginError> {
         let spec = self.spec.clone();
         let mut child = Command::new(&spec.program)
             .args(["__worker", spec.kind])
@@ -192,6 +202,13 @@ impl ProcessInstance {
             to: BufWriter::with_capacity(1 << 16, stdin),
             from: BufReader::with_capacity(1 << 16, stdout),
         });
+        Ok(())
+    }
+
+    /// Loads the plugin in the launched worker (unless a Load did) and runs its
+    /// `initialize` with `params`.
+    fn init(&mut self) -> Result<(), PluginError> {
+        let spec = self.spec.clone();
         let init = HostMsg::Init(Init {
             version: PROTOCOL_VERSION,
             plugin: spec.plugin.display().to_string(),
@@ -658,5 +675,6 @@ fn short(m: &WorkerMsg) -> &'static str {
         WorkerMsg::InitFailed(_) => "init failed",
         WorkerMsg::Results(_) => "results of another size",
         WorkerMsg::Finalized(_) => "finalized",
+        WorkerMsg::Loaded(_) => "loaded",
     }
 }

@@ -3,8 +3,9 @@ polyplug's worker processes: a plugin instance running in a process of its own (
 polyplug binary started as `polyplug __worker <kind>`), so that whatever the plugin
 does — crash, abort, exit, hang — costs the entity it was computing and nothing else.
 
-- [`protocol`]: the frames host and worker exchange (Init, Batch, Finalize; Ready,
-  InitFailed, Results, Finalized), values written with `polyplug_core::codec`.
+- [`protocol`]: the frames host and worker exchange (Load, Init, Batch, Finalize;
+  Loaded, Ready, InitFailed, Results, Finalized), values written with
+  `polyplug_core::codec`.
 - [`ProcessInstance`] (module `host`): the host side, a `polyplug_core::Instance`.
   Batches go to the worker over a pipe; a watchdog kills a worker that overruns its
   time limit; when a worker dies during a batch, the batch's entities are computed
@@ -22,11 +23,12 @@ The loaders own the worker side of their kind (`polyplug_loader_python` for Pyth
 #![deny(missing_docs)]
 
 mod capture;
+mod frame;
 mod host;
 pub mod protocol;
 mod watch;
 mod watchdog;
 
 pub use capture::EntityCapture;
-pub use host::{ProcessInstance, WorkerSpec};
+pub use host::{LoadedWorker, ProcessInstance, WorkerSpec};
 pub use watch::{limit_memory, protocol_output, watch_host, HOST_VARIABLE, MEMORY_VARIABLE};

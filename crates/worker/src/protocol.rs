@@ -11,6 +11,9 @@
 //!
 //! ```text
 //! host                              worker (`polyplug __worker python|native`)
+//! [Load{version, plugin, paths}     ->                 (optional: the host learns
+//!                                   <- Loaded{what} | InitFailed  the plugin from
+//!                                                                 its first worker)]
 //!  Init{version, plugin, paths,     ->
 //!       timeout, params}
 //!                                   <- Ready | InitFailed{message}
@@ -26,28 +29,27 @@
 //! I/O beyond reading and writing frames on the streams it is given, and knows nothing
 //! about the language the worker runs.
 
+pub use crate::frame::{read_frame, write_frame};
 use polyplug_core::codec::{CodecError, Decoder, Encoder as Enc};
 use polyplug_core::{
     BatchResults, Entity, EntityError, HeldRecord, Outcome, RecordFormat, RecordRef, RecordSource,
     Value,
 };
-use std::io::{self, Read, Write};
 
 /// Version of this protocol; host and worker are the same binary, but a mismatch
 /// (an old worker binary on the path) is refused clearly rather than misread.
-pub const PROTOCOL_VERSION: u32 = 5;
-
-/// Largest frame accepted (1 GiB): a larger length means a corrupted stream.
-const MAX_FRAME: u32 = 1 << 30;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 const T_INIT: u8 = 1;
 const T_BATCH: u8 = 2;
 const T_FINALIZE: u8 = 3;
 const T_RECORDS: u8 = 4;
+const T_LOAD: u8 = 5;
 const T_READY: u8 = 11;
 const T_INIT_FAILED: u8 = 12;
 const T_RESULTS: u8 = 13;
 const T_FINALIZED: u8 = 14;
+const T_LOADED: u8 = 15;
 
 /// What a worker needs to start: the first message of the host.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +74,26 @@ pub struct Init {
     pub log_dir: Option<String>,
 }
 
+/// What a worker needs to load a plugin before the host knows its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    /// [`PROTOCOL_VERSION`] of the host.
+    pub version: u32,
+    /// The plugin file.
+    pub plugin: String,
+    /// Extra import paths (`--python-path`; Python workers only).
+    pub python_path: Vec<String>,
+    /// Errors with their whole trace.
+    pub debug: bool,
+}
+
 /// A message from the host to a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostMsg {
-    /// Load the plugin and run its `initialize`.
+    /// Load the plugin and say what it is ([`WorkerMsg::Loaded`]); an `Init` for the
+    /// same plugin follows, which then only runs `initialize`.
+    Load(Load),
+    /// Load the plugin (unless a `Load` did) and run its `initialize`.
     Init(Init),
     /// Compute these entities, in order.
     Batch(Vec<Unit>),
@@ -117,6 +135,9 @@ pub enum WorkerMsg {
     Ready,
     /// Loading or `initialize` failed.
     InitFailed(String),
+    /// The plugin is loaded (not initialized): what the worker's loader says of it
+    /// (its metadata, in a form that loader defines).
+    Loaded(Value),
     /// The outcome of each entity of the oldest unanswered batch, in order.
     Results(Vec<Result<Outcome, EntityError>>),
     /// `finalize` ran: its logs, or why it failed.
@@ -133,45 +154,6 @@ impl std::fmt::Display for ProtocolError {
     }
 }
 
-/// Writes one frame holding `payload`.
-pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|n| *n <= MAX_FRAME)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "message too large"))?;
-    w.write_all(&len.to_le_bytes())?;
-    w.write_all(payload)
-}
-
-/// Reads one frame into `buf`; `Ok(false)` at a clean end of stream.
-pub fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_le_bytes(len);
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes announced: the stream is corrupted"),
-        ));
-    }
-    // Memory grows with the bytes that come, not with the length announced: a peer
-    // that announces 1 GiB and stops costs what it sent (found by fuzzing).
-    buf.clear();
-    buf.reserve((len as usize).min(1 << 20));
-    let got = r.take(u64::from(len)).read_to_end(buf)?;
-    if got < len as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("frame of {len} bytes cut after {got}"),
-        ));
-    }
-    Ok(true)
-}
-
 impl From<CodecError> for ProtocolError {
     fn from(e: CodecError) -> ProtocolError {
         ProtocolError(e.0)
@@ -184,6 +166,13 @@ impl HostMsg {
         buf.clear();
         let mut e = Enc(buf);
         match self {
+            HostMsg::Load(load) => {
+                e.u8(T_LOAD);
+                e.0.extend_from_slice(&load.version.to_le_bytes());
+                e.str(&load.plugin);
+                e.strs(&load.python_path);
+                e.u8(load.debug as u8);
+            }
             HostMsg::Init(init) => {
                 e.u8(T_INIT);
                 // Fixed width, whatever the codec: any version of the worker reads it.
@@ -274,14 +263,17 @@ impl HostMsg {
     pub fn decode(data: &[u8]) -> Result<HostMsg, ProtocolError> {
         let mut d = Decoder::new(data);
         let msg = match d.u8()? {
+            T_LOAD => {
+                let version = check_version(&mut d)?;
+                HostMsg::Load(Load {
+                    version,
+                    plugin: d.str()?,
+                    python_path: d.strs()?,
+                    debug: d.u8()? != 0,
+                })
+            }
             T_INIT => {
-                let v = d.take(4)?;
-                let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
-                if version != PROTOCOL_VERSION {
-                    return Err(ProtocolError(format!(
-                        "the host speaks protocol version {version}, this worker {PROTOCOL_VERSION}"
-                    )));
-                }
+                let version = check_version(&mut d)?;
                 let plugin = d.str()?;
                 let python_path = d.strs()?;
                 let timeout_ms = d.u64()?;
@@ -433,6 +425,18 @@ impl HostMsg {
 
 /// An entity of a batch: what compute receives, then its ID, empty when it is the
 /// same (nearly always: one byte).
+/// The fixed-width protocol version at the start of Load and Init, checked.
+fn check_version(d: &mut Decoder<'_>) -> Result<u32, ProtocolError> {
+    let v = d.take(4)?;
+    let version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+    if version != PROTOCOL_VERSION {
+        return Err(ProtocolError(format!(
+            "the host speaks protocol version {version}, this worker {PROTOCOL_VERSION}"
+        )));
+    }
+    Ok(version)
+}
+
 fn encode_unit(e: &mut Enc<'_>, input: &str, id: Option<&str>) {
     e.str(input);
     e.str(id.filter(|id| *id != input).unwrap_or(""));
@@ -568,6 +572,10 @@ impl WorkerMsg {
                 e.u8(T_INIT_FAILED);
                 e.str(m);
             }
+            WorkerMsg::Loaded(what) => {
+                e.u8(T_LOADED);
+                e.value(what);
+            }
             WorkerMsg::Results(results) => {
                 let mut w = ResultsWriter::start(buf, results.len());
                 for r in results {
@@ -640,6 +648,7 @@ impl WorkerMsg {
         let msg = match d.u8()? {
             T_READY => WorkerMsg::Ready,
             T_INIT_FAILED => WorkerMsg::InitFailed(d.str()?),
+            T_LOADED => WorkerMsg::Loaded(d.value()?),
             T_RESULTS => {
                 let mut results = BatchResults::new();
                 WorkerMsg::results_into(data, &mut results)?;

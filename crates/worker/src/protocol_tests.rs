@@ -1,5 +1,6 @@
 //! Tests of the worker protocol.
 use super::*;
+use std::io;
 
 fn roundtrip_host(m: HostMsg) {
     let mut buf = Vec::new();
@@ -43,6 +44,17 @@ fn a_frame_cut_short_costs_what_was_sent() {
 
 #[test]
 fn messages_survive_a_roundtrip() {
+    roundtrip_host(HostMsg::Load(Load {
+        version: PROTOCOL_VERSION,
+        plugin: "/p/é x.py".into(),
+        python_path: vec!["/venv".into(), "lib".into()],
+        debug: true,
+    }));
+    roundtrip_worker(WorkerMsg::Loaded(Value::List(vec![
+        Value::List(vec![Value::Str("ID".into()), Value::Str("t".into())]),
+        Value::Str("python".into()),
+        Value::List(vec![]),
+    ])));
     roundtrip_host(HostMsg::Init(Init {
         version: PROTOCOL_VERSION,
         plugin: "/p/x.py".into(),
@@ -283,4 +295,14 @@ fn truncated_and_garbage_frames_are_errors() {
     })
     .unwrap_err();
     assert!(e.0.contains("protocol version 99"), "{e}");
+    let mut b = Vec::new();
+    HostMsg::Load(Load {
+        version: 98,
+        plugin: String::new(),
+        python_path: vec![],
+        debug: false,
+    })
+    .encode(&mut b);
+    let e = HostMsg::decode(&b).unwrap_err();
+    assert!(e.0.contains("protocol version 98"), "{e}");
 }
