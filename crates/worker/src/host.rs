@@ -3,7 +3,7 @@
 //! replaced when it dies — so that a crash costs the entity that caused it, and
 //! nothing else.
 
-use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg, PROTOCOL_VERSION};
+use crate::protocol::{read_frame, write_frame, HostMsg, Init, WorkerMsg};
 use crate::watch::{HOST_VARIABLE, MEMORY_VARIABLE};
 use crate::watchdog::Watchdog;
 use polyplug_core::{
@@ -209,14 +209,11 @@ impl ProcessInstance {
     /// `initialize` with `params`.
     fn init(&mut self) -> Result<(), PluginError> {
         let spec = self.spec.clone();
+        let load = spec.load();
         let init = HostMsg::Init(Init {
-            version: PROTOCOL_VERSION,
-            plugin: spec.plugin.display().to_string(),
-            python_path: spec
-                .python_path
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            version: load.version,
+            plugin: load.plugin,
+            python_path: load.python_path,
             timeout_ms: spec
                 .timeout
                 .limit()
@@ -228,22 +225,37 @@ impl ProcessInstance {
             log_dir: spec.log_dir.as_ref().map(|d| d.display().to_string()),
         });
         init.encode(&mut self.buf);
+        match self.answer_to_start()? {
+            WorkerMsg::Ready => Ok(()),
+            other => Err(self.out_of_turn(&other, "its start")),
+        }
+    }
+
+    /// Sends the start message in `buf` (Init, or Load) and reads the answer: an
+    /// error in the worker's own words when it could not load or initialize the
+    /// plugin, or saying how it died.
+    fn answer_to_start(&mut self) -> Result<WorkerMsg, PluginError> {
         match self.exchange(None) {
-            Ok(WorkerMsg::Ready) => Ok(()),
             Ok(WorkerMsg::InitFailed(m)) => {
                 self.end();
                 Err(self.error(m))
             }
-            Ok(other) => {
-                self.end();
-                Err(self.error(format!(
-                    "the {} answered {} to its start; this is a polyplug bug",
-                    spec.label,
-                    short(&other)
-                )))
-            }
-            Err(d) => Err(self.error(format!("the {} failed to start: {}", spec.label, d.how))),
+            Ok(m) => Ok(m),
+            Err(d) => Err(self.error(format!(
+                "the {} failed to start: {}",
+                self.spec.label, d.how
+            ))),
         }
+    }
+
+    /// Ends a worker that answered `to` with another message than the protocol's.
+    fn out_of_turn(&mut self, answer: &WorkerMsg, to: &str) -> PluginError {
+        self.end();
+        self.error(format!(
+            "the {} answered {} to {to}; this is a polyplug bug",
+            self.spec.label,
+            short(answer)
+        ))
     }
 
     /// Sends the message in `buf` and reads the answer, under a deadline; when the

@@ -2,7 +2,7 @@
 //! that the host learns what the plugin is from it instead of loading the plugin
 //! itself (a Python plugin's host then starts no interpreter of its own).
 
-use super::{short, ProcessInstance, WorkerSpec};
+use super::{ProcessInstance, WorkerSpec};
 use crate::protocol::{HostMsg, Load, WorkerMsg, PROTOCOL_VERSION};
 use polyplug_core::{Params, PluginError, Value};
 use std::sync::Arc;
@@ -27,32 +27,26 @@ impl ProcessInstance {
             out: Vec::new(),
         };
         i.launch()?;
-        HostMsg::Load(Load {
+        HostMsg::Load(spec.load()).encode(&mut i.buf);
+        match i.answer_to_start()? {
+            WorkerMsg::Loaded(what) => Ok((LoadedWorker { instance: i }, what)),
+            other => Err(i.out_of_turn(&other, "Load")),
+        }
+    }
+}
+
+impl WorkerSpec {
+    /// The Load message of this worker's plugin (its fields start Init too).
+    pub(super) fn load(&self) -> Load {
+        Load {
             version: PROTOCOL_VERSION,
-            plugin: spec.plugin.display().to_string(),
-            python_path: spec
+            plugin: self.plugin.display().to_string(),
+            python_path: self
                 .python_path
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            debug: spec.debug,
-        })
-        .encode(&mut i.buf);
-        match i.exchange(None) {
-            Ok(WorkerMsg::Loaded(what)) => Ok((LoadedWorker { instance: i }, what)),
-            Ok(WorkerMsg::InitFailed(m)) => {
-                i.end();
-                Err(i.error(m))
-            }
-            Ok(other) => {
-                i.end();
-                Err(i.error(format!(
-                    "the {} answered {} to Load; this is a polyplug bug",
-                    spec.label,
-                    short(&other)
-                )))
-            }
-            Err(d) => Err(i.error(format!("the {} failed to start: {}", spec.label, d.how))),
+            debug: self.debug,
         }
     }
 }
