@@ -2,12 +2,9 @@
 //! in this process, or in the worker process that will compute (which tells the host
 //! in its `Loaded` message, so that the host of a run needs no interpreter of its own).
 
-use crate::module::PluginModule;
+use crate::module::{PluginModule, FUNCTIONS};
 use polyplug_core::{RawMeta, Value};
 use std::path::PathBuf;
-
-/// The contract's functions, in the order [`PluginModule::functions`] gives them.
-const FUNCTIONS: [&str; 4] = ["initialize", "compute", "finalize", "compute_id"];
 
 /// What the host checks and shows of an imported plugin module.
 #[derive(Debug, Clone, PartialEq)]

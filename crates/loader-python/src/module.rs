@@ -86,23 +86,24 @@ pub struct PluginModule {
     pub(crate) compute_id: Option<Function>,
 }
 
+/// The contract's functions a module may define.
+pub(crate) const FUNCTIONS: [&str; 4] = ["initialize", "compute", "finalize", "compute_id"];
+
 impl PluginModule {
-    /// Which of the contract's functions the plugin defines.
+    /// Which of the contract's functions the plugin defines, in [`FUNCTIONS`] order.
     pub fn functions(&self) -> Vec<&'static str> {
-        let mut f = Vec::new();
-        if self.initialize.is_some() {
-            f.push("initialize");
-        }
-        if self.compute.is_some() {
-            f.push("compute");
-        }
-        if self.finalize.is_some() {
-            f.push("finalize");
-        }
-        if self.compute_id.is_some() {
-            f.push("compute_id");
-        }
-        f
+        let defined = [
+            &self.initialize,
+            &self.compute,
+            &self.finalize,
+            &self.compute_id,
+        ];
+        FUNCTIONS
+            .into_iter()
+            .zip(defined)
+            .filter(|(_, f)| f.is_some())
+            .map(|(name, _)| name)
+            .collect()
     }
 }
 

@@ -575,19 +575,17 @@ fn work(
         if stopped() {
             continue; // not computed: it will be computed by a rerun
         }
-        if slot.is_none() {
-            match plugin.instantiate(params, spec) {
-                Ok(i) => slot = Some(i),
+        let instance = match &mut slot {
+            Some(i) => i,
+            None => match plugin.instantiate(params, spec) {
+                Ok(i) => slot.insert(i),
                 Err(e) => {
                     let _ = done_tx.send(WorkerMsg::Fatal(e));
                     // Drain the work so the reader is not blocked; nothing is computed.
                     for _ in work_rx.iter() {}
                     return Ok(Vec::new());
                 }
-            }
-        }
-        let Some(instance) = slot.as_mut() else {
-            continue; // started just above
+            },
         };
         let started = Instant::now();
         if let (Some(p), Some(first)) = (&opts.progress, batch.entities.first()) {

@@ -423,8 +423,6 @@ impl HostMsg {
     }
 }
 
-/// An entity of a batch: what compute receives, then its ID, empty when it is the
-/// same (nearly always: one byte).
 /// The fixed-width protocol version at the start of Load and Init, checked.
 fn check_version(d: &mut Decoder<'_>) -> Result<u32, ProtocolError> {
     let v = d.take(4)?;
@@ -437,6 +435,8 @@ fn check_version(d: &mut Decoder<'_>) -> Result<u32, ProtocolError> {
     Ok(version)
 }
 
+/// An entity of a batch: what compute receives, then its ID, empty when it is the
+/// same (nearly always: one byte).
 fn encode_unit(e: &mut Enc<'_>, input: &str, id: Option<&str>) {
     e.str(input);
     e.str(id.filter(|id| *id != input).unwrap_or(""));
